@@ -1,0 +1,76 @@
+# casemgr — see README.md. `make run` serves, `make test` checks everything.
+BUILD    ?= build
+SAN      ?=
+PKGS     := libmicrohttpd jansson sqlite3 libcrypto
+CC       ?= cc
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla -Wformat=2 -Wundef
+ifeq ($(SAN),)
+OPT      ?= -O2 -g
+HARDEN   := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
+LDHARDEN := -pie -Wl,-z,relro,-z,now
+else
+OPT      ?= -O1 -g -fno-omit-frame-pointer
+HARDEN   := -fsanitize=$(SAN) -fno-sanitize-recover=undefined
+LDHARDEN := -fsanitize=$(SAN)
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+CFLAGS   += -std=c17 $(WARN) $(OPT) $(HARDEN) $(PKG_CFLAGS) -MMD -MP
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC  := $(filter-out src/main.c,$(sort $(wildcard src/*/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c))
+UNIT_BIN := $(BUILD)/unit-tests
+
+.PHONY: all deps run test unit e2e test-asan clean fmt bench
+all: $(BUILD)/casemgr
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcasemgr.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/casemgr: $(BUILD)/src/main.o $(BUILD)/libcasemgr.a
+	$(CC) $(LDHARDEN) -o $@ $^ $(LDLIBS)
+
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcasemgr.a
+	$(CC) $(LDHARDEN) -o $@ $^ $(LDLIBS) -lcriterion
+
+deps:
+	@scripts/install-deps
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p data
+	$(BUILD)/casemgr serve --listen 127.0.0.1:8080 --db sqlite:./data/casemgr.db
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN) --jobs 2
+
+e2e: $(BUILD)/casemgr
+	CASEMGR_BIN=$(abspath $(BUILD)/casemgr) node --test --test-concurrency=2 tests/e2e/
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined all build/asan/unit-tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 build/asan/unit-tests --jobs 2
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined e2e
+
+fmt:
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*/*.c
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,501 @@
+#include "admin/cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/apps.h"
+#include "doc/config.h"
+#include "store/store.h"
+#include "util/id.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+#define DEFAULT_DB "sqlite:./data/casemgr.db"
+#define MAX_LIST 64
+
+const char *cli_db_url(const char *given)
+{
+    if (given)
+        return given;
+    const char *env = getenv("CASEMGR_DB");
+    return env && *env ? env : DEFAULT_DB;
+}
+
+char *cli_key_path(const char *given, const char *db_url)
+{
+    if (given)
+        return xstrdup(given);
+    const char *env = getenv("CASEMGR_KEY_FILE");
+    if (env && *env)
+        return xstrdup(env);
+    if (strncmp(db_url, "postgres", 8) == 0)
+        return xstrdup("./data/casemgr.key");
+    const char *path = strncmp(db_url, "sqlite:", 7) == 0 ? db_url + 7 : db_url;
+    if (strncmp(path, "//", 2) == 0)
+        path += 2;
+    size_t n = strlen(path);
+    char *out = xmalloc(n + 5);
+    memcpy(out, path, n);
+    memcpy(out + n, ".key", 5);
+    return out;
+}
+
+/* Options every subcommand accepts, collected by one parser. */
+struct opts {
+    const char *db, *key_file, *account, *org, *name, *alg, *client_id, *client_secret, *sub,
+        *kind, *id, *category, *color, *stream;
+    const char *streams[MAX_LIST], *scopes[MAX_LIST], *fields[MAX_LIST];
+    size_t nstreams, nscopes, nfields;
+    long ttl, score;
+    bool enforce_jti, inactive;
+    char **args; /* positional */
+    int nargs;
+};
+
+static int usage(void)
+{
+    fputs("usage:\n"
+          "  casemgr app create --account ID --stream st-... [--stream ...] [--scope S]...\n"
+          "                     [--org o-...] [--name NAME] [--alg HS256|HS384|HS512] [--enforce-jti]\n"
+          "  casemgr app list | app revoke CLIENT_ID\n"
+          "  casemgr token --client-id ID --client-secret SECRET [--sub USER] [--ttl SECONDS]\n"
+          "                [--alg HS256]\n"
+          "  casemgr stream show --stream st-...\n"
+          "  casemgr template add --stream st-... --kind case|task [--id ID] --name NAME\n"
+          "                       [--field name:type[:required]]...\n"
+          "  casemgr status add --stream st-... --name NAME --category "
+          "open|inProgress|resolved|closed [--inactive]\n"
+          "  casemgr priority add --stream st-... --name NAME --score 1..15 [--color #RRGGBB] "
+          "[--inactive]\n"
+          "every subcommand takes --db URL (or CASEMGR_DB) and --key-file PATH (or "
+          "CASEMGR_KEY_FILE)\n",
+          stderr);
+    return 2;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    enum { O_DB = 256, O_KEY, O_ACCOUNT, O_STREAM, O_SCOPE, O_ORG, O_NAME, O_ALG, O_JTI,
+           O_CID, O_CSECRET, O_SUB, O_TTL, O_KIND, O_ID, O_FIELD, O_CATEGORY, O_INACTIVE,
+           O_SCORE, O_COLOR };
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, O_DB},
+        {"key-file", required_argument, NULL, O_KEY},
+        {"account", required_argument, NULL, O_ACCOUNT},
+        {"stream", required_argument, NULL, O_STREAM},
+        {"scope", required_argument, NULL, O_SCOPE},
+        {"org", required_argument, NULL, O_ORG},
+        {"name", required_argument, NULL, O_NAME},
+        {"alg", required_argument, NULL, O_ALG},
+        {"enforce-jti", no_argument, NULL, O_JTI},
+        {"client-id", required_argument, NULL, O_CID},
+        {"client-secret", required_argument, NULL, O_CSECRET},
+        {"sub", required_argument, NULL, O_SUB},
+        {"ttl", required_argument, NULL, O_TTL},
+        {"kind", required_argument, NULL, O_KIND},
+        {"id", required_argument, NULL, O_ID},
+        {"field", required_argument, NULL, O_FIELD},
+        {"category", required_argument, NULL, O_CATEGORY},
+        {"inactive", no_argument, NULL, O_INACTIVE},
+        {"score", required_argument, NULL, O_SCORE},
+        {"color", required_argument, NULL, O_COLOR},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->ttl = 3600;
+    o->score = -1;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case O_DB: o->db = optarg; break;
+        case O_KEY: o->key_file = optarg; break;
+        case O_ACCOUNT: o->account = optarg; break;
+        case O_STREAM:
+            if (o->nstreams == MAX_LIST)
+                return -1;
+            o->streams[o->nstreams++] = optarg;
+            o->stream = optarg;
+            break;
+        case O_SCOPE:
+            if (o->nscopes == MAX_LIST)
+                return -1;
+            o->scopes[o->nscopes++] = optarg;
+            break;
+        case O_ORG: o->org = optarg; break;
+        case O_NAME: o->name = optarg; break;
+        case O_ALG: o->alg = optarg; break;
+        case O_JTI: o->enforce_jti = true; break;
+        case O_CID: o->client_id = optarg; break;
+        case O_CSECRET: o->client_secret = optarg; break;
+        case O_SUB: o->sub = optarg; break;
+        case O_TTL:
+            o->ttl = strtol(optarg, &end, 10);
+            if (*end || o->ttl < 0)
+                return -1;
+            break;
+        case O_KIND: o->kind = optarg; break;
+        case O_ID: o->id = optarg; break;
+        case O_FIELD:
+            if (o->nfields == MAX_LIST)
+                return -1;
+            o->fields[o->nfields++] = optarg;
+            break;
+        case O_CATEGORY: o->category = optarg; break;
+        case O_INACTIVE: o->inactive = true; break;
+        case O_SCORE:
+            o->score = strtol(optarg, &end, 10);
+            if (*end)
+                return -1;
+            break;
+        case O_COLOR: o->color = optarg; break;
+        default: return -1;
+        }
+    }
+    o->args = argv + optind;
+    o->nargs = argc - optind;
+    return 0;
+}
+
+static void print_json(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+static struct store *open_store(const struct opts *o)
+{
+    struct store_options so = {.durability = STORE_DURABILITY_FULL};
+    char *err = NULL;
+    struct store *s = store_open(cli_db_url(o->db), &so, &err);
+    if (!s) {
+        fprintf(stderr, "casemgr: cannot open the database: %s\n", err ? err : "?");
+        free(err);
+    }
+    return s;
+}
+
+static int load_keys(const struct opts *o, struct auth_keyring *keys)
+{
+    char *path = cli_key_path(o->key_file, cli_db_url(o->db));
+    char *err = NULL;
+    int rc = auth_keyring_load(path, true, keys, &err);
+    if (rc != 0)
+        fprintf(stderr, "casemgr: key file %s: %s\n", path, err ? err : "?");
+    free(err);
+    free(path);
+    return rc;
+}
+
+/* ---- app ---- */
+
+struct app_txn {
+    json_t *doc;
+    const char *const *streams;
+    size_t nstreams;
+};
+
+static int seed_stream(struct store_txn *t, const char *stream_id)
+{
+    char *existing = NULL;
+    int rc = store_stream_get(t, stream_id, &existing);
+    free(existing);
+    if (rc != STORE_NOT_FOUND)
+        return rc;
+    json_t *cfg = config_default();
+    char *text = json_dumps(cfg, JSON_COMPACT);
+    rc = store_stream_put(t, stream_id, text);
+    free(text);
+    json_decref(cfg);
+    return rc;
+}
+
+static int app_create_txn(struct store_txn *t, void *arg)
+{
+    struct app_txn *a = arg;
+    char *text = json_dumps(a->doc, JSON_COMPACT);
+    int rc = store_app_put(t, json_string_value(json_object_get(a->doc, "clientId")),
+                           json_string_value(json_object_get(a->doc, "accountId")), text);
+    free(text);
+    /* API.md §4: a stream first associated with an app gets the default configuration */
+    for (size_t i = 0; rc == STORE_OK && i < a->nstreams; i++)
+        rc = seed_stream(t, a->streams[i]);
+    return rc;
+}
+
+static int app_create(struct opts *o)
+{
+    if (!o->account || !*o->account || o->nstreams == 0) {
+        fputs("casemgr: app create needs --account and at least one --stream\n", stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < o->nstreams; i++) {
+        if (!id_valid_segment(o->streams[i], strlen(o->streams[i]))) {
+            fprintf(stderr, "casemgr: invalid stream id %s\n", o->streams[i]);
+            return 2;
+        }
+    }
+    enum jwt_alg alg = JWT_HS256;
+    if (o->alg && jwt_alg_parse(o->alg, &alg) != 0) {
+        fputs("casemgr: --alg must be HS256, HS384 or HS512\n", stderr);
+        return 2;
+    }
+    json_t *streams = json_array(), *scopes = json_array();
+    for (size_t i = 0; i < o->nstreams; i++)
+        json_array_append_new(streams, json_string(o->streams[i]));
+    for (size_t i = 0; i < o->nscopes; i++)
+        json_array_append_new(scopes, json_string(o->scopes[i]));
+    if (o->nscopes == 0)
+        json_array_append_new(scopes, json_string(AUTH_SCOPE));
+    int status = 1;
+    struct auth_keyring keys;
+    struct store *s = NULL;
+    json_t *doc = NULL;
+    if (load_keys(o, &keys) != 0 || !(s = open_store(o)))
+        goto out;
+    char secret[AUTH_SECRET_LEN + 1];
+    doc = auth_app_new(&keys, o->account, o->org, o->name, streams, scopes, alg, o->enforce_jti,
+                       secret);
+    if (!doc) {
+        fputs("casemgr: cannot create the app (invalid strings?)\n", stderr);
+        goto out;
+    }
+    struct app_txn a = {.doc = doc, .streams = o->streams, .nstreams = o->nstreams};
+    if (store_write(s, app_create_txn, &a) != STORE_OK) {
+        fputs("casemgr: cannot store the app\n", stderr);
+        goto out;
+    }
+    json_t *shown = json_pack("{s:O, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "clientId",
+                              json_object_get(doc, "clientId"), "clientSecret", secret,
+                              "accountId", json_object_get(doc, "accountId"), "streams", streams,
+                              "scopes", scopes, "orgId", json_object_get(doc, "orgId"), "name",
+                              json_object_get(doc, "name"), "alg", json_object_get(doc, "alg"),
+                              "enforceJti", json_object_get(doc, "enforceJti"));
+    print_json(shown);
+    json_decref(shown);
+    status = 0;
+out:
+    json_decref(doc);
+    json_decref(streams);
+    json_decref(scopes);
+    store_close(s);
+    return status;
+}
+
+static void collect_app(const char *json, void *arg)
+{
+    json_t *doc = json_loads(json, 0, NULL);
+    if (!doc)
+        return;
+    json_object_del(doc, "salt");
+    json_array_append_new(arg, doc);
+}
+
+static int app_list_txn(struct store_txn *t, void *arg)
+{
+    return store_app_each(t, collect_app, arg);
+}
+
+struct revoke {
+    const char *client_id;
+};
+
+static int app_revoke_txn(struct store_txn *t, void *arg)
+{
+    struct revoke *r = arg;
+    char *text = NULL;
+    int rc = store_app_get(t, r->client_id, &text);
+    if (rc != STORE_OK)
+        return rc;
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    if (!doc)
+        return STORE_ERROR;
+    json_object_set_new(doc, "revoked", json_true());
+    text = json_dumps(doc, JSON_COMPACT);
+    rc = store_app_put(t, r->client_id, json_string_value(json_object_get(doc, "accountId")),
+                       text);
+    free(text);
+    json_decref(doc);
+    return rc;
+}
+
+static int app_cmd(struct opts *o)
+{
+    const char *verb = o->nargs > 0 ? o->args[0] : "";
+    if (strcmp(verb, "create") == 0)
+        return app_create(o);
+    if (strcmp(verb, "list") == 0) {
+        struct store *s = open_store(o);
+        if (!s)
+            return 1;
+        json_t *apps = json_array();
+        int rc = store_read(s, app_list_txn, apps);
+        if (rc == STORE_OK)
+            print_json(apps);
+        json_decref(apps);
+        store_close(s);
+        return rc == STORE_OK ? 0 : 1;
+    }
+    if (strcmp(verb, "revoke") == 0 && o->nargs == 2) {
+        struct store *s = open_store(o);
+        if (!s)
+            return 1;
+        struct revoke r = {.client_id = o->args[1]};
+        int rc = store_write(s, app_revoke_txn, &r);
+        store_close(s);
+        if (rc == STORE_NOT_FOUND)
+            fprintf(stderr, "casemgr: no app %s\n", o->args[1]);
+        else if (rc == STORE_OK)
+            printf("{\"clientId\":\"%s\",\"revoked\":true}\n", o->args[1]);
+        return rc == STORE_OK ? 0 : 1;
+    }
+    return usage();
+}
+
+/* ---- token ---- */
+
+static int token_cmd(struct opts *o)
+{
+    if (!o->client_id || !o->client_secret)
+        return usage();
+    enum jwt_alg alg = JWT_HS256;
+    if (o->alg && jwt_alg_parse(o->alg, &alg) != 0)
+        return usage();
+    int64_t now = time_now_ms() / 1000;
+    char jti[ID_MAX];
+    id_new("jti-", jti);
+    json_t *payload = json_pack("{s:s, s:I, s:s}", "appId", o->client_id, "iat", (json_int_t)now,
+                                "jti", jti);
+    if (o->ttl > 0)
+        json_object_set_new(payload, "exp", json_integer(now + o->ttl));
+    if (o->sub)
+        json_object_set_new(payload, "sub", json_string(o->sub));
+    char *token = jwt_sign(alg, (const unsigned char *)o->client_secret,
+                           strlen(o->client_secret), payload);
+    json_decref(payload);
+    if (!token) {
+        fputs("casemgr: cannot sign the token\n", stderr);
+        return 1;
+    }
+    puts(token);
+    free(token);
+    return 0;
+}
+
+/* ---- stream configuration ---- */
+
+struct config_edit {
+    struct opts *o;
+    const char *what; /* "show", "template", "status", "priority" */
+    json_t *result;
+    struct err e;
+    bool failed;
+};
+
+static int config_edit_txn(struct store_txn *t, void *arg)
+{
+    struct config_edit *ed = arg;
+    struct opts *o = ed->o;
+    char *text = NULL;
+    int rc = store_stream_get(t, o->stream, &text);
+    json_t *cfg = rc == STORE_OK ? json_loads(text, 0, NULL)
+                  : rc == STORE_NOT_FOUND ? config_default()
+                                          : NULL;
+    free(text);
+    if (!cfg)
+        return STORE_ERROR;
+    const json_t *made = NULL;
+    if (strcmp(ed->what, "show") == 0) {
+        ed->result = cfg;
+        return STORE_ABORT;
+    } else if (strcmp(ed->what, "template") == 0) {
+        enum doc_kind kind = strcmp(o->kind, "case") == 0 ? DOC_CASE : DOC_TASK;
+        made = config_add_template(cfg, kind, o->id, o->name, o->fields, o->nfields, &ed->e);
+    } else if (strcmp(ed->what, "status") == 0) {
+        made = config_add_status(cfg, o->name, o->category, !o->inactive, &ed->e);
+    } else {
+        made = config_add_priority(cfg, o->name, (int)o->score, o->color, !o->inactive, &ed->e);
+    }
+    if (!made) {
+        ed->failed = true;
+        json_decref(cfg);
+        return STORE_ABORT;
+    }
+    ed->result = json_incref((json_t *)made);
+    text = json_dumps(cfg, JSON_COMPACT);
+    rc = store_stream_put(t, o->stream, text);
+    free(text);
+    json_decref(cfg);
+    return rc;
+}
+
+static int config_cmd(struct opts *o, const char *what)
+{
+    const char *verb = o->nargs > 0 ? o->args[0] : "";
+    bool show = strcmp(what, "show") == 0;
+    if ((show && strcmp(verb, "show") != 0) || (!show && strcmp(verb, "add") != 0) ||
+        !o->stream)
+        return usage();
+    if (!show && !o->name)
+        return usage();
+    if (strcmp(what, "template") == 0 &&
+        (!o->kind || (strcmp(o->kind, "case") != 0 && strcmp(o->kind, "task") != 0)))
+        return usage();
+    if (strcmp(what, "status") == 0 && !o->category)
+        return usage();
+    if (strcmp(what, "priority") == 0 && o->score < 0)
+        return usage();
+    struct store *s = open_store(o);
+    if (!s)
+        return 1;
+    struct config_edit ed = {.o = o, .what = what};
+    int rc = store_write(s, config_edit_txn, &ed);
+    store_close(s);
+    if (ed.failed) {
+        fprintf(stderr, "casemgr: %s\n", ed.e.msg);
+        json_decref(ed.result);
+        return 1;
+    }
+    if ((rc == STORE_OK || rc == STORE_ABORT) && ed.result) {
+        print_json(ed.result);
+        json_decref(ed.result);
+        return 0;
+    }
+    json_decref(ed.result);
+    fputs("casemgr: the database failed\n", stderr);
+    return 1;
+}
+
+static const char *const commands[] = {"app", "token", "stream", "template", "status", "priority"};
+
+int cli_is_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+    struct opts o;
+    if (parse(argc, argv, &o) != 0)
+        return usage();
+    const char *cmd = argv[0];
+    if (strcmp(cmd, "app") == 0)
+        return app_cmd(&o);
+    if (strcmp(cmd, "token") == 0)
+        return token_cmd(&o);
+    if (strcmp(cmd, "stream") == 0)
+        return config_cmd(&o, "show");
+    return config_cmd(&o, cmd);
+}

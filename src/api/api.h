@@ -1,0 +1,27 @@
+/* api — the Case Management endpoints (API.md): the route table and the shared context the
+ * handlers run with. Each handler decodes, calls the doc and store layers, encodes. */
+#ifndef CASEMGR_API_API_H
+#define CASEMGR_API_API_H
+
+#include <stddef.h>
+
+#include "auth/apps.h"
+#include "doc/schema.h"
+#include "http/router.h"
+#include "store/store.h"
+
+#define API_BASE "/caseManagement/api/public/analytics/"
+
+struct api_config {
+    struct store *store;
+    struct auth_keyring keys;
+    struct auth_policy policy;
+    struct doc_limits limits;
+};
+
+/* Sets the context every handler uses (copied); call before serving. */
+void api_init(const struct api_config *cfg);
+/* The route table: API endpoints plus /healthz, /readyz, /metrics. */
+const struct http_route *api_routes(size_t *n);
+
+#endif

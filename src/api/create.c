@@ -1,0 +1,216 @@
+/* create — createCase and createTask (API.md §6): one write transaction that checks the
+ * Idempotency-Key, builds the document, numbers it, stores it (and for a task appends it to its
+ * case's taskIds) and records the answer for retries. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "doc/config.h"
+#include "doc/create.h"
+#include "doc/record.h"
+#include "util/mem.h"
+
+#define IDEM_KEY_MAX 255
+#define IDEM_TTL_MS (24LL * 3600 * 1000)
+
+struct create_job {
+    enum doc_kind kind;
+    const json_t *body;
+    struct doc_ctx ctx;
+    const char *client_id;
+    const char *idem_key; /* NULL without the header */
+    char body_hash[65];
+    /* results */
+    struct err e;
+    bool failed;   /* e is the answer */
+    char *text;    /* the document or the replayed answer */
+    size_t len;
+    long long version;
+};
+
+/* The stream's configuration, seeded with the defaults if an app was associated before it had
+ * one (API.md §4). Caller decrefs *cfg. */
+static int load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
+{
+    char *text = NULL;
+    int rc = store_stream_get(t, stream_id, &text);
+    if (rc == STORE_NOT_FOUND) {
+        *cfg = config_default();
+        char *dump = json_dumps(*cfg, JSON_COMPACT);
+        rc = store_stream_put(t, stream_id, dump);
+        free(dump);
+        return rc;
+    }
+    if (rc != STORE_OK)
+        return rc;
+    *cfg = json_loads(text, 0, NULL);
+    free(text);
+    return *cfg ? STORE_OK : STORE_ERROR;
+}
+
+static int fail(struct create_job *job)
+{
+    job->failed = true;
+    return STORE_ABORT;
+}
+
+/* A task joins its case's taskIds in the same transaction (API.md §6). */
+static int append_to_case(struct store_txn *t, json_t *case_doc, const char *task_id)
+{
+    json_array_append_new(json_object_get(case_doc, "taskIds"), json_string(task_id));
+    struct store_record r;
+    doc_record_from(case_doc, DOC_CASE, &r);
+    int rc = store_record_put(t, &r);
+    doc_record_cleanup(&r);
+    return rc;
+}
+
+static int create_txn(struct store_txn *t, void *arg)
+{
+    struct create_job *job = arg;
+    if (job->idem_key) {
+        struct store_idem prior;
+        int rc = store_idem_get(t, job->client_id, job->idem_key, &prior);
+        if (rc == STORE_OK && prior.created_at + IDEM_TTL_MS > job->ctx.now_ms) {
+            if (strcmp(prior.body_hash, job->body_hash) != 0) {
+                free(prior.body);
+                err_set(&job->e, ERR_IDEMPOTENCY_CONFLICT, "Idempotency-Key", NULL);
+                return fail(job);
+            }
+            job->text = prior.body; /* the first answer, again; nothing new is created */
+            job->len = prior.body_len;
+            job->version = 0;
+            return STORE_ABORT;
+        }
+        if (rc == STORE_OK)
+            free(prior.body);
+        else if (rc != STORE_NOT_FOUND)
+            return rc;
+    }
+    json_t *cfg = NULL, *case_doc = NULL, *doc = NULL;
+    int rc = load_config(t, job->ctx.stream_id, &cfg);
+    if (rc != STORE_OK)
+        goto out;
+    job->ctx.config = cfg;
+    if (job->kind == DOC_TASK) {
+        /* api_create checked the members: caseId is a string here, or absent */
+        const char *case_id = json_string_value(json_object_get(job->body, "caseId"));
+        struct store_record cr;
+        if (!case_id) {
+            err_set(&job->e, ERR_MISSING_MEMBER, "caseId", "caseId is required");
+            rc = fail(job);
+            goto out;
+        }
+        rc = store_record_get(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
+                              &cr);
+        if (rc == STORE_NOT_FOUND) {
+            /* another tenant's case is answered exactly like a missing one (API.md §2) */
+            err_set(&job->e, ERR_NOT_FOUND, "caseId", "case %s not found", case_id);
+            rc = fail(job);
+            goto out;
+        }
+        if (rc != STORE_OK)
+            goto out;
+        case_doc = json_loadb(cr.doc, cr.doc_len, 0, NULL);
+        doc_record_cleanup(&cr);
+        if (!case_doc) {
+            rc = STORE_ERROR;
+            goto out;
+        }
+        doc = doc_create_task(job->body, case_doc, &job->ctx, &job->e);
+    } else {
+        doc = doc_create_case(job->body, &job->ctx, &job->e);
+    }
+    if (!doc) {
+        rc = fail(job);
+        goto out;
+    }
+    int64_t n;
+    const char *prefix = job->kind == DOC_CASE ? "CS" : "TS";
+    rc = store_next_ref(t, job->ctx.stream_id, prefix, &n);
+    if (rc != STORE_OK)
+        goto out;
+    doc_set_ref(doc, prefix, (long long)n);
+    struct store_record r;
+    doc_record_from(doc, job->kind, &r);
+    rc = store_record_put(t, &r);
+    job->version = r.version;
+    job->text = r.doc; /* taken */
+    job->len = r.doc_len;
+    if (rc == STORE_OK && case_doc)
+        rc = append_to_case(t, case_doc, json_string_value(json_object_get(doc, "_id")));
+    if (rc == STORE_OK && job->idem_key) {
+        struct store_idem in = {.status = 200, .body = job->text, .body_len = job->len,
+                                .created_at = job->ctx.now_ms};
+        memcpy(in.body_hash, job->body_hash, sizeof in.body_hash);
+        rc = store_idem_put(t, job->client_id, job->idem_key, &in);
+    }
+out:
+    json_decref(doc);
+    json_decref(case_doc);
+    json_decref(cfg);
+    return rc;
+}
+
+static bool idem_key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > IDEM_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return false;
+    return true;
+}
+
+void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
+{
+    struct auth_identity id;
+    if (api_auth_or_reply(req, rep, false, &id))
+        return;
+    json_t *body = api_body_or_reply(req, rep, false);
+    if (!body)
+        goto out;
+    struct create_job job = {.kind = kind, .body = body, .client_id = id.app.client_id};
+    if (doc_check_members(body, kind, true, &job.e)) {
+        http_reply_err(rep, &job.e);
+        goto out;
+    }
+    api_doc_ctx(&id, req->params[0], &job.ctx);
+    job.idem_key = http_header(req, "Idempotency-Key");
+    if (job.idem_key) {
+        if (!idem_key_valid(job.idem_key)) {
+            http_reply_error(rep, ERR_INVALID_VALUE, "Idempotency-Key",
+                             "Idempotency-Key must be 1 to %d visible ASCII characters",
+                             IDEM_KEY_MAX);
+            goto out;
+        }
+        auth_sha256_hex(req->body, req->body_len, job.body_hash);
+    }
+    int rc = store_write(api_cfg.store, create_txn, &job);
+    if (job.failed)
+        http_reply_err(rep, &job.e);
+    else if ((rc == STORE_OK || rc == STORE_ABORT) && job.text) {
+        api_reply_doc(rep, job.text, job.len, job.version); /* takes text */
+        job.text = NULL;
+        if (job.version == 0) /* a replayed answer: the record may have moved on since */
+            rep->etag[0] = '\0';
+    } else {
+        api_reply_store_error(rep);
+    }
+    free(job.text);
+out:
+    json_decref(body);
+    auth_identity_cleanup(&id);
+}
+
+void api_create_case(struct http_request *req, struct http_reply *rep)
+{
+    api_create(req, rep, DOC_CASE);
+}
+
+void api_create_task(struct http_request *req, struct http_reply *rep)
+{
+    api_create(req, rep, DOC_TASK);
+}

@@ -1,0 +1,94 @@
+/* guard — authentication, authorisation and body decoding shared by every endpoint. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "ops/metrics.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+struct api_config api_cfg;
+
+void api_init(const struct api_config *cfg)
+{
+    api_cfg = *cfg;
+}
+
+void api_reply_store_error(struct http_reply *rep)
+{
+    metrics_db_error();
+    http_reply_error(rep, ERR_UNAVAILABLE, NULL, "the database is unavailable; retry later");
+}
+
+void api_reply_doc(struct http_reply *rep, char *text, size_t len, long long version)
+{
+    http_reply_json_text(rep, 200, text, len);
+    snprintf(rep->etag, sizeof rep->etag, "%lld", version);
+}
+
+int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool account_required,
+                      struct auth_identity *id)
+{
+    const char *stream = req->params[0];
+    snprintf(req->stream_id, sizeof req->stream_id, "%s", stream ? stream : "");
+    const char *token = http_header(req, "auth");
+    if (!token || !*token) {
+        http_reply_error(rep, ERR_UNAUTHORIZED, NULL, "the auth header with a JWT is required");
+        return -1;
+    }
+    const char *why = "authentication failed";
+    enum auth_result r = auth_authenticate(api_cfg.store, &api_cfg.keys, &api_cfg.policy, token,
+                                           id, &why);
+    if (r == AUTH_UNAVAILABLE) {
+        api_reply_store_error(rep);
+        return -1;
+    }
+    if (r != AUTH_OK) {
+        http_reply_error(rep, ERR_UNAUTHORIZED, NULL, "%s", why);
+        return -1;
+    }
+    snprintf(req->client_id, sizeof req->client_id, "%s", id->app.client_id);
+    /* API.md §2: scope, then stream, then account */
+    const char *account = http_header(req, "accountId");
+    if (!auth_app_has_scope(&id->app, AUTH_SCOPE)) {
+        http_reply_error(rep, ERR_MISSING_SCOPE, NULL, NULL);
+    } else if (!stream || !auth_app_has_stream(&id->app, stream)) {
+        http_reply_error(rep, ERR_STREAM_NOT_ALLOWED, NULL, NULL);
+    } else if (account && strcmp(account, id->app.account_id) != 0) {
+        http_reply_error(rep, ERR_ACCOUNT_MISMATCH, NULL, NULL);
+    } else if (!account && account_required) {
+        http_reply_error(rep, ERR_MISSING_HEADER, "accountId", "the accountId header is required");
+    } else {
+        return 0;
+    }
+    auth_identity_cleanup(id);
+    return -1;
+}
+
+json_t *api_body_or_reply(struct http_request *req, struct http_reply *rep, bool empty_ok)
+{
+    if (req->body_len == 0 && empty_ok)
+        return json_object();
+    struct err e;
+    json_t *body = doc_parse_body(req->body, req->body_len, &api_cfg.limits, &e);
+    if (!body)
+        http_reply_err(rep, &e);
+    return body;
+}
+
+void api_doc_ctx(const struct auth_identity *id, const char *stream_id, struct doc_ctx *ctx)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->stream_id = stream_id;
+    ctx->account_id = id->app.account_id;
+    ctx->org_id = id->app.org_id;
+    ctx->now_ms = time_now_ms();
+    if (id->sub) {
+        ctx->actor.id = id->sub;
+        ctx->actor.name = id->user_name ? id->user_name : "";
+    } else {
+        ctx->actor.id = id->app.client_id;
+        ctx->actor.name = id->app.name;
+    }
+    ctx->actor.prof_image = "";
+}

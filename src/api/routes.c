@@ -1,0 +1,18 @@
+/* routes — the route table (STYLE.md §4). Paths after API_BASE are the vendor's (API.md §1). */
+#include "api/internal.h"
+#include "ops/health.h"
+#include "ops/metrics.h"
+
+static const struct http_route routes[] = {
+    {"POST", API_BASE "{}/createCase", "createCase", api_create_case, true},
+    {"POST", API_BASE "{}/createTask", "createTask", api_create_task, true},
+    {"GET", "/healthz", "healthz", health_live_handler, false},
+    {"GET", "/readyz", "readyz", health_ready_handler, false},
+    {"GET", "/metrics", "metrics", metrics_handler, false},
+};
+
+const struct http_route *api_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}

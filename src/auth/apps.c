@@ -1,0 +1,304 @@
+#include "auth/apps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/b64.h"
+#include "util/id.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int from_hex(const char *in, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = in[2 * i + k];
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                                : 16;
+            if (d == 16)
+                return -1;
+            v = v * 16 + d;
+        }
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+void auth_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(data, len, md);
+    to_hex(md, sizeof md, out);
+}
+
+static int read_key(const char *path, struct auth_keyring *out, char **err)
+{
+    char buf[130] = {0};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        *err = xstrdup("cannot read the key file");
+        return -1;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (n != 64 || from_hex(buf, out->key, sizeof out->key) != 0) {
+        *err = xstrdup("the key file must hold 64 hex digits");
+        return -1;
+    }
+    return 0;
+}
+
+int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, char **err)
+{
+    if (access(path, F_OK) == 0 || !create)
+        return read_key(path, out, err);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) /* another process created it first */
+            return read_key(path, out, err);
+        char msg[512];
+        snprintf(msg, sizeof msg, "cannot create the key file %s: %s", path, strerror(errno));
+        *err = xstrdup(msg);
+        return -1;
+    }
+    char hex[66];
+    id_random(out->key, sizeof out->key);
+    to_hex(out->key, sizeof out->key, hex);
+    hex[64] = '\n';
+    bool ok = write(fd, hex, 65) == 65 && fsync(fd) == 0;
+    close(fd);
+    if (!ok) {
+        unlink(path);
+        *err = xstrdup("cannot write the key file");
+        return -1;
+    }
+    return 0;
+}
+
+void auth_app_cleanup(struct auth_app *app)
+{
+    json_decref(app->doc);
+    memset(app, 0, sizeof *app);
+}
+
+int auth_app_parse(const char *json, struct auth_app *out)
+{
+    memset(out, 0, sizeof *out);
+    out->doc = json_loads(json, 0, NULL);
+    if (!json_is_object(out->doc))
+        goto fail;
+    out->client_id = json_string_value(json_object_get(out->doc, "clientId"));
+    out->account_id = json_string_value(json_object_get(out->doc, "accountId"));
+    out->org_id = json_string_value(json_object_get(out->doc, "orgId"));
+    out->name = json_string_value(json_object_get(out->doc, "name"));
+    out->enforce_jti = json_is_true(json_object_get(out->doc, "enforceJti"));
+    out->revoked = json_is_true(json_object_get(out->doc, "revoked"));
+    const char *alg = json_string_value(json_object_get(out->doc, "alg"));
+    if (!out->client_id || !out->account_id || !alg || jwt_alg_parse(alg, &out->alg) != 0)
+        goto fail;
+    if (!out->org_id)
+        out->org_id = "";
+    if (!out->name)
+        out->name = "";
+    return 0;
+fail:
+    auth_app_cleanup(out);
+    return -1;
+}
+
+static bool array_has(const json_t *arr, const char *s)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(arr, i, x)
+    {
+        const char *v = json_string_value(x);
+        if (v && strcmp(v, s) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool auth_app_has_scope(const struct auth_app *app, const char *scope)
+{
+    return array_has(json_object_get(app->doc, "scopes"), scope);
+}
+
+bool auth_app_has_stream(const struct auth_app *app, const char *stream_id)
+{
+    return array_has(json_object_get(app->doc, "streams"), stream_id);
+}
+
+static int derive_secret(const struct auth_keyring *keys, const char *client_id, const char *salt,
+                         char secret[AUTH_SECRET_LEN + 1])
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "casemgr app secret v1|%s|%s", client_id, salt);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        return -1;
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    if (!HMAC(EVP_sha256(), keys->key, sizeof keys->key, (const unsigned char *)msg, (size_t)n,
+              mac, &maclen) ||
+        maclen != sizeof mac)
+        return -1;
+    b64url_encode(mac, sizeof mac, secret);
+    return 0;
+}
+
+int auth_app_secret(const struct auth_keyring *keys, const json_t *app_doc,
+                    char secret[AUTH_SECRET_LEN + 1])
+{
+    const char *client_id = json_string_value(json_object_get(app_doc, "clientId"));
+    const char *salt = json_string_value(json_object_get(app_doc, "salt"));
+    if (!client_id || !salt)
+        return -1;
+    return derive_secret(keys, client_id, salt, secret);
+}
+
+json_t *auth_app_new(const struct auth_keyring *keys, const char *account_id, const char *org_id,
+                     const char *name, const json_t *streams, const json_t *scopes,
+                     enum jwt_alg alg, bool enforce_jti, char secret[AUTH_SECRET_LEN + 1])
+{
+    char uuid[37], client_id[48], salt[33];
+    unsigned char salt_bytes[16];
+    id_uuid(uuid);
+    snprintf(client_id, sizeof client_id, "cs-%s", uuid);
+    id_random(salt_bytes, sizeof salt_bytes);
+    to_hex(salt_bytes, sizeof salt_bytes, salt);
+    char created[TIME_ISO_LEN];
+    time_format_iso(time_now_ms(), created);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:b, s:s, s:s, s:b}",
+                            "clientId", client_id, "name", name ? name : "", "accountId",
+                            account_id, "orgId", org_id ? org_id : "", "streams", streams,
+                            "scopes", scopes, "alg", jwt_alg_name(alg), "enforceJti",
+                            enforce_jti, "salt", salt, "createdAt", created, "revoked", 0);
+    if (!doc || derive_secret(keys, client_id, salt, secret) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+void auth_identity_cleanup(struct auth_identity *id)
+{
+    auth_app_cleanup(&id->app);
+    free(id->sub);
+    free(id->user_name);
+    memset(id, 0, sizeof *id);
+}
+
+struct load_app {
+    const char *client_id;
+    char *json;
+};
+
+static int load_app_txn(struct store_txn *t, void *arg)
+{
+    struct load_app *a = arg;
+    return store_app_get(t, a->client_id, &a->json);
+}
+
+struct use_jti {
+    const char *client_id, *jti;
+    int64_t exp;
+};
+
+static int use_jti_txn(struct store_txn *t, void *arg)
+{
+    struct use_jti *u = arg;
+    return store_jti_use(t, u->client_id, u->jti, u->exp);
+}
+
+enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *keys,
+                                   const struct auth_policy *policy, const char *token,
+                                   struct auth_identity *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    struct jwt t;
+    if (jwt_parse(token, strlen(token), &t, why) != 0)
+        return AUTH_DENIED;
+    enum auth_result result = AUTH_DENIED;
+    const char *app_id = jwt_app_id(&t);
+    if (!app_id) {
+        *why = "error verifying the jwt: appId is required";
+        goto out;
+    }
+    struct load_app load = {.client_id = app_id};
+    int rc = store_read(s, load_app_txn, &load);
+    if (rc == STORE_NOT_FOUND) {
+        *why = "error verifying the jwt: unknown app";
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        result = AUTH_UNAVAILABLE;
+        goto out;
+    }
+    rc = auth_app_parse(load.json, &out->app);
+    free(load.json);
+    if (rc != 0 || out->app.revoked) {
+        *why = "error verifying the jwt: the app is revoked or invalid";
+        goto out;
+    }
+    char secret[AUTH_SECRET_LEN + 1];
+    if (auth_app_secret(keys, out->app.doc, secret) != 0) {
+        *why = "error verifying the jwt: the app has no usable secret";
+        goto out;
+    }
+    struct jwt_policy p = {.alg = out->app.alg,
+                           .now = time_now_ms() / 1000,
+                           .leeway = policy->leeway,
+                           .max_age = policy->max_age,
+                           .enforce_jti = out->app.enforce_jti};
+    if (jwt_verify(&t, (const unsigned char *)secret, AUTH_SECRET_LEN, &p, why) != 0)
+        goto out;
+    const char *jti = jwt_jti(&t);
+    if (out->app.enforce_jti && jti) {
+        json_t *exp = json_object_get(t.payload, "exp");
+        struct use_jti u = {.client_id = out->app.client_id,
+                            .jti = jti,
+                            .exp = json_is_number(exp) ? (int64_t)json_number_value(exp)
+                                                       : p.now + policy->max_age};
+        rc = store_write(s, use_jti_txn, &u);
+        if (rc == STORE_CONFLICT) {
+            *why = JWT_MSG_REPLAY;
+            goto out;
+        }
+        if (rc != STORE_OK) {
+            result = AUTH_UNAVAILABLE;
+            goto out;
+        }
+    }
+    const char *sub = jwt_sub(&t);
+    out->sub = sub ? xstrdup(sub) : NULL;
+    const char *uname = json_string_value(json_object_get(t.payload, "name"));
+    out->user_name = uname ? xstrdup(uname) : NULL;
+    result = AUTH_OK;
+out:
+    jwt_cleanup(&t);
+    if (result != AUTH_OK)
+        auth_identity_cleanup(out);
+    return result;
+}

@@ -1,0 +1,286 @@
+#include "doc/apply.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#include "doc/config.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+/* Epoch ms accepted for dates: years 1970..9999. */
+#define DUE_MAX_MS 253402300799999LL
+
+int doc_parse_due_date(const json_t *v, const char *member, int64_t *ms, struct err *e)
+{
+    if (json_is_string(v)) {
+        if (time_parse_iso(json_string_value(v), ms) != 0 || *ms < 0 || *ms > DUE_MAX_MS)
+            return err_set(e, ERR_INVALID_VALUE, member,
+                           "%s must be epoch milliseconds or an ISO-8601 date-time", member);
+        return 0;
+    }
+    double d = json_number_value(v);
+    if (!isfinite(d) || d < 0 || d > (double)DUE_MAX_MS || floor(d) != d)
+        return err_set(e, ERR_INVALID_VALUE, member,
+                       "%s must be a whole number of epoch milliseconds (1970..9999)", member);
+    *ms = (int64_t)d;
+    return 0;
+}
+
+bool doc_is_unresolved(const json_t *doc)
+{
+    const char *cat =
+        json_string_value(json_object_get(json_object_get(doc, "status"), "statusCategory"));
+    return cat && (strcmp(cat, "open") == 0 || strcmp(cat, "inProgress") == 0);
+}
+
+void doc_refresh_breach(json_t *doc, int64_t now_ms)
+{
+    json_t *due = json_object_get(doc, "dueDate");
+    bool breached = json_is_integer(due) && json_integer_value(due) < now_ms &&
+                    doc_is_unresolved(doc);
+    json_object_set_new(doc, "isBreached", json_boolean(breached));
+}
+
+/* The cleared value of a member (API.md §7: string → "", array → [], object → {}). */
+static json_t *cleared(enum doc_type t)
+{
+    switch (t) {
+    case DOC_STRING:
+        return json_string("");
+    case DOC_ARRAY:
+        return json_array();
+    case DOC_OBJECT:
+        return json_object();
+    case DOC_BOOL:
+        return json_false();
+    case DOC_NUMBER:
+    case DOC_ANY:
+        break;
+    }
+    return json_null();
+}
+
+static json_t *find_field(json_t *fields, const json_t *given)
+{
+    const char *id = json_string_value(json_object_get(given, "_id"));
+    const char *name = json_string_value(json_object_get(json_object_get(given, "metaData"), "name"));
+    if (!name)
+        name = json_string_value(json_object_get(given, "name"));
+    size_t i;
+    json_t *f;
+    if (id) {
+        json_array_foreach(fields, i, f)
+        {
+            const char *fid = json_string_value(json_object_get(f, "_id"));
+            if (fid && strcmp(fid, id) == 0)
+                return f;
+        }
+    }
+    if (name) {
+        json_array_foreach(fields, i, f)
+        {
+            const char *fname =
+                json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
+            if (fname && strcmp(fname, name) == 0)
+                return f;
+        }
+    }
+    return NULL;
+}
+
+static bool is_empty_value(const json_t *v)
+{
+    return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
+}
+
+/* Checks a selectedValue against the field's dataType and returns the value to store. */
+static json_t *field_value(const json_t *field, const json_t *v, struct err *e)
+{
+    const char *type = json_string_value(json_object_get(field, "dataType"));
+    const char *label = json_string_value(json_object_get(field, "displayName"));
+    if (!type)
+        type = "string";
+    if (!label)
+        label = "?";
+    if (is_empty_value(v)) {
+        if (json_is_true(json_object_get(field, "required"))) {
+            err_set(e, ERR_INVALID_VALUE, "fields", "field %s is required and cannot be emptied",
+                    label);
+            return NULL;
+        }
+        return strcmp(type, "number") == 0 || strcmp(type, "boolean") == 0 ? json_null()
+                                                                           : json_string("");
+    }
+    if (strcmp(type, "datetime") == 0) {
+        int64_t ms;
+        if (json_is_number(v) || json_is_string(v)) {
+            struct err ignored;
+            if (doc_parse_due_date(v, "fields", &ms, &ignored) == 0) {
+                char iso[TIME_ISO_LEN];
+                time_format_iso(ms, iso);
+                return json_string(iso);
+            }
+        }
+        err_set(e, ERR_INVALID_VALUE, "fields", "field %s needs an ISO-8601 date-time", label);
+        return NULL;
+    }
+    bool ok = strcmp(type, "number") == 0    ? json_is_number(v)
+              : strcmp(type, "boolean") == 0 ? json_is_boolean(v)
+                                             : json_is_string(v);
+    if (!ok) {
+        err_set(e, ERR_INVALID_TYPE, "fields", "field %s needs a %s value", label, type);
+        return NULL;
+    }
+    return json_deep_copy(v);
+}
+
+/* Mirrors of system fields: Title ↔ name, Description ↔ desc, Due Date ↔ dueDate. */
+static const struct {
+    const char *field, *member;
+} mirrors[] = {{"title", "name"}, {"description", "desc"}, {"dueDate", "dueDate"}};
+
+static int apply_fields(json_t *doc, const json_t *v, const json_t *body, struct err *e)
+{
+    json_t *fields = json_object_get(doc, "fields");
+    size_t i;
+    const json_t *given;
+    json_array_foreach(v, i, given)
+    {
+        json_t *f = find_field(fields, given);
+        if (!f)
+            return err_set(e, ERR_INVALID_VALUE, "fields",
+                           "fields[%zu] names no field of this record (by _id or metaData.name)",
+                           i);
+        json_t *val = field_value(f, json_object_get(given, "selectedValue"), e);
+        if (!val)
+            return -1;
+        json_object_set_new(f, "selectedValue", val);
+        /* a system field set here moves its member too, unless the body sets the member */
+        const char *fname = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
+        for (size_t k = 0; fname && k < sizeof mirrors / sizeof mirrors[0]; k++) {
+            if (strcmp(fname, mirrors[k].field) != 0 || json_object_get(body, mirrors[k].member))
+                continue;
+            if (strcmp(mirrors[k].member, "dueDate") == 0) {
+                int64_t ms;
+                if (json_string_length(val) == 0)
+                    json_object_del(doc, "dueDate");
+                else if (doc_parse_due_date(val, "fields", &ms, e) == 0)
+                    json_object_set_new(doc, "dueDate", json_integer(ms));
+            } else if (json_is_string(val)) {
+                if (strcmp(mirrors[k].member, "name") == 0 && json_string_length(val) > 1024)
+                    return err_set(e, ERR_STRING_TOO_LONG, "fields", "Title is longer than 1024 bytes");
+                json_object_set(doc, mirrors[k].member, val);
+            }
+        }
+    }
+    return 0;
+}
+
+int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m, const json_t *v,
+                     const json_t *body, const struct doc_ctx *ctx, struct err *e)
+{
+    const char *name = m->name;
+    if (strcmp(name, "status") == 0 || strcmp(name, "priority") == 0) {
+        if (json_is_null(v)) /* a record always has a status and priority */
+            return err_set(e, ERR_INVALID_VALUE, name, "%s cannot be cleared", name);
+        const json_t *found = name[0] == 's' ? config_resolve_status(ctx->config, v, e)
+                                             : config_resolve_priority(ctx->config, v, e);
+        if (!found)
+            return -1;
+        json_object_set_new(doc, name, json_deep_copy(found));
+        return 0;
+    }
+    if (strcmp(name, "caseTmp") == 0 || strcmp(name, "taskTmp") == 0) {
+        const char *target = kind == DOC_CASE ? "caseTmp" : "taskTmp";
+        if (json_is_null(v))
+            return err_set(e, ERR_INVALID_VALUE, name, "%s cannot be cleared", name);
+        if (!config_template_or_err(ctx->config, kind, json_string_value(v), name, e))
+            return -1;
+        json_object_set_new(doc, target, json_deep_copy(v));
+        return 0;
+    }
+    if (strcmp(name, "dueDate") == 0) {
+        if (json_is_null(v)) {
+            json_object_del(doc, "dueDate");
+            return 0;
+        }
+        int64_t ms;
+        if (doc_parse_due_date(v, name, &ms, e))
+            return -1;
+        json_object_set_new(doc, "dueDate", json_integer(ms));
+        return 0;
+    }
+    if (strcmp(name, "fields") == 0)
+        return json_is_null(v) ? 0 : apply_fields(doc, v, body, e);
+    if (strcmp(name, "currAssignee") == 0 && !json_object_get(body, "assigneeType")) {
+        bool empty = json_is_null(v) || json_object_size(v) == 0;
+        json_object_set_new(doc, "assigneeType", json_string(empty ? "unassigned" : "agent"));
+    }
+    json_object_set_new(doc, name, json_is_null(v) ? cleared(m->type) : json_deep_copy(v));
+    return 0;
+}
+
+int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const struct doc_ctx *ctx,
+                   struct err *e)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        const struct doc_member *m = doc_member_find(k, kind);
+        if (!m || m->access != DOC_RW)
+            continue;
+        if (doc_apply_member(doc, kind, m, v, body, ctx, e))
+            return -1;
+    }
+    return 0;
+}
+
+static void set_field_value(json_t *doc, const char *field, json_t *value)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(doc, "fields"), i, f)
+    {
+        const char *fname = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
+        if (fname && strcmp(fname, field) == 0 && json_object_get(f, "type") &&
+            strcmp(json_string_value(json_object_get(f, "type")), "system") == 0) {
+            json_object_set(f, "selectedValue", value);
+            break;
+        }
+    }
+    json_decref(value);
+}
+
+void doc_finish_write(json_t *doc, const struct doc_ctx *ctx)
+{
+    const char *name = json_string_value(json_object_get(doc, "name"));
+    size_t len = name ? strlen(name) : 0;
+    char *lname = xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        lname[i] = (char)tolower((unsigned char)name[i]);
+    lname[len] = '\0';
+    json_object_set_new(doc, "lname", json_string(lname));
+    free(lname);
+
+    char iso[TIME_ISO_LEN];
+    time_format_iso(ctx->now_ms, iso);
+    json_object_set_new(doc, "updatedAt", json_string(iso));
+    json_object_set_new(doc, "timestampValue", json_integer(ctx->now_ms));
+    json_object_set_new(doc, "updatedBy",
+                        json_pack("{s:s, s:s, s:s}", "_id", ctx->actor.id, "name",
+                                  ctx->actor.name ? ctx->actor.name : "", "profImage",
+                                  ctx->actor.prof_image ? ctx->actor.prof_image : ""));
+
+    json_t *due = json_object_get(doc, "dueDate");
+    char eta[TIME_ISO_LEN] = "";
+    if (json_is_integer(due))
+        time_format_iso(json_integer_value(due), eta);
+    json_object_set_new(doc, "ETA", json_string(eta));
+    doc_refresh_breach(doc, ctx->now_ms);
+
+    set_field_value(doc, "title", json_incref(json_object_get(doc, "name")));
+    set_field_value(doc, "description", json_incref(json_object_get(doc, "desc")));
+    set_field_value(doc, "dueDate", json_string(eta));
+}

@@ -1,0 +1,49 @@
+/* apply — setting members of a case or task document under the rules of API.md §7, shared by
+ * create (API.md §6) and update, and the server-managed members recomputed on every write. */
+#ifndef CASEMGR_DOC_APPLY_H
+#define CASEMGR_DOC_APPLY_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "doc/schema.h"
+#include "util/error.h"
+
+/* Who acts: {_id, name, profImage} of createdBy/updatedBy (API.md §5). */
+struct doc_actor {
+    const char *id;
+    const char *name;
+    const char *prof_image;
+};
+
+/* What a write knows besides the body: tenant, the stream's configuration, actor, clock. */
+struct doc_ctx {
+    const char *stream_id;
+    const char *account_id;
+    const char *org_id;
+    const json_t *config; /* doc/config.h document */
+    struct doc_actor actor;
+    int64_t now_ms;
+};
+
+/* Sets member m of doc to v (v already passed doc_check_members): null clears, status/priority
+ * resolve against the configuration, dueDate parses, fields set selectedValues, currAssignee
+ * sets assigneeType unless the body sets it (body is the whole patch). 0 or -1 with *e. */
+int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m, const json_t *v,
+                     const json_t *body, const struct doc_ctx *ctx, struct err *e);
+/* Applies every RW member of body in order (read-only, managed and input members are skipped:
+ * the caller checks those). 0 or -1 with *e; doc may be partly changed on error. */
+int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const struct doc_ctx *ctx,
+                   struct err *e);
+/* Recomputes the managed members after a write: lname, updatedAt, timestampValue, updatedBy,
+ * ETA, isBreached, and the Title/Description/Due Date fields' selectedValues from name, desc,
+ * dueDate. */
+void doc_finish_write(json_t *doc, const struct doc_ctx *ctx);
+/* Recomputes isBreached for now_ms (API.md §5: unresolved and due in the past); on every read. */
+void doc_refresh_breach(json_t *doc, int64_t now_ms);
+/* True when the document's status category is open or inProgress. */
+bool doc_is_unresolved(const json_t *doc);
+/* Parses a dueDate value (epoch ms number or ISO-8601 string) into ms; 0 or -1 with *e. */
+int doc_parse_due_date(const json_t *v, const char *member, int64_t *ms, struct err *e);
+
+#endif

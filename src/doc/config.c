@@ -1,0 +1,331 @@
+#include "doc/config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/id.h"
+
+static const char *const categories[] = {"open", "inProgress", "resolved", "closed"};
+
+void config_name_key(const char *name, char out[CONFIG_NAME_KEY_MAX])
+{
+    size_t i = 0;
+    for (; name[i] && i < CONFIG_NAME_KEY_MAX - 1; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out[i] = (c == ' ' || c == '_' || c == '-') ? '-' : (char)tolower(c);
+    }
+    out[i] = '\0';
+}
+
+static bool name_matches(const json_t *obj, const char *key)
+{
+    const char *n = json_string_value(json_object_get(obj, "name"));
+    if (!n)
+        return false;
+    char k[CONFIG_NAME_KEY_MAX];
+    config_name_key(n, k);
+    return strcmp(k, key) == 0;
+}
+
+static const json_t *by_name(const json_t *list, const char *name)
+{
+    char key[CONFIG_NAME_KEY_MAX];
+    config_name_key(name, key);
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x) if (name_matches(x, key)) return x;
+    return NULL;
+}
+
+static const json_t *by_id(const json_t *list, const char *id)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        const char *xid = json_string_value(json_object_get(x, "_id"));
+        if (xid && strcmp(xid, id) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static bool is_active(const json_t *x)
+{
+    return json_is_true(json_object_get(x, "isActive")) &&
+           !json_is_false(json_object_get(x, "isEnabled"));
+}
+
+static json_t *named_item(const char *prefix, const char *name, const char *desc)
+{
+    char id[ID_MAX];
+    id_new(prefix, id);
+    char lname[CONFIG_NAME_KEY_MAX];
+    snprintf(lname, sizeof lname, "%s", name);
+    for (char *p = lname; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return json_pack("{s:s, s:s, s:s}", "_id", id, "name", name, "lname", lname, "desc", desc);
+}
+
+static json_t *status_new(const char *name, const char *category, bool system, bool active)
+{
+    json_t *s = named_item("sts-", name, "");
+    json_object_set_new(s, "statusCategory", json_string(category));
+    json_object_set_new(s, "type", json_string(system ? "system" : "custom"));
+    json_object_set_new(s, "isEnabled", json_boolean(active));
+    json_object_set_new(s, "isActive", json_boolean(active));
+    return s;
+}
+
+static json_t *priority_new(const char *name, const char *color, int score, bool system,
+                            bool active)
+{
+    json_t *p = named_item("pr-", name, "");
+    json_object_set_new(p, "color", json_string(color));
+    json_object_set_new(p, "score", json_integer(score));
+    json_object_set_new(p, "type", json_string(system ? "system" : "custom"));
+    json_object_set_new(p, "isEnabled", json_boolean(active));
+    json_object_set_new(p, "isActive", json_boolean(active));
+    return p;
+}
+
+/* A template field shaped like the vendor's samples; dataType follows the widget type. */
+static json_t *field_new(const char *display, const char *name, const char *widget, bool required,
+                         bool system)
+{
+    static const struct {
+        const char *widget, *data_type;
+    } types[] = {{"input", "string"},      {"textarea", "string"}, {"datetime", "datetime"},
+                 {"number", "number"},     {"checkbox", "boolean"}};
+    const char *data_type = NULL;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(types[i].widget, widget) == 0)
+            data_type = types[i].data_type;
+    if (!data_type)
+        return NULL;
+    json_t *f = named_item("fd-", display, "");
+    json_object_del(f, "name");
+    json_object_set_new(f, "show", json_true());
+    json_object_set_new(f, "displayName", json_string(display));
+    json_object_set_new(f, "isEnabled", json_true());
+    json_object_set_new(f, "isActive", json_true());
+    json_object_set_new(f, "metaData",
+                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "type", widget,
+                                  "displayName", display, "name", name, "description", "",
+                                  "placeholder", "", "readOnly", 0, "tooltipText", ""));
+    json_object_set_new(f, "type", json_string(system ? "system" : "custom"));
+    json_object_set_new(f, "required", json_boolean(required));
+    json_object_set_new(f, "dataType", json_string(data_type));
+    return f;
+}
+
+static json_t *template_new(enum doc_kind kind, const char *id, const char *name, bool system)
+{
+    char gen[ID_MAX];
+    if (!id) {
+        id_new(kind == DOC_CASE ? "ctm-" : "ttm-", gen);
+        id = gen;
+    }
+    json_t *t = named_item("x-", name, "");
+    json_object_set_new(t, "_id", json_string(id));
+    json_object_set_new(t, "type", json_string(system ? "system" : "custom"));
+    json_object_set_new(t, "isEnabled", json_true());
+    json_object_set_new(t, "isActive", json_true());
+    json_t *fields = json_array();
+    /* API.md §4: the three system fields of every template */
+    json_array_append_new(fields, field_new("Title", "title", "input", true, true));
+    json_array_append_new(fields, field_new("Description", "description", "textarea", false, true));
+    json_array_append_new(fields,
+                          field_new("Due Date", "dueDate", "datetime", kind == DOC_CASE, true));
+    json_object_set_new(t, "fields", fields);
+    return t;
+}
+
+json_t *config_default(void)
+{
+    json_t *statuses = json_array();
+    json_array_append_new(statuses, status_new("Open", "open", true, true));
+    json_array_append_new(statuses, status_new("In-Progress", "inProgress", true, true));
+    json_array_append_new(statuses, status_new("On-Hold", "inProgress", true, true));
+    json_array_append_new(statuses, status_new("Resolved", "resolved", true, true));
+    json_array_append_new(statuses, status_new("Closed", "closed", true, true));
+    json_t *priorities = json_array();
+    json_array_append_new(priorities, priority_new("Low", "#2563EB", 5, true, true));
+    json_array_append_new(priorities, priority_new("Medium", "#16A34A", 10, true, true));
+    json_array_append_new(priorities, priority_new("High", "#EA580C", 13, true, true));
+    json_array_append_new(priorities, priority_new("Critical", "#DC2626", 15, true, true));
+    json_t *cases = json_array();
+    json_array_append_new(cases, template_new(DOC_CASE, NULL, "Default Case", true));
+    json_t *tasks = json_array();
+    json_array_append_new(tasks, template_new(DOC_TASK, NULL, "Default Task", true));
+    return json_pack("{s:o, s:o, s:o, s:o}", "statuses", statuses, "priorities", priorities,
+                     "caseTemplates", cases, "taskTemplates", tasks);
+}
+
+static void list_names(const json_t *list, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (!is_active(x))
+            continue;
+        int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+                         json_string_value(json_object_get(x, "name")));
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* API.md §7: by _id when it is one of the stream's, otherwise by name. */
+static const json_t *resolve(const json_t *list, const json_t *given, const char *member,
+                             struct err *e)
+{
+    const json_t *found = NULL;
+    const char *id = json_string_value(json_object_get(given, "_id"));
+    const char *name = json_string_value(json_object_get(given, "name"));
+    if (id)
+        found = by_id(list, id);
+    if (!found && name)
+        found = by_name(list, name);
+    char names[400];
+    list_names(list, names, sizeof names);
+    if (!found) {
+        err_set(e, ERR_INVALID_VALUE, member, "unknown %s %s; valid names: %s", member,
+                name ? name : (id ? id : "(no _id or name given)"), names);
+        return NULL;
+    }
+    if (!is_active(found)) {
+        err_set(e, ERR_INVALID_VALUE, member, "%s %s is inactive; valid names: %s", member,
+                json_string_value(json_object_get(found, "name")), names);
+        return NULL;
+    }
+    return found;
+}
+
+const json_t *config_resolve_status(const json_t *cfg, const json_t *given, struct err *e)
+{
+    return resolve(json_object_get(cfg, "statuses"), given, "status", e);
+}
+
+const json_t *config_resolve_priority(const json_t *cfg, const json_t *given, struct err *e)
+{
+    return resolve(json_object_get(cfg, "priorities"), given, "priority", e);
+}
+
+const json_t *config_status_by_name(const json_t *cfg, const char *name)
+{
+    return by_name(json_object_get(cfg, "statuses"), name);
+}
+
+const json_t *config_priority_by_name(const json_t *cfg, const char *name)
+{
+    return by_name(json_object_get(cfg, "priorities"), name);
+}
+
+static const char *templates_member(enum doc_kind kind)
+{
+    return kind == DOC_CASE ? "caseTemplates" : "taskTemplates";
+}
+
+const json_t *config_template(const json_t *cfg, enum doc_kind kind, const char *id)
+{
+    return by_id(json_object_get(cfg, templates_member(kind)), id);
+}
+
+const json_t *config_template_or_err(const json_t *cfg, enum doc_kind kind, const char *id,
+                                     const char *member, struct err *e)
+{
+    const json_t *t = config_template(cfg, kind, id);
+    if (!t) {
+        err_set(e, ERR_INVALID_VALUE, member, "%s %s is not a %s template of this stream", member,
+                id, kind == DOC_CASE ? "case" : "task");
+        return NULL;
+    }
+    if (!is_active(t)) {
+        err_set(e, ERR_INVALID_VALUE, member, "template %s is inactive", id);
+        return NULL;
+    }
+    return t;
+}
+
+static const json_t *append(json_t *cfg, const char *list, json_t *item)
+{
+    json_array_append_new(json_object_get(cfg, list), item);
+    return item;
+}
+
+const json_t *config_add_status(json_t *cfg, const char *name, const char *category, bool active,
+                                struct err *e)
+{
+    bool known = false;
+    for (size_t i = 0; i < sizeof categories / sizeof categories[0]; i++)
+        known = known || strcmp(categories[i], category) == 0;
+    if (!known) {
+        err_set(e, ERR_INVALID_VALUE, "category",
+                "status category must be open, inProgress, resolved or closed");
+        return NULL;
+    }
+    if (!*name || config_status_by_name(cfg, name)) {
+        err_set(e, ERR_INVALID_VALUE, "name", "a status named \"%s\" exists already (or is empty)",
+                name);
+        return NULL;
+    }
+    return append(cfg, "statuses", status_new(name, category, false, active));
+}
+
+const json_t *config_add_priority(json_t *cfg, const char *name, int score, const char *color,
+                                  bool active, struct err *e)
+{
+    if (score < 1 || score > 15) {
+        err_set(e, ERR_INVALID_VALUE, "score", "priority score must be 1 to 15");
+        return NULL;
+    }
+    if (!*name || config_priority_by_name(cfg, name)) {
+        err_set(e, ERR_INVALID_VALUE, "name",
+                "a priority named \"%s\" exists already (or is empty)", name);
+        return NULL;
+    }
+    return append(cfg, "priorities", priority_new(name, color ? color : "#6B7280", score, false,
+                                                  active));
+}
+
+const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *id,
+                                  const char *name, const char *const *fields, size_t nfields,
+                                  struct err *e)
+{
+    if (id && (!id_valid_segment(id, strlen(id)) || config_template(cfg, kind, id))) {
+        err_set(e, ERR_INVALID_VALUE, "id", "template id %s is invalid or exists already", id);
+        return NULL;
+    }
+    if (!*name) {
+        err_set(e, ERR_INVALID_VALUE, "name", "a template needs a name");
+        return NULL;
+    }
+    json_t *t = template_new(kind, id, name, false);
+    json_t *list = json_object_get(t, "fields");
+    for (size_t i = 0; i < nfields; i++) {
+        char spec[256], *save = NULL;
+        snprintf(spec, sizeof spec, "%s", fields[i]);
+        char *fname = strtok_r(spec, ":", &save);
+        char *widget = strtok_r(NULL, ":", &save);
+        char *req = strtok_r(NULL, ":", &save);
+        json_t *f = NULL;
+        if (fname && widget && (!req || strcmp(req, "required") == 0))
+            f = field_new(fname, fname, widget, req != NULL, false);
+        if (!f) {
+            json_decref(t);
+            err_set(e, ERR_INVALID_VALUE, "field",
+                    "field \"%s\" must be name:type[:required], type one of input, textarea, "
+                    "datetime, number, checkbox",
+                    fields[i]);
+            return NULL;
+        }
+        json_array_append_new(list, f);
+    }
+    return append(cfg, templates_member(kind), t);
+}

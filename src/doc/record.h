@@ -1,0 +1,16 @@
+/* record — the indexed columns of a stored case or task, derived from its document. */
+#ifndef CASEMGR_DOC_RECORD_H
+#define CASEMGR_DOC_RECORD_H
+
+#include <jansson.h>
+
+#include "doc/schema.h"
+#include "store/store.h"
+
+/* Fills r's columns from doc (strings borrowed from doc, which must outlive r) and serialises
+ * doc into r->doc (heap; free with doc_record_cleanup). */
+void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record *r);
+/* Frees what doc_record_from or store_record_get allocated. */
+void doc_record_cleanup(struct store_record *r);
+
+#endif

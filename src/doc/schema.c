@@ -1,0 +1,225 @@
+/* schema — the table below is the seed's request-body table plus the document members of
+ * API.md §5; validation, null handling and the tests are all driven by it. */
+#include "doc/schema.h"
+
+#include <string.h>
+
+#define BOTH (DOC_CASE | DOC_TASK)
+#define IN DOC_F_IN_DOC
+
+static const struct doc_member members[] = {
+    /* name, type, element, access, kinds, flags, max_len */
+    {"_id", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"caseId", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_TASK, IN, 0},
+    {"caseRefId", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_TASK, IN, 0},
+    {"caseTmp", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0}, /* a task's caseTmp is its taskTmp */
+    {"taskTmp", DOC_STRING, DOC_ANY, DOC_RW, DOC_TASK, IN, 0},
+    {"name", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_NO_CLEAR, 1024},
+    {"lname", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
+    {"desc", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"tags", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
+    {"userInfo", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"sessIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
+    {"accountId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"iId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"lid", DOC_STRING, DOC_ANY, DOC_RO, BOTH, 0, 0}, /* the seed's name for iId */
+    {"orgId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"convIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
+    {"status", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"source", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"language", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"conversationType", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"fields", DOC_ARRAY, DOC_OBJECT, DOC_RW, BOTH, IN, 0},
+    {"participants", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"priority", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"refId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"assigneeType", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"isCustTsk", DOC_BOOL, DOC_ANY, DOC_RW, DOC_TASK, IN, 0},
+    {"isActive", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"taskIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, 0, 0},
+    {"supportCustomTasks", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, 0, 0},
+    {"tasks", DOC_ARRAY, DOC_ANY, DOC_MANAGED, DOC_CASE, IN, 0},
+    {"attachments", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"feedback", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"createdBy", DOC_OBJECT, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"updatedBy", DOC_OBJECT, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
+    {"timestampValue", DOC_NUMBER, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
+    {"activityIds", DOC_ARRAY, DOC_STRING, DOC_MANAGED, BOTH, IN, 0},
+    {"commentIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
+    {"resolutionCmts", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"dueDate", DOC_NUMBER, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_DATE, 0},
+    {"isBreached", DOC_BOOL, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
+    {"queues", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"channel", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
+    {"createdAt", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
+    {"updatedAt", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
+    {"currAssignee", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    {"ETA", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
+    /* createCase folds these into userInfo (API.md §6) */
+    {"emailId", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_CASE, 0, 0},
+    {"phoneNumber", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_CASE, 0, 0},
+};
+
+const struct doc_limits doc_default_limits = {
+    .max_depth = 32,
+    .max_string = 65536,
+    .max_array = 10000,
+};
+
+const struct doc_member *doc_members(size_t *n)
+{
+    *n = sizeof members / sizeof members[0];
+    return members;
+}
+
+const struct doc_member *doc_member_find(const char *name, enum doc_kind kind)
+{
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
+        if ((members[i].kinds & kind) && strcmp(members[i].name, name) == 0)
+            return &members[i];
+    return NULL;
+}
+
+const char *doc_type_name(enum doc_type t)
+{
+    static const char *const names[] = {
+        [DOC_STRING] = "string", [DOC_NUMBER] = "number", [DOC_BOOL] = "boolean",
+        [DOC_OBJECT] = "object", [DOC_ARRAY] = "array",   [DOC_ANY] = "any",
+    };
+    return names[t];
+}
+
+static bool has_type(const json_t *v, enum doc_type t)
+{
+    switch (t) {
+    case DOC_STRING:
+        return json_is_string(v);
+    case DOC_NUMBER:
+        return json_is_number(v);
+    case DOC_BOOL:
+        return json_is_boolean(v);
+    case DOC_OBJECT:
+        return json_is_object(v);
+    case DOC_ARRAY:
+        return json_is_array(v);
+    case DOC_ANY:
+        return true;
+    }
+    return false;
+}
+
+static int check_value(const json_t *v, size_t depth, const struct doc_limits *lim,
+                       const char *member, struct err *e)
+{
+    if (depth > lim->max_depth)
+        return err_set(e, ERR_NESTING_TOO_DEEP, NULL, "the body is nested deeper than %zu levels",
+                       lim->max_depth);
+    if (json_is_string(v)) {
+        if (json_string_length(v) > lim->max_string)
+            return err_set(e, ERR_STRING_TOO_LONG, member, "a string in %s is longer than %zu bytes",
+                           member ? member : "the body", lim->max_string);
+    } else if (json_is_array(v)) {
+        if (json_array_size(v) > lim->max_array)
+            return err_set(e, ERR_ARRAY_TOO_LONG, member,
+                           "an array in %s has more than %zu elements",
+                           member ? member : "the body", lim->max_array);
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x) if (check_value(x, depth + 1, lim, member, e)) return -1;
+    } else if (json_is_object(v)) {
+        const char *k;
+        const json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (strlen(k) > lim->max_string)
+                return err_set(e, ERR_STRING_TOO_LONG, NULL, "a member name is too long");
+            if (check_value(x, depth + 1, lim, depth == 1 ? k : member, e))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int doc_check_limits(const json_t *v, const struct doc_limits *lim, struct err *e)
+{
+    return check_value(v, 1, lim, NULL, e);
+}
+
+json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *lim, struct err *e)
+{
+    if (len == 0) {
+        err_set(e, ERR_INVALID_JSON, NULL, "the body is empty; a JSON object is required");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!v) {
+        enum json_error_code code = json_error_code(&je);
+        if (code == json_error_invalid_utf8)
+            err_set(e, ERR_INVALID_UTF8, NULL, "the body is not valid UTF-8");
+        else if (code == json_error_stack_overflow)
+            err_set(e, ERR_NESTING_TOO_DEEP, NULL, "the body is nested deeper than %zu levels",
+                    lim->max_depth);
+        else if (code == json_error_duplicate_key)
+            err_set(e, ERR_INVALID_JSON, NULL, "the body has a duplicate member: %s", je.text);
+        else
+            err_set(e, ERR_INVALID_JSON, NULL, "the body is not valid JSON: %s at position %d",
+                    je.text, je.position);
+        return NULL;
+    }
+    if (doc_check_limits(v, lim, e) != 0) {
+        json_decref(v);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        err_set(e, ERR_INVALID_TYPE, NULL, "the body must be a JSON object");
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static int check_member(const struct doc_member *m, const json_t *v, struct err *e)
+{
+    if (json_is_null(v)) {
+        if (m->flags & DOC_F_NO_CLEAR)
+            return err_set(e, ERR_INVALID_VALUE, m->name, "%s cannot be cleared", m->name);
+        return 0;
+    }
+    bool ok = has_type(v, m->type) || ((m->flags & DOC_F_DATE) && json_is_string(v));
+    if (!ok)
+        return err_set(e, ERR_INVALID_TYPE, m->name, "%s must be %s %s%s", m->name,
+                       m->type == DOC_ARRAY || m->type == DOC_OBJECT ? "an" : "a",
+                       doc_type_name(m->type),
+                       (m->flags & DOC_F_DATE) ? " (epoch milliseconds) or an ISO-8601 string" : "");
+    if (m->type == DOC_ARRAY && m->elem != DOC_ANY) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (!has_type(x, m->elem))
+                return err_set(e, ERR_INVALID_TYPE, m->name, "%s must be an array of %ss (element %zu is not)",
+                               m->name, doc_type_name(m->elem), i);
+        }
+    }
+    if (m->type == DOC_STRING && m->max_len && json_string_length(v) > m->max_len)
+        return err_set(e, ERR_STRING_TOO_LONG, m->name, "%s is longer than %zu bytes", m->name,
+                       m->max_len);
+    return 0;
+}
+
+int doc_check_members(const json_t *body, enum doc_kind kind, bool create, struct err *e)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        const struct doc_member *m = doc_member_find(k, kind);
+        if (!m || (m->access == DOC_INPUT && !create))
+            return err_set(e, ERR_UNKNOWN_MEMBER, k, "unknown member %s in a %s %s body", k,
+                           kind == DOC_CASE ? "case" : "task", create ? "create" : "update");
+        if (check_member(m, v, e))
+            return -1;
+    }
+    return 0;
+}

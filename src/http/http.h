@@ -1,0 +1,62 @@
+/* http — the request and reply a handler sees, independent of the HTTP library, plus the error
+ * catalogue of API.md §10. Handlers are plain functions of (request, reply), so unit tests drive
+ * them with an in-memory request. */
+#ifndef CASEMGR_HTTP_HTTP_H
+#define CASEMGR_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_REQUEST_ID_MAX 129
+
+#include "util/error.h"
+
+
+struct http_request {
+    const char *method;
+    const char *path;
+    const char *body; /* not NUL-terminated; may be NULL when body_len is 0 */
+    size_t body_len;
+    char request_id[HTTP_REQUEST_ID_MAX];
+    /* header lookup, case-insensitive; NULL when absent */
+    const char *(*header_fn)(void *ctx, const char *name);
+    void *header_ctx;
+    /* path parameters captured by the router ({} segments, in order) */
+    const char *params[2];
+    /* filled by handlers for the access log: who called, on which stream */
+    char client_id[64];
+    char stream_id[129];
+};
+
+struct http_reply {
+    unsigned status;
+    char *body; /* owned: free() */
+    size_t body_len;
+    const char *content_type; /* static string */
+    char etag[48];            /* without quotes; empty for none */
+    const char *allow;        /* static "Allow" header value (405), or NULL */
+    bool close;               /* close the connection after this reply */
+};
+
+/* Value of a request header (case-insensitive name), or NULL. */
+const char *http_header(const struct http_request *r, const char *name);
+
+/* Sets a JSON reply; takes ownership of doc (decref'd). */
+void http_reply_json(struct http_reply *rep, unsigned status, json_t *doc);
+/* Sets a JSON reply from text already serialised; takes ownership of body (free()). */
+void http_reply_json_text(struct http_reply *rep, unsigned status, char *body, size_t len);
+/* Sets a plain reply with a static content type; copies text. */
+void http_reply_text(struct http_reply *rep, unsigned status, const char *content_type,
+                     const char *text, size_t len);
+/* Sets the error envelope {"errors":[{msg, code, reason, field?}]} for err; field may be NULL;
+ * fmt NULL uses the catalogue's sentence. Replaces any body set before. */
+void http_reply_error(struct http_reply *rep, enum err_code err, const char *field,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Sets the error envelope for an error a lower layer filled in. */
+void http_reply_err(struct http_reply *rep, const struct err *e);
+/* Frees the body; leaves rep reusable. */
+void http_reply_cleanup(struct http_reply *rep);
+
+#endif

@@ -1,0 +1,28 @@
+/* router — matches a method and path against a static route table (STYLE.md §4). */
+#ifndef CASEMGR_HTTP_ROUTER_H
+#define CASEMGR_HTTP_ROUTER_H
+
+#include "http/http.h"
+
+typedef void (*http_handler)(struct http_request *req, struct http_reply *rep);
+
+/* One route: pattern segments separated by '/', "{}" captures one id segment (1..128 bytes of
+ * [A-Za-z0-9._-], else the path does not match). method NULL matches any method. */
+struct http_route {
+    const char *method;
+    const char *pattern;
+    const char *name; /* metrics label, e.g. "updateTask" */
+    http_handler handler;
+    bool json_body; /* requires a JSON Content-Type (415 otherwise) */
+};
+
+enum http_match { HTTP_MATCH_OK, HTTP_MATCH_NOT_FOUND, HTTP_MATCH_METHOD };
+
+/* Finds the route for (method, path). On OK sets *route and req->params (pointing into
+ * scratch, which must hold strlen(path)+1 bytes). METHOD when the path matches only with another
+ * method: *route is then that route (its method is what Allow names). */
+enum http_match http_route_match(const struct http_route *table, size_t n, const char *method,
+                                 const char *path, struct http_request *req, char *scratch,
+                                 const struct http_route **route);
+
+#endif

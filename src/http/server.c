@@ -1,0 +1,483 @@
+/* server — libmicrohttpd glue. MHD parses HTTP; this file adds what API.md §1 asks beyond it:
+ * framing errors MHD 0.9.75 lets through (differing Content-Lengths, Content-Length with
+ * Transfer-Encoding, no Host), the body limit before reading, the header limit, a deadline on
+ * receiving a whole request (MHD's own timeout restarts on every byte, so a trickling client
+ * would never be closed), request ids and a drain on shutdown. */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/id.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+/* A connection's progress, for the receive deadline: watched by the reaper thread. */
+struct conn_entry {
+    int fd;
+    bool receiving;       /* waiting for (the rest of) a request */
+    int64_t phase_start;  /* monotonic us when receiving began */
+    struct conn_entry *prev, *next;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_server_config cfg;
+    uint16_t port;
+    atomic_int in_flight;
+    atomic_bool draining;
+    pthread_mutex_t conns_mu; /* guards the conn list and shutdown() of its sockets */
+    struct conn_entry *conns;
+    pthread_t reaper;
+    pthread_mutex_t reaper_mu;
+    pthread_cond_t reaper_cv;
+    bool reaper_stop;
+};
+
+/* Per-request state, MHD's con_cls. */
+struct req_state {
+    struct http_request req;
+    struct MHD_Connection *conn;
+    struct conn_entry *entry;
+    const struct http_route *route;
+    char *body;
+    size_t body_len, body_cap;
+    bool queued;      /* a reply was queued already (rejected before the body) */
+    bool overflow;    /* chunked body went past the limit */
+    unsigned status;
+    size_t bytes;
+    int64_t start_us;
+    char *scratch;
+};
+
+static atomic_uint open_connections;
+
+unsigned http_open_connections(void)
+{
+    return atomic_load(&open_connections);
+}
+
+static const char *mhd_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_HEADER_KIND, name);
+}
+
+/* Request id: the client's when sane (API.md §10), else process-unique and unguessable. */
+static void assign_request_id(struct req_state *st)
+{
+    const char *given = mhd_header(st->conn, "X-Request-Id");
+    if (given && id_valid_segment(given, strlen(given))) {
+        snprintf(st->req.request_id, sizeof st->req.request_id, "%s", given);
+        return;
+    }
+    static _Thread_local uint64_t seed, counter;
+    if (seed == 0)
+        id_random(&seed, sizeof seed);
+    counter++;
+    snprintf(st->req.request_id, sizeof st->req.request_id, "%016llx%08llx",
+             (unsigned long long)seed, (unsigned long long)counter);
+}
+
+static void set_receiving(struct http_server *srv, struct conn_entry *e, bool receiving)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&srv->conns_mu);
+    e->receiving = receiving;
+    e->phase_start = time_mono_us();
+    pthread_mutex_unlock(&srv->conns_mu);
+}
+
+static enum MHD_Result queue_reply(struct req_state *st, struct http_server *srv,
+                                   struct http_reply *rep)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        rep->body_len, rep->body ? rep->body : (void *)"", rep->body ? MHD_RESPMEM_MUST_FREE
+                                                                      : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        http_reply_cleanup(rep);
+        return MHD_NO;
+    }
+    rep->body = NULL; /* MHD frees it now */
+    if (rep->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", st->req.request_id);
+    if (rep->etag[0]) {
+        char quoted[sizeof rep->etag + 2];
+        snprintf(quoted, sizeof quoted, "\"%s\"", rep->etag);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, quoted);
+    }
+    if (rep->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->close || atomic_load(&srv->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    st->status = rep->status;
+    st->bytes = rep->body_len;
+    st->queued = true;
+    enum MHD_Result r = MHD_queue_response(st->conn, rep->status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result reject(struct req_state *st, struct http_server *srv, enum err_code err,
+                              const char *msg)
+{
+    struct http_reply rep = {0};
+    if (msg)
+        http_reply_error(&rep, err, NULL, "%s", msg);
+    else
+        http_reply_error(&rep, err, NULL, NULL);
+    rep.close = true; /* the rest of what the client sent cannot be trusted or is unread */
+    return queue_reply(st, srv, &rep);
+}
+
+struct header_scan {
+    int content_lengths;
+    bool lengths_differ;
+    const char *first_length;
+    bool transfer_encoding;
+    bool host;
+    size_t bytes;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct header_scan *h = cls;
+    h->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->content_lengths++ == 0)
+            h->first_length = value;
+        else if (!value || !h->first_length || strcmp(value, h->first_length) != 0)
+            h->lengths_differ = true;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        h->transfer_encoding = true;
+    } else if (strcasecmp(key, "Host") == 0) {
+        h->host = true;
+    }
+    return MHD_YES;
+}
+
+/* First call for a request: every check that can be made from the request line and headers.
+ * Returns true when a reply was queued (the request is rejected). */
+static bool check_head(struct req_state *st, struct http_server *srv, const char *url,
+                       const char *version, enum MHD_Result *result)
+{
+    struct header_scan h = {0};
+    MHD_get_connection_values(st->conn, MHD_HEADER_KIND, scan_header, &h);
+    const char *why = NULL;
+    enum err_code err = ERR_BAD_REQUEST;
+    if (strlen(url) > srv->cfg.header_limit) {
+        err = ERR_URI_TOO_LONG;
+    } else if (h.bytes + strlen(url) > srv->cfg.header_limit) {
+        err = ERR_HEADERS_TOO_LARGE;
+    } else if (h.lengths_differ) {
+        why = "conflicting Content-Length headers";
+    } else if (h.content_lengths && h.transfer_encoding) {
+        why = "Content-Length together with Transfer-Encoding";
+    } else if (!h.host && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+        why = "an HTTP/1.1 request must carry a Host header";
+    } else if (h.content_lengths) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(h.first_length, &end, 10);
+        if (end == h.first_length || *end != '\0' || errno)
+            why = "invalid Content-Length";
+        else if (n > srv->cfg.body_limit)
+            err = ERR_BODY_TOO_LARGE;
+        else if (n > 0) {
+            st->body_cap = (size_t)n;
+            st->body = xmalloc(st->body_cap + 1);
+        }
+    }
+    if (err == ERR_BAD_REQUEST && !why)
+        return false;
+    *result = reject(st, srv, err, why);
+    return true;
+}
+
+static void dispatch(struct req_state *st, struct http_server *srv, const char *url,
+                     const char *method, struct http_reply *rep)
+{
+    st->scratch = xmalloc(strlen(url) + 1);
+    enum http_match m = http_route_match(srv->cfg.routes, srv->cfg.route_count, method, url,
+                                         &st->req, st->scratch, &st->route);
+    if (m == HTTP_MATCH_METHOD) {
+        rep->allow = st->route->method;
+        http_reply_error(rep, ERR_METHOD_NOT_ALLOWED, NULL, "only %s is allowed here", rep->allow);
+        st->route = NULL;
+        return;
+    }
+    if (m == HTTP_MATCH_NOT_FOUND) {
+        http_reply_error(rep, ERR_NOT_FOUND, NULL, "no such endpoint");
+        return;
+    }
+    if (st->route->json_body) {
+        /* API.md §1: application/json with any parameters, case-insensitive */
+        const char *ct = mhd_header(st->conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+        size_t n = strlen("application/json");
+        if (!ct || strncasecmp(ct, "application/json", n) != 0 ||
+            (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t')) {
+            http_reply_error(rep, ERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
+            return;
+        }
+    }
+    st->req.body = st->body;
+    st->req.body_len = st->body_len;
+    st->route->handler(&st->req, rep);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct req_state *st = *con_cls;
+    if (!st) {
+        st = xcalloc(1, sizeof *st);
+        *con_cls = st;
+        st->conn = conn;
+        st->start_us = time_mono_us();
+        st->req.method = method;
+        st->req.path = url;
+        st->req.header_fn = mhd_header;
+        st->req.header_ctx = conn;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        st->entry = ci ? ci->socket_context : NULL;
+        atomic_fetch_add(&srv->in_flight, 1);
+        assign_request_id(st);
+        enum MHD_Result r;
+        if (check_head(st, srv, url, version, &r))
+            return r;
+        return MHD_YES;
+    }
+    if (st->queued)
+        return MHD_YES; /* rejected before the body; MHD closes the connection */
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (st->overflow || st->body_len + n > srv->cfg.body_limit) {
+            st->overflow = true; /* chunked body past the limit: answer 413 once it ends */
+            return MHD_YES;
+        }
+        if (st->body_len + n > st->body_cap) {
+            st->body_cap = (st->body_len + n) * 2;
+            if (st->body_cap > srv->cfg.body_limit)
+                st->body_cap = srv->cfg.body_limit;
+            st->body = xrealloc(st->body, st->body_cap + 1);
+        }
+        memcpy(st->body + st->body_len, upload_data, n);
+        st->body_len += n;
+        return MHD_YES;
+    }
+    set_receiving(srv, st->entry, false);
+    if (st->overflow)
+        return reject(st, srv, ERR_BODY_TOO_LARGE, NULL);
+    if (st->body)
+        st->body[st->body_len] = '\0';
+    struct http_reply rep = {0};
+    dispatch(st, srv, url, method, &rep);
+    return queue_reply(st, srv, &rep);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    struct http_server *srv = cls;
+    struct req_state *st = *con_cls;
+    if (!st)
+        return;
+    *con_cls = NULL;
+    if (srv->cfg.on_complete && st->status)
+        srv->cfg.on_complete(&st->req, st->route ? st->route->name : NULL, st->status, st->bytes,
+                             time_mono_us() - st->start_us);
+    set_receiving(srv, st->entry, true); /* keep-alive: the next request's deadline starts now */
+    atomic_fetch_sub(&srv->in_flight, 1);
+    free(st->body);
+    free(st->scratch);
+    free(st);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&open_connections, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn_entry *e = xcalloc(1, sizeof *e);
+        e->fd = ci ? ci->connect_fd : -1;
+        e->receiving = true;
+        e->phase_start = time_mono_us();
+        pthread_mutex_lock(&srv->conns_mu);
+        e->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = e;
+        srv->conns = e;
+        pthread_mutex_unlock(&srv->conns_mu);
+        *socket_context = e;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&open_connections, 1);
+        struct conn_entry *e = *socket_context;
+        if (!e)
+            return;
+        pthread_mutex_lock(&srv->conns_mu);
+        if (e->prev)
+            e->prev->next = e->next;
+        else
+            srv->conns = e->next;
+        if (e->next)
+            e->next->prev = e->prev;
+        pthread_mutex_unlock(&srv->conns_mu);
+        free(e);
+        *socket_context = NULL;
+    }
+}
+
+/* Closes connections that have been receiving one request for longer than the idle timeout,
+ * however many bytes they trickled (slowloris). shutdown() under conns_mu: MHD removes the
+ * entry (NOTIFY_CLOSED) before it closes the fd, so the fd cannot have been reused. */
+static void *reaper_main(void *arg)
+{
+    struct http_server *srv = arg;
+    pthread_mutex_lock(&srv->reaper_mu);
+    while (!srv->reaper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&srv->reaper_cv, &srv->reaper_mu, &ts);
+        if (srv->reaper_stop)
+            break;
+        int64_t limit = (int64_t)srv->cfg.idle_timeout * 1000000;
+        int64_t now = time_mono_us();
+        pthread_mutex_lock(&srv->conns_mu);
+        for (struct conn_entry *e = srv->conns; e; e = e->next) {
+            if (e->receiving && e->fd >= 0 && now - e->phase_start > limit) {
+                shutdown(e->fd, SHUT_RDWR);
+                e->receiving = false;
+            }
+        }
+        pthread_mutex_unlock(&srv->conns_mu);
+    }
+    pthread_mutex_unlock(&srv->reaper_mu);
+    return NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_info("http: %s", msg);
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out, bool *v6)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%u", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return 0;
+}
+
+struct http_server *http_server_start(const struct http_server_config *cfg, char **err)
+{
+    struct sockaddr_storage addr;
+    bool v6 = false;
+    if (resolve(cfg->host, cfg->port, &addr, &v6) != 0) {
+        *err = xstrdup("cannot resolve the listen address");
+        return NULL;
+    }
+    struct http_server *srv = xcalloc(1, sizeof *srv);
+    srv->cfg = *cfg;
+    pthread_mutex_init(&srv->conns_mu, NULL);
+    pthread_mutex_init(&srv->reaper_mu, NULL);
+    pthread_cond_init(&srv->reaper_cv, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    /* The connection pool must hold the request line and headers; keep room above the limit so
+     * check_head answers 431 itself for anything up to the pool size. */
+    size_t pool = cfg->header_limit * 2 + 16384;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cfg->threads ? cfg->threads : 1),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned int)1, MHD_OPTION_END);
+    if (!srv->daemon) {
+        *err = xstrdup("cannot listen (address in use or not available?)");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : cfg->port;
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+        MHD_stop_daemon(srv->daemon);
+        *err = xstrdup("cannot start the connection reaper thread");
+        goto fail;
+    }
+    return srv;
+fail:
+    pthread_cond_destroy(&srv->reaper_cv);
+    pthread_mutex_destroy(&srv->reaper_mu);
+    pthread_mutex_destroy(&srv->conns_mu);
+    free(srv);
+    return NULL;
+}
+
+uint16_t http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+void http_server_drain(struct http_server *srv, int timeout_ms)
+{
+    atomic_store(&srv->draining, true);
+    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    int64_t deadline = time_mono_us() + (int64_t)timeout_ms * 1000;
+    while (atomic_load(&srv->in_flight) > 0 && time_mono_us() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&srv->reaper_mu);
+    srv->reaper_stop = true;
+    pthread_cond_signal(&srv->reaper_cv);
+    pthread_mutex_unlock(&srv->reaper_mu);
+    pthread_join(srv->reaper, NULL);
+    MHD_stop_daemon(srv->daemon);
+    pthread_cond_destroy(&srv->reaper_cv);
+    pthread_mutex_destroy(&srv->reaper_mu);
+    pthread_mutex_destroy(&srv->conns_mu);
+    free(srv);
+}

@@ -1,0 +1,38 @@
+/* server — the HTTP/1.1 listener (libmicrohttpd thread pool) with casemgr's transport rules
+ * (API.md §1): limits, framing checks MHD lets through, request ids, draining on shutdown. */
+#ifndef CASEMGR_HTTP_SERVER_H
+#define CASEMGR_HTTP_SERVER_H
+
+#include <stdint.h>
+
+#include "http/router.h"
+
+struct http_server;
+
+/* Called once per finished request (also for transport rejections): access log and metrics. */
+typedef void (*http_complete_fn)(const struct http_request *req, const char *route_name,
+                                 unsigned status, size_t bytes, int64_t micros);
+
+struct http_server_config {
+    const char *host; /* numeric address or name, e.g. "127.0.0.1" or "::1" */
+    uint16_t port;    /* 0 picks a free port (see http_server_port) */
+    unsigned threads;
+    size_t body_limit;       /* bytes; 413 beyond, decided from Content-Length before reading */
+    size_t header_limit;     /* bytes of request line + headers; 431 (414 for the URI) beyond */
+    unsigned idle_timeout;   /* seconds a connection may sit idle or trickle a request */
+    unsigned max_connections;
+    const struct http_route *routes;
+    size_t route_count;
+    http_complete_fn on_complete;
+};
+
+/* Starts listening and serving; NULL with *err (heap) on failure. */
+struct http_server *http_server_start(const struct http_server_config *cfg, char **err);
+/* The bound port (useful after port 0). */
+uint16_t http_server_port(const struct http_server *srv);
+/* Stops accepting, lets requests in flight finish (at most timeout_ms), then stops and frees. */
+void http_server_drain(struct http_server *srv, int timeout_ms);
+/* Connections open now, across the process. */
+unsigned http_open_connections(void);
+
+#endif

@@ -1,0 +1,247 @@
+/* casemgr — the case-management server and its administration commands (API.md §9). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin/cli.h"
+#include "api/api.h"
+#include "http/server.h"
+#include "ops/accesslog.h"
+#include "ops/health.h"
+#include "ops/metrics.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+struct serve_opts {
+    char host[256];
+    unsigned port;
+    const char *db, *key_file;
+    unsigned threads;
+    size_t body_limit, header_limit, max_depth, max_string, max_array;
+    unsigned idle_timeout, max_connections;
+    long max_token_age;
+    bool durability_normal, access_log;
+};
+
+static void serve_usage(void)
+{
+    fputs(
+        "usage: casemgr serve [options]\n"
+        "  --listen HOST:PORT      address to serve on (default 127.0.0.1:8080; port 0 = any)\n"
+        "  --db URL                sqlite:PATH (default sqlite:./data/casemgr.db, or CASEMGR_DB)\n"
+        "  --key-file PATH         app-secret key (default <sqlite path>.key, or CASEMGR_KEY_FILE)\n"
+        "  --threads N             worker threads (default: number of cores)\n"
+        "  --durability full|normal\n"
+        "                          full (default): a 2xx to a write means it is on disk (fsync per\n"
+        "                          commit). normal: faster; a power loss or OS crash may lose the\n"
+        "                          last acknowledged writes (a process crash loses nothing).\n"
+        "  --body-limit BYTES      largest request body (default 1048576; 413 beyond)\n"
+        "  --header-limit BYTES    largest request line + headers (default 16384; 431 beyond)\n"
+        "  --max-depth N           deepest JSON nesting (default 32)\n"
+        "  --max-string BYTES      longest JSON string (default 65536)\n"
+        "  --max-array N           longest JSON array (default 10000)\n"
+        "  --idle-timeout SECONDS  close connections idle or trickling a request this long (30)\n"
+        "  --max-connections N     connections at once (default 1024)\n"
+        "  --max-token-age SECONDS oldest iat accepted for tokens without exp (default 3600)\n"
+        "  --access-log on|off     one JSON line per request on stdout (default on)\n",
+        stderr);
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || v == 0 || v > (1ULL << 40))
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_listen(const char *s, struct serve_opts *o)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return -1;
+    const char *h = s;
+    size_t hlen = (size_t)(colon - s);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof o->host)
+        return -1;
+    memcpy(o->host, h, hlen);
+    o->host[hlen] = '\0';
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || port > 65535)
+        return -1;
+    o->port = (unsigned)port;
+    return 0;
+}
+
+static int parse_serve(int argc, char **argv, struct serve_opts *o)
+{
+    enum { O_LISTEN = 256, O_DB, O_KEY, O_THREADS, O_DUR, O_BODY, O_HEADER, O_DEPTH, O_STRING,
+           O_ARRAY, O_IDLE, O_CONNS, O_AGE, O_LOG, O_HELP };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"db", required_argument, NULL, O_DB},
+        {"key-file", required_argument, NULL, O_KEY},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"durability", required_argument, NULL, O_DUR},
+        {"body-limit", required_argument, NULL, O_BODY},
+        {"header-limit", required_argument, NULL, O_HEADER},
+        {"max-depth", required_argument, NULL, O_DEPTH},
+        {"max-string", required_argument, NULL, O_STRING},
+        {"max-array", required_argument, NULL, O_ARRAY},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"max-connections", required_argument, NULL, O_CONNS},
+        {"max-token-age", required_argument, NULL, O_AGE},
+        {"access-log", required_argument, NULL, O_LOG},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (struct serve_opts){
+        .host = "127.0.0.1", .port = 8080, .threads = cores > 0 ? (unsigned)cores : 2,
+        .body_limit = 1 << 20, .header_limit = 16384, .max_depth = 32, .max_string = 65536,
+        .max_array = 10000, .idle_timeout = 30, .max_connections = 1024, .max_token_age = 3600,
+        .access_log = true,
+    };
+    optind = 1;
+    int c;
+    size_t v;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+            if (parse_listen(optarg, o))
+                return -1;
+            break;
+        case O_DB: o->db = optarg; break;
+        case O_KEY: o->key_file = optarg; break;
+        case O_DUR:
+            if (strcmp(optarg, "full") != 0 && strcmp(optarg, "normal") != 0)
+                return -1;
+            o->durability_normal = strcmp(optarg, "normal") == 0;
+            break;
+        case O_LOG:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+                return -1;
+            o->access_log = strcmp(optarg, "on") == 0;
+            break;
+        case O_HELP: return -1;
+        default:
+            if (c < O_THREADS || c > O_AGE || parse_size(optarg, &v))
+                return -1;
+            if (c == O_THREADS) o->threads = v > 1024 ? 1024 : (unsigned)v;
+            if (c == O_BODY) o->body_limit = v;
+            if (c == O_HEADER) o->header_limit = v;
+            if (c == O_DEPTH) o->max_depth = v;
+            if (c == O_STRING) o->max_string = v;
+            if (c == O_ARRAY) o->max_array = v;
+            if (c == O_IDLE) o->idle_timeout = v > 86400 ? 86400 : (unsigned)v;
+            if (c == O_CONNS) o->max_connections = v > 65536 ? 65536 : (unsigned)v;
+            if (c == O_AGE) o->max_token_age = (long)v;
+            break;
+        }
+    }
+    return optind == argc ? 0 : -1;
+}
+
+static void on_complete(const struct http_request *req, const char *route, unsigned status,
+                        size_t bytes, int64_t micros)
+{
+    metrics_request(route, status, micros);
+    accesslog_write(req, status, bytes, micros);
+}
+
+static int serve(int argc, char **argv)
+{
+    struct serve_opts o;
+    if (parse_serve(argc, argv, &o) != 0) {
+        serve_usage();
+        return 2;
+    }
+    const char *db_url = cli_db_url(o.db);
+    char *key_path = cli_key_path(o.key_file, db_url);
+    struct api_config cfg = {
+        .policy = {.leeway = 60, .max_age = o.max_token_age},
+        .limits = {.max_depth = o.max_depth, .max_string = o.max_string,
+                   .max_array = o.max_array},
+    };
+    char *err = NULL;
+    if (auth_keyring_load(key_path, true, &cfg.keys, &err) != 0) {
+        log_error("key file %s: %s", key_path, err);
+        free(err);
+        free(key_path);
+        return 1;
+    }
+    free(key_path);
+    struct store_options so = {.durability = o.durability_normal ? STORE_DURABILITY_NORMAL
+                                                                  : STORE_DURABILITY_FULL};
+    cfg.store = store_open(db_url, &so, &err);
+    if (!cfg.store) {
+        log_error("cannot open the database: %s", err ? err : "?");
+        free(err);
+        return 1;
+    }
+    api_init(&cfg);
+    health_init(cfg.store);
+    accesslog_enable(o.access_log);
+
+    /* Signals are taken by sigwait in this thread only; workers never see them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    size_t nroutes;
+    const struct http_route *routes = api_routes(&nroutes);
+    struct http_server_config hc = {
+        .host = o.host, .port = (uint16_t)o.port, .threads = o.threads,
+        .body_limit = o.body_limit, .header_limit = o.header_limit,
+        .idle_timeout = o.idle_timeout, .max_connections = o.max_connections,
+        .routes = routes, .route_count = nroutes, .on_complete = on_complete,
+    };
+    struct http_server *srv = http_server_start(&hc, &err);
+    if (!srv) {
+        log_error("%s:%u: %s", o.host, o.port, err ? err : "?");
+        free(err);
+        store_close(cfg.store);
+        return 1;
+    }
+    bool v6 = strchr(o.host, ':') != NULL;
+    fprintf(stderr, "casemgr: listening on %s%s%s:%u\n", v6 ? "[" : "", o.host, v6 ? "]" : "",
+            http_server_port(srv));
+    fflush(stderr);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("signal %d: draining requests in flight", sig);
+    http_server_drain(srv, 30000);
+    store_close(cfg.store);
+    log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    json_set_alloc_funcs(xmalloc, free);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs("usage: casemgr serve|app|token|stream|template|status|priority ... "
+              "(--help on serve; see README.md)\n",
+              stderr);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1);
+    if (cli_is_command(argv[1]))
+        return cli_main(argc - 1, argv + 1);
+    fprintf(stderr, "casemgr: unknown command %s\n", argv[1]);
+    return 2;
+}

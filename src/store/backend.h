@@ -1,0 +1,42 @@
+/* backend — what a storage backend implements; only store.c and the backends include this. */
+#ifndef CASEMGR_STORE_BACKEND_H
+#define CASEMGR_STORE_BACKEND_H
+
+#include "store/store.h"
+
+struct store_ops {
+    const char *name;
+    void (*close)(struct store *s);
+    bool (*ready)(struct store *s);
+    const char *(*path)(const struct store *s);
+    int (*write)(struct store *s, store_txn_fn fn, void *arg);
+    int (*read)(struct store *s, store_txn_fn fn, void *arg);
+    int (*app_put)(struct store_txn *t, const char *client_id, const char *account_id,
+                   const char *json);
+    int (*app_get)(struct store_txn *t, const char *client_id, char **json);
+    int (*app_each)(struct store_txn *t, void (*fn)(const char *json, void *arg), void *arg);
+    int (*stream_put)(struct store_txn *t, const char *stream_id, const char *json);
+    int (*stream_get)(struct store_txn *t, const char *stream_id, char **json);
+    int (*next_ref)(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out);
+    int (*record_put)(struct store_txn *t, struct store_record *r);
+    int (*record_get)(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                      const char *account_id, const char *id, struct store_record *r);
+    int (*idem_get)(struct store_txn *t, const char *client_id, const char *key,
+                    struct store_idem *out);
+    int (*idem_put)(struct store_txn *t, const char *client_id, const char *key,
+                    const struct store_idem *in);
+    int (*jti_use)(struct store_txn *t, const char *client_id, const char *jti, int64_t exp);
+};
+
+/* Every backend's store and txn begin with these, so store.c can dispatch. */
+struct store {
+    const struct store_ops *ops;
+};
+struct store_txn {
+    struct store *store;
+};
+
+/* The SQLite backend: path is a filesystem path. */
+struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err);
+
+#endif

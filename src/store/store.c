@@ -1,0 +1,109 @@
+/* store — dispatch to the backend named by the database URL. */
+#include "store/backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+struct store *store_open(const char *url, const struct store_options *opt, char **err)
+{
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        *err = xstrdup("the PostgreSQL backend is not built into this casemgr yet");
+        return NULL;
+    }
+    const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    if (strncmp(path, "//", 2) == 0)
+        path += 2; /* sqlite:///abs/path */
+    if (*path == '\0') {
+        *err = xstrdup("empty SQLite database path");
+        return NULL;
+    }
+    return store_sqlite_open(path, opt, err);
+}
+
+void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+bool store_ready(struct store *s)
+{
+    return s->ops->ready(s);
+}
+
+const char *store_path(const struct store *s)
+{
+    return s->ops->path(s);
+}
+
+int store_write(struct store *s, store_txn_fn fn, void *arg)
+{
+    return s->ops->write(s, fn, arg);
+}
+
+int store_read(struct store *s, store_txn_fn fn, void *arg)
+{
+    return s->ops->read(s, fn, arg);
+}
+
+int store_app_put(struct store_txn *t, const char *client_id, const char *account_id,
+                  const char *json)
+{
+    return t->store->ops->app_put(t, client_id, account_id, json);
+}
+
+int store_app_get(struct store_txn *t, const char *client_id, char **json)
+{
+    return t->store->ops->app_get(t, client_id, json);
+}
+
+int store_app_each(struct store_txn *t, void (*fn)(const char *json, void *arg), void *arg)
+{
+    return t->store->ops->app_each(t, fn, arg);
+}
+
+int store_stream_put(struct store_txn *t, const char *stream_id, const char *json)
+{
+    return t->store->ops->stream_put(t, stream_id, json);
+}
+
+int store_stream_get(struct store_txn *t, const char *stream_id, char **json)
+{
+    return t->store->ops->stream_get(t, stream_id, json);
+}
+
+int store_next_ref(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out)
+{
+    return t->store->ops->next_ref(t, stream_id, kind, out);
+}
+
+int store_record_put(struct store_txn *t, struct store_record *r)
+{
+    return t->store->ops->record_put(t, r);
+}
+
+int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                     const char *account_id, const char *id, struct store_record *r)
+{
+    return t->store->ops->record_get(t, kind, stream_id, account_id, id, r);
+}
+
+int store_idem_get(struct store_txn *t, const char *client_id, const char *key,
+                   struct store_idem *out)
+{
+    return t->store->ops->idem_get(t, client_id, key, out);
+}
+
+int store_idem_put(struct store_txn *t, const char *client_id, const char *key,
+                   const struct store_idem *in)
+{
+    return t->store->ops->idem_put(t, client_id, key, in);
+}
+
+int store_jti_use(struct store_txn *t, const char *client_id, const char *jti, int64_t exp)
+{
+    return t->store->ops->jti_use(t, client_id, jti, exp);
+}

@@ -1,0 +1,117 @@
+/* store — durable storage behind one interface (DESIGN.md §4): SQLite today, PostgreSQL later.
+ *
+ * Every operation runs inside a transaction that store_read/store_write opens on the calling
+ * thread's own connection and hands to a callback. store_write returns only after the commit is
+ * durable (or failed), so a handler that answers after it never acknowledges a lost write.
+ * Every record lookup is keyed by stream and account as well as id (tenant isolation). */
+#ifndef CASEMGR_STORE_STORE_H
+#define CASEMGR_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Results of every store call: "absent" is never confused with "failed". */
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = 1,
+    STORE_CONFLICT = 2, /* a unique key exists already (replayed jti, idempotency key, id) */
+    STORE_ERROR = 3,    /* the database failed; the transaction is rolled back */
+    STORE_ABORT = 4,    /* the callback chose to roll back; not a database failure */
+};
+
+enum store_kind { STORE_CASE = 0, STORE_TASK = 1 };
+
+enum store_durability { STORE_DURABILITY_FULL, STORE_DURABILITY_NORMAL };
+
+struct store_options {
+    enum store_durability durability;
+    int busy_timeout_ms;
+};
+
+struct store;     /* one database, shared by all threads */
+struct store_txn; /* an open transaction on one thread's connection */
+
+/* A stored case or task: the document plus the columns queries filter and sort on.
+ * Strings are borrowed by store_record_put; store_record_get fills doc with a heap copy. */
+struct store_record {
+    enum store_kind kind;
+    const char *id;
+    const char *stream_id;
+    const char *account_id;
+    const char *ref_id;
+    const char *case_id; /* tasks: their case; NULL for cases */
+    const char *name_lower;
+    const char *status_name;
+    const char *status_category;
+    const char *priority_name;
+    int priority_score;
+    const char *assignee; /* currAssignee._id, NULL when unassigned */
+    int64_t created_at;   /* ms */
+    int64_t updated_at;   /* ms */
+    bool has_due_date;
+    int64_t due_date; /* ms */
+    int64_t version;  /* bumped by every put; the ETag */
+    char *doc;        /* JSON text */
+    size_t doc_len;
+};
+
+/* A stored response to an Idempotency-Key; body owned (free()) when returned by get. */
+struct store_idem {
+    char body_hash[65];
+    int status;
+    char *body;
+    size_t body_len;
+    int64_t created_at;
+};
+
+typedef int (*store_txn_fn)(struct store_txn *txn, void *arg);
+
+/* Opens (creating and migrating) the database named by url ("sqlite:PATH" or a bare path).
+ * Returns NULL and sets *err (heap string, caller frees) on failure. */
+struct store *store_open(const char *url, const struct store_options *opt, char **err);
+/* Closes every thread's connection; no transaction may be running. */
+void store_close(struct store *s);
+/* True when the database answers a trivial query now. */
+bool store_ready(struct store *s);
+/* Filesystem path of a SQLite database, NULL for other backends (borrowed). */
+const char *store_path(const struct store *s);
+
+/* Runs fn in a read-write transaction on this thread's connection; commits when fn returns
+ * STORE_OK and the commit is durable, else rolls back. Returns fn's status, or STORE_ERROR when
+ * the database failed (begin, commit). */
+int store_write(struct store *s, store_txn_fn fn, void *arg);
+/* Runs fn in a read-only snapshot; returns fn's status or STORE_ERROR. */
+int store_read(struct store *s, store_txn_fn fn, void *arg);
+
+/* Apps: the app document (JSON text, see auth/apps.h). get returns a heap copy in *json. */
+int store_app_put(struct store_txn *t, const char *client_id, const char *account_id,
+                  const char *json);
+int store_app_get(struct store_txn *t, const char *client_id, char **json);
+/* Calls fn for every app document, oldest first. */
+int store_app_each(struct store_txn *t, void (*fn)(const char *json, void *arg), void *arg);
+
+/* Stream configuration document (statuses, priorities, templates) as JSON text. */
+int store_stream_put(struct store_txn *t, const char *stream_id, const char *json);
+int store_stream_get(struct store_txn *t, const char *stream_id, char **json);
+
+/* Next value of a per-stream counter (kind is "CS" or "TS"); starts at 1, never reused. */
+int store_next_ref(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out);
+
+/* Inserts or replaces a record (matched by id); sets r->version to the stored version. */
+int store_record_put(struct store_txn *t, struct store_record *r);
+/* Loads a record by kind + stream + account + id; a record of another tenant is NOT_FOUND.
+ * On OK, r->doc is a heap string the caller frees; the other strings are NULL. */
+int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                     const char *account_id, const char *id, struct store_record *r);
+
+/* Idempotency keys, per app. get: NOT_FOUND or OK with *out filled (out->body heap). */
+int store_idem_get(struct store_txn *t, const char *client_id, const char *key,
+                   struct store_idem *out);
+int store_idem_put(struct store_txn *t, const char *client_id, const char *key,
+                   const struct store_idem *in);
+
+/* Records a token id as used until exp (seconds); CONFLICT when it was used already. */
+int store_jti_use(struct store_txn *t, const char *client_id, const char *jti, int64_t exp);
+
+#endif

@@ -1,0 +1,596 @@
+/* store_sqlite — the embedded backend: one SQLite file in WAL mode, a connection per thread,
+ * statements prepared once per connection, BEGIN IMMEDIATE for every read-modify-write. */
+#include "store/backend.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+/* Schema versions, applied in order; PRAGMA user_version records how many have run.
+ * Never edit a shipped entry: append a new one (DESIGN.md §4, migrations in place). */
+static const char *const migrations[] = {
+    /* 1: apps, stream configuration, counters, records, idempotency keys, seen jtis */
+    "CREATE TABLE apps (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE TABLE streams (stream_id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE counters (stream_id TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL,"
+    "  PRIMARY KEY (stream_id, kind)) WITHOUT ROWID;"
+    "CREATE TABLE records (id TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+    "  stream_id TEXT NOT NULL, account_id TEXT NOT NULL, ref_id TEXT NOT NULL, case_id TEXT,"
+    "  name_lower TEXT NOT NULL, status_name TEXT, status_category TEXT, priority_name TEXT,"
+    "  priority_score INTEGER, assignee TEXT, created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, due_date INTEGER, version INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX records_ref ON records (stream_id, kind, ref_id);"
+    "CREATE INDEX records_created ON records (stream_id, account_id, kind, created_at, id);"
+    "CREATE INDEX records_case ON records (case_id) WHERE case_id IS NOT NULL;"
+    "CREATE TABLE idempotency (client_id TEXT NOT NULL, key TEXT NOT NULL,"
+    "  body_hash TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL, PRIMARY KEY (client_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE jti (client_id TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL,"
+    "  PRIMARY KEY (client_id, jti)) WITHOUT ROWID;"
+    "CREATE INDEX jti_exp ON jti (exp);",
+};
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+enum stmt_id {
+    ST_BEGIN_IMMEDIATE,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_APP_PUT,
+    ST_APP_GET,
+    ST_APP_EACH,
+    ST_STREAM_PUT,
+    ST_STREAM_GET,
+    ST_REF_BUMP,
+    ST_REF_GET,
+    ST_RECORD_PUT,
+    ST_RECORD_GET,
+    ST_IDEM_GET,
+    ST_IDEM_PUT,
+    ST_JTI_PURGE,
+    ST_JTI_INSERT,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_APP_PUT] = "INSERT INTO apps (client_id, account_id, created_at, doc) VALUES (?1, ?2, ?3, ?4)"
+                   " ON CONFLICT (client_id) DO UPDATE SET account_id = ?2, doc = ?4",
+    [ST_APP_GET] = "SELECT doc FROM apps WHERE client_id = ?1",
+    [ST_APP_EACH] = "SELECT doc FROM apps ORDER BY created_at, client_id",
+    [ST_STREAM_PUT] = "INSERT INTO streams (stream_id, doc) VALUES (?1, ?2)"
+                      " ON CONFLICT (stream_id) DO UPDATE SET doc = ?2",
+    [ST_STREAM_GET] = "SELECT doc FROM streams WHERE stream_id = ?1",
+    [ST_REF_BUMP] = "INSERT INTO counters (stream_id, kind, value) VALUES (?1, ?2, 1)"
+                    " ON CONFLICT (stream_id, kind) DO UPDATE SET value = value + 1",
+    [ST_REF_GET] = "SELECT value FROM counters WHERE stream_id = ?1 AND kind = ?2",
+    [ST_RECORD_PUT] =
+        "INSERT INTO records (id, kind, stream_id, account_id, ref_id, case_id, name_lower,"
+        " status_name, status_category, priority_name, priority_score, assignee, created_at,"
+        " updated_at, due_date, version, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14, ?15, 1, ?16)"
+        " ON CONFLICT (id) DO UPDATE SET name_lower = ?7, status_name = ?8, status_category = ?9,"
+        " priority_name = ?10, priority_score = ?11, assignee = ?12, updated_at = ?14,"
+        " due_date = ?15, version = version + 1, doc = ?16"
+        " WHERE stream_id = ?3 AND account_id = ?4 AND kind = ?2"
+        " RETURNING version",
+    [ST_RECORD_GET] = "SELECT doc, version FROM records"
+                      " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4",
+    [ST_IDEM_GET] = "SELECT body_hash, status, body, created_at FROM idempotency"
+                    " WHERE client_id = ?1 AND key = ?2",
+    [ST_IDEM_PUT] = "INSERT INTO idempotency (client_id, key, body_hash, status, body, created_at)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (client_id, key) DO UPDATE SET"
+                    " body_hash = ?3, status = ?4, body = ?5, created_at = ?6",
+    [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
+    [ST_JTI_INSERT] = "INSERT INTO jti (client_id, jti, exp) VALUES (?1, ?2, ?3)"
+                      " ON CONFLICT DO NOTHING",
+};
+
+struct sqlite_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    pthread_t owner;
+    struct sqlite_conn *next;
+};
+
+struct sqlite_store {
+    struct store base;
+    char *path;
+    struct store_options opt;
+    uint64_t generation; /* distinguishes this store from a later one at the same address */
+    pthread_mutex_t mu;  /* guards conns */
+    struct sqlite_conn *conns;
+};
+
+struct sqlite_txn {
+    struct store_txn base;
+    struct sqlite_conn *conn;
+};
+
+static atomic_uint_fast64_t next_generation = 1;
+static _Thread_local struct {
+    uint64_t generation;
+    struct sqlite_conn *conn;
+} tls_conn;
+
+static const struct store_ops sqlite_ops;
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void conn_free(struct sqlite_conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static struct sqlite_conn *conn_open(struct sqlite_store *s, char **err)
+{
+    struct sqlite_conn *c = xcalloc(1, sizeof *c);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(s->path, &c->db, flags, NULL) != SQLITE_OK) {
+        if (err)
+            *err = xstrdup(c->db ? sqlite3_errmsg(c->db) : "cannot open database");
+        goto fail;
+    }
+    sqlite3_busy_timeout(c->db, s->opt.busy_timeout_ms > 0 ? s->opt.busy_timeout_ms : 5000);
+    /* DESIGN.md §4: WAL; synchronous=FULL makes a 2xx mean "on disk". */
+    const char *sync = s->opt.durability == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL"
+                                                                    : "PRAGMA synchronous=FULL";
+    if (exec_sql(c->db, "PRAGMA journal_mode=WAL") || exec_sql(c->db, sync) ||
+        exec_sql(c->db, "PRAGMA foreign_keys=ON")) {
+        if (err)
+            *err = xstrdup(sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[i],
+                               NULL) != SQLITE_OK) {
+            if (err)
+                *err = xstrdup(sqlite3_errmsg(c->db));
+            goto fail;
+        }
+    }
+    c->owner = pthread_self();
+    return c;
+fail:
+    conn_free(c);
+    return NULL;
+}
+
+/* This thread's connection to s, opened on first use. */
+static struct sqlite_conn *conn_get(struct sqlite_store *s)
+{
+    if (tls_conn.generation == s->generation && tls_conn.conn)
+        return tls_conn.conn;
+    pthread_t self = pthread_self();
+    pthread_mutex_lock(&s->mu);
+    struct sqlite_conn *c = s->conns;
+    while (c && !pthread_equal(c->owner, self))
+        c = c->next;
+    pthread_mutex_unlock(&s->mu);
+    if (!c) {
+        char *err = NULL;
+        c = conn_open(s, &err);
+        if (!c) {
+            log_error("sqlite: cannot open %s: %s", s->path, err ? err : "?");
+            free(err);
+            return NULL;
+        }
+        pthread_mutex_lock(&s->mu);
+        c->next = s->conns;
+        s->conns = c;
+        pthread_mutex_unlock(&s->mu);
+    }
+    tls_conn.generation = s->generation;
+    tls_conn.conn = c;
+    return c;
+}
+
+static int migrate(sqlite3 *db, char **err)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (version > MIGRATION_COUNT) {
+        *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
+        return -1;
+    }
+    for (int v = version; v < MIGRATION_COUNT; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+        if (exec_sql(db, "BEGIN IMMEDIATE"))
+            goto fail;
+        if (exec_sql(db, migrations[v]) || exec_sql(db, pragma)) {
+            exec_sql(db, "ROLLBACK");
+            goto fail;
+        }
+        if (exec_sql(db, "COMMIT"))
+            goto fail;
+        log_info("database schema migrated to version %d", v + 1);
+    }
+    return 0;
+fail:
+    *err = xstrdup(sqlite3_errmsg(db));
+    return -1;
+}
+
+struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err)
+{
+    struct sqlite_store *s = xcalloc(1, sizeof *s);
+    s->base.ops = &sqlite_ops;
+    s->path = xstrdup(path);
+    s->opt = *opt;
+    s->generation = atomic_fetch_add(&next_generation, 1);
+    pthread_mutex_init(&s->mu, NULL);
+
+    /* Migrate on a private connection before any statement is prepared against the schema. */
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        *err = xstrdup(db ? sqlite3_errmsg(db) : "cannot open database");
+        sqlite3_close(db);
+        goto fail;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (exec_sql(db, "PRAGMA journal_mode=WAL") || migrate(db, err)) {
+        if (!*err)
+            *err = xstrdup(sqlite3_errmsg(db));
+        sqlite3_close(db);
+        goto fail;
+    }
+    sqlite3_close(db);
+    if (!conn_get(s)) {
+        *err = xstrdup("cannot open a connection to the database");
+        goto fail;
+    }
+    return &s->base;
+fail:
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+    return NULL;
+}
+
+static void sqlite_close(struct store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct sqlite_conn *c = s->conns;
+    while (c) {
+        struct sqlite_conn *next = c->next;
+        conn_free(c);
+        c = next;
+    }
+    if (tls_conn.generation == s->generation)
+        tls_conn.conn = NULL;
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
+
+static const char *sqlite_path(const struct store *base)
+{
+    return ((const struct sqlite_store *)base)->path;
+}
+
+/* Steps a statement with no result rows; resets it. */
+static int step_done(struct sqlite_conn *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        sqlite3_reset(st);
+        return rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERROR;
+    }
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
+static int run_txn(struct store *base, enum stmt_id begin, store_txn_fn fn, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct sqlite_conn *c = conn_get(s);
+    if (!c)
+        return STORE_ERROR;
+    if (step_done(c, c->stmt[begin]) != STORE_OK)
+        return STORE_ERROR;
+    struct sqlite_txn t = {.base = {.store = base}, .conn = c};
+    int rc = fn(&t.base, arg);
+    if (rc == STORE_OK) {
+        if (step_done(c, c->stmt[ST_COMMIT]) == STORE_OK)
+            return STORE_OK;
+        rc = STORE_ERROR;
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        step_done(c, c->stmt[ST_ROLLBACK]);
+    return rc;
+}
+
+static int sqlite_write(struct store *base, store_txn_fn fn, void *arg)
+{
+    return run_txn(base, ST_BEGIN_IMMEDIATE, fn, arg);
+}
+
+static int sqlite_read(struct store *base, store_txn_fn fn, void *arg)
+{
+    return run_txn(base, ST_BEGIN, fn, arg);
+}
+
+static bool sqlite_ready(struct store *base)
+{
+    struct sqlite_conn *c = conn_get((struct sqlite_store *)base);
+    return c && exec_sql(c->db, "SELECT count(*) FROM sqlite_schema") == 0;
+}
+
+static struct sqlite_conn *txn_conn(struct store_txn *t)
+{
+    return ((struct sqlite_txn *)t)->conn;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Runs a one-column text query bound to (a, b); OK with a heap copy, NOT_FOUND, or ERROR. */
+static int get_text(struct store_txn *t, enum stmt_id id, const char *a, const char *b, char **out)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[id];
+    bind_text(st, 1, a);
+    if (b)
+        bind_text(st, 2, b);
+    int rc = sqlite3_step(st);
+    int status;
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        *out = xstrdup(v ? v : "");
+        status = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else {
+        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        status = STORE_ERROR;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
+static int sqlite_app_put(struct store_txn *t, const char *client_id, const char *account_id,
+                          const char *json)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_APP_PUT];
+    bind_text(st, 1, client_id);
+    bind_text(st, 2, account_id);
+    sqlite3_bind_int64(st, 3, time_now_ms());
+    bind_text(st, 4, json);
+    return step_done(c, st);
+}
+
+static int sqlite_app_get(struct store_txn *t, const char *client_id, char **json)
+{
+    return get_text(t, ST_APP_GET, client_id, NULL, json);
+}
+
+static int sqlite_app_each(struct store_txn *t, void (*fn)(const char *json, void *arg), void *arg)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_APP_EACH];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), arg);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+}
+
+static int sqlite_stream_put(struct store_txn *t, const char *stream_id, const char *json)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_STREAM_PUT];
+    bind_text(st, 1, stream_id);
+    bind_text(st, 2, json);
+    return step_done(c, st);
+}
+
+static int sqlite_stream_get(struct store_txn *t, const char *stream_id, char **json)
+{
+    return get_text(t, ST_STREAM_GET, stream_id, NULL, json);
+}
+
+static int sqlite_next_ref(struct store_txn *t, const char *stream_id, const char *kind,
+                           int64_t *out)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_REF_BUMP];
+    bind_text(st, 1, stream_id);
+    bind_text(st, 2, kind);
+    int rc = step_done(c, st);
+    if (rc != STORE_OK)
+        return rc;
+    char *v = NULL;
+    rc = get_text(t, ST_REF_GET, stream_id, kind, &v);
+    if (rc == STORE_OK)
+        *out = strtoll(v, NULL, 10);
+    free(v);
+    return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+}
+
+static int sqlite_record_put(struct store_txn *t, struct store_record *r)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_RECORD_PUT];
+    bind_text(st, 1, r->id);
+    sqlite3_bind_int(st, 2, (int)r->kind);
+    bind_text(st, 3, r->stream_id);
+    bind_text(st, 4, r->account_id);
+    bind_text(st, 5, r->ref_id);
+    bind_text(st, 6, r->case_id);
+    bind_text(st, 7, r->name_lower);
+    bind_text(st, 8, r->status_name);
+    bind_text(st, 9, r->status_category);
+    bind_text(st, 10, r->priority_name);
+    sqlite3_bind_int(st, 11, r->priority_score);
+    bind_text(st, 12, r->assignee);
+    sqlite3_bind_int64(st, 13, r->created_at);
+    sqlite3_bind_int64(st, 14, r->updated_at);
+    if (r->has_due_date)
+        sqlite3_bind_int64(st, 15, r->due_date);
+    else
+        sqlite3_bind_null(st, 15);
+    sqlite3_bind_text(st, 16, r->doc, (int)r->doc_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int status;
+    if (rc == SQLITE_ROW) {
+        r->version = sqlite3_column_int64(st, 0);
+        status = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        status = STORE_CONFLICT; /* the id exists under another tenant or kind */
+    } else {
+        log_error("sqlite: record put: %s", sqlite3_errmsg(c->db));
+        status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERROR;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
+static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                             const char *account_id, const char *id, struct store_record *r)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_RECORD_GET];
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, (int)kind);
+    bind_text(st, 3, stream_id);
+    bind_text(st, 4, account_id);
+    int rc = sqlite3_step(st);
+    int status;
+    if (rc == SQLITE_ROW) {
+        memset(r, 0, sizeof *r);
+        r->kind = kind;
+        int n = sqlite3_column_bytes(st, 0);
+        r->doc = xstrndup((const char *)sqlite3_column_text(st, 0), (size_t)n);
+        r->doc_len = (size_t)n;
+        r->version = sqlite3_column_int64(st, 1);
+        status = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else {
+        log_error("sqlite: record get: %s", sqlite3_errmsg(c->db));
+        status = STORE_ERROR;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
+static int sqlite_idem_get(struct store_txn *t, const char *client_id, const char *key,
+                           struct store_idem *out)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_IDEM_GET];
+    bind_text(st, 1, client_id);
+    bind_text(st, 2, key);
+    int rc = sqlite3_step(st);
+    int status;
+    if (rc == SQLITE_ROW) {
+        snprintf(out->body_hash, sizeof out->body_hash, "%s", sqlite3_column_text(st, 0));
+        out->status = sqlite3_column_int(st, 1);
+        int n = sqlite3_column_bytes(st, 2);
+        out->body = xstrndup(sqlite3_column_blob(st, 2), (size_t)n);
+        out->body_len = (size_t)n;
+        out->created_at = sqlite3_column_int64(st, 3);
+        status = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else {
+        status = STORE_ERROR;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
+static int sqlite_idem_put(struct store_txn *t, const char *client_id, const char *key,
+                           const struct store_idem *in)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_IDEM_PUT];
+    bind_text(st, 1, client_id);
+    bind_text(st, 2, key);
+    bind_text(st, 3, in->body_hash);
+    sqlite3_bind_int(st, 4, in->status);
+    sqlite3_bind_blob(st, 5, in->body, (int)in->body_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, in->created_at);
+    int rc = step_done(c, st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int sqlite_jti_use(struct store_txn *t, const char *client_id, const char *jti, int64_t exp)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *purge = c->stmt[ST_JTI_PURGE];
+    sqlite3_bind_int64(purge, 1, time_now_ms() / 1000 - 120);
+    int rc = step_done(c, purge);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_stmt *st = c->stmt[ST_JTI_INSERT];
+    bind_text(st, 1, client_id);
+    bind_text(st, 2, jti);
+    sqlite3_bind_int64(st, 3, exp);
+    rc = step_done(c, st);
+    sqlite3_clear_bindings(st);
+    if (rc != STORE_OK)
+        return rc;
+    return sqlite3_changes(c->db) == 1 ? STORE_OK : STORE_CONFLICT;
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .ready = sqlite_ready,
+    .path = sqlite_path,
+    .write = sqlite_write,
+    .read = sqlite_read,
+    .app_put = sqlite_app_put,
+    .app_get = sqlite_app_get,
+    .app_each = sqlite_app_each,
+    .stream_put = sqlite_stream_put,
+    .stream_get = sqlite_stream_get,
+    .next_ref = sqlite_next_ref,
+    .record_put = sqlite_record_put,
+    .record_get = sqlite_record_get,
+    .idem_get = sqlite_idem_get,
+    .idem_put = sqlite_idem_put,
+    .jti_use = sqlite_jti_use,
+};

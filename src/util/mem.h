@@ -1,0 +1,17 @@
+/* mem — allocation that never returns NULL: out of memory aborts in one place (STYLE.md §7). */
+#ifndef CASEMGR_UTIL_MEM_H
+#define CASEMGR_UTIL_MEM_H
+
+#include <stddef.h>
+
+/* Each returns usable memory or aborts the process with a message on stderr. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Writes a message to stderr and aborts; used by the wrappers and by libraries' OOM hooks. */
+_Noreturn void mem_oom(void);
+
+#endif
