@@ -29,26 +29,6 @@ struct create_job {
     long long version;
 };
 
-/* The stream's configuration, seeded with the defaults if an app was associated before it had
- * one (API.md §4). Caller decrefs *cfg. */
-static int load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
-{
-    char *text = NULL;
-    int rc = store_stream_get(t, stream_id, &text);
-    if (rc == STORE_NOT_FOUND) {
-        *cfg = config_default();
-        char *dump = json_dumps(*cfg, JSON_COMPACT);
-        rc = store_stream_put(t, stream_id, dump);
-        free(dump);
-        return rc;
-    }
-    if (rc != STORE_OK)
-        return rc;
-    *cfg = json_loads(text, 0, NULL);
-    free(text);
-    return *cfg ? STORE_OK : STORE_ERROR;
-}
-
 static int fail(struct create_job *job)
 {
     job->failed = true;
@@ -89,7 +69,7 @@ static int create_txn(struct store_txn *t, void *arg)
             return rc;
     }
     json_t *cfg = NULL, *case_doc = NULL, *doc = NULL;
-    int rc = load_config(t, job->ctx.stream_id, &cfg);
+    int rc = api_load_config(t, job->ctx.stream_id, &cfg);
     if (rc != STORE_OK)
         goto out;
     job->ctx.config = cfg;

@@ -1,8 +1,10 @@
 /* guard — authentication, authorisation and body decoding shared by every endpoint. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/internal.h"
+#include "doc/config.h"
 #include "ops/metrics.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -91,4 +93,71 @@ void api_doc_ctx(const struct auth_identity *id, const char *stream_id, struct d
         ctx->actor.name = id->app.name;
     }
     ctx->actor.prof_image = "";
+}
+
+int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
+{
+    char *text = NULL;
+    int rc = store_stream_get(t, stream_id, &text);
+    if (rc == STORE_NOT_FOUND) {
+        *cfg = config_default();
+        char *dump = json_dumps(*cfg, JSON_COMPACT);
+        rc = store_stream_put(t, stream_id, dump);
+        free(dump);
+        return rc;
+    }
+    if (rc != STORE_OK)
+        return rc;
+    *cfg = json_loads(text, 0, NULL);
+    free(text);
+    return *cfg ? STORE_OK : STORE_ERROR;
+}
+
+int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err *e)
+{
+    const json_t *s = json_object_get(body, "skip"), *l = json_object_get(body, "limit");
+    *skip = 0;
+    *limit = API_LIMIT_DEFAULT;
+    if (s && !json_is_null(s)) {
+        if (!json_is_integer(s))
+            return err_set(e, ERR_INVALID_TYPE, "skip", "skip must be an integer");
+        if (json_integer_value(s) < 0)
+            return err_set(e, ERR_INVALID_VALUE, "skip", "skip must not be negative");
+        *skip = json_integer_value(s);
+    }
+    if (l && !json_is_null(l)) {
+        if (!json_is_integer(l))
+            return err_set(e, ERR_INVALID_TYPE, "limit", "limit must be an integer");
+        if (json_integer_value(l) < 1 || json_integer_value(l) > API_LIMIT_MAX)
+            return err_set(e, ERR_INVALID_VALUE, "limit", "limit must be 1 to %d", API_LIMIT_MAX);
+        *limit = json_integer_value(l);
+    }
+    return 0;
+}
+
+int api_page_or_reply(const json_t *body, struct http_reply *rep, int64_t *skip, int64_t *limit)
+{
+    struct err e;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        if (strcmp(k, "skip") != 0 && strcmp(k, "limit") != 0) {
+            http_reply_error(rep, ERR_UNKNOWN_MEMBER, k, "unknown member %s", k);
+            return -1;
+        }
+    }
+    if (api_page_read(body, skip, limit, &e) == 0)
+        return 0;
+    http_reply_err(rep, &e);
+    return -1;
+}
+
+json_t *api_page_json(json_t *results, int64_t skip, int64_t limit, int64_t total)
+{
+    int64_t pages = (total + limit - 1) / limit;
+    return json_pack("{s:o, s:I, s:I, s:b, s:I, s:I}", "results", results, "page",
+                     (json_int_t)(skip / limit + 1), "limit", (json_int_t)limit, "hasMore",
+                     skip + (int64_t)json_array_size(results) < total, "totalPages",
+                     (json_int_t)pages, "totalResults", (json_int_t)total);
 }

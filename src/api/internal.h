@@ -26,10 +26,28 @@ void api_reply_store_error(struct http_reply *rep);
 /* Answers a document (JSON text, taken) with its ETag. */
 void api_reply_doc(struct http_reply *rep, char *text, size_t len, long long version);
 
+/* The stream's configuration document, seeded with the defaults when the stream has none yet
+ * (API.md §4). Caller decrefs *cfg. A store status. */
+int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg);
+
+#define API_LIMIT_DEFAULT 50
+#define API_LIMIT_MAX 500
+/* Reads skip (>= 0, default 0) and limit (1..API_LIMIT_MAX, default 50) of a list body that may
+ * carry nothing else. 0, or -1 with the 400 written. */
+int api_page_or_reply(const json_t *body, struct http_reply *rep, int64_t *skip, int64_t *limit);
+/* Checks skip and limit members only (for bodies that carry more); 0 or -1 with *e. */
+int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err *e);
+/* {"results", "page", "limit", "hasMore", "totalPages", "totalResults"} (API.md §8); takes
+ * results. */
+json_t *api_page_json(json_t *results, int64_t skip, int64_t limit, int64_t total);
+
 /* Creates a case or task (API.md §6) with Idempotency-Key support. */
 void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind kind);
 
 void api_create_case(struct http_request *req, struct http_reply *rep);
 void api_create_task(struct http_request *req, struct http_reply *rep);
+void api_update_case(struct http_request *req, struct http_reply *rep);
+void api_update_task(struct http_request *req, struct http_reply *rep);
+void api_get_activities(struct http_request *req, struct http_reply *rep);
 
 #endif

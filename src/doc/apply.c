@@ -211,6 +211,8 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
         json_object_set_new(doc, "dueDate", json_integer(ms));
         return 0;
     }
+    if (strcmp(name, "name") == 0 && json_string_length(v) == 0)
+        return err_set(e, ERR_INVALID_VALUE, name, "name cannot be empty");
     if (strcmp(name, "fields") == 0)
         return json_is_null(v) ? 0 : apply_fields(doc, v, body, e);
     if (strcmp(name, "currAssignee") == 0 && !json_object_get(body, "assigneeType")) {
@@ -230,6 +232,10 @@ int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const st
     {
         const struct doc_member *m = doc_member_find(k, kind);
         if (!m || m->access != DOC_RW)
+            continue;
+        /* an echo of the stored value changes nothing (and may name an inactive status) */
+        const json_t *stored = json_object_get(doc, k);
+        if (stored && json_equal(stored, v))
             continue;
         if (doc_apply_member(doc, kind, m, v, body, ctx, e))
             return -1;

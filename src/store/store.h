@@ -111,6 +111,24 @@ int store_idem_get(struct store_txn *t, const char *client_id, const char *key,
 int store_idem_put(struct store_txn *t, const char *client_id, const char *key,
                    const struct store_idem *in);
 
+/* An activity (API.md §7): one successful change of a record, newest first when listed. */
+struct store_activity {
+    const char *id;
+    const char *stream_id;
+    const char *account_id;
+    const char *record_id;
+    int64_t created_at; /* ms */
+    const char *doc;    /* JSON text */
+};
+
+/* Appends an activity. */
+int store_activity_put(struct store_txn *t, const struct store_activity *a);
+/* Lists a record's activities newest first: calls fn for each of rows skip..skip+limit-1 with
+ * the JSON text, and sets *total to the record's activity count. */
+int store_activity_list(struct store_txn *t, const char *stream_id, const char *account_id,
+                        const char *record_id, int64_t skip, int64_t limit,
+                        void (*fn)(const char *json, void *arg), void *arg, int64_t *total);
+
 /* Records a token id as used until exp (seconds); CONFLICT when it was used already. */
 int store_jti_use(struct store_txn *t, const char *client_id, const char *jti, int64_t exp);
 

@@ -36,6 +36,11 @@ static const char *const migrations[] = {
     "CREATE TABLE jti (client_id TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL,"
     "  PRIMARY KEY (client_id, jti)) WITHOUT ROWID;"
     "CREATE INDEX jti_exp ON jti (exp);",
+    /* 2: activities, one per successful change of a record (API.md §7) */
+    "CREATE TABLE activities (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    "  stream_id TEXT NOT NULL, account_id TEXT NOT NULL, record_id TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE INDEX activities_record ON activities (record_id, seq);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -55,6 +60,9 @@ enum stmt_id {
     ST_RECORD_GET,
     ST_IDEM_GET,
     ST_IDEM_PUT,
+    ST_ACTIVITY_PUT,
+    ST_ACTIVITY_LIST,
+    ST_ACTIVITY_COUNT,
     ST_JTI_PURGE,
     ST_JTI_INSERT,
     ST_COUNT
@@ -92,6 +100,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IDEM_PUT] = "INSERT INTO idempotency (client_id, key, body_hash, status, body, created_at)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (client_id, key) DO UPDATE SET"
                     " body_hash = ?3, status = ?4, body = ?5, created_at = ?6",
+    [ST_ACTIVITY_PUT] = "INSERT INTO activities (id, stream_id, account_id, record_id, created_at,"
+                         " doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_ACTIVITY_LIST] = "SELECT doc FROM activities WHERE record_id = ?1 AND stream_id = ?2"
+                          " AND account_id = ?3 ORDER BY seq DESC LIMIT ?5 OFFSET ?4",
+    [ST_ACTIVITY_COUNT] = "SELECT count(*) FROM activities WHERE record_id = ?1"
+                           " AND stream_id = ?2 AND account_id = ?3",
     [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
     [ST_JTI_INSERT] = "INSERT INTO jti (client_id, jti, exp) VALUES (?1, ?2, ?3)"
                       " ON CONFLICT DO NOTHING",
@@ -575,6 +589,54 @@ static int sqlite_jti_use(struct store_txn *t, const char *client_id, const char
     return sqlite3_changes(c->db) == 1 ? STORE_OK : STORE_CONFLICT;
 }
 
+static int sqlite_activity_put(struct store_txn *t, const struct store_activity *a)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_ACTIVITY_PUT];
+    bind_text(st, 1, a->id);
+    bind_text(st, 2, a->stream_id);
+    bind_text(st, 3, a->account_id);
+    bind_text(st, 4, a->record_id);
+    sqlite3_bind_int64(st, 5, a->created_at);
+    bind_text(st, 6, a->doc);
+    int rc = step_done(c, st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static void bind_record_scope(sqlite3_stmt *st, const char *record_id, const char *stream_id,
+                              const char *account_id)
+{
+    bind_text(st, 1, record_id);
+    bind_text(st, 2, stream_id);
+    bind_text(st, 3, account_id);
+}
+
+static int sqlite_activity_list(struct store_txn *t, const char *stream_id,
+                                const char *account_id, const char *record_id, int64_t skip,
+                                int64_t limit, void (*fn)(const char *json, void *arg), void *arg,
+                                int64_t *total)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_ACTIVITY_COUNT];
+    bind_record_scope(st, record_id, stream_id, account_id);
+    int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW)
+        return STORE_ERROR;
+    st = c->stmt[ST_ACTIVITY_LIST];
+    bind_record_scope(st, record_id, stream_id, account_id);
+    sqlite3_bind_int64(st, 4, skip);
+    sqlite3_bind_int64(st, 5, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), arg);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -592,5 +654,7 @@ static const struct store_ops sqlite_ops = {
     .record_get = sqlite_record_get,
     .idem_get = sqlite_idem_get,
     .idem_put = sqlite_idem_put,
+    .activity_put = sqlite_activity_put,
+    .activity_list = sqlite_activity_list,
     .jti_use = sqlite_jti_use,
 };

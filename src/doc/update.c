@@ -1,0 +1,86 @@
+#include "doc/update.h"
+
+#include <string.h>
+
+#include "util/id.h"
+#include "util/time.h"
+
+/* API.md §7: an echoed read-only member must equal the stored one. */
+static int check_read_only(const json_t *doc, enum doc_kind kind, const json_t *patch,
+                           struct err *e)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)patch, k, v)
+    {
+        const struct doc_member *m = doc_member_find(k, kind);
+        if (!m || m->access != DOC_RO)
+            continue;
+        const json_t *stored = json_object_get(doc, strcmp(k, "lid") == 0 ? "iId" : k);
+        if (!stored || !json_equal(stored, v))
+            return err_set(e, ERR_READ_ONLY, k, "%s is read-only and differs from the stored value",
+                           k);
+    }
+    return 0;
+}
+
+/* Changes of every non-managed member, in the document's order, then members removed. */
+static json_t *diff(const json_t *before, const json_t *after, enum doc_kind kind)
+{
+    json_t *changes = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)after, k, v)
+    {
+        const struct doc_member *m = doc_member_find(k, kind);
+        if (m && m->access == DOC_MANAGED)
+            continue;
+        json_t *old = json_object_get(before, k);
+        if (old && json_equal(old, v))
+            continue;
+        json_array_append_new(changes, json_pack("{s:s, s:O, s:O}", "field", k, "old",
+                                                 old ? old : json_null(), "new", v));
+    }
+    json_object_foreach((json_t *)before, k, v)
+    {
+        if (!json_object_get(after, k))
+            json_array_append_new(changes, json_pack("{s:s, s:O, s:n}", "field", k, "old", v,
+                                                     "new"));
+    }
+    return changes;
+}
+
+int doc_update(json_t *doc, enum doc_kind kind, const json_t *patch, const struct doc_ctx *ctx,
+               json_t **changes, struct err *e)
+{
+    *changes = NULL;
+    if (doc_check_members(patch, kind, false, e) || check_read_only(doc, kind, patch, e))
+        return -1;
+    json_t *before = json_deep_copy(doc);
+    if (doc_apply_body(doc, kind, patch, ctx, e)) {
+        json_decref(before);
+        return -1;
+    }
+    *changes = diff(before, doc, kind);
+    json_decref(before);
+    if (json_array_size(*changes) > 0)
+        doc_finish_write(doc, ctx);
+    else
+        doc_refresh_breach(doc, ctx->now_ms);
+    return 0;
+}
+
+json_t *doc_activity(json_t *doc, enum doc_kind kind, json_t *changes, const struct doc_ctx *ctx)
+{
+    char id[ID_MAX], iso[TIME_ISO_LEN];
+    id_new("ac-", id);
+    time_format_iso(ctx->now_ms, iso);
+    json_array_append_new(json_object_get(doc, "activityIds"), json_string(id));
+    return json_pack("{s:s, s:O, s:O, s:s, s:{s:s, s:s, s:s}, s:s, s:I, s:O}", "_id", id,
+                     "recordId", json_object_get(doc, "_id"), "refId",
+                     json_object_get(doc, "refId"), "kind", kind == DOC_CASE ? "case" : "task",
+                     "actor", "_id", ctx->actor.id, "name", ctx->actor.name ? ctx->actor.name : "",
+                     "profImage", ctx->actor.prof_image ? ctx->actor.prof_image : "",
+                     "createdAt", iso, "timestampValue", (json_int_t)ctx->now_ms, "changes",
+                     changes);
+}
