@@ -10,8 +10,8 @@
 static const struct doc_member members[] = {
     /* name, type, element, access, kinds, flags, max_len */
     {"_id", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"caseId", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_TASK, IN, 0},
-    {"caseRefId", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_TASK, IN, 0},
+    {"caseId", DOC_STRING, DOC_ANY, DOC_RO, DOC_TASK, IN, 0}, /* create input, then read-only */
+    {"caseRefId", DOC_STRING, DOC_ANY, DOC_RO, DOC_TASK, IN, 0},
     {"caseTmp", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0}, /* a task's caseTmp is its taskTmp */
     {"taskTmp", DOC_STRING, DOC_ANY, DOC_RW, DOC_TASK, IN, 0},
     {"name", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_NO_CLEAR, 1024},
