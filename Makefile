@@ -62,10 +62,18 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
 
+# The whole suite under ASan+UBSan. Servers write sanitizer reports to build/asan/reports/;
+# any report fails the run (a leak shows only at exit, after the test saw a clean answer).
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined all build/asan/unit-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 build/asan/unit-tests --jobs 2
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined e2e
+	rm -rf build/asan/reports && mkdir -p build/asan/reports
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(abspath build/asan/reports)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath build/asan/reports)/ubsan \
+	  $(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined e2e
+	@if ls build/asan/reports/* >/dev/null 2>&1; then cat build/asan/reports/*; \
+	  echo "test-asan: sanitizer reports above"; exit 1; fi
+	@echo "test-asan: no sanitizer reports"
 
 fmt:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*/*.c

@@ -95,6 +95,41 @@ void api_doc_ctx(const struct auth_identity *id, const char *stream_id, struct d
     ctx->actor.prof_image = "";
 }
 
+/* Parsed configurations this thread saw last, keyed by stream and checked against the stored
+ * text on every use: the text is cheap to read, parsing it on every write is not, and an
+ * administrator's change (another process) is seen at once because the text differs. */
+#define CONFIG_CACHE 8
+static _Thread_local struct {
+    char *stream_id;
+    char *text;
+    json_t *cfg;
+} config_cache[CONFIG_CACHE];
+static _Thread_local unsigned config_cache_next;
+
+static json_t *config_cached(const char *stream_id, char *text)
+{
+    for (int i = 0; i < CONFIG_CACHE; i++) {
+        if (config_cache[i].stream_id && strcmp(config_cache[i].stream_id, stream_id) == 0 &&
+            strcmp(config_cache[i].text, text) == 0) {
+            free(text);
+            return json_incref(config_cache[i].cfg);
+        }
+    }
+    json_t *cfg = json_loads(text, 0, NULL);
+    if (!cfg) {
+        free(text);
+        return NULL;
+    }
+    unsigned slot = config_cache_next++ % CONFIG_CACHE;
+    free(config_cache[slot].stream_id);
+    free(config_cache[slot].text);
+    json_decref(config_cache[slot].cfg);
+    config_cache[slot].stream_id = xstrdup(stream_id);
+    config_cache[slot].text = text; /* taken */
+    config_cache[slot].cfg = json_incref(cfg);
+    return cfg;
+}
+
 int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
 {
     char *text = NULL;
@@ -108,8 +143,7 @@ int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
     }
     if (rc != STORE_OK)
         return rc;
-    *cfg = json_loads(text, 0, NULL);
-    free(text);
+    *cfg = config_cached(stream_id, text);
     return *cfg ? STORE_OK : STORE_ERROR;
 }
 

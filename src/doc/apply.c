@@ -20,7 +20,7 @@ int doc_parse_due_date(const json_t *v, const char *member, int64_t *ms, struct 
         return 0;
     }
     double d = json_number_value(v);
-    if (!isfinite(d) || d < 0 || d > (double)DUE_MAX_MS || floor(d) != d)
+    if (!json_is_number(v) || !isfinite(d) || d < 0 || d > (double)DUE_MAX_MS || floor(d) != d)
         return err_set(e, ERR_INVALID_VALUE, member,
                        "%s must be a whole number of epoch milliseconds (1970..9999)", member);
     *ms = (int64_t)d;
@@ -193,6 +193,9 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
     }
     if (strcmp(name, "caseTmp") == 0 || strcmp(name, "taskTmp") == 0) {
         const char *target = kind == DOC_CASE ? "caseTmp" : "taskTmp";
+        /* a task's caseTmp is its taskTmp (the seed's name); taskTmp wins when both are given */
+        if (kind == DOC_TASK && strcmp(name, "caseTmp") == 0 && json_object_get(body, "taskTmp"))
+            return 0;
         if (json_is_null(v))
             return err_set(e, ERR_INVALID_VALUE, name, "%s cannot be cleared", name);
         if (!config_template_or_err(ctx->config, kind, json_string_value(v), name, e))

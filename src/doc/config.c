@@ -65,7 +65,8 @@ static json_t *named_item(const char *prefix, const char *name, const char *desc
     snprintf(lname, sizeof lname, "%s", name);
     for (char *p = lname; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    return json_pack("{s:s, s:s, s:s}", "_id", id, "name", name, "lname", lname, "desc", desc);
+    return json_pack("{s:s, s:s, s:s, s:s}", "_id", id, "name", name, "lname", lname, "desc",
+                     desc);
 }
 
 static json_t *status_new(const char *name, const char *category, bool system, bool active)

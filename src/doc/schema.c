@@ -111,7 +111,8 @@ static bool has_type(const json_t *v, enum doc_type t)
 static int check_value(const json_t *v, size_t depth, const struct doc_limits *lim,
                        const char *member, struct err *e)
 {
-    if (depth > lim->max_depth)
+    /* depth counts containers, as jansson does: the top object is level 1 */
+    if ((json_is_array(v) || json_is_object(v)) && depth > lim->max_depth)
         return err_set(e, ERR_NESTING_TOO_DEEP, NULL, "the body is nested deeper than %zu levels",
                        lim->max_depth);
     if (json_is_string(v)) {
@@ -152,7 +153,7 @@ json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *li
         return NULL;
     }
     json_error_t je;
-    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v) {
         enum json_error_code code = json_error_code(&je);
         if (code == json_error_invalid_utf8)

@@ -21,6 +21,8 @@ struct store_ops {
     int (*record_put)(struct store_txn *t, struct store_record *r);
     int (*record_get)(struct store_txn *t, enum store_kind kind, const char *stream_id,
                       const char *account_id, const char *id, struct store_record *r);
+    int (*record_head)(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                       const char *account_id, const char *id, struct store_record_head *h);
     int (*idem_get)(struct store_txn *t, const char *client_id, const char *key,
                     struct store_idem *out);
     int (*idem_put)(struct store_txn *t, const char *client_id, const char *key,

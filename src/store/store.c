@@ -9,6 +9,7 @@
 
 struct store *store_open(const char *url, const struct store_options *opt, char **err)
 {
+    *err = NULL;
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
         *err = xstrdup("the PostgreSQL backend is not built into this casemgr yet");
         return NULL;
@@ -89,6 +90,12 @@ int store_record_get(struct store_txn *t, enum store_kind kind, const char *stre
                      const char *account_id, const char *id, struct store_record *r)
 {
     return t->store->ops->record_get(t, kind, stream_id, account_id, id, r);
+}
+
+int store_record_head(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                      const char *account_id, const char *id, struct store_record_head *h)
+{
+    return t->store->ops->record_head(t, kind, stream_id, account_id, id, h);
 }
 
 int store_idem_get(struct store_txn *t, const char *client_id, const char *key,

@@ -1,8 +1,10 @@
 /* store — durable storage behind one interface (DESIGN.md §4): SQLite today, PostgreSQL later.
  *
- * Every operation runs inside a transaction that store_read/store_write opens on the calling
- * thread's own connection and hands to a callback. store_write returns only after the commit is
- * durable (or failed), so a handler that answers after it never acknowledges a lost write.
+ * Every operation runs inside a transaction that store_read/store_write opens and hands to a
+ * callback: reads on the calling thread's own connection, writes possibly on another thread (the
+ * backend may group writes into one commit), so a write callback must touch only its arg.
+ * store_write returns only after the commit is durable (or failed), so a handler that answers
+ * after it never acknowledges a lost write.
  * Every record lookup is keyed by stream and account as well as id (tenant isolation). */
 #ifndef CASEMGR_STORE_STORE_H
 #define CASEMGR_STORE_STORE_H
@@ -104,6 +106,15 @@ int store_record_put(struct store_txn *t, struct store_record *r);
  * On OK, r->doc is a heap string the caller frees; the other strings are NULL. */
 int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
                      const char *account_id, const char *id, struct store_record *r);
+
+/* The few columns of a record that rules about other records need, without its document. */
+struct store_record_head {
+    char ref_id[32];
+    char status_category[32];
+};
+/* Loads a record's head by kind + stream + account + id; NOT_FOUND like store_record_get. */
+int store_record_head(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                      const char *account_id, const char *id, struct store_record_head *h);
 
 /* Idempotency keys, per app. get: NOT_FOUND or OK with *out filled (out->body heap). */
 int store_idem_get(struct store_txn *t, const char *client_id, const char *key,

@@ -1,8 +1,16 @@
-/* store_sqlite — the embedded backend: one SQLite file in WAL mode, a connection per thread,
- * statements prepared once per connection, BEGIN IMMEDIATE for every read-modify-write. */
+/* store_sqlite — the embedded backend: one SQLite file in WAL mode, statements prepared once
+ * per connection.
+ *
+ * Reads run on the calling thread's own connection (WAL readers never block the writer).
+ * Writes go to one writer thread with its own connection, which commits them in groups: it takes
+ * every write queued so far, runs each inside BEGIN IMMEDIATE under its own SAVEPOINT (so one
+ * write's failure rolls back only that write), then COMMITs once — one fsync for the group — and
+ * only then wakes each caller with its result. No caller is answered before its commit is
+ * durable; a failed commit fails every write of the group. */
 #include "store/backend.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,6 +66,7 @@ enum stmt_id {
     ST_REF_GET,
     ST_RECORD_PUT,
     ST_RECORD_GET,
+    ST_RECORD_HEAD,
     ST_IDEM_GET,
     ST_IDEM_PUT,
     ST_ACTIVITY_PUT,
@@ -65,6 +74,9 @@ enum stmt_id {
     ST_ACTIVITY_COUNT,
     ST_JTI_PURGE,
     ST_JTI_INSERT,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_COUNT
 };
 
@@ -95,6 +107,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         " RETURNING version",
     [ST_RECORD_GET] = "SELECT doc, version FROM records"
                       " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4",
+    [ST_RECORD_HEAD] = "SELECT ref_id, status_category FROM records"
+                       " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4",
     [ST_IDEM_GET] = "SELECT body_hash, status, body, created_at FROM idempotency"
                     " WHERE client_id = ?1 AND key = ?2",
     [ST_IDEM_PUT] = "INSERT INTO idempotency (client_id, key, body_hash, status, body, created_at)"
@@ -107,6 +121,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACTIVITY_COUNT] = "SELECT count(*) FROM activities WHERE record_id = ?1"
                            " AND stream_id = ?2 AND account_id = ?3",
     [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
+    [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_RELEASE] = "RELEASE job",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO job",
     [ST_JTI_INSERT] = "INSERT INTO jti (client_id, jti, exp) VALUES (?1, ?2, ?3)"
                       " ON CONFLICT DO NOTHING",
 };
@@ -118,10 +135,28 @@ struct sqlite_conn {
     struct sqlite_conn *next;
 };
 
+/* A write waiting for the writer thread; lives on the caller's stack. */
+struct write_job {
+    store_txn_fn fn;
+    void *arg;
+    int rc;
+    sem_t done;
+    struct write_job *next;
+};
+
+#define GROUP_MAX 512 /* writes committed together at most */
+
 struct sqlite_store {
     struct store base;
     char *path;
     struct store_options opt;
+    pthread_t writer;
+    bool writer_running;
+    pthread_mutex_t queue_mu;
+    pthread_cond_t queue_cv;
+    struct write_job *queue_head, *queue_tail;
+    bool stopping;
+    struct sqlite_conn *wconn; /* the writer thread's connection */
     uint64_t generation; /* distinguishes this store from a later one at the same address */
     pthread_mutex_t mu;  /* guards conns */
     struct sqlite_conn *conns;
@@ -131,6 +166,8 @@ struct sqlite_txn {
     struct store_txn base;
     struct sqlite_conn *conn;
 };
+
+static void *writer_main(void *arg);
 
 static atomic_uint_fast64_t next_generation = 1;
 static _Thread_local struct {
@@ -246,8 +283,9 @@ static int migrate(sqlite3 *db, char **err)
         }
         if (exec_sql(db, "COMMIT"))
             goto fail;
-        log_info("database schema migrated to version %d", v + 1);
     }
+    if (version > 0 && version < MIGRATION_COUNT)
+        log_info("database schema migrated from version %d to %d", version, MIGRATION_COUNT);
     return 0;
 fail:
     *err = xstrdup(sqlite3_errmsg(db));
@@ -256,6 +294,7 @@ fail:
 
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err)
 {
+    *err = NULL;
     struct sqlite_store *s = xcalloc(1, sizeof *s);
     s->base.ops = &sqlite_ops;
     s->path = xstrdup(path);
@@ -282,8 +321,26 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
         *err = xstrdup("cannot open a connection to the database");
         goto fail;
     }
+    s->wconn = conn_open(s, err);
+    if (!s->wconn)
+        goto fail;
+    pthread_mutex_init(&s->queue_mu, NULL);
+    pthread_cond_init(&s->queue_cv, NULL);
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        *err = xstrdup("cannot start the writer thread");
+        pthread_cond_destroy(&s->queue_cv);
+        pthread_mutex_destroy(&s->queue_mu);
+        conn_free(s->wconn);
+        goto fail;
+    }
     return &s->base;
 fail:
+    for (struct sqlite_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        conn_free(c);
+    }
+    if (tls_conn.generation == s->generation)
+        tls_conn.conn = NULL;
     pthread_mutex_destroy(&s->mu);
     free(s->path);
     free(s);
@@ -293,6 +350,14 @@ fail:
 static void sqlite_close(struct store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
+    pthread_mutex_lock(&s->queue_mu);
+    s->stopping = true; /* the writer finishes what is queued, then exits */
+    pthread_cond_signal(&s->queue_cv);
+    pthread_mutex_unlock(&s->queue_mu);
+    pthread_join(s->writer, NULL);
+    pthread_cond_destroy(&s->queue_cv);
+    pthread_mutex_destroy(&s->queue_mu);
+    conn_free(s->wconn);
     struct sqlite_conn *c = s->conns;
     while (c) {
         struct sqlite_conn *next = c->next;
@@ -324,6 +389,7 @@ static int step_done(struct sqlite_conn *c, sqlite3_stmt *st)
     return STORE_OK;
 }
 
+/* A read transaction on the calling thread's connection. */
 static int run_txn(struct store *base, enum stmt_id begin, store_txn_fn fn, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -346,7 +412,79 @@ static int run_txn(struct store *base, enum stmt_id begin, store_txn_fn fn, void
 
 static int sqlite_write(struct store *base, store_txn_fn fn, void *arg)
 {
-    return run_txn(base, ST_BEGIN_IMMEDIATE, fn, arg);
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct write_job job = {.fn = fn, .arg = arg, .rc = STORE_ERROR};
+    sem_init(&job.done, 0, 0);
+    pthread_mutex_lock(&s->queue_mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->queue_mu);
+        sem_destroy(&job.done);
+        return STORE_ERROR;
+    }
+    if (s->queue_tail)
+        s->queue_tail->next = &job;
+    else
+        s->queue_head = &job;
+    s->queue_tail = &job;
+    pthread_cond_signal(&s->queue_cv);
+    pthread_mutex_unlock(&s->queue_mu);
+    while (sem_wait(&job.done) != 0)
+        ; /* EINTR */
+    sem_destroy(&job.done);
+    return job.rc;
+}
+
+/* Runs one group of writes in one transaction (see the comment at the top). */
+static void commit_group(struct sqlite_store *s, struct write_job *group)
+{
+    struct sqlite_conn *c = s->wconn;
+    bool began = step_done(c, c->stmt[ST_BEGIN_IMMEDIATE]) == STORE_OK;
+    struct sqlite_txn t = {.base = {.store = &s->base}, .conn = c};
+    for (struct write_job *j = group; j; j = j->next) {
+        if (!began || step_done(c, c->stmt[ST_SAVEPOINT]) != STORE_OK) {
+            j->rc = STORE_ERROR;
+            continue;
+        }
+        j->rc = j->fn(&t.base, j->arg);
+        if (j->rc != STORE_OK && step_done(c, c->stmt[ST_ROLLBACK_TO]) != STORE_OK)
+            began = false; /* cannot undo this write alone: fail the group */
+        if (step_done(c, c->stmt[ST_RELEASE]) != STORE_OK)
+            began = false;
+    }
+    bool committed = began && step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
+    if (!committed && !sqlite3_get_autocommit(c->db))
+        step_done(c, c->stmt[ST_ROLLBACK]);
+    for (struct write_job *j = group; j;) {
+        struct write_job *next = j->next; /* j may vanish once posted */
+        if (!committed && j->rc == STORE_OK)
+            j->rc = STORE_ERROR;
+        sem_post(&j->done);
+        j = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct sqlite_store *s = arg;
+    pthread_mutex_lock(&s->queue_mu);
+    for (;;) {
+        while (!s->queue_head && !s->stopping)
+            pthread_cond_wait(&s->queue_cv, &s->queue_mu);
+        if (!s->queue_head && s->stopping)
+            break;
+        struct write_job *group = s->queue_head, *last = group;
+        for (int n = 1; n < GROUP_MAX && last->next; n++)
+            last = last->next;
+        s->queue_head = last->next;
+        if (!s->queue_head)
+            s->queue_tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->queue_mu);
+        commit_group(s, group);
+        pthread_mutex_lock(&s->queue_mu);
+    }
+    pthread_mutex_unlock(&s->queue_mu);
+    return NULL;
 }
 
 static int sqlite_read(struct store *base, store_txn_fn fn, void *arg)
@@ -527,6 +665,30 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
     return status;
 }
 
+static int sqlite_record_head(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                              const char *account_id, const char *id,
+                              struct store_record_head *h)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_RECORD_HEAD];
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, (int)kind);
+    bind_text(st, 3, stream_id);
+    bind_text(st, 4, account_id);
+    int rc = sqlite3_step(st);
+    int status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *ref = sqlite3_column_text(st, 0);
+        const unsigned char *cat = sqlite3_column_text(st, 1);
+        snprintf(h->ref_id, sizeof h->ref_id, "%s", ref ? (const char *)ref : "");
+        snprintf(h->status_category, sizeof h->status_category, "%s",
+                 cat ? (const char *)cat : "");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
 static int sqlite_idem_get(struct store_txn *t, const char *client_id, const char *key,
                            struct store_idem *out)
 {
@@ -540,7 +702,8 @@ static int sqlite_idem_get(struct store_txn *t, const char *client_id, const cha
         snprintf(out->body_hash, sizeof out->body_hash, "%s", sqlite3_column_text(st, 0));
         out->status = sqlite3_column_int(st, 1);
         int n = sqlite3_column_bytes(st, 2);
-        out->body = xstrndup(sqlite3_column_blob(st, 2), (size_t)n);
+        const void *blob = sqlite3_column_blob(st, 2); /* NULL when empty */
+        out->body = xstrndup(n > 0 ? blob : "", (size_t)n);
         out->body_len = (size_t)n;
         out->created_at = sqlite3_column_int64(st, 3);
         status = STORE_OK;
@@ -652,6 +815,7 @@ static const struct store_ops sqlite_ops = {
     .next_ref = sqlite_next_ref,
     .record_put = sqlite_record_put,
     .record_get = sqlite_record_get,
+    .record_head = sqlite_record_head,
     .idem_get = sqlite_idem_get,
     .idem_put = sqlite_idem_put,
     .activity_put = sqlite_activity_put,
