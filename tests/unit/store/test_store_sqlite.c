@@ -1,0 +1,1027 @@
+/* Unit tests for store over the SQLite backend: migrations, transactions (commit, rollback on
+ * abort), tenant isolation of records (API.md §2), counters (§3), apps, streams, idempotency keys,
+ * jtis, and concurrent writers on their own connections. Each test gets a fresh database in its
+ * own temporary directory. */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+static char dir[64];
+static char db_path[128];
+static struct store *st;
+
+static const struct store_options fast_opts = {.durability = STORE_DURABILITY_NORMAL,
+                                               .busy_timeout_ms = 10000};
+
+static void url_of(char *out, size_t size)
+{
+    snprintf(out, size, "sqlite:%s", db_path);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/casemgr-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(db_path, sizeof db_path, "%s/x.db", dir);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+}
+
+static void teardown(void)
+{
+    store_close(st);
+    st = NULL;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *ent;
+        while ((ent = readdir(d)) != NULL) {
+            if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                continue;
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+TestSuite(store_sqlite, .init = setup, .fini = teardown, .timeout = 60);
+
+/* One integer from the database file, read with a private connection. */
+static long long query_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s", sql);
+    long long v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+static void exec_on(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* ---- records ---- */
+
+static struct store_record record(enum store_kind kind, const char *id, const char *stream,
+                                  const char *account, const char *ref, const char *doc)
+{
+    struct store_record r = {
+        .kind = kind,
+        .id = id,
+        .stream_id = stream,
+        .account_id = account,
+        .ref_id = ref,
+        .case_id = kind == STORE_TASK ? "ci-1" : NULL,
+        .name_lower = "task testing",
+        .status_name = "Open",
+        .status_category = "open",
+        .priority_name = "Medium",
+        .priority_score = 10,
+        .assignee = NULL,
+        .created_at = 1749032280725LL,
+        .updated_at = 1749032280725LL,
+        .has_due_date = true,
+        .due_date = 1749932280725LL,
+        .doc = (char *)doc,
+        .doc_len = strlen(doc),
+    };
+    return r;
+}
+
+static int put_cb(struct store_txn *t, void *arg)
+{
+    return store_record_put(t, arg);
+}
+
+struct get_arg {
+    enum store_kind kind;
+    const char *stream, *account, *id;
+    struct store_record out;
+};
+
+static int get_cb(struct store_txn *t, void *arg)
+{
+    struct get_arg *a = arg;
+    return store_record_get(t, a->kind, a->stream, a->account, a->id, &a->out);
+}
+
+/* Reads a record; on OK *doc is the heap document (caller frees). */
+static int get_record(enum store_kind kind, const char *stream, const char *account, const char *id,
+                      char **doc, int64_t *version)
+{
+    struct get_arg a = {.kind = kind, .stream = stream, .account = account, .id = id};
+    int rc = store_read(st, get_cb, &a);
+    if (rc == STORE_OK) {
+        cr_assert_not_null(a.out.doc);
+        cr_assert_eq(strlen(a.out.doc), a.out.doc_len);
+        *doc = a.out.doc;
+        *version = a.out.version;
+    }
+    return rc;
+}
+
+static void expect_doc(enum store_kind kind, const char *stream, const char *account,
+                       const char *id, const char *want_doc, int64_t want_version)
+{
+    char *doc = NULL;
+    int64_t version = 0;
+    cr_assert_eq(get_record(kind, stream, account, id, &doc, &version), STORE_OK, "%s", id);
+    cr_assert_str_eq(doc, want_doc);
+    cr_assert_eq(version, want_version);
+    free(doc);
+}
+
+static void expect_absent(enum store_kind kind, const char *stream, const char *account,
+                          const char *id)
+{
+    char *doc = NULL;
+    int64_t version = 0;
+    cr_assert_eq(get_record(kind, stream, account, id, &doc, &version), STORE_NOT_FOUND,
+                 "%s visible to kind %d stream %s account %s", id, kind, stream, account);
+}
+
+Test(store_sqlite, open_creates_and_migrates)
+{
+    long long v = query_int(db_path, "PRAGMA user_version");
+    cr_assert_geq(v, 1, "no migration ran");
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
+                                    " name IN ('apps','streams','counters','records',"
+                                    "'idempotency','jti')"),
+                 6);
+    cr_assert_str_eq(store_path(st), db_path);
+    cr_assert(store_ready(st));
+}
+
+Test(store_sqlite, journal_is_wal)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "wal");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+Test(store_sqlite, reopen_keeps_schema_and_data)
+{
+    long long v = query_int(db_path, "PRAGMA user_version");
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"a\":1}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+
+    /* a second store on the same file, open at the same time, then the first closed */
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    struct store *second = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(second, "%s", err ? err : "?");
+    cr_assert_eq(query_int(db_path, "PRAGMA user_version"), v, "a reopen re-ran migrations");
+    store_close(st);
+    st = second;
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
+}
+
+Test(store_sqlite, two_stores_on_one_thread_keep_their_own_files)
+{
+    /* Each store has its own connection per thread: alternating must not mix them up. */
+    char other_path[160], url[180], *err = NULL;
+    snprintf(other_path, sizeof other_path, "%s/y.db", dir);
+    snprintf(url, sizeof url, "sqlite:%s", other_path);
+    struct store *other = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(other, "%s", err ? err : "?");
+
+    struct store_record a = record(STORE_CASE, "ci-a", "st-1", "acc-1", "CS000001", "{}");
+    struct store_record b = record(STORE_CASE, "ci-b", "st-1", "acc-1", "CS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    cr_assert_eq(store_write(other, put_cb, &b), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    cr_assert_eq(a.version, 2);
+    store_close(other);
+
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ci-a'"), 1);
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ci-b'"), 0);
+    cr_assert_eq(query_int(other_path, "SELECT count(*) FROM records WHERE id = 'ci-b'"), 1);
+    cr_assert_eq(query_int(other_path, "SELECT count(*) FROM records WHERE id = 'ci-a'"), 0);
+    /* the first store still works after the second closed */
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-a", "{}", 2);
+}
+
+Test(store_sqlite, reopen_after_close_on_the_same_thread)
+{
+    struct store_record a = record(STORE_CASE, "ci-a", "st-1", "acc-1", "CS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    store_close(st);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    for (int i = 0; i < 5; i++) { /* a new store may land at the old address */
+        st = store_open(url, &fast_opts, &err);
+        cr_assert_not_null(st, "%s", err ? err : "?");
+        expect_doc(STORE_CASE, "st-1", "acc-1", "ci-a", "{}", (int64_t)i + 1);
+        cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+        store_close(st);
+    }
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st);
+}
+
+Test(store_sqlite, open_accepts_url_forms)
+{
+    char url[200], *err = NULL;
+    snprintf(url, sizeof url, "sqlite://%s", db_path); /* sqlite:///abs/path */
+    struct store *a = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(a, "%s: %s", url, err ? err : "?");
+    cr_assert_str_eq(store_path(a), db_path);
+    store_close(a);
+    struct store *b = store_open(db_path, &fast_opts, &err); /* a bare path */
+    cr_assert_not_null(b, "%s", err ? err : "?");
+    store_close(b);
+}
+
+Test(store_sqlite, open_refuses_bad_urls)
+{
+    static const char *const bad[] = {"sqlite:", "", "postgres://u@h/db", "postgresql://h/db"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *err = NULL;
+        struct store *s = store_open(bad[i], &fast_opts, &err);
+        cr_assert_null(s, "opened \"%s\"", bad[i]);
+        cr_assert_not_null(err, "no message for \"%s\"", bad[i]);
+        cr_assert_neq(err[0], '\0');
+        free(err);
+    }
+}
+
+Test(store_sqlite, open_refuses_a_file_that_is_not_a_database)
+{
+    char path[160], url[180];
+    snprintf(path, sizeof path, "%s/not.db", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is a text file, not an SQLite database\n", f);
+    fclose(f);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    char *err = NULL;
+    struct store *s = store_open(url, &fast_opts, &err);
+    cr_assert_null(s);
+    cr_assert_not_null(err);
+    cr_assert_neq(err[0], '\0');
+    free(err);
+}
+
+Test(store_sqlite, open_sets_err_even_when_it_was_not_null)
+{
+    /* BUG: store/store_sqlite.c store_sqlite_open reads *err ("if (!*err)") before writing it.
+     * store.h only says store_open "sets *err" on failure, so a caller may pass an uninitialised
+     * (or reused) pointer: opening a file that is not a database then returns NULL and leaves *err
+     * as it was, so the caller frees a pointer it does not own. Assign *err = NULL on entry. */
+    char path[160], url[180];
+    snprintf(path, sizeof path, "%s/not.db", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is a text file, not an SQLite database\n", f);
+    fclose(f);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    static char stale[] = "stale message from an earlier call";
+    char *err = stale;
+    struct store *s = store_open(url, &fast_opts, &err);
+    cr_assert_null(s);
+    cr_assert_neq(err, stale, "*err was not set");
+    cr_assert_not_null(err);
+    free(err);
+}
+
+Test(store_sqlite, open_refuses_a_missing_directory)
+{
+    char url[200], *err = NULL;
+    snprintf(url, sizeof url, "sqlite:%s/no/such/dir/x.db", dir);
+    struct store *s = store_open(url, &fast_opts, &err);
+    cr_assert_null(s);
+    cr_assert_not_null(err);
+    free(err);
+}
+
+Test(store_sqlite, open_refuses_a_newer_schema)
+{
+    long long v = query_int(db_path, "PRAGMA user_version");
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%lld", v + 1);
+    exec_on(db_path, sql);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    struct store *s = store_open(url, &fast_opts, &err);
+    cr_assert_null(s, "opened a database from a newer casemgr");
+    cr_assert_not_null(err);
+    cr_assert_not_null(strstr(err, "newer"), "%s", err);
+    free(err);
+}
+
+Test(store_sqlite, record_put_get_round_trip)
+{
+    const char *doc1 = "{\"_id\":\"ti-1\",\"name\":\"Task Testing\",\"desc\":\"caf\xc3\xa9\"}";
+    struct store_record r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", doc1);
+    r.version = 99;
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_assert_eq(r.version, 1, "a new record is version 1");
+
+    struct get_arg a = {.kind = STORE_TASK, .stream = "st-1", .account = "acc-1", .id = "ti-1"};
+    memset(&a.out, 0x5a, sizeof a.out);
+    cr_assert_eq(store_read(st, get_cb, &a), STORE_OK);
+    cr_assert_str_eq(a.out.doc, doc1);
+    cr_assert_eq(a.out.doc_len, strlen(doc1));
+    cr_assert_eq(a.out.version, 1);
+    cr_assert_eq(a.out.kind, STORE_TASK);
+    cr_assert_null(a.out.id, "store.h: the other strings are NULL");
+    cr_assert_null(a.out.stream_id);
+    cr_assert_null(a.out.account_id);
+    free(a.out.doc);
+
+    const char *doc2 = "{\"_id\":\"ti-1\",\"name\":\"Renamed\"}";
+    r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", doc2);
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_assert_eq(r.version, 2, "an update bumps the version");
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", doc2, 2);
+
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_assert_eq(r.version, 3);
+}
+
+Test(store_sqlite, record_columns_are_stored)
+{
+    struct store_record r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{}");
+    r.assignee = "u-agent";
+    r.has_due_date = false;
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ti-1' AND kind = 1"
+                                    " AND stream_id = 'st-1' AND account_id = 'acc-1' AND"
+                                    " ref_id = 'TS000001' AND case_id = 'ci-1' AND"
+                                    " name_lower = 'task testing' AND status_name = 'Open' AND"
+                                    " status_category = 'open' AND priority_name = 'Medium' AND"
+                                    " priority_score = 10 AND assignee = 'u-agent' AND"
+                                    " created_at = 1749032280725 AND due_date IS NULL"),
+                 1);
+
+    /* an update moves the query columns with the document */
+    r.status_name = "Closed";
+    r.status_category = "closed";
+    r.has_due_date = true;
+    r.due_date = 42;
+    r.updated_at = 1749032290000LL;
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ti-1' AND"
+                                    " status_name = 'Closed' AND status_category = 'closed' AND"
+                                    " due_date = 42 AND updated_at = 1749032290000 AND"
+                                    " created_at = 1749032280725"),
+                 1);
+}
+
+Test(store_sqlite, record_get_of_unknown_id_is_not_found)
+{
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-nope");
+}
+
+Test(store_sqlite, record_tenant_isolation_on_get)
+{
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"x\":1}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"x\":1}", 1);
+    expect_absent(STORE_CASE, "st-2", "acc-1", "ci-1");
+    expect_absent(STORE_CASE, "st-1", "acc-2", "ci-1");
+    expect_absent(STORE_TASK, "st-1", "acc-1", "ci-1");
+    expect_absent(STORE_CASE, "ST-1", "acc-1", "ci-1");
+    expect_absent(STORE_CASE, "st-1", "acc-1", "CI-1");
+}
+
+Test(store_sqlite, record_put_under_another_tenant_conflicts_and_changes_nothing)
+{
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"v\":1}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+
+    struct store_record other_stream =
+        record(STORE_CASE, "ci-1", "st-2", "acc-1", "CS000001", "{\"hijack\":1}");
+    cr_assert_eq(store_write(st, put_cb, &other_stream), STORE_CONFLICT);
+    struct store_record other_account =
+        record(STORE_CASE, "ci-1", "st-1", "acc-2", "CS000001", "{\"hijack\":2}");
+    cr_assert_eq(store_write(st, put_cb, &other_account), STORE_CONFLICT);
+    struct store_record other_kind =
+        record(STORE_TASK, "ci-1", "st-1", "acc-1", "TS000001", "{\"hijack\":3}");
+    cr_assert_eq(store_write(st, put_cb, &other_kind), STORE_CONFLICT);
+
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"v\":1}", 1);
+    expect_absent(STORE_CASE, "st-2", "acc-1", "ci-1");
+    expect_absent(STORE_CASE, "st-1", "acc-2", "ci-1");
+    expect_absent(STORE_TASK, "st-1", "acc-1", "ci-1");
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records"), 1);
+}
+
+Test(store_sqlite, record_ref_id_is_unique_per_stream_and_kind)
+{
+    struct store_record a = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    struct store_record b = record(STORE_CASE, "ci-2", "st-1", "acc-1", "CS000001", "{}");
+    struct store_record c = record(STORE_CASE, "ci-3", "st-2", "acc-1", "CS000001", "{}");
+    struct store_record d = record(STORE_TASK, "ti-1", "st-1", "acc-1", "CS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &b), STORE_CONFLICT);
+    cr_assert_eq(store_write(st, put_cb, &c), STORE_OK, "another stream has its own refs");
+    cr_assert_eq(store_write(st, put_cb, &d), STORE_OK, "tasks have their own refs");
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-2");
+}
+
+/* ---- transactions ---- */
+
+/* What a write callback saw; checked by the test after store_write returns, because write
+ * callbacks may run on the store's writer thread, where a failing cr_assert cannot unwind. */
+struct probe {
+    struct store_record *r;
+    int put_rc, get_rc;
+    int64_t get_version;
+    int result; /* what the callback returns */
+};
+
+static int put_then_return_cb(struct store_txn *t, void *arg)
+{
+    struct probe *p = arg;
+    p->put_rc = store_record_put(t, p->r);
+    return p->result;
+}
+
+static int put_then_read_cb(struct store_txn *t, void *arg)
+{
+    struct probe *p = arg;
+    p->put_rc = store_record_put(t, p->r);
+    struct store_record out = {0};
+    p->get_rc = store_record_get(t, p->r->kind, p->r->stream_id, p->r->account_id, p->r->id, &out);
+    p->get_version = out.version;
+    free(out.doc);
+    return STORE_OK;
+}
+
+Test(store_sqlite, abort_rolls_back)
+{
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    struct probe p = {.r = &r, .result = STORE_ABORT};
+    cr_assert_eq(store_write(st, put_then_return_cb, &p), STORE_ABORT);
+    cr_assert_eq(p.put_rc, STORE_OK);
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-1");
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records"), 0);
+
+    struct store_record r2 = record(STORE_CASE, "ci-2", "st-1", "acc-1", "CS000002", "{}");
+    struct probe p2 = {.r = &r2, .result = STORE_ERROR};
+    cr_assert_eq(store_write(st, put_then_return_cb, &p2), STORE_ERROR);
+    cr_assert_eq(p2.put_rc, STORE_OK);
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-2");
+
+    struct store_record r3 = record(STORE_CASE, "ci-3", "st-1", "acc-1", "CS000003", "{}");
+    struct probe p3 = {.r = &r3, .result = STORE_NOT_FOUND};
+    cr_assert_eq(store_write(st, put_then_return_cb, &p3), STORE_NOT_FOUND);
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-3");
+}
+
+Test(store_sqlite, abort_of_an_update_keeps_the_old_version)
+{
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"v\":1}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    struct store_record u = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"v\":2}");
+    struct probe p = {.r = &u, .result = STORE_ABORT};
+    cr_assert_eq(store_write(st, put_then_return_cb, &p), STORE_ABORT);
+    cr_assert_eq(p.put_rc, STORE_OK);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"v\":1}", 1);
+    cr_assert_eq(store_write(st, put_cb, &u), STORE_OK);
+    cr_assert_eq(u.version, 2, "the aborted update did not consume a version");
+}
+
+Test(store_sqlite, write_sees_its_own_writes_and_commits)
+{
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    struct probe p = {.r = &r};
+    cr_assert_eq(store_write(st, put_then_read_cb, &p), STORE_OK);
+    cr_assert_eq(p.put_rc, STORE_OK);
+    cr_assert_eq(p.get_rc, STORE_OK, "a transaction sees its own write");
+    cr_assert_eq(p.get_version, 1);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{}", 1);
+}
+
+static int return_arg_cb(struct store_txn *t, void *arg)
+{
+    (void)t;
+    return *(int *)arg;
+}
+
+Test(store_sqlite, read_and_write_return_the_callbacks_status)
+{
+    static const int statuses[] = {STORE_OK, STORE_NOT_FOUND, STORE_CONFLICT, STORE_ERROR,
+                                   STORE_ABORT};
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        int s = statuses[i];
+        cr_assert_eq(store_read(st, return_arg_cb, &s), s);
+        cr_assert_eq(store_write(st, return_arg_cb, &s), s);
+    }
+    /* and the connection is usable after every one of them */
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+}
+
+/* ---- counters ---- */
+
+struct ref_arg {
+    const char *stream;
+    const char *kind;
+    int64_t value;
+};
+
+static int next_ref_cb(struct store_txn *t, void *arg)
+{
+    struct ref_arg *a = arg;
+    return store_next_ref(t, a->stream, a->kind, &a->value);
+}
+
+static int next_ref_abort_cb(struct store_txn *t, void *arg)
+{
+    int rc = next_ref_cb(t, arg);
+    return rc == STORE_OK ? STORE_ABORT : rc;
+}
+
+static int64_t next_ref(const char *stream, const char *kind)
+{
+    struct ref_arg a = {.stream = stream, .kind = kind, .value = -1};
+    cr_assert_eq(store_write(st, next_ref_cb, &a), STORE_OK);
+    return a.value;
+}
+
+Test(store_sqlite, next_ref_counts_per_stream_and_kind)
+{
+    cr_assert_eq(next_ref("st-1", "CS"), 1);
+    cr_assert_eq(next_ref("st-1", "CS"), 2);
+    cr_assert_eq(next_ref("st-1", "TS"), 1);
+    cr_assert_eq(next_ref("st-2", "CS"), 1);
+    cr_assert_eq(next_ref("st-1", "CS"), 3);
+    cr_assert_eq(next_ref("st-1", "TS"), 2);
+    cr_assert_eq(next_ref("st-2", "TS"), 1);
+    cr_assert_eq(next_ref("st-2", "CS"), 2);
+    cr_assert_eq(next_ref("st-1", "TS"), 3);
+}
+
+Test(store_sqlite, next_ref_twice_in_one_transaction)
+{
+    cr_assert_eq(next_ref("st-1", "CS"), 1);
+    struct ref_arg a = {.stream = "st-1", .kind = "CS"};
+    cr_assert_eq(store_write(st, next_ref_abort_cb, &a), STORE_ABORT);
+    cr_assert_eq(a.value, 2);
+    cr_assert_eq(next_ref("st-1", "CS"), 2, "an aborted transaction's number is not consumed");
+}
+
+/* ---- apps and streams ---- */
+
+struct kv_arg {
+    const char *key;
+    const char *account;
+    const char *json;
+    char *out;
+};
+
+static int app_put_cb(struct store_txn *t, void *arg)
+{
+    struct kv_arg *a = arg;
+    return store_app_put(t, a->key, a->account, a->json);
+}
+
+static int app_get_cb(struct store_txn *t, void *arg)
+{
+    struct kv_arg *a = arg;
+    return store_app_get(t, a->key, &a->out);
+}
+
+static int stream_put_cb(struct store_txn *t, void *arg)
+{
+    struct kv_arg *a = arg;
+    return store_stream_put(t, a->key, a->json);
+}
+
+static int stream_get_cb(struct store_txn *t, void *arg)
+{
+    struct kv_arg *a = arg;
+    return store_stream_get(t, a->key, &a->out);
+}
+
+struct collected {
+    char *docs[8];
+    size_t n;
+};
+
+static void collect(const char *json, void *arg)
+{
+    struct collected *c = arg;
+    cr_assert_lt(c->n, 8);
+    c->docs[c->n++] = xstrdup(json);
+}
+
+static int app_each_cb(struct store_txn *t, void *arg)
+{
+    return store_app_each(t, collect, arg);
+}
+
+static void put_app(const char *id, const char *account, const char *json)
+{
+    struct kv_arg a = {.key = id, .account = account, .json = json};
+    cr_assert_eq(store_write(st, app_put_cb, &a), STORE_OK);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+Test(store_sqlite, app_put_get)
+{
+    put_app("cs-1", "acc-1", "{\"clientId\":\"cs-1\"}");
+    struct kv_arg a = {.key = "cs-1"};
+    cr_assert_eq(store_read(st, app_get_cb, &a), STORE_OK);
+    cr_assert_str_eq(a.out, "{\"clientId\":\"cs-1\"}");
+    free(a.out);
+
+    put_app("cs-1", "acc-1", "{\"clientId\":\"cs-1\",\"revoked\":true}");
+    a.out = NULL;
+    cr_assert_eq(store_read(st, app_get_cb, &a), STORE_OK);
+    cr_assert_str_eq(a.out, "{\"clientId\":\"cs-1\",\"revoked\":true}");
+    free(a.out);
+
+    struct kv_arg missing = {.key = "cs-2"};
+    cr_assert_eq(store_read(st, app_get_cb, &missing), STORE_NOT_FOUND);
+    cr_assert_null(missing.out);
+}
+
+Test(store_sqlite, app_each_is_oldest_first)
+{
+    struct collected none = {0};
+    cr_assert_eq(store_read(st, app_each_cb, &none), STORE_OK);
+    cr_assert_eq(none.n, 0);
+
+    put_app("cs-b", "acc-1", "{\"n\":\"b\"}");
+    sleep_ms(3);
+    put_app("cs-a", "acc-1", "{\"n\":\"a\"}");
+    sleep_ms(3);
+    put_app("cs-c", "acc-2", "{\"n\":\"c\"}");
+    sleep_ms(3);
+    put_app("cs-b", "acc-1", "{\"n\":\"b2\"}"); /* an update keeps its place */
+
+    struct collected c = {0};
+    cr_assert_eq(store_read(st, app_each_cb, &c), STORE_OK);
+    cr_assert_eq(c.n, 3);
+    cr_assert_str_eq(c.docs[0], "{\"n\":\"b2\"}");
+    cr_assert_str_eq(c.docs[1], "{\"n\":\"a\"}");
+    cr_assert_str_eq(c.docs[2], "{\"n\":\"c\"}");
+    for (size_t i = 0; i < c.n; i++)
+        free(c.docs[i]);
+}
+
+Test(store_sqlite, stream_put_get)
+{
+    struct kv_arg p = {.key = "st-1", .json = "{\"statuses\":[]}"};
+    cr_assert_eq(store_write(st, stream_put_cb, &p), STORE_OK);
+    struct kv_arg g = {.key = "st-1"};
+    cr_assert_eq(store_read(st, stream_get_cb, &g), STORE_OK);
+    cr_assert_str_eq(g.out, "{\"statuses\":[]}");
+    free(g.out);
+
+    p.json = "{\"statuses\":[{\"name\":\"Open\"}]}";
+    cr_assert_eq(store_write(st, stream_put_cb, &p), STORE_OK);
+    g.out = NULL;
+    cr_assert_eq(store_read(st, stream_get_cb, &g), STORE_OK);
+    cr_assert_str_eq(g.out, "{\"statuses\":[{\"name\":\"Open\"}]}");
+    free(g.out);
+
+    struct kv_arg other = {.key = "st-2"};
+    cr_assert_eq(store_read(st, stream_get_cb, &other), STORE_NOT_FOUND);
+}
+
+/* ---- idempotency keys ---- */
+
+struct idem_arg {
+    const char *client, *key;
+    struct store_idem in, out;
+};
+
+static int idem_put_cb(struct store_txn *t, void *arg)
+{
+    struct idem_arg *a = arg;
+    return store_idem_put(t, a->client, a->key, &a->in);
+}
+
+static int idem_get_cb(struct store_txn *t, void *arg)
+{
+    struct idem_arg *a = arg;
+    return store_idem_get(t, a->client, a->key, &a->out);
+}
+
+Test(store_sqlite, idempotency_put_get)
+{
+    static const char body[] = "{\"_id\":\"ci-1\",\"bin\":\"\x01\"}";
+    struct idem_arg a = {.client = "cs-1", .key = "key-1"};
+    snprintf(a.in.body_hash, sizeof a.in.body_hash, "%064d", 7);
+    a.in.status = 200;
+    a.in.body = (char *)body;
+    a.in.body_len = sizeof body - 1;
+    a.in.created_at = 1749032280725LL;
+    cr_assert_eq(store_write(st, idem_put_cb, &a), STORE_OK);
+
+    cr_assert_eq(store_read(st, idem_get_cb, &a), STORE_OK);
+    cr_assert_str_eq(a.out.body_hash, a.in.body_hash);
+    cr_assert_eq(a.out.status, 200);
+    cr_assert_eq(a.out.body_len, sizeof body - 1);
+    cr_assert_eq(memcmp(a.out.body, body, sizeof body - 1), 0);
+    cr_assert_eq(a.out.created_at, 1749032280725LL);
+    free(a.out.body);
+
+    struct idem_arg other_client = {.client = "cs-2", .key = "key-1"};
+    cr_assert_eq(store_read(st, idem_get_cb, &other_client), STORE_NOT_FOUND);
+    struct idem_arg other_key = {.client = "cs-1", .key = "key-2"};
+    cr_assert_eq(store_read(st, idem_get_cb, &other_key), STORE_NOT_FOUND);
+}
+
+Test(store_sqlite, idempotency_body_with_nul_bytes)
+{
+    static const char body[] = "a\0b\0c";
+    struct idem_arg a = {.client = "cs-1", .key = "k"};
+    strcpy(a.in.body_hash, "h");
+    a.in.status = 201;
+    a.in.body = (char *)body;
+    a.in.body_len = 5;
+    cr_assert_eq(store_write(st, idem_put_cb, &a), STORE_OK);
+    cr_assert_eq(store_read(st, idem_get_cb, &a), STORE_OK);
+    cr_assert_eq(a.out.body_len, 5);
+    cr_assert_eq(memcmp(a.out.body, body, 5), 0);
+    free(a.out.body);
+}
+
+Test(store_sqlite, idempotency_empty_body)
+{
+    /* BUG: store/store_sqlite.c sqlite_idem_get passes sqlite3_column_blob() to xstrndup;
+     * SQLite returns NULL for a zero-length blob, so memcpy(p, NULL, 0) runs (undefined
+     * behaviour: UBSan "null pointer passed as argument 2"). Fails under `make test-asan`
+     * (-fno-sanitize-recover) or with UBSAN_OPTIONS=halt_on_error=1; low impact, a stored
+     * response body is rarely empty. Fix: n ? blob : "". */
+    struct idem_arg a = {.client = "cs-1", .key = "k"};
+    strcpy(a.in.body_hash, "h");
+    a.in.status = 204;
+    a.in.body = (char *)"";
+    a.in.body_len = 0;
+    cr_assert_eq(store_write(st, idem_put_cb, &a), STORE_OK);
+    cr_assert_eq(store_read(st, idem_get_cb, &a), STORE_OK);
+    cr_assert_eq(a.out.status, 204);
+    cr_assert_eq(a.out.body_len, 0);
+    cr_assert_not_null(a.out.body);
+    cr_assert_str_eq(a.out.body, "");
+    free(a.out.body);
+}
+
+Test(store_sqlite, idempotency_put_replaces)
+{
+    struct idem_arg a = {.client = "cs-1", .key = "k"};
+    strcpy(a.in.body_hash, "h1");
+    a.in.status = 200;
+    a.in.body = (char *)"{\"v\":1}";
+    a.in.body_len = strlen(a.in.body);
+    cr_assert_eq(store_write(st, idem_put_cb, &a), STORE_OK);
+    strcpy(a.in.body_hash, "h2");
+    a.in.body = (char *)"{\"v\":2}";
+    cr_assert_eq(store_write(st, idem_put_cb, &a), STORE_OK);
+    cr_assert_eq(store_read(st, idem_get_cb, &a), STORE_OK);
+    cr_assert_str_eq(a.out.body_hash, "h2");
+    cr_assert_str_eq(a.out.body, "{\"v\":2}");
+    free(a.out.body);
+}
+
+/* ---- jti ---- */
+
+struct jti_arg {
+    const char *client, *jti;
+    int64_t exp;
+};
+
+static int jti_cb(struct store_txn *t, void *arg)
+{
+    struct jti_arg *a = arg;
+    return store_jti_use(t, a->client, a->jti, a->exp);
+}
+
+static int jti_use(const char *client, const char *jti, int64_t exp)
+{
+    struct jti_arg a = {.client = client, .jti = jti, .exp = exp};
+    return store_write(st, jti_cb, &a);
+}
+
+Test(store_sqlite, jti_replay_is_conflict_per_client)
+{
+    int64_t exp = time_now_ms() / 1000 + 3600;
+    cr_assert_eq(jti_use("cs-1", "j-1", exp), STORE_OK);
+    cr_assert_eq(jti_use("cs-1", "j-1", exp), STORE_CONFLICT, "a replayed jti");
+    cr_assert_eq(jti_use("cs-2", "j-1", exp), STORE_OK, "another client's jti space");
+    cr_assert_eq(jti_use("cs-1", "j-2", exp), STORE_OK);
+    cr_assert_eq(jti_use("cs-2", "j-1", exp), STORE_CONFLICT);
+}
+
+Test(store_sqlite, jti_replay_is_conflict_even_when_a_purge_deleted_rows)
+{
+    /* The purge of expired jtis runs in the same call: its deleted rows must not be taken for
+     * the insert's. */
+    int64_t now = time_now_ms() / 1000;
+    cr_assert_eq(jti_use("cs-1", "live", now + 3600), STORE_OK);
+    cr_assert_eq(jti_use("cs-9", "old", now - 3600), STORE_OK);
+    cr_assert_eq(jti_use("cs-1", "live", now + 3600), STORE_CONFLICT);
+}
+
+Test(store_sqlite, jti_expired_long_ago_is_purged)
+{
+    int64_t now = time_now_ms() / 1000;
+    cr_assert_eq(jti_use("cs-1", "j", now - 3600), STORE_OK);
+    cr_assert_eq(jti_use("cs-1", "other", now + 60), STORE_OK);
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM jti WHERE jti = 'j'"), 0);
+}
+
+/* ---- concurrency ---- */
+
+enum { THREADS = 8, PER_THREAD = 200 };
+
+struct worker {
+    struct store *s;
+    int64_t values[PER_THREAD];
+    int failures;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        struct ref_arg a = {.stream = "st-busy", .kind = "CS", .value = -1};
+        if (store_write(w->s, next_ref_cb, &a) != STORE_OK)
+            w->failures++;
+        w->values[i] = a.value;
+    }
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void run_concurrent_counters(struct store *s)
+{
+    static struct worker workers[THREADS];
+    pthread_t tids[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        workers[i] = (struct worker){.s = s};
+        cr_assert_eq(pthread_create(&tids[i], NULL, worker_main, &workers[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(tids[i], NULL);
+
+    static int64_t all[THREADS * PER_THREAD];
+    size_t n = 0;
+    for (int i = 0; i < THREADS; i++) {
+        cr_assert_eq(workers[i].failures, 0, "thread %d: %d failed transactions", i,
+                     workers[i].failures);
+        for (int j = 1; j < PER_THREAD; j++)
+            cr_assert_gt(workers[i].values[j], workers[i].values[j - 1], "thread %d went back", i);
+        memcpy(all + n, workers[i].values, sizeof workers[i].values);
+        n += PER_THREAD;
+    }
+    qsort(all, n, sizeof all[0], cmp_i64);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(all[i], (int64_t)i + 1, "values are not 1..%d: position %zu holds %lld",
+                     THREADS * PER_THREAD, i, (long long)all[i]);
+    cr_assert_eq(query_int(db_path, "SELECT value FROM counters WHERE stream_id = 'st-busy'"),
+                 THREADS * PER_THREAD);
+}
+
+/* A write that takes a number and stores a record, then commits or aborts. */
+struct mixed_job {
+    struct ref_arg ref;
+    struct store_record rec;
+    int put_rc;
+    int result;
+};
+
+static int mixed_cb(struct store_txn *t, void *arg)
+{
+    struct mixed_job *j = arg;
+    int rc = store_next_ref(t, j->ref.stream, j->ref.kind, &j->ref.value);
+    if (rc != STORE_OK)
+        return rc;
+    j->put_rc = store_record_put(t, &j->rec);
+    return j->put_rc != STORE_OK ? j->put_rc : j->result;
+}
+
+struct mixed_worker {
+    struct store *s;
+    int idx;
+    int64_t committed[PER_THREAD];
+    int ncommitted;
+    int failures; /* unexpected store_write results */
+    int mismatch; /* reads on this thread that disagree with what the write answered */
+};
+
+static void *mixed_main(void *arg)
+{
+    struct mixed_worker *w = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char id[32], ref[32];
+        snprintf(id, sizeof id, "ci-%d-%d", w->idx, i);
+        snprintf(ref, sizeof ref, "R%d-%d", w->idx, i);
+        struct mixed_job j = {
+            .ref = {.stream = "st-mixed", .kind = "CS", .value = -1},
+            .rec = record(STORE_CASE, id, "st-mixed", "acc-1", ref, "{}"),
+            .result = (w->idx + i) % 3 == 0 ? STORE_ABORT : STORE_OK,
+        };
+        int rc = store_write(w->s, mixed_cb, &j);
+        if (rc != j.result) {
+            w->failures++;
+            continue;
+        }
+        if (rc == STORE_OK)
+            w->committed[w->ncommitted++] = j.ref.value;
+        /* read-your-writes on this thread's own connection */
+        struct get_arg g = {.kind = STORE_CASE, .stream = "st-mixed", .account = "acc-1", .id = id};
+        int got = store_read(w->s, get_cb, &g);
+        if (got == STORE_OK)
+            free(g.out.doc);
+        if (got != (rc == STORE_OK ? STORE_OK : STORE_NOT_FOUND))
+            w->mismatch++;
+    }
+    return NULL;
+}
+
+Test(store_sqlite, concurrent_commits_and_aborts_do_not_mix)
+{
+    /* Writes from many threads may share one transaction: an aborted one must take back only
+     * its own changes (record and counter bump), and every committed one must be visible. */
+    static struct mixed_worker workers[THREADS];
+    pthread_t tids[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        workers[i] = (struct mixed_worker){.s = st, .idx = i};
+        cr_assert_eq(pthread_create(&tids[i], NULL, mixed_main, &workers[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(tids[i], NULL);
+
+    static int64_t all[THREADS * PER_THREAD];
+    size_t n = 0;
+    for (int i = 0; i < THREADS; i++) {
+        cr_assert_eq(workers[i].failures, 0, "thread %d: %d writes answered wrongly", i,
+                     workers[i].failures);
+        cr_assert_eq(workers[i].mismatch, 0, "thread %d: %d reads disagree with the write", i,
+                     workers[i].mismatch);
+        memcpy(all + n, workers[i].committed, sizeof all[0] * (size_t)workers[i].ncommitted);
+        n += (size_t)workers[i].ncommitted;
+    }
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, THREADS * PER_THREAD);
+    qsort(all, n, sizeof all[0], cmp_i64);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(all[i], (int64_t)i + 1, "committed numbers are not 1..%zu: [%zu] = %lld", n, i,
+                     (long long)all[i]);
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records"), (long long)n);
+    cr_assert_eq(query_int(db_path, "SELECT value FROM counters WHERE stream_id = 'st-mixed'"),
+                 (long long)n);
+}
+
+Test(store_sqlite, concurrent_next_ref_is_distinct_and_complete)
+{
+    run_concurrent_counters(st);
+    cr_assert_eq(next_ref("st-busy", "CS"), THREADS * PER_THREAD + 1);
+}
+
+Test(store_sqlite, concurrent_next_ref_with_full_durability)
+{
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    const struct store_options full = {.durability = STORE_DURABILITY_FULL, .busy_timeout_ms = 0};
+    struct store *s = store_open(url, &full, &err);
+    cr_assert_not_null(s, "%s", err ? err : "?");
+    run_concurrent_counters(s);
+    store_close(s);
+}
