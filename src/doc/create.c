@@ -181,6 +181,10 @@ json_t *doc_create_case(const json_t *body, const struct doc_ctx *ctx, struct er
     if (doc_check_members(body, DOC_CASE, true, e) ||
         check_required(body, case_required, sizeof case_required / sizeof case_required[0], e))
         return NULL;
+    if (json_string_length(json_object_get(body, "name")) == 0) {
+        err_set(e, ERR_INVALID_VALUE, "name", "name cannot be empty");
+        return NULL;
+    }
     const json_t *tmpl = config_template_or_err(
         ctx->config, DOC_CASE, json_string_value(json_object_get(body, "caseTmp")), "caseTmp", e);
     if (!tmpl)

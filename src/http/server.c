@@ -171,6 +171,14 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+static enum MHD_Result count_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 2;
+    return MHD_YES;
+}
+
 /* First call for a request: every check that can be made from the request line and headers.
  * Returns true when a reply was queued (the request is rejected). */
 static bool check_head(struct req_state *st, struct http_server *srv, const char *url,
@@ -178,11 +186,14 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
 {
     struct header_scan h = {0};
     MHD_get_connection_values(st->conn, MHD_HEADER_KIND, scan_header, &h);
+    /* MHD hands over the path without its query string: count the arguments toward the URI */
+    size_t uri = strlen(url);
+    MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, count_argument, &uri);
     const char *why = NULL;
     enum err_code err = ERR_BAD_REQUEST;
-    if (strlen(url) > srv->cfg.header_limit) {
+    if (uri > srv->cfg.header_limit) {
         err = ERR_URI_TOO_LONG;
-    } else if (h.bytes + strlen(url) > srv->cfg.header_limit) {
+    } else if (h.bytes + uri > srv->cfg.header_limit) {
         err = ERR_HEADERS_TOO_LARGE;
     } else if (h.lengths_differ) {
         why = "conflicting Content-Length headers";
