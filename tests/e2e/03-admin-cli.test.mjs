@@ -1,0 +1,261 @@
+// Administration command line (API.md §4, §9): apps, tokens, stream
+// configuration, templates, statuses, priorities.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { createHmac } from 'node:crypto';
+import { Env, ids, T, H, ID_RE, runCli } from './lib/env.mjs';
+import { decodeJwt } from './lib/jwt.mjs';
+import { caseBody, assertOk, assertError } from './lib/client.mjs';
+
+function assertCliError(r, what) {
+  assert.notEqual(r.code, 0, `${what}: expected a non-zero exit, got 0 with stdout ${r.stdout}`);
+  assert.equal(r.stdout.trim(), '', `${what}: stdout must stay empty on error, got ${r.stdout}`);
+  assert.ok(r.stderr.trim().length > 0, `${what}: an error message is expected on stderr`);
+}
+
+const STATUSES = [
+  ['Open', 'open'], ['In-Progress', 'inProgress'], ['On-Hold', 'inProgress'], ['Resolved', 'resolved'], ['Closed', 'closed'],
+];
+const PRIORITIES = [['Low', 5, '#2563EB'], ['Medium', 10, '#16A34A'], ['High', 13, '#EA580C'], ['Critical', 15, '#DC2626']];
+const SYSTEM_FIELDS = [['Title', 'input'], ['Description', 'textarea'], ['Due Date', 'datetime']];
+
+function fieldType(f) {
+  return [f.dataType, f.metaData?.type];
+}
+
+function findField(fields, display) {
+  return fields.find((f) => f.displayName === display || f.metaData?.displayName === display || f.metaData?.name === display);
+}
+
+describe('03 admin cli: apps', () => {
+  let env;
+  before(async () => { env = await Env.create(); }, H);
+  after(async () => { await env?.dispose(); }, H);
+
+  it('app create prints one JSON object with the app (default scope caseManagement)', T, async () => {
+    const account = ids.account();
+    const stream = ids.stream();
+    const r = await env.cli(['app', 'create', '--account', account, '--stream', stream, '--name', 'Helpdesk bot']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(typeof out, 'object');
+    assert.match(out.clientId, ID_RE.client);
+    assert.equal(typeof out.clientSecret, 'string');
+    assert.ok(out.clientSecret.length >= 32, `clientSecret too short: ${out.clientSecret.length}`);
+    assert.equal(out.accountId, account);
+    assert.deepEqual(out.streams, [stream]);
+    assert.deepEqual(out.scopes, ['caseManagement']);
+  });
+
+  it('several streams, explicit scopes, distinct ids and secrets', T, async () => {
+    const [sA, sB] = [ids.stream(), ids.stream()];
+    const a = await env.cliJson(['app', 'create', '--account', ids.account(), '--stream', sA, '--stream', sB, '--org', ids.org()]);
+    assert.deepEqual([...a.streams].sort(), [sA, sB].sort());
+    const b = await env.cliJson(['app', 'create', '--account', ids.account(), '--stream', sA, '--scope', 'other']);
+    assert.deepEqual(b.scopes, ['other']);
+    assert.notEqual(a.clientId, b.clientId);
+    assert.notEqual(a.clientSecret, b.clientSecret);
+  });
+
+  it('app list prints a JSON array of apps without secrets', T, async () => {
+    const a = await env.createApp();
+    const b = await env.createApp();
+    const r = await env.cli(['app', 'list']);
+    assert.equal(r.code, 0, r.stderr);
+    const list = JSON.parse(r.stdout);
+    assert.ok(Array.isArray(list));
+    const listed = list.map((x) => x.clientId);
+    assert.ok(listed.includes(a.clientId) && listed.includes(b.clientId), `list lacks created apps: ${r.stdout}`);
+    assert.ok(!r.stdout.includes(a.clientSecret) && !r.stdout.includes(b.clientSecret), 'app list leaks a clientSecret');
+    for (const x of list) assert.equal(x.clientSecret, undefined);
+  });
+
+  it('app revoke exits 0; an unknown client id fails cleanly', T, async () => {
+    const a = await env.createApp();
+    const r = await env.cli(['app', 'revoke', a.clientId]);
+    assert.equal(r.code, 0, r.stderr);
+    assertCliError(await env.cli(['app', 'revoke', `cs-${crypto.randomUUID()}`]), 'revoke unknown');
+  });
+
+  it('bad arguments fail with a message on stderr and nothing on stdout', T, async () => {
+    assertCliError(await env.cli(['app', 'create', '--stream', ids.stream()]), 'no --account');
+    assertCliError(await env.cli(['app', 'create', '--account', ids.account()]), 'no --stream');
+    assertCliError(await env.cli(['app', 'create', '--account', ids.account(), '--stream', 'st bad/id']), 'malformed stream id');
+    assertCliError(await env.cli(['app', 'create', '--account', ids.account(), '--stream', ids.stream(), '--alg', 'none']), '--alg none');
+    assertCliError(await env.cli(['no-such-command']), 'unknown subcommand');
+  });
+
+  it('the database can come from CASEMGR_DB', T, async () => {
+    const account = ids.account();
+    const r = await runCli(['app', 'create', '--account', account, '--stream', ids.stream()], { env: { CASEMGR_DB: env.db } });
+    assert.equal(r.code, 0, r.stderr);
+    const made = JSON.parse(r.stdout);
+    const list = await env.cliJson(['app', 'list']);
+    assert.ok(list.some((x) => x.clientId === made.clientId), 'app created through CASEMGR_DB not visible with --db');
+  });
+
+  it('the key file defaults to <db path>.key with mode 0600', T, async (t) => {
+    if (!env.db.startsWith('sqlite:')) { t.skip('SQLite only'); return; }
+    await env.createApp();
+    const st = await stat(`${env.db.slice('sqlite:'.length)}.key`);
+    assert.equal(st.mode & 0o777, 0o600, `key file mode ${(st.mode & 0o777).toString(8)}`);
+  });
+});
+
+describe('03 admin cli: token', () => {
+  let env, app, server, cfg;
+  before(async () => {
+    env = await Env.create();
+    app = await env.createApp();
+    cfg = await env.streamConfig(app.streams[0]);
+    server = await env.startServer();
+  }, H);
+  after(async () => { await env?.dispose(); }, H);
+
+  it('casemgr token prints a JWT that the server accepts', T, async () => {
+    const r = await env.cli(['token', '--client-id', app.clientId, '--client-secret', app.clientSecret, '--sub', 'u-cli-user', '--ttl', '600']);
+    assert.equal(r.code, 0, r.stderr);
+    const tok = r.stdout.trim();
+    assert.match(tok, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const { header, payload, signature } = decodeJwt(tok);
+    assert.equal(header.alg, 'HS256');
+    assert.equal(payload.appId, app.clientId);
+    assert.equal(payload.sub, 'u-cli-user');
+    assert.equal(typeof payload.iat, 'number');
+    assert.equal(payload.exp - payload.iat, 600);
+    const [h, p] = tok.split('.');
+    assert.equal(signature, createHmac('sha256', app.clientSecret).update(`${h}.${p}`).digest('base64url'), 'signature is HMAC-SHA256 keyed by the secret');
+    const res = await server.client(app).createCase(caseBody(cfg), { token: tok });
+    assertOk(res);
+    assert.equal(res.json.createdBy._id, 'u-cli-user');
+  });
+
+  it('a token with a wrong secret is refused by the server', T, async () => {
+    const r = await env.cli(['token', '--client-id', app.clientId, '--client-secret', 'definitely-not-the-secret-0123456789']);
+    if (r.code !== 0) return; // refusing to mint is fine too
+    assertError(await server.client(app).createCase(caseBody(cfg), { token: r.stdout.trim() }), 401, 'unauthorized');
+  });
+});
+
+describe('03 admin cli: stream configuration', () => {
+  let env, stream;
+  before(async () => {
+    env = await Env.create();
+    stream = ids.stream();
+    await env.createApp({ streams: [stream] });
+  }, H);
+  after(async () => { await env?.dispose(); }, H);
+
+  it('the first association seeds the default statuses', T, async () => {
+    const cfg = await env.cliJson(['stream', 'show', '--stream', stream]);
+    assert.deepEqual(cfg.statuses.map((s) => [s.name, s.statusCategory]), STATUSES);
+    for (const s of cfg.statuses) {
+      assert.match(s._id, ID_RE.short('sts'));
+      assert.equal(s.lname, s.name.toLowerCase());
+      assert.equal(s.type, 'system');
+      assert.equal(typeof s.desc, 'string', `status ${s.name}: member desc missing (API.md §4)`);
+      assert.equal(s.isEnabled, true);
+      assert.equal(s.isActive, true);
+    }
+  });
+
+  it('the first association seeds the default priorities', T, async () => {
+    const cfg = await env.cliJson(['stream', 'show', '--stream', stream]);
+    assert.deepEqual(cfg.priorities.map((p) => [p.name, p.score, p.color.toUpperCase()]), PRIORITIES);
+    for (const p of cfg.priorities) {
+      assert.match(p._id, ID_RE.short('pr'));
+      assert.equal(p.lname, p.name.toLowerCase());
+      assert.equal(p.type, 'system');
+      assert.equal(typeof p.desc, 'string', `priority ${p.name}: member desc missing (API.md §4)`);
+      assert.equal(p.isEnabled, true);
+      assert.equal(p.isActive, true);
+    }
+  });
+
+  it('one default case template and one default task template with the three system fields', T, async () => {
+    const cfg = await env.cliJson(['stream', 'show', '--stream', stream]);
+    assert.equal(cfg.caseTemplates.length, 1);
+    assert.equal(cfg.taskTemplates.length, 1);
+    assert.match(cfg.caseTemplates[0]._id, ID_RE.short('ctm'));
+    assert.match(cfg.taskTemplates[0]._id, ID_RE.short('ttm'));
+    for (const tmpl of [cfg.caseTemplates[0], cfg.taskTemplates[0]]) {
+      assert.equal(typeof tmpl.name, 'string');
+      assert.ok(Array.isArray(tmpl.fields));
+      for (const [display, type] of SYSTEM_FIELDS) {
+        const f = findField(tmpl.fields, display);
+        assert.ok(f, `${tmpl._id}: field ${display} missing: ${JSON.stringify(tmpl.fields)}`);
+        assert.match(f._id, ID_RE.short('fd'));
+        assert.ok(fieldType(f).includes(type), `${display}: type ${type} expected, got ${JSON.stringify(fieldType(f))}`);
+        assert.equal(f.type, 'system');
+        for (const k of ['show', 'displayName', 'lname', 'desc', 'isEnabled', 'isActive', 'metaData', 'required', 'dataType']) {
+          assert.ok(k in f, `${tmpl._id} field ${display}: member ${k} missing (API.md §4)`);
+        }
+        for (const k of ['type', 'displayName', 'name', 'description', 'placeholder', 'readOnly', 'tooltipText']) {
+          assert.ok(k in f.metaData, `${display}: metaData.${k} missing`);
+        }
+      }
+    }
+  });
+
+  it('associating the stream with another app does not seed it again', T, async () => {
+    const before1 = await env.cliJson(['stream', 'show', '--stream', stream]);
+    await env.createApp({ streams: [stream] });
+    const after1 = await env.cliJson(['stream', 'show', '--stream', stream]);
+    assert.deepEqual(after1, before1);
+  });
+
+  it('template add (case and task, with custom fields)', T, async () => {
+    const t = await env.cliJson(['template', 'add', '--stream', stream, '--kind', 'case', '--id', 'ctm-custom-billing', '--name', 'Billing',
+      '--field', 'Invoice Number:input:required', '--field', 'Amount:number', '--field', 'Notes:textarea', '--field', 'Refunded:checkbox', '--field', 'Paid On:datetime']);
+    assert.equal(t._id, 'ctm-custom-billing');
+    assert.equal(t.name, 'Billing');
+    assert.ok(Array.isArray(t.fields));
+    assert.equal(t.isActive, true);
+    const inv = findField(t.fields, 'Invoice Number');
+    assert.ok(inv, `custom field missing: ${JSON.stringify(t.fields)}`);
+    assert.equal(inv.required, true);
+    assert.ok(fieldType(inv).includes('input'));
+    assert.ok(fieldType(findField(t.fields, 'Amount')).includes('number'));
+    assert.equal(findField(t.fields, 'Amount').required, false);
+
+    const task = await env.cliJson(['template', 'add', '--stream', stream, '--kind', 'task', '--name', 'Call back']);
+    assert.match(task._id, ID_RE.short('ttm'));
+
+    const cfg = await env.cliJson(['stream', 'show', '--stream', stream]);
+    assert.ok(cfg.caseTemplates.some((x) => x._id === 'ctm-custom-billing'));
+    assert.ok(cfg.taskTemplates.some((x) => x._id === task._id));
+  });
+
+  it('template add refuses an unknown field type or kind', T, async () => {
+    assertCliError(await env.cli(['template', 'add', '--stream', stream, '--kind', 'case', '--name', 'X', '--field', 'Blob:blob']), 'field type blob');
+    assertCliError(await env.cli(['template', 'add', '--stream', stream, '--kind', 'widget', '--name', 'X']), 'kind widget');
+  });
+
+  it('status add and priority add', T, async () => {
+    const s = await env.cliJson(['status', 'add', '--stream', stream, '--name', 'Escalated', '--category', 'inProgress']);
+    assert.match(s._id, ID_RE.short('sts'));
+    assert.equal(s.name, 'Escalated');
+    assert.equal(s.statusCategory, 'inProgress');
+    assert.equal(s.isActive, true);
+    const si = await env.cliJson(['status', 'add', '--stream', stream, '--name', 'Archived', '--category', 'closed', '--inactive']);
+    assert.equal(si.isActive, false);
+
+    const p = await env.cliJson(['priority', 'add', '--stream', stream, '--name', 'Trivial', '--score', '1', '--color', '#123456']);
+    assert.match(p._id, ID_RE.short('pr'));
+    assert.equal(p.score, 1);
+    assert.equal(p.color.toUpperCase(), '#123456');
+    const pi = await env.cliJson(['priority', 'add', '--stream', stream, '--name', 'Legacy', '--score', '7', '--inactive']);
+    assert.equal(pi.isActive, false);
+
+    const cfg = await env.cliJson(['stream', 'show', '--stream', stream]);
+    assert.ok(cfg.statuses.some((x) => x._id === s._id));
+    assert.ok(cfg.priorities.some((x) => x._id === p._id));
+  });
+
+  it('status add / priority add refuse bad values', T, async () => {
+    assertCliError(await env.cli(['status', 'add', '--stream', stream, '--name', 'Weird', '--category', 'bogus']), 'category bogus');
+    assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Too high', '--score', '16']), 'score 16');
+    assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Too low', '--score', '0']), 'score 0');
+  });
+});

@@ -1,0 +1,241 @@
+// Operations (API.md §11): health, readiness, metrics, access log, graceful
+// shutdown.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { useServer, Env, T, H, sleep, runCli } from './lib/env.mjs';
+import { tokenFor } from './lib/jwt.mjs';
+import { request, caseBody, assertOk, apiBase, RawConn, buildRequest, connect } from './lib/client.mjs';
+
+const LOG_KEYS = ['time', 'requestId', 'method', 'path', 'status', 'bytes', 'micros', 'clientId', 'streamId'];
+
+/** Parses Prometheus text format into [{name, labels, value}] plus TYPE lines. */
+function parseProm(text) {
+  const samples = [];
+  const types = {};
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const t = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (t) { types[t[1]] = t[2]; continue; }
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$/.exec(line);
+    assert.ok(m, `not a Prometheus sample line: ${JSON.stringify(line)}`);
+    const labels = {};
+    if (m[3]) {
+      for (const lm of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]] = lm[2];
+    }
+    samples.push({ name: m[1], labels, value: Number(m[4]) });
+  }
+  return { samples, types };
+}
+
+describe('08 ops: health, readiness, metrics', () => {
+  const ctx = useServer();
+
+  it('GET /healthz and GET /readyz answer 200 without auth', T, async () => {
+    for (const p of ['/healthz', '/readyz']) {
+      const r = await request(`${ctx.server.base}${p}`, { method: 'GET' });
+      assert.equal(r.status, 200, `${p}: ${r.status} ${r.text}`);
+    }
+  });
+
+  it('GET /metrics: Prometheus text with request counters, a latency histogram and open connections', T, async () => {
+    for (let i = 0; i < 3; i++) assertOk(await ctx.client.createCase(caseBody(ctx.cfg)));
+    for (let i = 0; i < 2; i++) assert.equal((await ctx.client.createCase(caseBody(ctx.cfg), { token: 'bogus' })).status, 401);
+    const r = await request(`${ctx.server.base}/metrics`, { method: 'GET' });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+    const { samples, types } = parseProm(r.text);
+
+    const labelled = (endpoint, status) => samples.filter((s) => {
+      const vals = Object.values(s.labels);
+      return vals.some((v) => v.includes(endpoint)) && vals.includes(String(status));
+    });
+    const counter200 = labelled('createCase', 200).filter((s) => !/_bucket$|_sum$|_count$/.test(s.name) || types[s.name] === 'counter');
+    assert.ok(counter200.some((s) => s.value >= 3), `no request counter for createCase/200 >= 3:\n${r.text.slice(0, 3000)}`);
+    assert.ok(labelled('createCase', 401).some((s) => s.value >= 2), `no request counter for createCase/401 >= 2:\n${r.text.slice(0, 3000)}`);
+
+    const hist = Object.entries(types).filter(([, t]) => t === 'histogram').map(([n]) => n);
+    assert.ok(hist.length >= 1, 'no histogram metric');
+    const h = hist.find((n) => samples.some((s) => s.name === `${n}_bucket`) && samples.some((s) => s.name === `${n}_sum`) && samples.some((s) => s.name === `${n}_count`));
+    assert.ok(h, `histogram lacks _bucket/_sum/_count: ${hist}`);
+    assert.ok(samples.some((s) => s.name === `${h}_bucket` && s.labels.le === '+Inf'), 'no le="+Inf" bucket');
+    const count = samples.filter((s) => s.name === `${h}_count`).reduce((a, s) => a + s.value, 0);
+    assert.ok(count >= 5, `histogram count ${count} < requests made`);
+
+    const gauges = Object.entries(types).filter(([n, t]) => t === 'gauge' && /conn/i.test(n));
+    assert.ok(gauges.length >= 1, `no open-connections gauge in TYPE lines: ${JSON.stringify(types)}`);
+    const g = samples.find((s) => s.name === gauges[0][0]);
+    assert.ok(g && g.value >= 1, 'open connections gauge should count the scraping connection');
+  });
+});
+
+describe('08 ops: access log', () => {
+  const ctx = useServer();
+
+  it('one JSON line per request with the documented keys; tokens and secrets never logged', T, async () => {
+    const tok = tokenFor(ctx.app, { sub: 'u-logged' });
+    const ok = await ctx.client.createCase(caseBody(ctx.cfg), { token: tok, headers: { 'x-request-id': 'log-test-ok' } });
+    assertOk(ok);
+    const badTok = `${tok.slice(0, -6)}AAAAAA`;
+    const bad = await ctx.client.createCase(caseBody(ctx.cfg), { token: badTok, headers: { 'x-request-id': 'log-test-401' } });
+    assert.equal(bad.status, 401);
+    await ctx.server.waitForLog((l) => l.requestId === 'log-test-401', 3000);
+    const stopped = await ctx.server.stop('SIGTERM'); // flushes whatever is buffered
+    assert.equal(stopped.code, 0);
+
+    const out = ctx.server.stdoutText;
+    const lines = out.split('\n').filter((l) => l.trim());
+    for (const l of lines) assert.doesNotThrow(() => JSON.parse(l), `stdout line is not JSON: ${l}`);
+    const log = ctx.server.accessLog();
+    const line = log.find((l) => l.requestId === 'log-test-ok');
+    assert.ok(line, `no access-log line for request log-test-ok in:\n${out.slice(0, 2000)}`);
+    for (const k of LOG_KEYS) assert.ok(k in line, `access-log key ${k} missing: ${JSON.stringify(line)}`);
+    assert.equal(line.method, 'POST');
+    assert.ok(line.path.endsWith(`${apiBase(ctx.app.streams[0])}createCase`), line.path);
+    assert.equal(line.status, 200);
+    assert.equal(line.clientId, ctx.app.clientId);
+    assert.equal(line.streamId, ctx.app.streams[0]);
+    assert.equal(typeof line.bytes, 'number');
+    assert.equal(typeof line.micros, 'number');
+    assert.ok(!Number.isNaN(Date.parse(line.time)), `time ${line.time}`);
+    const l401 = log.find((l) => l.requestId === 'log-test-401');
+    assert.ok(l401, 'no access-log line for the 401');
+    assert.equal(l401.status, 401);
+
+    const everything = out + ctx.server.stderrText;
+    for (const secret of [tok, tok.split('.')[2], badTok, badTok.split('.')[2], ctx.app.clientSecret]) {
+      assert.ok(!everything.includes(secret), 'a token, signature or client secret appears in the server output');
+    }
+  });
+
+  it('access-log lines are written promptly (not held in a buffer)', T, async () => {
+    const env = ctx.env;
+    const server = await env.startServer();
+    const c = server.client(ctx.app);
+    assertOk(await c.createCase(caseBody(ctx.cfg), { headers: { 'x-request-id': 'prompt-log' } }));
+    const hit = await server.waitForLog((l) => l.requestId === 'prompt-log', 2000);
+    assert.ok(hit, 'the access-log line did not appear on stdout within 2 s');
+  });
+});
+
+describe('08 ops: graceful shutdown', () => {
+  let env, app, cfg;
+  before(async () => {
+    env = await Env.create();
+    app = await env.createApp();
+    cfg = await env.streamConfig(app.streams[0]);
+  }, H);
+  after(async () => { await env?.dispose(); }, H);
+
+  async function startInFlight(server) {
+    const body = Buffer.from(JSON.stringify(caseBody(cfg, { name: 'In flight' })));
+    const conn = await RawConn.open(server.port);
+    const head = buildRequest({
+      path: `${apiBase(app.streams[0])}createCase`,
+      headers: [['Host', 'x'], ['Content-Type', 'application/json'], ['auth', tokenFor(app)], ['Content-Length', String(body.length)]],
+    });
+    await conn.write(Buffer.concat([head, body.subarray(0, 10)]));
+    await sleep(300);
+    return { conn, rest: body.subarray(10) };
+  }
+
+  it('SIGTERM while a request is in flight: it completes, then exit 0', T, async () => {
+    const server = await env.startServer();
+    const { conn, rest } = await startInFlight(server);
+    try {
+      server.signal('SIGTERM');
+      await sleep(500);
+      assert.equal(server.exited, null, 'server exited with a request in flight');
+      await conn.write(rest);
+      const r = await conn.readResponse(5000);
+      assert.equal(r.status, 200, `in-flight request: ${r.statusLine} ${r.text.slice(0, 300)}`);
+      assert.equal(r.json.name, 'In flight');
+    } finally {
+      conn.destroy();
+    }
+    // one SIGTERM only: a second one may legitimately mean "quit now"
+    const res = await server.waitExit(5000);
+    assert.equal(res.killed, false, 'server did not exit within 5 s of SIGTERM');
+    assert.equal(res.code, 0, `exit ${JSON.stringify(res)}`);
+    // what was acknowledged is durable: the next case gets the next number
+    const again = await env.startServer();
+    const next = await again.client(app).newCase(cfg);
+    assert.equal(next.refId, 'CS000002');
+  });
+
+  it('after SIGTERM no new connections are accepted', T, async () => {
+    const server = await env.startServer();
+    const { conn, rest } = await startInFlight(server);
+    try {
+      server.signal('SIGTERM');
+      await sleep(500);
+      let served = false;
+      try {
+        const c2 = await connect(server.port, 2000);
+        const rc = new RawConn(c2);
+        await rc.write(buildRequest({ method: 'GET', path: '/healthz', headers: [['Host', 'x']] }));
+        try { await rc.readResponse(2000); served = true; } catch { /* closed */ }
+        rc.destroy();
+      } catch { /* refused: fine */ }
+      assert.equal(served, false, 'a new connection was served after SIGTERM');
+      await conn.write(rest);
+      await conn.readResponse(5000).catch(() => {});
+    } finally {
+      conn.destroy();
+    }
+    const res = await server.waitExit(5000);
+    assert.equal(res.code, 0);
+  });
+
+  it('SIGTERM and SIGINT on an idle server: exit 0 promptly', T, async () => {
+    for (const sig of ['SIGTERM', 'SIGINT']) {
+      const server = await env.startServer();
+      assertOk(await server.client(app).createCase(caseBody(cfg)));
+      const t0 = Date.now();
+      const res = await server.stop(sig, 5000);
+      assert.equal(res.killed, false, `${sig}: not exited within 5 s`);
+      assert.equal(res.code, 0, `${sig}: ${JSON.stringify(res)}`);
+      assert.ok(Date.now() - t0 < 3000, `${sig}: took ${Date.now() - t0} ms`);
+    }
+  });
+});
+
+describe('08 ops: serve options', () => {
+  let env, app, cfg;
+  before(async () => {
+    env = await Env.create();
+    app = await env.createApp();
+    cfg = await env.streamConfig(app.streams[0]);
+  }, H);
+  after(async () => { await env?.dispose(); }, H);
+
+  it('--durability normal serves', T, async () => {
+    const server = await env.startServer(['--durability', 'normal']);
+    assertOk(await server.client(app).createCase(caseBody(cfg)));
+    assert.equal((await server.stop()).code, 0);
+  });
+
+  it('the database can come from CASEMGR_DB', T, async () => {
+    const server = await env.startServer([], { withDbOption: false, env: { CASEMGR_DB: env.db } });
+    assertOk(await server.client(app).createCase(caseBody(cfg)));
+    assert.equal((await server.stop()).code, 0);
+  });
+
+  it('bad settings stop serve at once with a message and a non-zero exit', T, async () => {
+    const bad = [
+      ['--durability', 'sometimes'],
+      ['--body-limit', 'lots'],
+      ['--threads', '0'],
+      ['--frobnicate'],
+    ];
+    for (const extra of bad) {
+      const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', env.db, ...extra], { timeout: 5000 });
+      assert.notEqual(r.code, 0, `serve ${extra.join(' ')} should fail`);
+      assert.ok(typeof r.code === 'number', `serve ${extra.join(' ')}: did not exit by itself (${r.code})`);
+      assert.ok(r.stderr.trim().length > 0, `serve ${extra.join(' ')}: no message on stderr`);
+      assert.ok(!/listening on/.test(r.stderr), `serve ${extra.join(' ')} started listening`);
+    }
+    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'mysql://nowhere/db'], { timeout: 5000 });
+    assert.ok(typeof r.code === 'number' && r.code !== 0, `unsupported --db scheme: ${r.code}`);
+  });
+});
