@@ -1,4 +1,5 @@
 /* guard — authentication, authorisation and body decoding shared by every endpoint. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,20 +100,48 @@ void api_doc_ctx(const struct auth_identity *id, const char *stream_id, struct d
  * text on every use: the text is cheap to read, parsing it on every write is not, and an
  * administrator's change (another process) is seen at once because the text differs. */
 #define CONFIG_CACHE 8
-static _Thread_local struct {
-    char *stream_id;
-    char *text;
-    json_t *cfg;
-} config_cache[CONFIG_CACHE];
-static _Thread_local unsigned config_cache_next;
+struct config_cache {
+    struct {
+        char *stream_id;
+        char *text;
+        json_t *cfg;
+    } slot[CONFIG_CACHE];
+    unsigned next;
+};
+
+static pthread_key_t config_cache_key;
+static pthread_once_t config_cache_once = PTHREAD_ONCE_INIT;
+
+/* Runs when a thread that used the cache ends (the store's writer thread, at store_close). */
+static void config_cache_free(void *p)
+{
+    struct config_cache *c = p;
+    for (int i = 0; i < CONFIG_CACHE; i++) {
+        free(c->slot[i].stream_id);
+        free(c->slot[i].text);
+        json_decref(c->slot[i].cfg);
+    }
+    free(c);
+}
+
+static void config_cache_init(void)
+{
+    pthread_key_create(&config_cache_key, config_cache_free);
+}
 
 static json_t *config_cached(const char *stream_id, char *text)
 {
+    pthread_once(&config_cache_once, config_cache_init);
+    struct config_cache *c = pthread_getspecific(config_cache_key);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        pthread_setspecific(config_cache_key, c);
+    }
     for (int i = 0; i < CONFIG_CACHE; i++) {
-        if (config_cache[i].stream_id && strcmp(config_cache[i].stream_id, stream_id) == 0 &&
-            strcmp(config_cache[i].text, text) == 0) {
+        if (c->slot[i].stream_id && strcmp(c->slot[i].stream_id, stream_id) == 0 &&
+            strcmp(c->slot[i].text, text) == 0) {
             free(text);
-            return json_incref(config_cache[i].cfg);
+            return json_incref(c->slot[i].cfg);
         }
     }
     json_t *cfg = json_loads(text, 0, NULL);
@@ -120,20 +149,24 @@ static json_t *config_cached(const char *stream_id, char *text)
         free(text);
         return NULL;
     }
-    unsigned slot = config_cache_next++ % CONFIG_CACHE;
-    free(config_cache[slot].stream_id);
-    free(config_cache[slot].text);
-    json_decref(config_cache[slot].cfg);
-    config_cache[slot].stream_id = xstrdup(stream_id);
-    config_cache[slot].text = text; /* taken */
-    config_cache[slot].cfg = json_incref(cfg);
+    unsigned i = c->next++ % CONFIG_CACHE;
+    free(c->slot[i].stream_id);
+    free(c->slot[i].text);
+    json_decref(c->slot[i].cfg);
+    c->slot[i].stream_id = xstrdup(stream_id);
+    c->slot[i].text = text; /* taken */
+    c->slot[i].cfg = json_incref(cfg);
     return cfg;
 }
 
-int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
+static int config_get(struct store_txn *t, const char *stream_id, bool seed, json_t **cfg)
 {
     char *text = NULL;
     int rc = store_stream_get(t, stream_id, &text);
+    if (rc == STORE_NOT_FOUND && !seed) {
+        *cfg = config_default();
+        return STORE_OK;
+    }
     if (rc == STORE_NOT_FOUND) {
         *cfg = config_default();
         char *dump = json_dumps(*cfg, JSON_COMPACT);
@@ -145,6 +178,16 @@ int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
         return rc;
     *cfg = config_cached(stream_id, text);
     return *cfg ? STORE_OK : STORE_ERROR;
+}
+
+int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
+{
+    return config_get(t, stream_id, true, cfg);
+}
+
+int api_read_config(struct store_txn *t, const char *stream_id, json_t **cfg)
+{
+    return config_get(t, stream_id, false, cfg);
 }
 
 int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err *e)

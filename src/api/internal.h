@@ -29,6 +29,8 @@ void api_reply_doc(struct http_reply *rep, char *text, size_t len, long long ver
 /* The stream's configuration document, seeded with the defaults when the stream has none yet
  * (API.md §4). Caller decrefs *cfg. A store status. */
 int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg);
+/* The same for a read transaction: a stream without one gets the defaults, not stored. */
+int api_read_config(struct store_txn *t, const char *stream_id, json_t **cfg);
 
 #define API_LIMIT_DEFAULT 50
 #define API_LIMIT_MAX 500
@@ -49,5 +51,7 @@ void api_create_task(struct http_request *req, struct http_reply *rep);
 void api_update_case(struct http_request *req, struct http_reply *rep);
 void api_update_task(struct http_request *req, struct http_reply *rep);
 void api_get_activities(struct http_request *req, struct http_reply *rep);
+void api_get_cases(struct http_request *req, struct http_reply *rep);
+void api_get_tasks(struct http_request *req, struct http_reply *rep);
 
 #endif

@@ -29,6 +29,9 @@ void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record 
     r->priority_score = (int)json_integer_value(json_object_get(priority, "score"));
     const char *assignee = str(json_object_get(doc, "currAssignee"), "_id");
     r->assignee = assignee && *assignee ? assignee : NULL;
+    r->source = str(doc, "source");
+    r->ref_seq = r->ref_id && strlen(r->ref_id) > 2 ? strtoll(r->ref_id + 2, NULL, 10) : 0;
+    r->breached = json_is_true(json_object_get(doc, "isBreached"));
     int64_t ms = 0;
     const char *created = str(doc, "createdAt");
     r->created_at = created && time_parse_iso(created, &ms) == 0 ? ms : 0;

@@ -98,6 +98,12 @@ int store_record_head(struct store_txn *t, enum store_kind kind, const char *str
     return t->store->ops->record_head(t, kind, stream_id, account_id, id, h);
 }
 
+int store_query(struct store_txn *t, const struct store_query *q,
+                void (*fn)(const char *doc, size_t len, void *arg), void *arg, int64_t *total)
+{
+    return t->store->ops->query(t, q, fn, arg, total);
+}
+
 int store_idem_get(struct store_txn *t, const char *client_id, const char *key,
                    struct store_idem *out)
 {

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* Results of every store call: "absent" is never confused with "failed". */
 enum store_status {
     STORE_OK = 0,
@@ -49,6 +51,9 @@ struct store_record {
     const char *priority_name;
     int priority_score;
     const char *assignee; /* currAssignee._id, NULL when unassigned */
+    const char *source;
+    int64_t ref_seq; /* the number in refId, for sorting past 999999 */
+    bool breached;   /* isBreached as written */
     int64_t created_at;   /* ms */
     int64_t updated_at;   /* ms */
     bool has_due_date;
@@ -115,6 +120,70 @@ struct store_record_head {
 /* Loads a record's head by kind + stream + account + id; NOT_FOUND like store_record_get. */
 int store_record_head(struct store_txn *t, enum store_kind kind, const char *stream_id,
                       const char *account_id, const char *id, struct store_record_head *h);
+
+/* A list query (API.md §8) as the API decoded it: every filter is optional, filters combine with
+ * AND, the values of one filter with OR. Strings are borrowed. */
+enum store_sort {
+    STORE_SORT_CREATED,
+    STORE_SORT_UPDATED,
+    STORE_SORT_DUE,
+    STORE_SORT_PRIORITY,
+    STORE_SORT_NAME,
+    STORE_SORT_REF
+};
+
+#define STORE_LIST_MAX 100 /* values in one list filter */
+
+struct store_strings {
+    const char *v[STORE_LIST_MAX];
+    size_t n;
+};
+
+/* One custom-field condition: the field (by _id or by metaData.name) holds one of values. */
+struct store_field_filter {
+    bool by_name;
+    const char *field;
+    const json_t *values[STORE_LIST_MAX]; /* scalars: string, number, boolean */
+    size_t n;
+};
+
+/* A range of due dates [from, to) in ms; the ETA buckets are a list of these. */
+struct store_range {
+    int64_t from, to;
+};
+
+struct store_query {
+    enum store_kind kind;
+    const char *stream_id;
+    const char *account_id;
+    const char *search;   /* lower-case substring of the name, or an exact refId; NULL = none */
+    const char *name;     /* lower-case substring of the name; NULL = none */
+    bool unresolved;      /* statusCategory open or inProgress */
+    bool unassigned;      /* no currAssignee */
+    const char *assignee; /* mycase/mytask: assigned to this user; NULL = no filter */
+    struct store_strings priorities, statuses; /* the stream's own names */
+    struct store_strings channels, queues, agents;
+    bool has_created_from, has_created_to;
+    int64_t created_from, created_to; /* inclusive, ms */
+    bool has_due;
+    struct store_range due; /* dueDate: that UTC day */
+    struct store_range eta[6];
+    size_t neta;
+    bool eta_none;    /* ETAlist "none": no dueDate */
+    bool eta_filter;  /* ETAlist given and not empty */
+    const char *case_id;
+    struct store_field_filter fields[16];
+    size_t nfields;
+    enum store_sort sort;
+    bool descending;
+    int64_t skip, limit;
+    int64_t now_ms; /* for isBreached */
+};
+
+/* Runs q: calls fn with each result's document text (isBreached as of now_ms), in order, and
+ * sets *total to the number of records matching the filters (ignoring skip and limit). */
+int store_query(struct store_txn *t, const struct store_query *q,
+                void (*fn)(const char *doc, size_t len, void *arg), void *arg, int64_t *total);
 
 /* Idempotency keys, per app. get: NOT_FOUND or OK with *out filled (out->body heap). */
 int store_idem_get(struct store_txn *t, const char *client_id, const char *key,

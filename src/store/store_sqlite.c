@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
+#include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,78 @@ static const char *const migrations[] = {
     "  stream_id TEXT NOT NULL, account_id TEXT NOT NULL, record_id TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
     "CREATE INDEX activities_record ON activities (record_id, seq);",
+    /* 3: what list queries filter and sort on (API.md §8): more columns and indexes, a trigram
+     * index of names for substring search, the multi-valued members (channel, queues, custom
+     * field values) in a side table, and per-tenant counts for the unfiltered total. All are
+     * kept by triggers from the row and its document, and back-filled here. */
+    "ALTER TABLE records ADD COLUMN source TEXT;"
+    "ALTER TABLE records ADD COLUMN ref_seq INTEGER;"
+    "ALTER TABLE records ADD COLUMN breached INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE records ADD COLUMN due_asc INTEGER"
+    "  GENERATED ALWAYS AS (coalesce(due_date, 9223372036854775807)) VIRTUAL;"
+    "UPDATE records SET source = json_extract(doc, '$.source'),"
+    "  ref_seq = CAST(substr(ref_id, 3) AS INTEGER),"
+    "  breached = coalesce(json_extract(doc, '$.isBreached'), 0);"
+    "CREATE INDEX records_updated ON records (stream_id, account_id, kind, updated_at, id);"
+    "CREATE INDEX records_due ON records (stream_id, account_id, kind, due_date, id);"
+    "CREATE INDEX records_due_asc ON records (stream_id, account_id, kind, due_asc, id);"
+    "CREATE INDEX records_priority ON records (stream_id, account_id, kind, priority_score, id);"
+    "CREATE INDEX records_name ON records (stream_id, account_id, kind, name_lower, id);"
+    "CREATE INDEX records_ref_seq ON records (stream_id, account_id, kind, ref_seq, id);"
+    "CREATE INDEX records_assignee ON records (stream_id, account_id, kind, assignee, created_at);"
+    "CREATE INDEX records_status ON records (stream_id, account_id, kind, status_category,"
+    "  priority_name, due_date);"
+    "CREATE VIRTUAL TABLE records_fts USING fts5 (name_lower, content = 'records',"
+    "  content_rowid = 'rowid', tokenize = 'trigram');"
+    "INSERT INTO records_fts (records_fts) VALUES ('rebuild');"
+    "CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN"
+    "  INSERT INTO records_fts (rowid, name_lower) VALUES (new.rowid, new.name_lower); END;"
+    "CREATE TRIGGER records_fts_update AFTER UPDATE OF name_lower ON records"
+    "  WHEN old.name_lower IS NOT new.name_lower BEGIN"
+    "  INSERT INTO records_fts (records_fts, rowid, name_lower)"
+    "    VALUES ('delete', old.rowid, old.name_lower);"
+    "  INSERT INTO records_fts (rowid, name_lower) VALUES (new.rowid, new.name_lower); END;"
+    "CREATE TABLE record_values (rid INTEGER NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL);"
+    "CREATE INDEX record_values_kv ON record_values (k, v, rid);"
+    "CREATE INDEX record_values_rid ON record_values (rid);"
+    /* the values of one document, derived in one place: inserting (rid, doc) into this view
+     * fills record_values */
+    "CREATE VIEW record_values_source (rid, doc) AS SELECT NULL, NULL WHERE 0;"
+    "CREATE TRIGGER record_values_derive INSTEAD OF INSERT ON record_values_source BEGIN"
+    "  INSERT INTO record_values (rid, k, v)"
+    "  SELECT new.rid, 'ch', value FROM json_each(new.doc, '$.channel') WHERE type = 'text'"
+    "  UNION ALL SELECT new.rid, 'qu', value FROM json_each(new.doc, '$.queues')"
+    "    WHERE type = 'text'"
+    "  UNION ALL SELECT new.rid, 'qu', json_extract(value, '$._id')"
+    "    FROM json_each(new.doc, '$.queues') WHERE type = 'object'"
+    "    AND json_type(value, '$._id') = 'text'"
+    "  UNION ALL SELECT new.rid, 'qu', json_extract(value, '$.name')"
+    "    FROM json_each(new.doc, '$.queues') WHERE type = 'object'"
+    "    AND json_type(value, '$.name') = 'text'"
+    "  UNION ALL SELECT new.rid, 'f' || char(31) || json_extract(value, '$._id'),"
+    "    CAST(json_extract(value, '$.selectedValue') AS TEXT)"
+    "    FROM json_each(new.doc, '$.fields') WHERE json_type(value, '$._id') = 'text'"
+    "    AND json_type(value, '$.selectedValue') IN ('text', 'integer', 'real', 'true', 'false')"
+    "  UNION ALL SELECT new.rid, 'n' || char(31) || json_extract(value, '$.metaData.name'),"
+    "    CAST(json_extract(value, '$.selectedValue') AS TEXT)"
+    "    FROM json_each(new.doc, '$.fields') WHERE json_type(value, '$.metaData.name') = 'text'"
+    "    AND json_type(value, '$.selectedValue') IN ('text', 'integer', 'real', 'true', 'false');"
+    "  END;"
+    "CREATE TRIGGER records_values_insert AFTER INSERT ON records BEGIN"
+    "  INSERT INTO record_values_source VALUES (new.rowid, new.doc); END;"
+    "CREATE TRIGGER records_values_update AFTER UPDATE OF doc ON records BEGIN"
+    "  DELETE FROM record_values WHERE rid = old.rowid;"
+    "  INSERT INTO record_values_source VALUES (new.rowid, new.doc); END;"
+    "INSERT INTO record_values_source SELECT rowid, doc FROM records;"
+    "CREATE TABLE record_counts (stream_id TEXT NOT NULL, account_id TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (stream_id, account_id, kind))"
+    "  WITHOUT ROWID;"
+    "INSERT INTO record_counts SELECT stream_id, account_id, kind, count(*) FROM records"
+    "  GROUP BY stream_id, account_id, kind;"
+    "CREATE TRIGGER records_count AFTER INSERT ON records BEGIN"
+    "  INSERT INTO record_counts (stream_id, account_id, kind, n)"
+    "  VALUES (new.stream_id, new.account_id, new.kind, 1)"
+    "  ON CONFLICT (stream_id, account_id, kind) DO UPDATE SET n = n + 1; END;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -98,11 +171,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RECORD_PUT] =
         "INSERT INTO records (id, kind, stream_id, account_id, ref_id, case_id, name_lower,"
         " status_name, status_category, priority_name, priority_score, assignee, created_at,"
-        " updated_at, due_date, version, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?11, ?12, ?13, ?14, ?15, 1, ?16)"
+        " updated_at, due_date, version, doc, source, ref_seq, breached) VALUES (?1, ?2, ?3, ?4,"
+        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17, ?18, ?19)"
         " ON CONFLICT (id) DO UPDATE SET name_lower = ?7, status_name = ?8, status_category = ?9,"
         " priority_name = ?10, priority_score = ?11, assignee = ?12, updated_at = ?14,"
-        " due_date = ?15, version = version + 1, doc = ?16"
+        " due_date = ?15, version = version + 1, doc = ?16, source = ?17, breached = ?19"
         " WHERE stream_id = ?3 AND account_id = ?4 AND kind = ?2"
         " RETURNING version",
     [ST_RECORD_GET] = "SELECT doc, version FROM records"
@@ -128,9 +201,16 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " ON CONFLICT DO NOTHING",
 };
 
+#define QUERY_CACHE 32 /* prepared list queries kept per connection, by SQL text */
+
 struct sqlite_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+    } queries[QUERY_CACHE];
+    unsigned next_query;
     pthread_t owner;
     struct sqlite_conn *next;
 };
@@ -192,6 +272,10 @@ static void conn_free(struct sqlite_conn *c)
 {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->stmt[i]);
+    for (int i = 0; i < QUERY_CACHE; i++) {
+        sqlite3_finalize(c->queries[i].st);
+        free(c->queries[i].sql);
+    }
     sqlite3_close(c->db);
     free(c);
 }
@@ -619,6 +703,9 @@ static int sqlite_record_put(struct store_txn *t, struct store_record *r)
     else
         sqlite3_bind_null(st, 15);
     sqlite3_bind_text(st, 16, r->doc, (int)r->doc_len, SQLITE_STATIC);
+    bind_text(st, 17, r->source);
+    sqlite3_bind_int64(st, 18, r->ref_seq);
+    sqlite3_bind_int(st, 19, r->breached);
     int rc = sqlite3_step(st);
     int status;
     if (rc == SQLITE_ROW) {
@@ -800,6 +887,385 @@ static int sqlite_activity_list(struct store_txn *t, const char *stream_id,
     return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
 
+/* ---- list queries (API.md §8) ----
+ * The SQL is assembled from the fixed fragments below; every value from the request is a bound
+ * parameter, never text of the statement. Parameter ?1 is "now" (isBreached); the WHERE clause's
+ * parameters follow, numbered, so the count and the page statements share them. */
+
+#define QUERY_SQL_MAX 8192
+#define QUERY_PARAMS_MAX 400
+
+struct qparam {
+    enum { QP_TEXT, QP_INT, QP_JSON } type;
+    const char *text;
+    int64_t i;
+    const json_t *json;
+};
+
+struct qbuild {
+    char sql[QUERY_SQL_MAX];
+    size_t len;
+    struct qparam params[QUERY_PARAMS_MAX];
+    int n; /* parameters so far; ?1 is reserved for now */
+    char strings[2048]; /* derived parameter text (GLOB patterns, field keys) */
+    size_t strings_len;
+    bool overflow;
+};
+
+static void qb_sql(struct qbuild *b, const char *frag)
+{
+    size_t n = strlen(frag);
+    if (b->len + n + 1 > sizeof b->sql) {
+        b->overflow = true;
+        return;
+    }
+    memcpy(b->sql + b->len, frag, n + 1);
+    b->len += n;
+}
+
+static struct qparam *qb_param(struct qbuild *b, const char *cast)
+{
+    if (b->n + 2 > QUERY_PARAMS_MAX) {
+        b->overflow = true;
+        return &b->params[0];
+    }
+    char ref[40];
+    snprintf(ref, sizeof ref, cast ? "CAST(?%d AS TEXT)" : "?%d", b->n + 2);
+    qb_sql(b, ref);
+    return &b->params[b->n++];
+}
+
+static void qb_text(struct qbuild *b, const char *v)
+{
+    struct qparam *p = qb_param(b, NULL);
+    p->type = QP_TEXT;
+    p->text = v;
+}
+
+static void qb_int(struct qbuild *b, int64_t v)
+{
+    struct qparam *p = qb_param(b, NULL);
+    p->type = QP_INT;
+    p->i = v;
+}
+
+/* A copy of text kept with the statement's parameters. */
+static const char *qb_string(struct qbuild *b, const char *a, const char *mid, const char *z)
+{
+    size_t need = strlen(a) + strlen(mid) + strlen(z) + 1;
+    if (b->strings_len + need > sizeof b->strings) {
+        b->overflow = true;
+        return "";
+    }
+    char *out = b->strings + b->strings_len;
+    snprintf(out, need, "%s%s%s", a, mid, z);
+    b->strings_len += need;
+    return out;
+}
+
+/* A GLOB pattern matching names that contain text (already lower-case). */
+static const char *qb_glob(struct qbuild *b, const char *text)
+{
+    char escaped[1024];
+    size_t o = 0;
+    for (const char *p = text; *p && o + 4 < sizeof escaped; p++) {
+        if (*p == '*' || *p == '?' || *p == '[') {
+            escaped[o++] = '[';
+            escaped[o++] = *p;
+            escaped[o++] = ']';
+        } else {
+            escaped[o++] = *p;
+        }
+    }
+    escaped[o] = '\0';
+    return qb_string(b, "*", escaped, "*");
+}
+
+static void qb_list(struct qbuild *b, const struct store_strings *l)
+{
+    qb_sql(b, "(");
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            qb_sql(b, ", ");
+        qb_text(b, l->v[i]);
+    }
+    qb_sql(b, ")");
+}
+
+static void qb_where(struct qbuild *b, const struct store_query *q)
+{
+    qb_sql(b, " WHERE r.stream_id = ");
+    qb_text(b, q->stream_id);
+    qb_sql(b, " AND r.account_id = ");
+    qb_text(b, q->account_id);
+    qb_sql(b, " AND r.kind = ");
+    qb_int(b, q->kind);
+    if (q->search) {
+        /* API.md §8: a substring of the name, or exactly the refId */
+        char upper[64];
+        size_t i = 0;
+        for (; q->search[i] && i < sizeof upper - 1; i++)
+            upper[i] = (char)toupper((unsigned char)q->search[i]);
+        upper[i] = '\0';
+        qb_sql(b, " AND (r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
+        qb_text(b, qb_glob(b, q->search));
+        qb_sql(b, ") OR r.ref_id = ");
+        qb_text(b, qb_string(b, upper, "", ""));
+        qb_sql(b, ")");
+    }
+    if (q->name) {
+        qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
+        qb_text(b, qb_glob(b, q->name));
+        qb_sql(b, ")");
+    }
+    if (q->unresolved)
+        qb_sql(b, " AND r.status_category IN ('open', 'inProgress')");
+    if (q->unassigned)
+        qb_sql(b, " AND r.assignee IS NULL");
+    if (q->assignee) {
+        qb_sql(b, " AND r.assignee = ");
+        qb_text(b, q->assignee);
+    }
+    if (q->priorities.n) {
+        qb_sql(b, " AND r.priority_name IN ");
+        qb_list(b, &q->priorities);
+    }
+    if (q->statuses.n) {
+        qb_sql(b, " AND r.status_name IN ");
+        qb_list(b, &q->statuses);
+    }
+    if (q->channels.n) {
+        /* the vendor's sample filters channel ["rtm"], a source */
+        qb_sql(b, " AND (r.source IN ");
+        qb_list(b, &q->channels);
+        qb_sql(b, " OR r.rowid IN (SELECT rid FROM record_values WHERE k = 'ch' AND v IN ");
+        qb_list(b, &q->channels);
+        qb_sql(b, "))");
+    }
+    if (q->queues.n) {
+        qb_sql(b, " AND r.rowid IN (SELECT rid FROM record_values WHERE k = 'qu' AND v IN ");
+        qb_list(b, &q->queues);
+        qb_sql(b, ")");
+    }
+    if (q->agents.n) {
+        qb_sql(b, " AND r.assignee IN ");
+        qb_list(b, &q->agents);
+    }
+    if (q->has_created_from) {
+        qb_sql(b, " AND r.created_at >= ");
+        qb_int(b, q->created_from);
+    }
+    if (q->has_created_to) {
+        qb_sql(b, " AND r.created_at <= ");
+        qb_int(b, q->created_to);
+    }
+    if (q->has_due) {
+        qb_sql(b, " AND r.due_date >= ");
+        qb_int(b, q->due.from);
+        qb_sql(b, " AND r.due_date < ");
+        qb_int(b, q->due.to);
+    }
+    if (q->eta_filter) {
+        qb_sql(b, " AND (0");
+        for (size_t i = 0; i < q->neta; i++) {
+            qb_sql(b, " OR (r.due_date >= ");
+            qb_int(b, q->eta[i].from);
+            qb_sql(b, " AND r.due_date < ");
+            qb_int(b, q->eta[i].to);
+            qb_sql(b, ")");
+        }
+        if (q->eta_none)
+            qb_sql(b, " OR r.due_date IS NULL");
+        qb_sql(b, ")");
+    }
+    if (q->case_id) {
+        qb_sql(b, " AND r.case_id = ");
+        qb_text(b, q->case_id);
+    }
+    for (size_t f = 0; f < q->nfields; f++) {
+        const struct store_field_filter *ff = &q->fields[f];
+        qb_sql(b, " AND r.rowid IN (SELECT rid FROM record_values WHERE k = ");
+        qb_text(b, qb_string(b, ff->by_name ? "n\x1f" : "f\x1f", ff->field, ""));
+        qb_sql(b, " AND v IN (");
+        for (size_t i = 0; i < ff->n; i++) {
+            if (i)
+                qb_sql(b, ", ");
+            struct qparam *p = qb_param(b, "cast");
+            p->type = QP_JSON;
+            p->json = ff->values[i];
+        }
+        qb_sql(b, "))");
+    }
+}
+
+static void qb_order(struct qbuild *b, const struct store_query *q)
+{
+    static const char *const asc[] = {
+        [STORE_SORT_CREATED] = " ORDER BY r.created_at ASC, r.id ASC",
+        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_asc ASC, r.id ASC", /* no dueDate sorts last */
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.id ASC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.id ASC",
+        [STORE_SORT_REF] = " ORDER BY r.ref_seq ASC, r.id ASC",
+    };
+    static const char *const desc[] = {
+        [STORE_SORT_CREATED] = " ORDER BY r.created_at DESC, r.id DESC",
+        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at DESC, r.id DESC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC, r.id DESC", /* NULL is least: last */
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.id DESC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.id DESC",
+        [STORE_SORT_REF] = " ORDER BY r.ref_seq DESC, r.id DESC",
+    };
+    qb_sql(b, q->descending ? desc[q->sort] : asc[q->sort]);
+}
+
+/* A prepared statement for sql from this connection's cache (or prepared now). */
+static sqlite3_stmt *query_stmt(struct sqlite_conn *c, const char *sql)
+{
+    for (int i = 0; i < QUERY_CACHE; i++) {
+        if (c->queries[i].sql && strcmp(c->queries[i].sql, sql) == 0) {
+            sqlite3_reset(c->queries[i].st);
+            sqlite3_clear_bindings(c->queries[i].st);
+            return c->queries[i].st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+        return NULL;
+    }
+    unsigned slot = c->next_query++ % QUERY_CACHE;
+    sqlite3_finalize(c->queries[slot].st);
+    free(c->queries[slot].sql);
+    c->queries[slot].sql = xstrdup(sql);
+    c->queries[slot].st = st;
+    return st;
+}
+
+static void bind_params(sqlite3_stmt *st, const struct qbuild *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        const struct qparam *p = &b->params[i];
+        int at = i + 2;
+        if (p->type == QP_TEXT) {
+            bind_text(st, at, p->text);
+        } else if (p->type == QP_INT) {
+            sqlite3_bind_int64(st, at, p->i);
+        } else if (json_is_string(p->json)) {
+            sqlite3_bind_text(st, at, json_string_value(p->json),
+                              (int)json_string_length(p->json), SQLITE_STATIC);
+        } else if (json_is_integer(p->json)) {
+            sqlite3_bind_int64(st, at, json_integer_value(p->json));
+        } else if (json_is_real(p->json)) {
+            sqlite3_bind_double(st, at, json_real_value(p->json));
+        } else {
+            sqlite3_bind_int(st, at, json_is_true(p->json)); /* as json_extract gives booleans */
+        }
+    }
+}
+
+static bool only_tenant(const struct store_query *q)
+{
+    return !q->search && !q->name && !q->unresolved && !q->unassigned && !q->assignee &&
+           !q->priorities.n && !q->statuses.n && !q->channels.n && !q->queues.n && !q->agents.n &&
+           !q->has_created_from && !q->has_created_to && !q->has_due && !q->eta_filter &&
+           !q->case_id && !q->nfields;
+}
+
+static int query_total(struct sqlite_conn *c, const struct store_query *q,
+                       const struct qbuild *where, int64_t *total)
+{
+    /* the tenant's whole count is kept by a trigger: counting a million rows would be slow */
+    bool fast = only_tenant(q);
+    const char *head = fast ? "SELECT coalesce((SELECT n FROM record_counts r" :
+                              "SELECT count(*) FROM records r";
+    size_t size = strlen(head) + where->len + 8;
+    char *sql = xmalloc(size);
+    snprintf(sql, size, "%s%s%s", head, where->sql, fast ? "), 0)" : "");
+    sqlite3_stmt *st = query_stmt(c, sql);
+    free(sql);
+    if (!st)
+        return STORE_ERROR;
+    bind_params(st, where);
+    int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW ? STORE_OK : STORE_ERROR;
+}
+
+/* Emits a document with isBreached as of now; rewrites it only when that changed since the write. */
+static void emit(sqlite3_stmt *st, void (*fn)(const char *, size_t, void *), void *arg)
+{
+    const char *doc = (const char *)sqlite3_column_text(st, 0);
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    bool stored = sqlite3_column_int(st, 1) != 0, now = sqlite3_column_int(st, 2) != 0;
+    if (stored == now) {
+        fn(doc, len, arg);
+        return;
+    }
+    json_t *d = json_loadb(doc, len, 0, NULL);
+    if (!d) {
+        fn(doc, len, arg);
+        return;
+    }
+    json_object_set_new(d, "isBreached", json_boolean(now));
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    if (!text)
+        mem_oom();
+    fn(text, strlen(text), arg);
+    free(text);
+}
+
+static int sqlite_query(struct store_txn *t, const struct store_query *q,
+                        void (*fn)(const char *doc, size_t len, void *arg), void *arg,
+                        int64_t *total)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    struct qbuild *where = xcalloc(1, sizeof *where);
+    qb_where(where, q);
+    int rc = STORE_ERROR;
+    if (where->overflow) {
+        log_error("sqlite: query too large");
+        goto out;
+    }
+    rc = query_total(c, q, where, total);
+    if (rc != STORE_OK || *total <= q->skip)
+        goto out;
+    struct qbuild tail = {.n = where->n};
+    qb_order(&tail, q);
+    qb_sql(&tail, " LIMIT ");
+    qb_int(&tail, q->limit);
+    qb_sql(&tail, " OFFSET ");
+    qb_int(&tail, q->skip);
+    static const char head[] = "SELECT r.doc, r.breached, (r.status_category IN ('open',"
+                               " 'inProgress') AND r.due_date < ?1) FROM records r";
+    size_t size = sizeof head + where->len + tail.len;
+    char *sql = xmalloc(size);
+    snprintf(sql, size, "%s%s%s", head, where->sql, tail.sql);
+    sqlite3_stmt *st = query_stmt(c, sql);
+    free(sql);
+    rc = STORE_ERROR;
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, q->now_ms);
+    bind_params(st, where);
+    for (int i = where->n; i < tail.n; i++)
+        sqlite3_bind_int64(st, i + 2, tail.params[i].i);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        emit(st, fn, arg);
+    rc = step == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+    if (rc != STORE_OK)
+        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+out:
+    free(where);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -816,6 +1282,7 @@ static const struct store_ops sqlite_ops = {
     .record_put = sqlite_record_put,
     .record_get = sqlite_record_get,
     .record_head = sqlite_record_head,
+    .query = sqlite_query,
     .idem_get = sqlite_idem_get,
     .idem_put = sqlite_idem_put,
     .activity_put = sqlite_activity_put,

@@ -1,0 +1,470 @@
+/* query — getCases and getTasks (API.md §8): the body decoded into a store_query (every member
+ * checked, names resolved against the stream's configuration), run in the database, and the
+ * stored documents streamed into the page without being parsed again. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "doc/config.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+#define DAY_MS 86400000LL
+#define MAX_CUSTOM_FIELDS 16
+
+enum qtype { Q_INT, Q_STRING, Q_BOOL, Q_STRINGS, Q_OBJECTS, Q_SORT };
+
+/* The members a list body may carry (API.md §8); anything else is refused by name. */
+static const struct {
+    const char *name;
+    enum qtype type;
+    unsigned kinds;
+} query_members[] = {
+    {"skip", Q_INT, DOC_CASE | DOC_TASK},
+    {"limit", Q_INT, DOC_CASE | DOC_TASK},
+    {"searchText", Q_STRING, DOC_CASE | DOC_TASK},
+    {"name", Q_STRING, DOC_CASE | DOC_TASK},
+    {"unresolved", Q_BOOL, DOC_CASE | DOC_TASK},
+    {"unassigned", Q_BOOL, DOC_CASE | DOC_TASK},
+    {"mycase", Q_BOOL, DOC_CASE | DOC_TASK},
+    {"mytask", Q_BOOL, DOC_CASE | DOC_TASK},
+    {"priority", Q_STRINGS, DOC_CASE | DOC_TASK},
+    {"status", Q_STRINGS, DOC_CASE | DOC_TASK},
+    {"channel", Q_STRINGS, DOC_CASE | DOC_TASK},
+    {"queues", Q_STRINGS, DOC_CASE | DOC_TASK},
+    {"agents", Q_STRINGS, DOC_CASE | DOC_TASK},
+    {"startDate", Q_STRING, DOC_CASE | DOC_TASK},
+    {"endDate", Q_STRING, DOC_CASE | DOC_TASK},
+    {"dueDate", Q_STRING, DOC_CASE | DOC_TASK},
+    {"ETAlist", Q_STRINGS, DOC_CASE | DOC_TASK},
+    {"caseId", Q_STRING, DOC_TASK},
+    {"selectedColumns", Q_STRINGS, DOC_CASE | DOC_TASK},
+    {"sortBy", Q_SORT, DOC_CASE | DOC_TASK},
+    {"customFields", Q_OBJECTS, DOC_CASE | DOC_TASK},
+};
+
+static const char *const qtype_names[] = {
+    [Q_INT] = "an integer",          [Q_STRING] = "a string",
+    [Q_BOOL] = "a boolean",          [Q_STRINGS] = "an array of strings",
+    [Q_OBJECTS] = "an array of objects", [Q_SORT] = "an object such as {\"createdAt\": \"desc\"}",
+};
+
+static bool has_qtype(const json_t *v, enum qtype t)
+{
+    size_t i;
+    const json_t *x;
+    switch (t) {
+    case Q_INT:
+        return json_is_integer(v);
+    case Q_STRING:
+        return json_is_string(v);
+    case Q_BOOL:
+        return json_is_boolean(v);
+    case Q_SORT:
+        return json_is_object(v) || json_is_string(v);
+    case Q_STRINGS:
+    case Q_OBJECTS:
+        if (!json_is_array(v))
+            return false;
+        json_array_foreach(v, i, x) if (t == Q_STRINGS ? !json_is_string(x) : !json_is_object(x))
+            return false;
+        return true;
+    }
+    return false;
+}
+
+/* Unknown members and wrong types: 400 naming the member. */
+static int check_members(const json_t *body, enum doc_kind kind, struct err *e)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        size_t i = 0, n = sizeof query_members / sizeof query_members[0];
+        while (i < n && !(strcmp(query_members[i].name, k) == 0 && (query_members[i].kinds & kind)))
+            i++;
+        if (i == n)
+            return err_set(e, ERR_UNKNOWN_MEMBER, k, "unknown member %s in a %s query", k,
+                           kind == DOC_CASE ? "getCases" : "getTasks");
+        if (!json_is_null(v) && !has_qtype(v, query_members[i].type))
+            return err_set(e, ERR_INVALID_TYPE, k, "%s must be %s", k,
+                           qtype_names[query_members[i].type]);
+        if (json_is_array(v) && json_array_size(v) > STORE_LIST_MAX)
+            return err_set(e, ERR_ARRAY_TOO_LONG, k, "%s takes at most %d values", k,
+                           STORE_LIST_MAX);
+    }
+    return 0;
+}
+
+/* A non-empty string member, or NULL ("" and null mean "no filter"). */
+static const char *string_of(const json_t *body, const char *k)
+{
+    const char *s = json_string_value(json_object_get(body, k));
+    return s && *s ? s : NULL;
+}
+
+static char *lower_copy(const char *s)
+{
+    char *out = xstrdup(s);
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return out;
+}
+
+/* priority[] / status[]: names matched as API.md §4, stored as the stream's own names. */
+static int resolve_names(const json_t *body, const char *k, const json_t *cfg,
+                         const json_t *(*lookup)(const json_t *, const char *),
+                         struct store_strings *out, struct err *e)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(body, k), i, x)
+    {
+        const json_t *found = lookup(cfg, json_string_value(x));
+        if (!found)
+            return err_set(e, ERR_INVALID_VALUE, k, "%s %s is not one of this stream's", k,
+                           json_string_value(x));
+        out->v[out->n++] = json_string_value(json_object_get(found, "name"));
+    }
+    return 0;
+}
+
+static void strings_of(const json_t *body, const char *k, struct store_strings *out)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(body, k), i, x) out->v[out->n++] = json_string_value(x);
+}
+
+static int date_of(const json_t *body, const char *k, bool end_of_day, bool *has, int64_t *ms,
+                   struct err *e)
+{
+    const char *s = string_of(body, k);
+    if (!s)
+        return 0;
+    if (time_parse_iso(s, ms) != 0)
+        return err_set(e, ERR_INVALID_VALUE, k, "%s must be an ISO-8601 date or date-time", k);
+    if (end_of_day && strlen(s) == 10) /* a date alone bounds the whole day, inclusive */
+        *ms += DAY_MS - 1;
+    *has = true;
+    return 0;
+}
+
+/* ETAlist buckets relative to now (UTC days, weeks from Monday): disjoint, so OR-ing them never
+ * counts a record twice. */
+static int eta_buckets(const json_t *body, int64_t now, struct store_query *q, struct err *e)
+{
+    const json_t *list = json_object_get(body, "ETAlist");
+    if (json_array_size(list) == 0)
+        return 0;
+    int64_t today = now >= 0 ? now / DAY_MS * DAY_MS : 0;
+    int64_t tomorrow = today + DAY_MS, after_tomorrow = today + 2 * DAY_MS;
+    int64_t weekday = (today / DAY_MS + 3) % 7; /* 1970-01-01 was a Thursday; Monday = 0 */
+    int64_t week_end = today + (7 - weekday) * DAY_MS;
+    if (week_end < after_tomorrow)
+        week_end = after_tomorrow;
+    const struct {
+        const char *name;
+        int64_t from, to;
+    } buckets[] = {
+        {"overdue", INT64_MIN, now},           {"today", now, tomorrow},
+        {"tomorrow", tomorrow, after_tomorrow}, {"thisWeek", after_tomorrow, week_end},
+        {"later", week_end, INT64_MAX},
+    };
+    q->eta_filter = true;
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        const char *name = json_string_value(x);
+        if (strcmp(name, "none") == 0) {
+            q->eta_none = true;
+            continue;
+        }
+        size_t b = 0, n = sizeof buckets / sizeof buckets[0];
+        while (b < n && strcmp(buckets[b].name, name) != 0)
+            b++;
+        if (b == n)
+            return err_set(e, ERR_INVALID_VALUE, "ETAlist",
+                           "ETAlist values are overdue, today, tomorrow, thisWeek, later, none");
+        if (q->neta < sizeof q->eta / sizeof q->eta[0])
+            q->eta[q->neta++] = (struct store_range){buckets[b].from, buckets[b].to};
+    }
+    return 0;
+}
+
+static int sort_of(const json_t *body, struct store_query *q, struct err *e)
+{
+    static const struct {
+        const char *name;
+        enum store_sort sort;
+    } sorts[] = {
+        {"createdAt", STORE_SORT_CREATED}, {"createdDate", STORE_SORT_CREATED},
+        {"updatedAt", STORE_SORT_UPDATED}, {"dueDate", STORE_SORT_DUE},
+        {"priority", STORE_SORT_PRIORITY}, {"name", STORE_SORT_NAME},
+        {"refId", STORE_SORT_REF},
+    };
+    q->sort = STORE_SORT_CREATED;
+    q->descending = true;
+    const json_t *v = json_object_get(body, "sortBy");
+    const char *member = json_string_value(v);
+    const json_t *dir = NULL;
+    if (json_is_object(v)) {
+        if (json_object_size(v) == 0)
+            return 0;
+        if (json_object_size(v) != 1)
+            return err_set(e, ERR_INVALID_VALUE, "sortBy", "sortBy names one member");
+        void *it = json_object_iter((json_t *)v);
+        member = json_object_iter_key(it);
+        dir = json_object_iter_value(it);
+    }
+    if (!member || !*member)
+        return 0;
+    size_t i = 0, n = sizeof sorts / sizeof sorts[0];
+    while (i < n && strcmp(sorts[i].name, member) != 0)
+        i++;
+    if (i == n)
+        return err_set(e, ERR_INVALID_VALUE, "sortBy",
+                       "sortBy takes createdAt, updatedAt, dueDate, priority, name or refId");
+    q->sort = sorts[i].sort;
+    if (dir) {
+        const char *d = json_string_value(dir);
+        if (d && strcasecmp(d, "asc") == 0)
+            q->descending = false;
+        else if (json_is_integer(dir) && json_integer_value(dir) == 1)
+            q->descending = false;
+        else if (!((d && strcasecmp(d, "desc") == 0) ||
+                   (json_is_integer(dir) && json_integer_value(dir) == -1)))
+            return err_set(e, ERR_INVALID_VALUE, "sortBy", "a sort direction is asc or desc");
+    }
+    return 0;
+}
+
+static int custom_fields_of(const json_t *body, struct store_query *q, struct err *e)
+{
+    const json_t *list = json_object_get(body, "customFields");
+    if (json_array_size(list) > MAX_CUSTOM_FIELDS)
+        return err_set(e, ERR_ARRAY_TOO_LONG, "customFields", "at most %d customFields",
+                       MAX_CUSTOM_FIELDS);
+    size_t i;
+    const json_t *c;
+    json_array_foreach(list, i, c)
+    {
+        struct store_field_filter *f = &q->fields[q->nfields++];
+        const char *id = string_of(c, "_id"), *name = string_of(c, "name");
+        const json_t *value = json_object_get(c, "value");
+        f->by_name = id == NULL;
+        f->field = id ? id : name;
+        if (!f->field || !value || json_is_null(value))
+            return err_set(e, ERR_INVALID_VALUE, "customFields",
+                           "each customFields element needs _id or name, and value");
+        const json_t *values = json_is_array(value) ? value : NULL;
+        size_t n = values ? json_array_size(values) : 1;
+        if (n == 0 || n > STORE_LIST_MAX)
+            return err_set(e, ERR_INVALID_VALUE, "customFields", "value lists 1 to %d values",
+                           STORE_LIST_MAX);
+        for (size_t k = 0; k < n; k++) {
+            const json_t *x = values ? json_array_get(values, k) : value;
+            if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x))
+                return err_set(e, ERR_INVALID_TYPE, "customFields",
+                               "customFields values are strings, numbers or booleans");
+            f->values[f->n++] = x;
+        }
+    }
+    return 0;
+}
+
+static int selected_columns(const json_t *body, enum doc_kind kind, struct err *e)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(body, "selectedColumns"), i, x)
+    {
+        const struct doc_member *m = doc_member_find(json_string_value(x), kind);
+        if (!m || !(m->flags & DOC_F_IN_DOC))
+            return err_set(e, ERR_INVALID_VALUE, "selectedColumns",
+                           "%s is not a member of the document", json_string_value(x));
+    }
+    return 0;
+}
+
+/* What the decoding allocated besides q itself. */
+struct query_owned {
+    char *search, *name;
+};
+
+static int decode(const json_t *body, enum doc_kind kind, const json_t *cfg,
+                  const struct auth_identity *id, struct store_query *q,
+                  struct query_owned *own, struct err *e)
+{
+    if (check_members(body, kind, e) || api_page_read(body, &q->skip, &q->limit, e))
+        return -1;
+    const char *search = string_of(body, "searchText"), *name = string_of(body, "name");
+    own->search = search ? lower_copy(search) : NULL;
+    own->name = name ? lower_copy(name) : NULL;
+    q->search = own->search;
+    q->name = own->name;
+    q->unresolved = json_is_true(json_object_get(body, "unresolved"));
+    q->unassigned = json_is_true(json_object_get(body, "unassigned"));
+    if (json_is_true(json_object_get(body, "mycase")) ||
+        json_is_true(json_object_get(body, "mytask")))
+        q->assignee = id->sub ? id->sub : ""; /* no user in the token: nothing is "mine" */
+    if (resolve_names(body, "priority", cfg, config_priority_by_name, &q->priorities, e) ||
+        resolve_names(body, "status", cfg, config_status_by_name, &q->statuses, e))
+        return -1;
+    strings_of(body, "channel", &q->channels);
+    strings_of(body, "queues", &q->queues);
+    strings_of(body, "agents", &q->agents);
+    bool has_day = false;
+    int64_t day = 0;
+    if (date_of(body, "startDate", false, &q->has_created_from, &q->created_from, e) ||
+        date_of(body, "endDate", true, &q->has_created_to, &q->created_to, e) ||
+        date_of(body, "dueDate", false, &has_day, &day, e))
+        return -1;
+    if (has_day) { /* records due on that UTC day */
+        int64_t start = day >= 0 ? day / DAY_MS * DAY_MS : (day - DAY_MS + 1) / DAY_MS * DAY_MS;
+        q->has_due = true;
+        q->due = (struct store_range){start, start + DAY_MS};
+    }
+    q->case_id = string_of(body, "caseId");
+    return eta_buckets(body, q->now_ms, q, e) || sort_of(body, q, e) ||
+                   custom_fields_of(body, q, e) || selected_columns(body, kind, e)
+               ? -1
+               : 0;
+}
+
+/* The page under construction: documents appended as they come from the store. */
+struct page {
+    char *buf;
+    size_t len, cap;
+    size_t count;
+    const json_t *columns; /* selectedColumns, or NULL for whole documents */
+};
+
+static void page_put(struct page *p, const char *s, size_t n)
+{
+    if (p->len + n + 1 > p->cap) {
+        p->cap = (p->len + n + 1) * 2;
+        p->buf = xrealloc(p->buf, p->cap);
+    }
+    memcpy(p->buf + p->len, s, n);
+    p->len += n;
+    p->buf[p->len] = '\0';
+}
+
+static void page_add(const char *doc, size_t len, void *arg)
+{
+    struct page *p = arg;
+    if (p->count++)
+        page_put(p, ",", 1);
+    if (!p->columns) {
+        page_put(p, doc, len);
+        return;
+    }
+    /* API.md §8: _id plus only the selected members */
+    json_t *d = json_loadb(doc, len, 0, NULL);
+    json_t *out = json_object();
+    json_object_set(out, "_id", json_object_get(d, "_id"));
+    size_t i;
+    const json_t *c;
+    json_array_foreach(p->columns, i, c)
+    {
+        json_t *v = json_object_get(d, json_string_value(c));
+        if (v)
+            json_object_set(out, json_string_value(c), v);
+    }
+    char *text = json_dumps(out, JSON_COMPACT);
+    if (!text)
+        mem_oom();
+    page_put(p, text, strlen(text));
+    free(text);
+    json_decref(out);
+    json_decref(d);
+}
+
+struct query_job {
+    enum doc_kind kind;
+    const json_t *body;
+    const struct auth_identity *id;
+    struct store_query q;
+    struct query_owned own;
+    struct page page;
+    struct err e;
+    bool failed;
+    int64_t total;
+};
+
+static int query_txn(struct store_txn *t, void *arg)
+{
+    struct query_job *job = arg;
+    json_t *cfg = NULL;
+    int rc = api_read_config(t, job->q.stream_id, &cfg);
+    if (rc != STORE_OK)
+        return rc;
+    if (decode(job->body, job->kind, cfg, job->id, &job->q, &job->own, &job->e)) {
+        json_decref(cfg);
+        job->failed = true;
+        return STORE_ABORT;
+    }
+    const json_t *cols = json_object_get(job->body, "selectedColumns");
+    job->page.columns = json_array_size(cols) ? cols : NULL;
+    rc = store_query(t, &job->q, page_add, &job->page, &job->total);
+    json_decref(cfg);
+    return rc;
+}
+
+static void list(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
+{
+    struct auth_identity id;
+    if (api_auth_or_reply(req, rep, true, &id))
+        return;
+    json_t *body = api_body_or_reply(req, rep, true); /* API.md §1: empty means {} here */
+    if (!body)
+        goto out;
+    struct query_job *job = xcalloc(1, sizeof *job);
+    job->kind = kind;
+    job->body = body;
+    job->id = &id;
+    job->q.kind = kind == DOC_CASE ? STORE_CASE : STORE_TASK;
+    job->q.stream_id = req->params[0];
+    job->q.account_id = id.app.account_id;
+    job->q.now_ms = time_now_ms();
+    page_put(&job->page, "{\"results\":[", 12);
+    int rc = store_read(api_cfg.store, query_txn, job);
+    if (job->failed) {
+        http_reply_err(rep, &job->e);
+    } else if (rc != STORE_OK) {
+        api_reply_store_error(rep);
+    } else {
+        int64_t limit = job->q.limit, skip = job->q.skip, total = job->total;
+        char tail[256];
+        int n = snprintf(tail, sizeof tail,
+                         "],\"page\":%lld,\"limit\":%lld,\"hasMore\":%s,\"totalPages\":%lld,"
+                         "\"totalResults\":%lld}",
+                         (long long)(skip / limit + 1), (long long)limit,
+                         skip + (int64_t)job->page.count < total ? "true" : "false",
+                         (long long)((total + limit - 1) / limit), (long long)total);
+        page_put(&job->page, tail, (size_t)n);
+        http_reply_json_text(rep, 200, job->page.buf, job->page.len); /* takes buf */
+        job->page.buf = NULL;
+    }
+    free(job->page.buf);
+    free(job->own.search);
+    free(job->own.name);
+    free(job);
+out:
+    json_decref(body);
+    auth_identity_cleanup(&id);
+}
+
+void api_get_cases(struct http_request *req, struct http_reply *rep)
+{
+    list(req, rep, DOC_CASE);
+}
+
+void api_get_tasks(struct http_request *req, struct http_reply *rep)
+{
+    list(req, rep, DOC_TASK);
+}
