@@ -19,7 +19,7 @@ struct serve_opts {
     char host[256];
     unsigned port;
     const char *db, *key_file;
-    unsigned threads;
+    unsigned threads, workers;
     size_t body_limit, header_limit, max_depth, max_string, max_array;
     unsigned idle_timeout, max_connections;
     long max_token_age;
@@ -33,7 +33,9 @@ static void serve_usage(void)
         "  --listen HOST:PORT      address to serve on (default 127.0.0.1:8080; port 0 = any)\n"
         "  --db URL                sqlite:PATH (default sqlite:./data/casemgr.db, or CASEMGR_DB)\n"
         "  --key-file PATH         app-secret key (default <sqlite path>.key, or CASEMGR_KEY_FILE)\n"
-        "  --threads N             worker threads (default: number of cores)\n"
+        "  --threads N             I/O threads (default: number of cores)\n"
+        "  --workers N             threads running requests that wait on the database (64);\n"
+        "                          as many writes as these can share one group commit\n"
         "  --durability full|normal\n"
         "                          full (default): a 2xx to a write means it is on disk (fsync per\n"
         "                          commit). normal: faster; a power loss or OS crash may lose the\n"
@@ -85,13 +87,14 @@ static int parse_listen(const char *s, struct serve_opts *o)
 
 static int parse_serve(int argc, char **argv, struct serve_opts *o)
 {
-    enum { O_LISTEN = 256, O_DB, O_KEY, O_THREADS, O_DUR, O_BODY, O_HEADER, O_DEPTH, O_STRING,
+    enum { O_LISTEN = 256, O_DB, O_KEY, O_DUR, O_THREADS, O_WORKERS, O_BODY, O_HEADER, O_DEPTH, O_STRING,
            O_ARRAY, O_IDLE, O_CONNS, O_AGE, O_LOG, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
         {"key-file", required_argument, NULL, O_KEY},
         {"threads", required_argument, NULL, O_THREADS},
+        {"workers", required_argument, NULL, O_WORKERS},
         {"durability", required_argument, NULL, O_DUR},
         {"body-limit", required_argument, NULL, O_BODY},
         {"header-limit", required_argument, NULL, O_HEADER},
@@ -107,7 +110,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
     };
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (struct serve_opts){
-        .host = "127.0.0.1", .port = 8080, .threads = cores > 0 ? (unsigned)cores : 2,
+        .host = "127.0.0.1", .port = 8080, .threads = cores > 0 ? (unsigned)cores : 2, .workers = 64,
         .body_limit = 1 << 20, .header_limit = 16384, .max_depth = 32, .max_string = 65536,
         .max_array = 10000, .idle_timeout = 30, .max_connections = 1024, .max_token_age = 3600,
         .access_log = true,
@@ -138,6 +141,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
             if (c < O_THREADS || c > O_AGE || parse_size(optarg, &v))
                 return -1;
             if (c == O_THREADS) o->threads = v > 1024 ? 1024 : (unsigned)v;
+            if (c == O_WORKERS) o->workers = v > 4096 ? 4096 : (unsigned)v;
             if (c == O_BODY) o->body_limit = v;
             if (c == O_HEADER) o->header_limit = v;
             if (c == O_DEPTH) o->max_depth = v;
@@ -204,7 +208,7 @@ static int serve(int argc, char **argv)
     size_t nroutes;
     const struct http_route *routes = api_routes(&nroutes);
     struct http_server_config hc = {
-        .host = o.host, .port = (uint16_t)o.port, .threads = o.threads,
+        .host = o.host, .port = (uint16_t)o.port, .threads = o.threads, .workers = o.workers,
         .body_limit = o.body_limit, .header_limit = o.header_limit,
         .idle_timeout = o.idle_timeout, .max_connections = o.max_connections,
         .routes = routes, .route_count = nroutes, .on_complete = on_complete,

@@ -14,6 +14,7 @@ struct http_route {
     const char *name; /* metrics label, e.g. "updateTask" */
     http_handler handler;
     bool json_body; /* requires a JSON Content-Type (415 otherwise) */
+    bool fast;      /* never blocks: runs on the I/O thread, not a worker */
 };
 
 enum http_match { HTTP_MATCH_OK, HTTP_MATCH_NOT_FOUND, HTTP_MATCH_METHOD };

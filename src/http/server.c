@@ -2,7 +2,12 @@
  * framing errors MHD 0.9.75 lets through (differing Content-Lengths, Content-Length with
  * Transfer-Encoding, no Host), the body limit before reading, the header limit, a deadline on
  * receiving a whole request (MHD's own timeout restarts on every byte, so a trickling client
- * would never be closed), request ids and a drain on shutdown. */
+ * would never be closed), request ids and a drain on shutdown.
+ *
+ * MHD's few I/O threads never wait on the database: a request whose route may block is handed
+ * to a pool of worker threads while its connection is suspended; the worker runs the handler,
+ * keeps the reply and resumes the connection, and MHD sends it. So many requests can wait on
+ * one group commit at once while the I/O threads keep serving others. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -44,6 +49,13 @@ struct http_server {
     pthread_mutex_t reaper_mu;
     pthread_cond_t reaper_cv;
     bool reaper_stop;
+    /* the worker pool */
+    pthread_t *workers;
+    unsigned nworkers;
+    pthread_mutex_t jobs_mu;
+    pthread_cond_t jobs_cv;
+    struct req_state *jobs_head, *jobs_tail;
+    bool jobs_stop;
 };
 
 /* Per-request state, MHD's con_cls. */
@@ -55,6 +67,9 @@ struct req_state {
     char *body;
     size_t body_len, body_cap;
     bool queued;      /* a reply was queued already (rejected before the body) */
+    bool replied;     /* a worker finished: reply holds the answer */
+    struct http_reply reply;
+    struct req_state *next_job; /* worker queue link */
     bool overflow;    /* chunked body went past the limit */
     unsigned status;
     size_t bytes;
@@ -220,8 +235,9 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
     return true;
 }
 
-static void dispatch(struct req_state *st, struct http_server *srv, const char *url,
-                     const char *method, struct http_reply *rep)
+/* Resolves the route and the checks that need no handler; false with rep set when answered. */
+static bool route_request(struct req_state *st, struct http_server *srv, const char *url,
+                          const char *method, struct http_reply *rep)
 {
     st->scratch = xmalloc(strlen(url) + 1);
     enum http_match m = http_route_match(srv->cfg.routes, srv->cfg.route_count, method, url,
@@ -230,11 +246,11 @@ static void dispatch(struct req_state *st, struct http_server *srv, const char *
         rep->allow = st->route->method;
         http_reply_error(rep, ERR_METHOD_NOT_ALLOWED, NULL, "only %s is allowed here", rep->allow);
         st->route = NULL;
-        return;
+        return false;
     }
     if (m == HTTP_MATCH_NOT_FOUND) {
         http_reply_error(rep, ERR_NOT_FOUND, NULL, "no such endpoint");
-        return;
+        return false;
     }
     if (st->route->json_body) {
         /* API.md §1: application/json with any parameters, case-insensitive */
@@ -243,12 +259,51 @@ static void dispatch(struct req_state *st, struct http_server *srv, const char *
         if (!ct || strncasecmp(ct, "application/json", n) != 0 ||
             (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t')) {
             http_reply_error(rep, ERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
-            return;
+            return false;
         }
     }
     st->req.body = st->body;
     st->req.body_len = st->body_len;
-    st->route->handler(&st->req, rep);
+    return true;
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_server *srv = arg;
+    pthread_mutex_lock(&srv->jobs_mu);
+    for (;;) {
+        while (!srv->jobs_head && !srv->jobs_stop)
+            pthread_cond_wait(&srv->jobs_cv, &srv->jobs_mu);
+        struct req_state *st = srv->jobs_head;
+        if (!st)
+            break;
+        srv->jobs_head = st->next_job;
+        if (!srv->jobs_head)
+            srv->jobs_tail = NULL;
+        pthread_mutex_unlock(&srv->jobs_mu);
+        st->route->handler(&st->req, &st->reply);
+        st->replied = true;
+        /* st belongs to MHD again from here: it may be freed at any moment */
+        MHD_resume_connection(st->conn);
+        pthread_mutex_lock(&srv->jobs_mu);
+    }
+    pthread_mutex_unlock(&srv->jobs_mu);
+    return NULL;
+}
+
+/* Suspends the connection and queues the request for a worker. */
+static void hand_to_worker(struct req_state *st, struct http_server *srv)
+{
+    MHD_suspend_connection(st->conn);
+    pthread_mutex_lock(&srv->jobs_mu);
+    st->next_job = NULL;
+    if (srv->jobs_tail)
+        srv->jobs_tail->next_job = st;
+    else
+        srv->jobs_head = st;
+    srv->jobs_tail = st;
+    pthread_cond_signal(&srv->jobs_cv);
+    pthread_mutex_unlock(&srv->jobs_mu);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -279,6 +334,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (st->queued)
         return MHD_YES; /* rejected before the body; MHD closes the connection */
+    if (st->replied) /* resumed after a worker ran the handler */
+        return queue_reply(st, srv, &st->reply);
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -302,8 +359,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->body)
         st->body[st->body_len] = '\0';
     struct http_reply rep = {0};
-    dispatch(st, srv, url, method, &rep);
-    return queue_reply(st, srv, &rep);
+    if (!route_request(st, srv, url, method, &rep))
+        return queue_reply(st, srv, &rep);
+    if (st->route->fast || srv->nworkers == 0) {
+        st->route->handler(&st->req, &rep);
+        return queue_reply(st, srv, &rep);
+    }
+    hand_to_worker(st, srv);
+    return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -321,6 +384,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                              time_mono_us() - st->start_us);
     set_receiving(srv, st->entry, true); /* keep-alive: the next request's deadline starts now */
     atomic_fetch_sub(&srv->in_flight, 1);
+    http_reply_cleanup(&st->reply);
     free(st->body);
     free(st->scratch);
     free(st);
@@ -431,7 +495,9 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
     pthread_mutex_init(&srv->conns_mu, NULL);
     pthread_mutex_init(&srv->reaper_mu, NULL);
     pthread_cond_init(&srv->reaper_cv, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+    pthread_mutex_init(&srv->jobs_mu, NULL);
+    pthread_cond_init(&srv->jobs_cv, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* The connection pool must hold the request line and headers; keep room above the limit so
      * check_head answers 431 itself for anything up to the pool size. */
@@ -456,8 +522,16 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
         *err = xstrdup("cannot start the connection reaper thread");
         goto fail;
     }
+    srv->workers = xcalloc(cfg->workers ? cfg->workers : 1, sizeof *srv->workers);
+    for (unsigned i = 0; i < cfg->workers; i++) {
+        if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0)
+            break;
+        srv->nworkers++;
+    }
     return srv;
 fail:
+    pthread_cond_destroy(&srv->jobs_cv);
+    pthread_mutex_destroy(&srv->jobs_mu);
     pthread_cond_destroy(&srv->reaper_cv);
     pthread_mutex_destroy(&srv->reaper_mu);
     pthread_mutex_destroy(&srv->conns_mu);
@@ -487,6 +561,15 @@ void http_server_drain(struct http_server *srv, int timeout_ms)
     pthread_mutex_unlock(&srv->reaper_mu);
     pthread_join(srv->reaper, NULL);
     MHD_stop_daemon(srv->daemon);
+    pthread_mutex_lock(&srv->jobs_mu);
+    srv->jobs_stop = true; /* the queue is empty: nothing is in flight any more */
+    pthread_cond_broadcast(&srv->jobs_cv);
+    pthread_mutex_unlock(&srv->jobs_mu);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        pthread_join(srv->workers[i], NULL);
+    free(srv->workers);
+    pthread_cond_destroy(&srv->jobs_cv);
+    pthread_mutex_destroy(&srv->jobs_mu);
     pthread_cond_destroy(&srv->reaper_cv);
     pthread_mutex_destroy(&srv->reaper_mu);
     pthread_mutex_destroy(&srv->conns_mu);
