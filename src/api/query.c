@@ -9,10 +9,10 @@
 #include "api/internal.h"
 #include "doc/config.h"
 #include "util/mem.h"
+#include "util/text.h"
 #include "util/time.h"
 
 #define DAY_MS 86400000LL
-#define MAX_CUSTOM_FIELDS 16
 
 enum qtype { Q_INT, Q_STRING, Q_BOOL, Q_STRINGS, Q_OBJECTS, Q_SORT };
 
@@ -107,10 +107,7 @@ static const char *string_of(const json_t *body, const char *k)
 
 static char *lower_copy(const char *s)
 {
-    char *out = xstrdup(s);
-    for (char *p = out; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    return out;
+    return text_lower(s, strlen(s)); /* the same folding as lname */
 }
 
 /* priority[] / status[]: names matched as API.md §4, stored as the stream's own names. */
@@ -244,11 +241,8 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
 
 static int custom_fields_of(const json_t *body, struct store_query *q, struct err *e)
 {
-    const json_t *list = json_object_get(body, "customFields");
-    if (json_array_size(list) > MAX_CUSTOM_FIELDS)
-        return err_set(e, ERR_ARRAY_TOO_LONG, "customFields", "at most %d customFields",
-                       MAX_CUSTOM_FIELDS);
-    size_t i;
+    const json_t *list = json_object_get(body, "customFields"); /* at most STORE_LIST_MAX */
+    size_t i, total = 0;
     const json_t *c;
     json_array_foreach(list, i, c)
     {
@@ -265,6 +259,10 @@ static int custom_fields_of(const json_t *body, struct store_query *q, struct er
         if (n == 0 || n > STORE_LIST_MAX)
             return err_set(e, ERR_INVALID_VALUE, "customFields", "value lists 1 to %d values",
                            STORE_LIST_MAX);
+        total += n;
+        if (total > STORE_FIELD_VALUES_MAX)
+            return err_set(e, ERR_ARRAY_TOO_LONG, "customFields",
+                           "customFields carry at most %d values in all", STORE_FIELD_VALUES_MAX);
         for (size_t k = 0; k < n; k++) {
             const json_t *x = values ? json_array_get(values, k) : value;
             if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x))
@@ -283,7 +281,7 @@ static int selected_columns(const json_t *body, enum doc_kind kind, struct err *
     json_array_foreach(json_object_get(body, "selectedColumns"), i, x)
     {
         const struct doc_member *m = doc_member_find(json_string_value(x), kind);
-        if (!m || !(m->flags & DOC_F_IN_DOC))
+        if (!m || !doc_member_in_doc(m, kind))
             return err_set(e, ERR_INVALID_VALUE, "selectedColumns",
                            "%s is not a member of the document", json_string_value(x));
     }

@@ -70,7 +70,8 @@ static int case_closed(struct store_txn *t, const struct update_job *job, const 
     return STORE_OK;
 }
 
-static int store_change(struct store_txn *t, struct update_job *job, json_t *doc, json_t *changes)
+static int store_change(struct store_txn *t, struct update_job *job, json_t *doc, json_t *changes,
+                        const json_t *before)
 {
     json_t *activity = doc_activity(doc, job->kind, changes, &job->ctx);
     char *text = json_dumps(activity, JSON_COMPACT);
@@ -87,9 +88,10 @@ static int store_change(struct store_txn *t, struct update_job *job, json_t *doc
     json_decref(activity);
     if (rc != STORE_OK)
         return rc;
-    struct store_record r;
+    struct store_record r, prev;
     doc_record_from(doc, job->kind, &r);
-    rc = store_record_put(t, &r);
+    doc_record_columns(before, job->kind, &prev);
+    rc = store_record_update(t, &r, &prev);
     job->version = r.version;
     job->text = r.doc;
     job->len = r.doc_len;
@@ -99,7 +101,7 @@ static int store_change(struct store_txn *t, struct update_job *job, json_t *doc
 static int update_txn(struct store_txn *t, void *arg)
 {
     struct update_job *job = arg;
-    json_t *cfg = NULL, *doc = NULL, *changes = NULL;
+    json_t *cfg = NULL, *doc = NULL, *changes = NULL, *before = NULL;
     struct store_record r;
     int rc = store_record_get(t, job->kind == DOC_CASE ? STORE_CASE : STORE_TASK,
                               job->ctx.stream_id, job->ctx.account_id, job->id, &r);
@@ -126,7 +128,7 @@ static int update_txn(struct store_txn *t, void *arg)
     if (rc != STORE_OK)
         goto out;
     job->ctx.config = cfg;
-    if (doc_update(doc, job->kind, job->patch, &job->ctx, &changes, &job->e)) {
+    if (doc_update(doc, job->kind, job->patch, &job->ctx, &changes, &before, &job->e)) {
         rc = fail(job);
         goto out;
     }
@@ -149,8 +151,9 @@ static int update_txn(struct store_txn *t, void *arg)
             goto out;
         }
     }
-    rc = store_change(t, job, doc, changes);
+    rc = store_change(t, job, doc, changes, before);
 out:
+    json_decref(before);
     json_decref(changes);
     json_decref(doc);
     json_decref(cfg);

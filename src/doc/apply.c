@@ -6,6 +6,7 @@
 
 #include "doc/config.h"
 #include "util/mem.h"
+#include "util/text.h"
 #include "util/time.h"
 
 /* Epoch ms accepted for dates: years 1970..9999. */
@@ -216,8 +217,11 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
     }
     if (strcmp(name, "name") == 0 && json_string_length(v) == 0)
         return err_set(e, ERR_INVALID_VALUE, name, "name cannot be empty");
-    if (strcmp(name, "fields") == 0)
-        return json_is_null(v) ? 0 : apply_fields(doc, v, body, e);
+    if (strcmp(name, "fields") == 0) {
+        if (json_is_null(v)) /* the Title field is required: fields cannot be emptied */
+            return err_set(e, ERR_INVALID_VALUE, name, "fields cannot be cleared");
+        return apply_fields(doc, v, body, e);
+    }
     if (strcmp(name, "currAssignee") == 0 && !json_object_get(body, "assigneeType")) {
         bool empty = json_is_null(v) || json_object_size(v) == 0;
         json_object_set_new(doc, "assigneeType", json_string(empty ? "unassigned" : "agent"));
@@ -238,8 +242,8 @@ int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const st
             continue;
         /* an echo of the stored value changes nothing (and may name an inactive status) */
         const json_t *stored = json_object_get(doc, k);
-        if (stored && json_equal(stored, v))
-            continue;
+        if (stored && json_equal(stored, v) && strcmp(k, "currAssignee") != 0)
+            continue; /* currAssignee sets assigneeType even when it is unchanged */
         if (doc_apply_member(doc, kind, m, v, body, ctx, e))
             return -1;
     }
@@ -262,17 +266,26 @@ static void set_field_value(json_t *doc, const char *field, json_t *value)
     json_decref(value);
 }
 
-void doc_finish_write(json_t *doc, const struct doc_ctx *ctx)
+void doc_sync_mirrors(json_t *doc)
 {
-    const char *name = json_string_value(json_object_get(doc, "name"));
-    size_t len = name ? strlen(name) : 0;
-    char *lname = xmalloc(len + 1);
-    for (size_t i = 0; i < len; i++)
-        lname[i] = (char)tolower((unsigned char)name[i]);
-    lname[len] = '\0';
+    const json_t *name = json_object_get(doc, "name");
+    char *lname = text_lower(json_string_value(name) ? json_string_value(name) : "",
+                             json_string_length(name));
     json_object_set_new(doc, "lname", json_string(lname));
     free(lname);
+    json_t *due = json_object_get(doc, "dueDate");
+    char eta[TIME_ISO_LEN] = "";
+    if (json_is_integer(due))
+        time_format_iso(json_integer_value(due), eta);
+    json_object_set_new(doc, "ETA", json_string(eta));
+    set_field_value(doc, "title", json_incref(json_object_get(doc, "name")));
+    set_field_value(doc, "description", json_incref(json_object_get(doc, "desc")));
+    set_field_value(doc, "dueDate", json_string(eta));
+}
 
+void doc_finish_write(json_t *doc, const struct doc_ctx *ctx)
+{
+    doc_sync_mirrors(doc);
     char iso[TIME_ISO_LEN];
     time_format_iso(ctx->now_ms, iso);
     json_object_set_new(doc, "updatedAt", json_string(iso));
@@ -281,15 +294,5 @@ void doc_finish_write(json_t *doc, const struct doc_ctx *ctx)
                         json_pack("{s:s, s:s, s:s}", "_id", ctx->actor.id, "name",
                                   ctx->actor.name ? ctx->actor.name : "", "profImage",
                                   ctx->actor.prof_image ? ctx->actor.prof_image : ""));
-
-    json_t *due = json_object_get(doc, "dueDate");
-    char eta[TIME_ISO_LEN] = "";
-    if (json_is_integer(due))
-        time_format_iso(json_integer_value(due), eta);
-    json_object_set_new(doc, "ETA", json_string(eta));
     doc_refresh_breach(doc, ctx->now_ms);
-
-    set_field_value(doc, "title", json_incref(json_object_get(doc, "name")));
-    set_field_value(doc, "description", json_incref(json_object_get(doc, "desc")));
-    set_field_value(doc, "dueDate", json_string(eta));
 }

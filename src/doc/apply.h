@@ -35,9 +35,11 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
  * the caller checks those). 0 or -1 with *e; doc may be partly changed on error. */
 int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const struct doc_ctx *ctx,
                    struct err *e);
-/* Recomputes the managed members after a write: lname, updatedAt, timestampValue, updatedBy,
- * ETA, isBreached, and the Title/Description/Due Date fields' selectedValues from name, desc,
- * dueDate. */
+/* Recomputes what follows from other members: lname from name, ETA from dueDate, and the
+ * Title/Description/Due Date fields' selectedValues from name, desc, dueDate. */
+void doc_sync_mirrors(json_t *doc);
+/* Recomputes the managed members after a write: doc_sync_mirrors, then updatedAt,
+ * timestampValue, updatedBy and isBreached. */
 void doc_finish_write(json_t *doc, const struct doc_ctx *ctx);
 /* Recomputes isBreached for now_ms (API.md §5: unresolved and due in the past); on every read. */
 void doc_refresh_breach(json_t *doc, int64_t now_ms);

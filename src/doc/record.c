@@ -11,7 +11,7 @@ static const char *str(const json_t *doc, const char *key)
     return json_string_value(json_object_get(doc, key));
 }
 
-void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record *r)
+void doc_record_columns(const json_t *doc, enum doc_kind kind, struct store_record *r)
 {
     memset(r, 0, sizeof *r);
     r->kind = kind == DOC_CASE ? STORE_CASE : STORE_TASK;
@@ -39,6 +39,11 @@ void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record 
     const json_t *due = json_object_get(doc, "dueDate");
     r->has_due_date = json_is_integer(due);
     r->due_date = json_integer_value(due);
+}
+
+void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record *r)
+{
+    doc_record_columns(doc, kind, r);
     r->doc = json_dumps(doc, JSON_COMPACT);
     if (!r->doc)
         mem_oom();

@@ -36,8 +36,9 @@ static const struct doc_member members[] = {
     {"assigneeType", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
     {"isCustTsk", DOC_BOOL, DOC_ANY, DOC_RW, DOC_TASK, IN, 0},
     {"isActive", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"taskIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, 0, 0},
-    {"supportCustomTasks", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, 0, 0},
+    /* members of a case's document; a task accepts them because the seed's table lists them */
+    {"taskIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN | DOC_F_CASE_DOC, 0},
+    {"supportCustomTasks", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_CASE_DOC, 0},
     {"tasks", DOC_ARRAY, DOC_ANY, DOC_MANAGED, DOC_CASE, IN, 0},
     {"attachments", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
     {"feedback", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
@@ -78,6 +79,11 @@ const struct doc_member *doc_member_find(const char *name, enum doc_kind kind)
         if ((members[i].kinds & kind) && strcmp(members[i].name, name) == 0)
             return &members[i];
     return NULL;
+}
+
+bool doc_member_in_doc(const struct doc_member *m, enum doc_kind kind)
+{
+    return (m->flags & DOC_F_IN_DOC) && !(kind == DOC_TASK && (m->flags & DOC_F_CASE_DOC));
 }
 
 const char *doc_type_name(enum doc_type t)

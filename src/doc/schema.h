@@ -25,6 +25,7 @@ enum {
     DOC_F_DATE = 1 << 0,     /* number of epoch ms, or an ISO-8601 string */
     DOC_F_NO_CLEAR = 1 << 1, /* null is refused (name) */
     DOC_F_IN_DOC = 1 << 2,   /* part of the returned document (not only an accepted input) */
+    DOC_F_CASE_DOC = 1 << 3, /* with DOC_F_IN_DOC: in a case's document only */
 };
 
 struct doc_member {
@@ -48,6 +49,8 @@ extern const struct doc_limits doc_default_limits;
 
 /* The member named name for a kind, or NULL. */
 const struct doc_member *doc_member_find(const char *name, enum doc_kind kind);
+/* True when m is a member of the document of kind (what selectedColumns may name). */
+bool doc_member_in_doc(const struct doc_member *m, enum doc_kind kind);
 /* Every member, for table-driven code and tests; *n receives the count. */
 const struct doc_member *doc_members(size_t *n);
 /* "string", "number", ... for messages. */

@@ -51,9 +51,11 @@ static json_t *diff(const json_t *before, const json_t *after, enum doc_kind kin
 }
 
 int doc_update(json_t *doc, enum doc_kind kind, const json_t *patch, const struct doc_ctx *ctx,
-               json_t **changes, struct err *e)
+               json_t **changes, json_t **before_out, struct err *e)
 {
     *changes = NULL;
+    if (before_out)
+        *before_out = NULL;
     if (doc_check_members(patch, kind, false, e) || check_read_only(doc, kind, patch, e))
         return -1;
     json_t *before = json_deep_copy(doc);
@@ -61,8 +63,12 @@ int doc_update(json_t *doc, enum doc_kind kind, const json_t *patch, const struc
         json_decref(before);
         return -1;
     }
+    doc_sync_mirrors(doc); /* so the activity names the fields that moved with name, desc, dueDate */
     *changes = diff(before, doc, kind);
-    json_decref(before);
+    if (before_out)
+        *before_out = before;
+    else
+        json_decref(before);
     if (json_array_size(*changes) > 0)
         doc_finish_write(doc, ctx);
     else

@@ -19,6 +19,8 @@ struct store_ops {
     int (*stream_get)(struct store_txn *t, const char *stream_id, char **json);
     int (*next_ref)(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out);
     int (*record_put)(struct store_txn *t, struct store_record *r);
+    int (*record_update)(struct store_txn *t, struct store_record *r,
+                         const struct store_record *prev);
     int (*record_get)(struct store_txn *t, enum store_kind kind, const char *stream_id,
                       const char *account_id, const char *id, struct store_record *r);
     int (*record_head)(struct store_txn *t, enum store_kind kind, const char *stream_id,

@@ -86,6 +86,12 @@ int store_record_put(struct store_txn *t, struct store_record *r)
     return t->store->ops->record_put(t, r);
 }
 
+int store_record_update(struct store_txn *t, struct store_record *r,
+                        const struct store_record *prev)
+{
+    return t->store->ops->record_update(t, r, prev);
+}
+
 int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
                      const char *account_id, const char *id, struct store_record *r)
 {

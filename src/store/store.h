@@ -107,6 +107,11 @@ int store_next_ref(struct store_txn *t, const char *stream_id, const char *kind,
 
 /* Inserts or replaces a record (matched by id); sets r->version to the stored version. */
 int store_record_put(struct store_txn *t, struct store_record *r);
+/* Updates an existing record of the same tenant and kind, writing only the indexed columns that
+ * differ from prev (the same record's columns before the change): an index whose columns did not
+ * change is not rewritten. Sets r->version. NOT_FOUND when no such record exists. */
+int store_record_update(struct store_txn *t, struct store_record *r,
+                        const struct store_record *prev);
 /* Loads a record by kind + stream + account + id; a record of another tenant is NOT_FOUND.
  * On OK, r->doc is a heap string the caller frees; the other strings are NULL. */
 int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
@@ -132,7 +137,8 @@ enum store_sort {
     STORE_SORT_REF
 };
 
-#define STORE_LIST_MAX 100 /* values in one list filter */
+#define STORE_LIST_MAX 100     /* values in one list filter */
+#define STORE_FIELD_VALUES_MAX 500 /* values across all customFields conditions */
 
 struct store_strings {
     const char *v[STORE_LIST_MAX];
@@ -172,7 +178,7 @@ struct store_query {
     bool eta_none;    /* ETAlist "none": no dueDate */
     bool eta_filter;  /* ETAlist given and not empty */
     const char *case_id;
-    struct store_field_filter fields[16];
+    struct store_field_filter fields[STORE_LIST_MAX];
     size_t nfields;
     enum store_sort sort;
     bool descending;

@@ -72,7 +72,7 @@ static const char *const migrations[] = {
     "CREATE INDEX records_status ON records (stream_id, account_id, kind, status_category,"
     "  priority_name, due_date);"
     "CREATE VIRTUAL TABLE records_fts USING fts5 (name_lower, content = 'records',"
-    "  content_rowid = 'rowid', tokenize = 'trigram');"
+    "  content_rowid = 'rowid', tokenize = 'trigram case_sensitive 1');"
     "INSERT INTO records_fts (records_fts) VALUES ('rebuild');"
     "CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN"
     "  INSERT INTO records_fts (rowid, name_lower) VALUES (new.rowid, new.name_lower); END;"
@@ -109,7 +109,10 @@ static const char *const migrations[] = {
     "  END;"
     "CREATE TRIGGER records_values_insert AFTER INSERT ON records BEGIN"
     "  INSERT INTO record_values_source VALUES (new.rowid, new.doc); END;"
-    "CREATE TRIGGER records_values_update AFTER UPDATE OF doc ON records BEGIN"
+    "CREATE TRIGGER records_values_update AFTER UPDATE OF doc ON records"
+    "  WHEN json_extract(old.doc, '$.channel') IS NOT json_extract(new.doc, '$.channel')"
+    "  OR json_extract(old.doc, '$.queues') IS NOT json_extract(new.doc, '$.queues')"
+    "  OR json_extract(old.doc, '$.fields') IS NOT json_extract(new.doc, '$.fields') BEGIN"
     "  DELETE FROM record_values WHERE rid = old.rowid;"
     "  INSERT INTO record_values_source VALUES (new.rowid, new.doc); END;"
     "INSERT INTO record_values_source SELECT rowid, doc FROM records;"
@@ -722,6 +725,77 @@ static int sqlite_record_put(struct store_txn *t, struct store_record *r)
     return status;
 }
 
+static bool same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static sqlite3_stmt *query_stmt(struct sqlite_conn *c, const char *sql);
+
+static int sqlite_record_update(struct store_txn *t, struct store_record *r,
+                                const struct store_record *prev)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    /* parameter numbers are fixed; only the SET list varies (a few shapes, cached) */
+    char sql[1024] = "UPDATE records SET doc = ?1, version = version + 1, updated_at = ?2,"
+                     " breached = ?3";
+    if (!same(r->name_lower, prev->name_lower))
+        strcat(sql, ", name_lower = ?4");
+    if (!same(r->status_name, prev->status_name) ||
+        !same(r->status_category, prev->status_category))
+        strcat(sql, ", status_name = ?5, status_category = ?6");
+    if (!same(r->priority_name, prev->priority_name) ||
+        r->priority_score != prev->priority_score)
+        strcat(sql, ", priority_name = ?7, priority_score = ?8");
+    if (!same(r->assignee, prev->assignee))
+        strcat(sql, ", assignee = ?9");
+    if (r->has_due_date != prev->has_due_date || r->due_date != prev->due_date)
+        strcat(sql, ", due_date = ?10");
+    if (!same(r->source, prev->source))
+        strcat(sql, ", source = ?11");
+    strcat(sql, " WHERE id = ?12 AND stream_id = ?13 AND account_id = ?14 AND kind = ?15"
+                " RETURNING version");
+    sqlite3_stmt *st = query_stmt(c, sql);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, r->doc, (int)r->doc_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->updated_at);
+    sqlite3_bind_int(st, 3, r->breached);
+    if (sqlite3_bind_parameter_index(st, "?4"))
+        bind_text(st, 4, r->name_lower);
+    if (sqlite3_bind_parameter_index(st, "?5")) {
+        bind_text(st, 5, r->status_name);
+        bind_text(st, 6, r->status_category);
+    }
+    if (sqlite3_bind_parameter_index(st, "?7")) {
+        bind_text(st, 7, r->priority_name);
+        sqlite3_bind_int(st, 8, r->priority_score);
+    }
+    if (sqlite3_bind_parameter_index(st, "?9"))
+        bind_text(st, 9, r->assignee);
+    if (sqlite3_bind_parameter_index(st, "?10")) {
+        if (r->has_due_date)
+            sqlite3_bind_int64(st, 10, r->due_date);
+        else
+            sqlite3_bind_null(st, 10);
+    }
+    if (sqlite3_bind_parameter_index(st, "?11"))
+        bind_text(st, 11, r->source);
+    bind_text(st, 12, r->id);
+    bind_text(st, 13, r->stream_id);
+    bind_text(st, 14, r->account_id);
+    sqlite3_bind_int(st, 15, (int)r->kind);
+    int rc = sqlite3_step(st);
+    int status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
+    if (rc == SQLITE_ROW)
+        r->version = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        log_error("sqlite: record update: %s", sqlite3_errmsg(c->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
 static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
                              const char *account_id, const char *id, struct store_record *r)
 {
@@ -892,8 +966,8 @@ static int sqlite_activity_list(struct store_txn *t, const char *stream_id,
  * parameter, never text of the statement. Parameter ?1 is "now" (isBreached); the WHERE clause's
  * parameters follow, numbered, so the count and the page statements share them. */
 
-#define QUERY_SQL_MAX 8192
-#define QUERY_PARAMS_MAX 400
+#define QUERY_SQL_MAX 65536
+#define QUERY_PARAMS_MAX 1024
 
 struct qparam {
     enum { QP_TEXT, QP_INT, QP_JSON } type;
@@ -1280,6 +1354,7 @@ static const struct store_ops sqlite_ops = {
     .stream_get = sqlite_stream_get,
     .next_ref = sqlite_next_ref,
     .record_put = sqlite_record_put,
+    .record_update = sqlite_record_update,
     .record_get = sqlite_record_get,
     .record_head = sqlite_record_head,
     .query = sqlite_query,
