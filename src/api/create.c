@@ -38,11 +38,13 @@ static int fail(struct create_job *job)
 /* A task joins its case's taskIds in the same transaction (API.md §6). */
 static int append_to_case(struct store_txn *t, json_t *case_doc, const char *task_id)
 {
+    struct store_record r, prev;
+    doc_record_columns(case_doc, DOC_CASE, &prev);
     json_array_append_new(json_object_get(case_doc, "taskIds"), json_string(task_id));
-    struct store_record r;
     doc_record_from(case_doc, DOC_CASE, &r);
-    int rc = store_record_put(t, &r);
+    int rc = store_record_update(t, &r, &prev); /* no indexed column changes */
     doc_record_cleanup(&r);
+    doc_record_cleanup(&prev);
     return rc;
 }
 
@@ -118,6 +120,8 @@ static int create_txn(struct store_txn *t, void *arg)
     job->version = r.version;
     job->text = r.doc; /* taken */
     job->len = r.doc_len;
+    r.doc = NULL;
+    doc_record_cleanup(&r);
     if (rc == STORE_OK && case_doc)
         rc = append_to_case(t, case_doc, json_string_value(json_object_get(doc, "_id")));
     if (rc == STORE_OK && job->idem_key) {

@@ -15,6 +15,11 @@ struct update_job {
     const json_t *patch;
     struct doc_ctx ctx;
     const char *if_match;
+    /* what prepare decided */
+    json_t *doc, *before, *changes, *activity;
+    struct store_record rec, prev; /* columns borrow from doc and before */
+    char *activity_text;
+    /* the answer */
     struct err e;
     bool failed;
     char *text;
@@ -26,6 +31,21 @@ static int fail(struct update_job *job)
 {
     job->failed = true;
     return STORE_ABORT;
+}
+
+static void job_reset(struct update_job *job)
+{
+    json_decref(job->doc);
+    json_decref(job->before);
+    json_decref(job->changes);
+    json_decref(job->activity);
+    doc_record_cleanup(&job->rec);
+    doc_record_cleanup(&job->prev);
+    free(job->activity_text);
+    free(job->text);
+    job->doc = job->before = job->changes = job->activity = NULL;
+    job->activity_text = job->text = NULL;
+    job->failed = false;
 }
 
 /* If-Match: "*", or a list of (weak or strong) ETags one of which is the current version. */
@@ -51,11 +71,11 @@ static bool if_match_ok(const char *header, long long version)
 
 /* API.md §7 lifecycle: whether the case a task belongs to is closed (from its indexed
  * columns: the case document may be large). */
-static int case_closed(struct store_txn *t, const struct update_job *job, const json_t *task,
-                       char ref[32], bool *closed)
+static int case_closed(struct store_txn *t, const struct update_job *job, char ref[32],
+                       bool *closed)
 {
     *closed = false;
-    const char *case_id = json_string_value(json_object_get(task, "caseId"));
+    const char *case_id = json_string_value(json_object_get(job->doc, "caseId"));
     if (!case_id)
         return STORE_OK;
     struct store_record_head h;
@@ -70,38 +90,10 @@ static int case_closed(struct store_txn *t, const struct update_job *job, const 
     return STORE_OK;
 }
 
-static int store_change(struct store_txn *t, struct update_job *job, json_t *doc, json_t *changes,
-                        const json_t *before)
+/* Reads the record and decides everything: the error, the unchanged document, or the new
+ * document with its activity, ready to write. STORE_OK when there is something to write. */
+static int prepare(struct store_txn *t, struct update_job *job, bool seed_config)
 {
-    json_t *activity = doc_activity(doc, job->kind, changes, &job->ctx);
-    char *text = json_dumps(activity, JSON_COMPACT);
-    struct store_activity a = {
-        .id = json_string_value(json_object_get(activity, "_id")),
-        .stream_id = job->ctx.stream_id,
-        .account_id = job->ctx.account_id,
-        .record_id = job->id,
-        .created_at = job->ctx.now_ms,
-        .doc = text,
-    };
-    int rc = store_activity_put(t, &a);
-    free(text);
-    json_decref(activity);
-    if (rc != STORE_OK)
-        return rc;
-    struct store_record r, prev;
-    doc_record_from(doc, job->kind, &r);
-    doc_record_columns(before, job->kind, &prev);
-    rc = store_record_update(t, &r, &prev);
-    job->version = r.version;
-    job->text = r.doc;
-    job->len = r.doc_len;
-    return rc;
-}
-
-static int update_txn(struct store_txn *t, void *arg)
-{
-    struct update_job *job = arg;
-    json_t *cfg = NULL, *doc = NULL, *changes = NULL, *before = NULL;
     struct store_record r;
     int rc = store_record_get(t, job->kind == DOC_CASE ? STORE_CASE : STORE_TASK,
                               job->ctx.stream_id, job->ctx.account_id, job->id, &r);
@@ -113,51 +105,114 @@ static int update_txn(struct store_txn *t, void *arg)
     if (rc != STORE_OK)
         return rc;
     job->version = r.version;
-    doc = json_loadb(r.doc, r.doc_len, 0, NULL);
+    job->doc = json_loadb(r.doc, r.doc_len, 0, NULL);
     doc_record_cleanup(&r);
-    if (!doc)
+    if (!job->doc)
         return STORE_ERROR;
     if (job->if_match && !if_match_ok(job->if_match, job->version)) {
         err_set(&job->e, ERR_PRECONDITION_FAILED, NULL,
                 "If-Match does not match the current ETag \"%lld\"; nothing was changed",
                 job->version);
-        rc = fail(job);
-        goto out;
+        return fail(job);
     }
-    rc = api_load_config(t, job->ctx.stream_id, &cfg);
+    json_t *cfg = NULL;
+    rc = seed_config ? api_load_config(t, job->ctx.stream_id, &cfg)
+                     : api_read_config(t, job->ctx.stream_id, &cfg);
     if (rc != STORE_OK)
-        goto out;
+        return rc;
     job->ctx.config = cfg;
-    if (doc_update(doc, job->kind, job->patch, &job->ctx, &changes, &before, &job->e)) {
-        rc = fail(job);
-        goto out;
-    }
-    if (json_array_size(changes) == 0) {
+    rc = doc_update(job->doc, job->kind, job->patch, &job->ctx, &job->changes, &job->before,
+                    &job->e);
+    job->ctx.config = NULL;
+    json_decref(cfg);
+    if (rc != 0)
+        return fail(job);
+    if (json_array_size(job->changes) == 0) {
         /* API.md §7: nothing changed, nothing written; the answer is the document as it is */
-        job->text = json_dumps(doc, JSON_COMPACT);
+        job->text = json_dumps(job->doc, JSON_COMPACT);
         job->len = strlen(job->text);
-        rc = STORE_ABORT;
-        goto out;
+        return STORE_ABORT;
     }
+    job->activity = doc_activity(job->doc, job->kind, job->changes, &job->ctx);
+    job->activity_text = json_dumps(job->activity, JSON_COMPACT);
+    doc_record_from(job->doc, job->kind, &job->rec);
+    doc_record_columns(job->before, job->kind, &job->prev);
+    return STORE_OK;
+}
+
+/* Writes what prepare decided. With expect_version, the record must still be at the version
+ * prepare read (STORE_CONFLICT otherwise: another write came between). */
+static int commit(struct store_txn *t, struct update_job *job, bool expect_version)
+{
     if (job->kind == DOC_TASK) {
         char ref[32] = "";
         bool closed;
-        rc = case_closed(t, job, doc, ref, &closed);
+        int rc = case_closed(t, job, ref, &closed);
         if (rc != STORE_OK)
-            goto out;
+            return rc;
         if (closed) {
             err_set(&job->e, ERR_CONFLICT, NULL, "case %s is closed", ref);
-            rc = fail(job);
-            goto out;
+            return fail(job);
         }
     }
-    rc = store_change(t, job, doc, changes, before);
-out:
-    json_decref(before);
-    json_decref(changes);
-    json_decref(doc);
-    json_decref(cfg);
-    return rc;
+    struct store_activity a = {
+        .id = json_string_value(json_object_get(job->activity, "_id")),
+        .stream_id = job->ctx.stream_id,
+        .account_id = job->ctx.account_id,
+        .record_id = job->id,
+        .created_at = job->ctx.now_ms,
+        .doc = job->activity_text,
+    };
+    int rc = store_activity_put(t, &a);
+    if (rc != STORE_OK)
+        return rc;
+    job->prev.version = expect_version ? job->version : 0;
+    rc = store_record_update(t, &job->rec, &job->prev);
+    if (rc != STORE_OK)
+        return rc;
+    job->version = job->rec.version;
+    job->text = job->rec.doc; /* taken */
+    job->len = job->rec.doc_len;
+    job->rec.doc = NULL;
+    return STORE_OK;
+}
+
+static int prepare_txn(struct store_txn *t, void *arg)
+{
+    return prepare(t, arg, false);
+}
+
+static int commit_txn(struct store_txn *t, void *arg)
+{
+    return commit(t, arg, true);
+}
+
+/* The whole read-modify-write in the writer's transaction: always succeeds against writers. */
+static int update_txn(struct store_txn *t, void *arg)
+{
+    int rc = prepare(t, arg, true);
+    return rc == STORE_OK ? commit(t, arg, false) : rc;
+}
+
+#define OPTIMISTIC_TRIES 3
+
+/* API.md §7: the read-modify-write is atomic. The document work (parse, rules, serialise) runs
+ * here on the worker with a read snapshot, and the writer only checks the version is unchanged
+ * and writes, so the single writer stays free for SQL. A record that keeps changing under us
+ * (OPTIMISTIC_TRIES times) is updated wholly inside the writer instead, which always succeeds. */
+static int run_update(struct update_job *job)
+{
+    for (int attempt = 0; attempt < OPTIMISTIC_TRIES; attempt++) {
+        job_reset(job);
+        int rc = store_read(api_cfg.store, prepare_txn, job);
+        if (rc != STORE_OK)
+            return rc;
+        rc = store_write(api_cfg.store, commit_txn, job);
+        if (rc != STORE_CONFLICT)
+            return rc;
+    }
+    job_reset(job);
+    return store_write(api_cfg.store, update_txn, job);
 }
 
 static void update(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
@@ -171,7 +226,7 @@ static void update(struct http_request *req, struct http_reply *rep, enum doc_ki
     struct update_job job = {.kind = kind, .id = req->params[1], .patch = patch,
                              .if_match = http_header(req, "If-Match")};
     api_doc_ctx(&id, req->params[0], &job.ctx);
-    int rc = store_write(api_cfg.store, update_txn, &job);
+    int rc = run_update(&job);
     if (job.failed) {
         http_reply_err(rep, &job.e);
     } else if ((rc == STORE_OK || rc == STORE_ABORT) && job.text) {
@@ -180,7 +235,7 @@ static void update(struct http_request *req, struct http_reply *rep, enum doc_ki
     } else {
         api_reply_store_error(rep);
     }
-    free(job.text);
+    job_reset(&job);
 out:
     json_decref(patch);
     auth_identity_cleanup(&id);

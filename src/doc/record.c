@@ -4,7 +4,56 @@
 #include <string.h>
 
 #include "util/mem.h"
+#include "util/scalar.h"
 #include "util/time.h"
+
+struct values {
+    char *buf;
+    size_t len, cap;
+};
+
+/* Appends one entry; one with a separator byte in it could not be told apart, so it is left out
+ * (such a value cannot be filtered on). */
+static void put_value(struct values *vs, const char *k1, const char *k2, const char *v)
+{
+    if (!v || strpbrk(v, "\x1d\x1e") || (k2 && strpbrk(k2, "\x1d\x1e\x1f")))
+        return;
+    size_t need = strlen(k1) + (k2 ? strlen(k2) + 1 : 0) + strlen(v) + 3;
+    if (vs->len + need > vs->cap) {
+        vs->cap = (vs->len + need) * 2;
+        vs->buf = xrealloc(vs->buf, vs->cap);
+    }
+    vs->len += (size_t)snprintf(vs->buf + vs->len, vs->cap - vs->len, "%s%s%s\x1d%s\x1e", k1,
+                                k2 ? "\x1f" : "", k2 ? k2 : "", v);
+}
+
+static void record_values(const json_t *doc, struct values *vs)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(doc, "channel"), i, x)
+        put_value(vs, "ch", NULL, json_string_value(x));
+    json_array_foreach(json_object_get(doc, "queues"), i, x)
+    {
+        if (json_is_string(x)) {
+            put_value(vs, "qu", NULL, json_string_value(x));
+        } else {
+            put_value(vs, "qu", NULL, json_string_value(json_object_get(x, "_id")));
+            put_value(vs, "qu", NULL, json_string_value(json_object_get(x, "name")));
+        }
+    }
+    json_array_foreach(json_object_get(doc, "fields"), i, x)
+    {
+        const char *type = json_string_value(json_object_get(x, "type"));
+        if (!type || strcmp(type, "custom") != 0)
+            continue;
+        char buf[SCALAR_BUF];
+        const char *v = scalar_text(json_object_get(x, "selectedValue"), buf);
+        put_value(vs, "f", json_string_value(json_object_get(x, "_id")), v);
+        put_value(vs, "n", json_string_value(json_object_get(json_object_get(x, "metaData"), "name")),
+                  v);
+    }
+}
 
 static const char *str(const json_t *doc, const char *key)
 {
@@ -39,6 +88,10 @@ void doc_record_columns(const json_t *doc, enum doc_kind kind, struct store_reco
     const json_t *due = json_object_get(doc, "dueDate");
     r->has_due_date = json_is_integer(due);
     r->due_date = json_integer_value(due);
+    struct values vs = {0};
+    record_values(doc, &vs);
+    r->values = vs.buf ? vs.buf : xstrdup("");
+    r->values_len = vs.len;
 }
 
 void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record *r)
@@ -53,5 +106,7 @@ void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record 
 void doc_record_cleanup(struct store_record *r)
 {
     free(r->doc);
+    free((char *)r->values);
     r->doc = NULL;
+    r->values = NULL;
 }

@@ -1,4 +1,4 @@
-/* store — durable storage behind one interface (DESIGN.md §4): SQLite today, PostgreSQL later.
+/* store — durable storage behind one interface (DESIGN.md §4): SQLite or PostgreSQL.
  *
  * Every operation runs inside a transaction that store_read/store_write opens and hands to a
  * callback: reads on the calling thread's own connection, writes possibly on another thread (the
@@ -54,6 +54,11 @@ struct store_record {
     const char *source;
     int64_t ref_seq; /* the number in refId, for sorting past 999999 */
     bool breached;   /* isBreached as written */
+    /* The multi-valued members list queries filter on, as entries key '\x1d' value '\x1e':
+     * channel values (key "ch"), queue ids and names ("qu"), custom field values by field _id
+     * ("f\x1f<_id>") and by metaData.name ("n\x1f<name>"), values in scalar_text form. */
+    const char *values;
+    size_t values_len;
     int64_t created_at;   /* ms */
     int64_t updated_at;   /* ms */
     bool has_due_date;
@@ -74,7 +79,8 @@ struct store_idem {
 
 typedef int (*store_txn_fn)(struct store_txn *txn, void *arg);
 
-/* Opens (creating and migrating) the database named by url ("sqlite:PATH" or a bare path).
+/* Opens (creating and migrating) the database named by url ("sqlite:PATH", a bare path, or a
+ * PostgreSQL URI "postgres://..." / "postgresql://...").
  * Returns NULL and sets *err (heap string, caller frees) on failure. */
 struct store *store_open(const char *url, const struct store_options *opt, char **err);
 /* Closes every thread's connection; no transaction may be running. */
@@ -105,11 +111,14 @@ int store_stream_get(struct store_txn *t, const char *stream_id, char **json);
 /* Next value of a per-stream counter (kind is "CS" or "TS"); starts at 1, never reused. */
 int store_next_ref(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out);
 
-/* Inserts or replaces a record (matched by id); sets r->version to the stored version. */
+/* Inserts or replaces a record (matched by id), its values included; sets r->version to the
+ * stored version. */
 int store_record_put(struct store_txn *t, struct store_record *r);
 /* Updates an existing record of the same tenant and kind, writing only the indexed columns that
  * differ from prev (the same record's columns before the change): an index whose columns did not
- * change is not rewritten. Sets r->version. NOT_FOUND when no such record exists. */
+ * change is not rewritten (nor the values, when they are the same). When prev->version is not
+ * 0 the record must still be at that version (compare-and-set): CONFLICT otherwise. Sets
+ * r->version. NOT_FOUND when no such record exists. */
 int store_record_update(struct store_txn *t, struct store_record *r,
                         const struct store_record *prev);
 /* Loads a record by kind + stream + account + id; a record of another tenant is NOT_FOUND.

@@ -6,7 +6,11 @@
  * every write queued so far, runs each inside BEGIN IMMEDIATE under its own SAVEPOINT (so one
  * write's failure rolls back only that write), then COMMITs once — one fsync for the group — and
  * only then wakes each caller with its result. No caller is answered before its commit is
- * durable; a failed commit fails every write of the group. */
+ * durable; a failed commit fails every write of the group.
+ *
+ * Checkpoints (copying the WAL back into the database file, with their own fsyncs) would stall
+ * the writer if it ran them on commit, as SQLite does by default; a checkpointer thread runs them
+ * instead, PASSIVE, when the WAL has grown past CHECKPOINT_FRAMES. */
 #include "store/backend.h"
 
 #include <pthread.h>
@@ -20,6 +24,7 @@
 
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/scalar.h"
 #include "util/time.h"
 
 /* Schema versions, applied in order; PRAGMA user_version records how many have run.
@@ -46,7 +51,7 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (client_id, jti)) WITHOUT ROWID;"
     "CREATE INDEX jti_exp ON jti (exp);",
     /* 2: activities, one per successful change of a record (API.md §7) */
-    "CREATE TABLE activities (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    "CREATE TABLE activities (seq INTEGER PRIMARY KEY, id TEXT NOT NULL,"
     "  stream_id TEXT NOT NULL, account_id TEXT NOT NULL, record_id TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
     "CREATE INDEX activities_record ON activities (record_id, seq);",
@@ -84,38 +89,27 @@ static const char *const migrations[] = {
     "CREATE TABLE record_values (rid INTEGER NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL);"
     "CREATE INDEX record_values_kv ON record_values (k, v, rid);"
     "CREATE INDEX record_values_rid ON record_values (rid);"
-    /* the values of one document, derived in one place: inserting (rid, doc) into this view
-     * fills record_values */
-    "CREATE VIEW record_values_source (rid, doc) AS SELECT NULL, NULL WHERE 0;"
-    "CREATE TRIGGER record_values_derive INSTEAD OF INSERT ON record_values_source BEGIN"
-    "  INSERT INTO record_values (rid, k, v)"
-    "  SELECT new.rid, 'ch', value FROM json_each(new.doc, '$.channel') WHERE type = 'text'"
-    "  UNION ALL SELECT new.rid, 'qu', value FROM json_each(new.doc, '$.queues')"
-    "    WHERE type = 'text'"
-    "  UNION ALL SELECT new.rid, 'qu', json_extract(value, '$._id')"
-    "    FROM json_each(new.doc, '$.queues') WHERE type = 'object'"
-    "    AND json_type(value, '$._id') = 'text'"
-    "  UNION ALL SELECT new.rid, 'qu', json_extract(value, '$.name')"
-    "    FROM json_each(new.doc, '$.queues') WHERE type = 'object'"
-    "    AND json_type(value, '$.name') = 'text'"
-    "  UNION ALL SELECT new.rid, 'f' || char(31) || json_extract(value, '$._id'),"
-    "    CAST(json_extract(value, '$.selectedValue') AS TEXT)"
-    "    FROM json_each(new.doc, '$.fields') WHERE json_type(value, '$._id') = 'text'"
-    "    AND json_type(value, '$.selectedValue') IN ('text', 'integer', 'real', 'true', 'false')"
-    "  UNION ALL SELECT new.rid, 'n' || char(31) || json_extract(value, '$.metaData.name'),"
-    "    CAST(json_extract(value, '$.selectedValue') AS TEXT)"
-    "    FROM json_each(new.doc, '$.fields') WHERE json_type(value, '$.metaData.name') = 'text'"
-    "    AND json_type(value, '$.selectedValue') IN ('text', 'integer', 'real', 'true', 'false');"
-    "  END;"
-    "CREATE TRIGGER records_values_insert AFTER INSERT ON records BEGIN"
-    "  INSERT INTO record_values_source VALUES (new.rowid, new.doc); END;"
-    "CREATE TRIGGER records_values_update AFTER UPDATE OF doc ON records"
-    "  WHEN json_extract(old.doc, '$.channel') IS NOT json_extract(new.doc, '$.channel')"
-    "  OR json_extract(old.doc, '$.queues') IS NOT json_extract(new.doc, '$.queues')"
-    "  OR json_extract(old.doc, '$.fields') IS NOT json_extract(new.doc, '$.fields') BEGIN"
-    "  DELETE FROM record_values WHERE rid = old.rowid;"
-    "  INSERT INTO record_values_source VALUES (new.rowid, new.doc); END;"
-    "INSERT INTO record_values_source SELECT rowid, doc FROM records;"
+    /* back-fill of the values the application writes from now on (store_record.values) */
+    "INSERT INTO record_values (rid, k, v)"
+    "  SELECT r.rowid, 'ch', j.value FROM records r, json_each(r.doc, '$.channel') j"
+    "    WHERE j.type = 'text'"
+    "  UNION ALL SELECT r.rowid, 'qu', j.value FROM records r, json_each(r.doc, '$.queues') j"
+    "    WHERE j.type = 'text'"
+    "  UNION ALL SELECT r.rowid, 'qu', json_extract(j.value, '$._id')"
+    "    FROM records r, json_each(r.doc, '$.queues') j"
+    "    WHERE j.type = 'object' AND json_type(j.value, '$._id') = 'text'"
+    "  UNION ALL SELECT r.rowid, 'qu', json_extract(j.value, '$.name')"
+    "    FROM records r, json_each(r.doc, '$.queues') j"
+    "    WHERE j.type = 'object' AND json_type(j.value, '$.name') = 'text'"
+    "  UNION ALL SELECT r.rowid, k.p || char(31) || json_extract(j.value, k.path),"
+    "    CASE json_type(j.value, '$.selectedValue') WHEN 'true' THEN 'true'"
+    "      WHEN 'false' THEN 'false'"
+    "      ELSE CAST(json_extract(j.value, '$.selectedValue') AS TEXT) END"
+    "    FROM records r, json_each(r.doc, '$.fields') j,"
+    "      (SELECT 'f' AS p, '$._id' AS path UNION ALL SELECT 'n', '$.metaData.name') k"
+    "    WHERE json_extract(j.value, '$.type') = 'custom'"
+    "    AND json_type(j.value, k.path) = 'text'"
+    "    AND json_type(j.value, '$.selectedValue') IN ('text', 'integer', 'real', 'true', 'false');"
     "CREATE TABLE record_counts (stream_id TEXT NOT NULL, account_id TEXT NOT NULL,"
     "  kind INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (stream_id, account_id, kind))"
     "  WITHOUT ROWID;"
@@ -145,6 +139,8 @@ enum stmt_id {
     ST_RECORD_HEAD,
     ST_IDEM_GET,
     ST_IDEM_PUT,
+    ST_VALUES_DELETE,
+    ST_VALUES_INSERT,
     ST_ACTIVITY_PUT,
     ST_ACTIVITY_LIST,
     ST_ACTIVITY_COUNT,
@@ -180,7 +176,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " priority_name = ?10, priority_score = ?11, assignee = ?12, updated_at = ?14,"
         " due_date = ?15, version = version + 1, doc = ?16, source = ?17, breached = ?19"
         " WHERE stream_id = ?3 AND account_id = ?4 AND kind = ?2"
-        " RETURNING version",
+        " RETURNING version, rowid",
     [ST_RECORD_GET] = "SELECT doc, version FROM records"
                       " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4",
     [ST_RECORD_HEAD] = "SELECT ref_id, status_category FROM records"
@@ -190,6 +186,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IDEM_PUT] = "INSERT INTO idempotency (client_id, key, body_hash, status, body, created_at)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (client_id, key) DO UPDATE SET"
                     " body_hash = ?3, status = ?4, body = ?5, created_at = ?6",
+    [ST_VALUES_DELETE] = "DELETE FROM record_values WHERE rid = ?1",
+    [ST_VALUES_INSERT] = "INSERT INTO record_values (rid, k, v) VALUES (?1, ?2, ?3)",
     [ST_ACTIVITY_PUT] = "INSERT INTO activities (id, stream_id, account_id, record_id, created_at,"
                          " doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_ACTIVITY_LIST] = "SELECT doc FROM activities WHERE record_id = ?1 AND stream_id = ?2"
@@ -227,7 +225,8 @@ struct write_job {
     struct write_job *next;
 };
 
-#define GROUP_MAX 512 /* writes committed together at most */
+#define GROUP_MAX 512          /* writes committed together at most */
+#define CHECKPOINT_FRAMES 2000 /* WAL pages that wake the checkpointer */
 
 struct sqlite_store {
     struct store base;
@@ -240,6 +239,12 @@ struct sqlite_store {
     struct write_job *queue_head, *queue_tail;
     bool stopping;
     struct sqlite_conn *wconn; /* the writer thread's connection */
+    /* the checkpointer: copies the WAL back into the database off the writer's path */
+    pthread_t checkpointer;
+    sqlite3 *cdb;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    bool ckpt_wanted, ckpt_stop;
     uint64_t generation; /* distinguishes this store from a later one at the same address */
     pthread_mutex_t mu;  /* guards conns */
     struct sqlite_conn *conns;
@@ -251,6 +256,8 @@ struct sqlite_txn {
 };
 
 static void *writer_main(void *arg);
+static int start_checkpointer(struct sqlite_store *s, char **err);
+static void stop_checkpointer(struct sqlite_store *s);
 
 static atomic_uint_fast64_t next_generation = 1;
 static _Thread_local struct {
@@ -411,12 +418,17 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     s->wconn = conn_open(s, err);
     if (!s->wconn)
         goto fail;
+    if (start_checkpointer(s, err) != 0) {
+        conn_free(s->wconn);
+        goto fail;
+    }
     pthread_mutex_init(&s->queue_mu, NULL);
     pthread_cond_init(&s->queue_cv, NULL);
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         *err = xstrdup("cannot start the writer thread");
         pthread_cond_destroy(&s->queue_cv);
         pthread_mutex_destroy(&s->queue_mu);
+        stop_checkpointer(s);
         conn_free(s->wconn);
         goto fail;
     }
@@ -444,6 +456,7 @@ static void sqlite_close(struct store *base)
     pthread_join(s->writer, NULL);
     pthread_cond_destroy(&s->queue_cv);
     pthread_mutex_destroy(&s->queue_mu);
+    stop_checkpointer(s);
     conn_free(s->wconn);
     struct sqlite_conn *c = s->conns;
     while (c) {
@@ -519,6 +532,75 @@ static int sqlite_write(struct store *base, store_txn_fn fn, void *arg)
         ; /* EINTR */
     sem_destroy(&job.done);
     return job.rc;
+}
+
+/* Called by SQLite on the writer's connection after each commit with the WAL's size. */
+static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    struct sqlite_store *s = arg;
+    if (frames >= CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_wanted = true;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct sqlite_store *s = arg;
+    pthread_mutex_lock(&s->ckpt_mu);
+    while (!s->ckpt_stop) {
+        if (!s->ckpt_wanted) {
+            pthread_cond_wait(&s->ckpt_cv, &s->ckpt_mu);
+            continue;
+        }
+        s->ckpt_wanted = false;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_error("sqlite: checkpoint: %s", sqlite3_errmsg(s->cdb));
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    return NULL;
+}
+
+static int start_checkpointer(struct sqlite_store *s, char **err)
+{
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    if (sqlite3_open_v2(s->path, &s->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        exec_sql(s->cdb, s->opt.durability == STORE_DURABILITY_NORMAL
+                             ? "PRAGMA synchronous=NORMAL"
+                             : "PRAGMA synchronous=FULL") ||
+        pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+        *err = xstrdup("cannot start the checkpointer");
+        sqlite3_close(s->cdb);
+        pthread_cond_destroy(&s->ckpt_cv);
+        pthread_mutex_destroy(&s->ckpt_mu);
+        return -1;
+    }
+    sqlite3_busy_timeout(s->cdb, 1000);
+    sqlite3_wal_hook(s->wconn->db, wal_grew, s);
+    return 0;
+}
+
+static void stop_checkpointer(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->ckpt_mu);
+    s->ckpt_stop = true;
+    pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->ckpt_mu);
+    pthread_join(s->checkpointer, NULL);
+    sqlite3_close(s->cdb); /* the last connection to close checkpoints what is left */
+    pthread_cond_destroy(&s->ckpt_cv);
+    pthread_mutex_destroy(&s->ckpt_mu);
 }
 
 /* Runs one group of writes in one transaction (see the comment at the top). */
@@ -683,6 +765,33 @@ static int sqlite_next_ref(struct store_txn *t, const char *stream_id, const cha
     return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 
+/* Replaces the record_values rows of record rid with r's values (see store.h). */
+static int write_values(struct sqlite_conn *c, int64_t rid, const struct store_record *r,
+                        bool fresh)
+{
+    if (!fresh) {
+        sqlite3_stmt *del = c->stmt[ST_VALUES_DELETE];
+        sqlite3_bind_int64(del, 1, rid);
+        if (step_done(c, del) != STORE_OK)
+            return STORE_ERROR;
+    }
+    sqlite3_stmt *ins = c->stmt[ST_VALUES_INSERT];
+    const char *p = r->values, *end = r->values ? r->values + r->values_len : NULL;
+    while (p && p < end) {
+        const char *sep = memchr(p, '\x1d', (size_t)(end - p));
+        const char *stop = sep ? memchr(sep, '\x1e', (size_t)(end - sep)) : NULL;
+        if (!stop)
+            break;
+        sqlite3_bind_int64(ins, 1, rid);
+        sqlite3_bind_text(ins, 2, p, (int)(sep - p), SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, sep + 1, (int)(stop - sep - 1), SQLITE_STATIC);
+        if (step_done(c, ins) != STORE_OK)
+            return STORE_ERROR;
+        p = stop + 1;
+    }
+    return STORE_OK;
+}
+
 static int sqlite_record_put(struct store_txn *t, struct store_record *r)
 {
     struct sqlite_conn *c = txn_conn(t);
@@ -711,8 +820,10 @@ static int sqlite_record_put(struct store_txn *t, struct store_record *r)
     sqlite3_bind_int(st, 19, r->breached);
     int rc = sqlite3_step(st);
     int status;
+    int64_t rid = 0;
     if (rc == SQLITE_ROW) {
         r->version = sqlite3_column_int64(st, 0);
+        rid = sqlite3_column_int64(st, 1);
         status = STORE_OK;
     } else if (rc == SQLITE_DONE) {
         status = STORE_CONFLICT; /* the id exists under another tenant or kind */
@@ -722,6 +833,8 @@ static int sqlite_record_put(struct store_txn *t, struct store_record *r)
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    if (status == STORE_OK)
+        status = write_values(c, rid, r, r->version == 1);
     return status;
 }
 
@@ -753,8 +866,10 @@ static int sqlite_record_update(struct store_txn *t, struct store_record *r,
         strcat(sql, ", due_date = ?10");
     if (!same(r->source, prev->source))
         strcat(sql, ", source = ?11");
-    strcat(sql, " WHERE id = ?12 AND stream_id = ?13 AND account_id = ?14 AND kind = ?15"
-                " RETURNING version");
+    strcat(sql, " WHERE id = ?12 AND stream_id = ?13 AND account_id = ?14 AND kind = ?15");
+    if (prev->version)
+        strcat(sql, " AND version = ?16");
+    strcat(sql, " RETURNING version, rowid");
     sqlite3_stmt *st = query_stmt(c, sql);
     if (!st)
         return STORE_ERROR;
@@ -785,14 +900,26 @@ static int sqlite_record_update(struct store_txn *t, struct store_record *r,
     bind_text(st, 13, r->stream_id);
     bind_text(st, 14, r->account_id);
     sqlite3_bind_int(st, 15, (int)r->kind);
+    if (prev->version)
+        sqlite3_bind_int64(st, 16, prev->version);
     int rc = sqlite3_step(st);
-    int status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
-    if (rc == SQLITE_ROW)
+    /* records are never deleted: with an expected version, no row means it moved on */
+    int status = rc == SQLITE_ROW    ? STORE_OK
+                 : rc == SQLITE_DONE ? (prev->version ? STORE_CONFLICT : STORE_NOT_FOUND)
+                                     : STORE_ERROR;
+    int64_t rid = 0;
+    if (rc == SQLITE_ROW) {
         r->version = sqlite3_column_int64(st, 0);
-    else if (rc != SQLITE_DONE)
+        rid = sqlite3_column_int64(st, 1);
+    } else if (rc != SQLITE_DONE) {
         log_error("sqlite: record update: %s", sqlite3_errmsg(c->db));
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    bool same_values = r->values_len == prev->values_len &&
+                       (r->values_len == 0 || memcmp(r->values, prev->values, r->values_len) == 0);
+    if (status == STORE_OK && !same_values)
+        status = write_values(c, rid, r, false);
     return status;
 }
 
@@ -997,28 +1124,28 @@ static void qb_sql(struct qbuild *b, const char *frag)
     b->len += n;
 }
 
-static struct qparam *qb_param(struct qbuild *b, const char *cast)
+static struct qparam *qb_param(struct qbuild *b)
 {
     if (b->n + 2 > QUERY_PARAMS_MAX) {
         b->overflow = true;
         return &b->params[0];
     }
     char ref[40];
-    snprintf(ref, sizeof ref, cast ? "CAST(?%d AS TEXT)" : "?%d", b->n + 2);
+    snprintf(ref, sizeof ref, "?%d", b->n + 2);
     qb_sql(b, ref);
     return &b->params[b->n++];
 }
 
 static void qb_text(struct qbuild *b, const char *v)
 {
-    struct qparam *p = qb_param(b, NULL);
+    struct qparam *p = qb_param(b);
     p->type = QP_TEXT;
     p->text = v;
 }
 
 static void qb_int(struct qbuild *b, int64_t v)
 {
-    struct qparam *p = qb_param(b, NULL);
+    struct qparam *p = qb_param(b);
     p->type = QP_INT;
     p->i = v;
 }
@@ -1164,7 +1291,7 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         for (size_t i = 0; i < ff->n; i++) {
             if (i)
                 qb_sql(b, ", ");
-            struct qparam *p = qb_param(b, "cast");
+            struct qparam *p = qb_param(b);
             p->type = QP_JSON;
             p->json = ff->values[i];
         }
@@ -1225,15 +1352,10 @@ static void bind_params(sqlite3_stmt *st, const struct qbuild *b)
             bind_text(st, at, p->text);
         } else if (p->type == QP_INT) {
             sqlite3_bind_int64(st, at, p->i);
-        } else if (json_is_string(p->json)) {
-            sqlite3_bind_text(st, at, json_string_value(p->json),
-                              (int)json_string_length(p->json), SQLITE_STATIC);
-        } else if (json_is_integer(p->json)) {
-            sqlite3_bind_int64(st, at, json_integer_value(p->json));
-        } else if (json_is_real(p->json)) {
-            sqlite3_bind_double(st, at, json_real_value(p->json));
         } else {
-            sqlite3_bind_int(st, at, json_is_true(p->json)); /* as json_extract gives booleans */
+            char buf[SCALAR_BUF]; /* the form record values are stored in */
+            const char *text = scalar_text(p->json, buf);
+            sqlite3_bind_text(st, at, text ? text : "", -1, SQLITE_TRANSIENT);
         }
     }
 }

@@ -1,0 +1,25 @@
+#include "util/scalar.h"
+
+#include <math.h>
+#include <stdio.h>
+
+const char *scalar_text(const json_t *v, char buf[SCALAR_BUF])
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    if (json_is_integer(v)) {
+        snprintf(buf, SCALAR_BUF, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9007199254740992.0)
+            snprintf(buf, SCALAR_BUF, "%lld", (long long)d);
+        else
+            snprintf(buf, SCALAR_BUF, "%.17g", d);
+        return buf;
+    }
+    return NULL;
+}

@@ -1,0 +1,15 @@
+/* scalar — the one text form a JSON scalar is indexed and matched by (channel, queues and
+ * custom field values in list queries), so what is stored and what is asked compare equal. */
+#ifndef CASEMGR_UTIL_SCALAR_H
+#define CASEMGR_UTIL_SCALAR_H
+
+#include <jansson.h>
+
+#define SCALAR_BUF 32
+
+/* Strings as they are (borrowed from v), integers in decimal, other numbers as %.17g (an
+ * integral one as an integer, so 3 and 3.0 match), booleans "true"/"false" (written to buf).
+ * NULL for null, arrays and objects. */
+const char *scalar_text(const json_t *v, char buf[SCALAR_BUF]);
+
+#endif
