@@ -1,0 +1,159 @@
+/* Migration in place (DESIGN.md §4): a database file written by the first schema, with a case
+ * and a task in it, opened by this casemgr. The schema below is the first version as it was
+ * released, kept here verbatim as a fixture: the test must not follow later edits of the code. */
+#include <criterion/criterion.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static const char *const schema_v1 =
+    "CREATE TABLE apps (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE TABLE streams (stream_id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE counters (stream_id TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL,"
+    "  PRIMARY KEY (stream_id, kind)) WITHOUT ROWID;"
+    "CREATE TABLE records (id TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+    "  stream_id TEXT NOT NULL, account_id TEXT NOT NULL, ref_id TEXT NOT NULL, case_id TEXT,"
+    "  name_lower TEXT NOT NULL, status_name TEXT, status_category TEXT, priority_name TEXT,"
+    "  priority_score INTEGER, assignee TEXT, created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, due_date INTEGER, version INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX records_ref ON records (stream_id, kind, ref_id);"
+    "CREATE INDEX records_created ON records (stream_id, account_id, kind, created_at, id);"
+    "CREATE INDEX records_case ON records (case_id) WHERE case_id IS NOT NULL;"
+    "CREATE TABLE idempotency (client_id TEXT NOT NULL, key TEXT NOT NULL,"
+    "  body_hash TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL, PRIMARY KEY (client_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE jti (client_id TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL,"
+    "  PRIMARY KEY (client_id, jti)) WITHOUT ROWID;"
+    "CREATE INDEX jti_exp ON jti (exp);"
+    "PRAGMA user_version = 1;";
+
+static const char *const rows_v1 =
+    "INSERT INTO records VALUES ('ci-1', 0, 'st-1', 'acc-1', 'CS000001', NULL, 'printer on fire',"
+    "  'Open', 'open', 'High', 13, NULL, 1000, 2000, 5000, 1,"
+    "  '{\"_id\":\"ci-1\",\"name\":\"Printer on fire\",\"refId\":\"CS000001\",\"source\":\"rtm\","
+    "   \"channel\":[\"chat\"],\"queues\":[{\"_id\":\"qu-1\",\"name\":\"Billing\"}],"
+    "   \"status\":{\"name\":\"Open\",\"statusCategory\":\"open\"},\"isBreached\":false,"
+    "   \"fields\":[{\"_id\":\"fd-9\",\"type\":\"custom\",\"metaData\":{\"name\":\"sev\"},"
+    "   \"selectedValue\":3},{\"_id\":\"fd-1\",\"type\":\"system\",\"metaData\":{\"name\":"
+    "   \"title\"},\"selectedValue\":\"Printer on fire\"}]}');"
+    "INSERT INTO records VALUES ('ti-1', 1, 'st-1', 'acc-1', 'TS000001', 'ci-1', 'call facilities',"
+    "  'Open', 'open', 'Medium', 10, 'u-7', 1500, 2500, NULL, 3,"
+    "  '{\"_id\":\"ti-1\",\"name\":\"Call facilities\",\"refId\":\"TS000001\",\"source\":\"email\","
+    "   \"channel\":[],\"queues\":[\"qu-2\"],\"fields\":[]}');";
+
+static char dir[64], path[128];
+
+static void collect(const char *doc, size_t len, void *arg)
+{
+    (void)doc;
+    (void)len;
+    (*(int *)arg)++;
+}
+
+struct query_arg {
+    struct store_query q;
+    int found;
+    int64_t total;
+};
+
+static int query_cb(struct store_txn *t, void *arg)
+{
+    struct query_arg *a = arg;
+    return store_query(t, &a->q, collect, &a->found, &a->total);
+}
+
+static int count(struct store *s, void (*filter)(struct store_query *q), enum store_kind kind)
+{
+    struct query_arg *a = calloc(1, sizeof *a);
+    a->q.kind = kind;
+    a->q.stream_id = "st-1";
+    a->q.account_id = "acc-1";
+    a->q.limit = 50;
+    filter(&a->q);
+    cr_assert_eq(store_read(s, query_cb, a), STORE_OK);
+    int n = a->found;
+    cr_assert_eq(a->total, n);
+    free(a);
+    return n;
+}
+
+static void no_filter(struct store_query *q)
+{
+    (void)q;
+}
+
+static void by_chat(struct store_query *q)
+{
+    q->channels.v[q->channels.n++] = "chat";
+}
+
+static void by_billing(struct store_query *q)
+{
+    q->queues.v[q->queues.n++] = "Billing";
+}
+
+static void by_search(struct store_query *q)
+{
+    q->search = "fire";
+}
+
+static json_t *three;
+
+static void by_severity(struct store_query *q)
+{
+    q->fields[0].by_name = true;
+    q->fields[0].field = "sev";
+    q->fields[0].values[0] = three;
+    q->fields[0].n = 1;
+    q->nfields = 1;
+}
+
+Test(store_migrate, a_first_version_file_is_migrated_in_place)
+{
+    snprintf(dir, sizeof dir, "/tmp/casemgr-migrate-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, rows_v1, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+
+    char url[160], *err = NULL;
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL};
+    struct store *s = store_open(url, &opt, &err);
+    cr_assert_not_null(s, "%s", err ? err : "?");
+
+    /* what the later versions added was back-filled from the old rows */
+    three = json_integer(3);
+    cr_expect_eq(count(s, no_filter, STORE_CASE), 1, "the per-tenant count");
+    cr_expect_eq(count(s, no_filter, STORE_TASK), 1);
+    cr_expect_eq(count(s, by_chat, STORE_CASE), 1, "channel values");
+    cr_expect_eq(count(s, by_chat, STORE_TASK), 0);
+    cr_expect_eq(count(s, by_billing, STORE_CASE), 1, "queue names");
+    cr_expect_eq(count(s, by_search, STORE_CASE), 1, "the name search index");
+    cr_expect_eq(count(s, by_severity, STORE_CASE), 1, "custom field values");
+    json_decref(three);
+    store_close(s);
+
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT ref_seq, source FROM records WHERE id = 'ti-1'",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(st, 0), 1);
+    cr_expect_str_eq((const char *)sqlite3_column_text(st, 1), "email");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
