@@ -458,7 +458,8 @@ export async function seed(ctx, opts = {}) {
         if (r.chance(0.2)) upd.priority = { name: r.pick(priorityNames) };
         if (triage && over.taskTmp === triage._id && r.chance(0.5)) upd.fields = [{ metaData: { name: 'team' }, selectedValue: r.pick(TEAMS) }];
       }
-      taskPlans.push({ ci, over, upd });
+      // the vendor-sample records keep what they were created with
+      taskPlans.push({ ci, over, upd: ci === 0 && k < 3 ? {} : upd });
     }
   }
   // dueDates on the edges of UTC days and ETA buckets, and names that hold a refId
