@@ -1,7 +1,7 @@
 # casemgr — see README.md. `make run` serves, `make test` checks everything.
 BUILD    ?= build
 SAN      ?=
-PKGS     := libmicrohttpd jansson sqlite3 libcrypto
+PKGS     := libmicrohttpd jansson sqlite3 libcrypto libpq
 CC       ?= cc
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -26,8 +26,11 @@ LIB_SRC  := $(filter-out src/main.c,$(sort $(wildcard src/*/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c))
 UNIT_BIN := $(BUILD)/unit-tests
+# the PostgreSQL-only end-to-end files run in the PostgreSQL leg only
+E2E_PG_ONLY := $(sort $(wildcard tests/e2e/30-pg-*.test.mjs))
+E2E_FILES   := $(filter-out $(E2E_PG_ONLY),$(sort $(wildcard tests/e2e/*.test.mjs)))
 
-.PHONY: all deps run test unit e2e test-asan clean fmt bench
+.PHONY: all deps run test unit e2e e2e-pg test-asan clean fmt bench
 all: $(BUILD)/casemgr
 
 $(BUILD)/%.o: %.c
@@ -43,6 +46,9 @@ $(BUILD)/casemgr: $(BUILD)/src/main.o $(BUILD)/libcasemgr.a
 $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcasemgr.a
 	$(CC) $(LDHARDEN) -o $@ $^ $(LDLIBS) -lcriterion
 
+$(BUILD)/casemgr-seed: $(BUILD)/bench/seed.o $(BUILD)/libcasemgr.a
+	$(CC) $(LDHARDEN) -o $@ $^ $(LDLIBS)
+
 deps:
 	@scripts/install-deps
 
@@ -55,12 +61,19 @@ unit: $(UNIT_BIN)
 	$(UNIT_BIN) --jobs 2
 
 e2e: $(BUILD)/casemgr
-	CASEMGR_BIN=$(abspath $(BUILD)/casemgr) node --test --test-concurrency=2 tests/e2e/
+	CASEMGR_BIN=$(abspath $(BUILD)/casemgr) node --test --test-concurrency=2 $(E2E_FILES)
+
+# The whole suite again, plus the PostgreSQL-only files, against a private PostgreSQL 15 cluster
+# that scripts/pg-test-cluster creates, starts, and always stops and deletes afterwards.
+e2e-pg: $(BUILD)/casemgr
+	scripts/pg-test-cluster run -- env CASEMGR_BIN=$(abspath $(BUILD)/casemgr) \
+	  node --test --test-concurrency=2 $(E2E_FILES) $(E2E_PG_ONLY)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-pg
 
 # The whole suite under ASan+UBSan. Servers write sanitizer reports to build/asan/reports/;
 # any report fails the run (a leak shows only at exit, after the test saw a clean answer).
@@ -74,6 +87,12 @@ test-asan: deps
 	@if ls build/asan/reports/* >/dev/null 2>&1; then cat build/asan/reports/*; \
 	  echo "test-asan: sanitizer reports above"; exit 1; fi
 	@echo "test-asan: no sanitizer reports"
+
+# Seeds 100,000 and 1,000,000 tasks, runs wrk against casemgr, nginx and json-server, prints
+# the table and writes it to bench/results/latest.md. BENCH_DURATION, BENCH_QUERY_TASKS scale it.
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/casemgr-seed
+	BUILD=$(BUILD) bench/run
 
 fmt:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*/*.c
