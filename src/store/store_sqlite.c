@@ -73,7 +73,8 @@ static const char *const migrations[] = {
     "CREATE INDEX records_priority ON records (stream_id, account_id, kind, priority_score, id);"
     "CREATE INDEX records_name ON records (stream_id, account_id, kind, name_lower, id);"
     "CREATE INDEX records_ref_seq ON records (stream_id, account_id, kind, ref_seq, id);"
-    "CREATE INDEX records_assignee ON records (stream_id, account_id, kind, assignee, created_at);"
+    "CREATE INDEX records_assignee ON records (stream_id, account_id, kind, assignee, created_at,"
+    "  id);"
     "CREATE INDEX records_status ON records (stream_id, account_id, kind, status_category,"
     "  priority_name, due_date);"
     "CREATE VIRTUAL TABLE records_fts USING fts5 (name_lower, content = 'records',"
@@ -237,6 +238,7 @@ struct write_job {
 
 #define GROUP_MAX 512          /* writes committed together at most */
 #define CHECKPOINT_FRAMES 2000 /* WAL pages that wake the checkpointer */
+#define WAL_RESTART_FRAMES 65536 /* past this (256 MiB) a checkpoint also starts the WAL over */
 
 struct sqlite_store {
     struct store base;
@@ -300,7 +302,12 @@ static void conn_free(struct sqlite_conn *c)
     free(c);
 }
 
-static struct sqlite_conn *conn_open(struct sqlite_store *s, char **err)
+/* Page cache per connection: the writer keeps the pages a group of writes touches; the many
+ * readers (one per worker thread) stay small and lean on the OS page cache they share. */
+#define WRITER_CACHE "PRAGMA cache_size=-32768" /* 32 MiB */
+#define READER_CACHE "PRAGMA cache_size=-1024"  /* 1 MiB */
+
+static struct sqlite_conn *conn_open(struct sqlite_store *s, bool writer, char **err)
 {
     struct sqlite_conn *c = xcalloc(1, sizeof *c);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -313,8 +320,10 @@ static struct sqlite_conn *conn_open(struct sqlite_store *s, char **err)
     /* DESIGN.md §4: WAL; synchronous=FULL makes a 2xx mean "on disk". */
     const char *sync = s->opt.durability == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL"
                                                                     : "PRAGMA synchronous=FULL";
+    /* savepoint and statement journals in memory: on disk they cost a write per page */
     if (exec_sql(c->db, "PRAGMA journal_mode=WAL") || exec_sql(c->db, sync) ||
-        exec_sql(c->db, "PRAGMA foreign_keys=ON")) {
+        exec_sql(c->db, "PRAGMA foreign_keys=ON") || exec_sql(c->db, "PRAGMA temp_store=MEMORY") ||
+        exec_sql(c->db, writer ? WRITER_CACHE : READER_CACHE)) {
         if (err)
             *err = xstrdup(sqlite3_errmsg(c->db));
         goto fail;
@@ -347,7 +356,7 @@ static struct sqlite_conn *conn_get(struct sqlite_store *s)
     pthread_mutex_unlock(&s->mu);
     if (!c) {
         char *err = NULL;
-        c = conn_open(s, &err);
+        c = conn_open(s, false, &err);
         if (!c) {
             log_error("sqlite: cannot open %s: %s", s->path, err ? err : "?");
             free(err);
@@ -425,7 +434,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
         *err = xstrdup("cannot open a connection to the database");
         goto fail;
     }
-    s->wconn = conn_open(s, err);
+    s->wconn = conn_open(s, true, err);
     if (!s->wconn)
         goto fail;
     if (start_checkpointer(s, err) != 0) {
@@ -570,8 +579,13 @@ static void *checkpointer_main(void *arg)
         }
         s->ckpt_wanted = false;
         pthread_mutex_unlock(&s->ckpt_mu);
+        /* PASSIVE never waits for the writer, but under constant writes the WAL would never start
+         * over; past WAL_RESTART_FRAMES a TRUNCATE checkpoint (it briefly holds the writer off)
+         * bounds it. */
         int log = 0, done = 0;
         int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc == SQLITE_OK && log > WAL_RESTART_FRAMES)
+            rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_error("sqlite: checkpoint: %s", sqlite3_errmsg(s->cdb));
         pthread_mutex_lock(&s->ckpt_mu);
@@ -1217,11 +1231,18 @@ static void qb_list(struct qbuild *b, const struct store_strings *l)
 
 static void qb_where(struct qbuild *b, const struct store_query *q)
 {
-    qb_sql(b, " WHERE r.stream_id = ");
+    /* With a name search the few rows the trigram index finds drive the query; the unary +
+     * keeps SQLite from walking the whole tenant's index instead and probing each row. */
+    const char *plus = q->search || q->name ? "+" : "";
+    char frag[64];
+    snprintf(frag, sizeof frag, " WHERE %sr.stream_id = ", plus);
+    qb_sql(b, frag);
     qb_text(b, q->stream_id);
-    qb_sql(b, " AND r.account_id = ");
+    snprintf(frag, sizeof frag, " AND %sr.account_id = ", plus);
+    qb_sql(b, frag);
     qb_text(b, q->account_id);
-    qb_sql(b, " AND r.kind = ");
+    snprintf(frag, sizeof frag, " AND %sr.kind = ", plus);
+    qb_sql(b, frag);
     qb_int(b, q->kind);
     if (q->search) {
         /* API.md §8: a substring of the name, or exactly the refId */
@@ -1230,10 +1251,14 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         for (; q->search[i] && i < sizeof upper - 1; i++)
             upper[i] = (char)toupper((unsigned char)q->search[i]);
         upper[i] = '\0';
-        qb_sql(b, " AND (r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
+        qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
         qb_text(b, qb_glob(b, q->search));
-        qb_sql(b, ") OR r.ref_id = ");
+        qb_sql(b, " UNION ALL SELECT rowid FROM records WHERE ref_id = ");
         qb_text(b, qb_string(b, upper, "", ""));
+        qb_sql(b, " AND stream_id = ");
+        qb_text(b, q->stream_id);
+        qb_sql(b, " AND kind = ");
+        qb_int(b, q->kind);
         qb_sql(b, ")");
     }
     if (q->name) {
