@@ -48,5 +48,7 @@ struct store_txn {
 
 /* The SQLite backend: path is a filesystem path. */
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err);
+/* The PostgreSQL backend: url is a libpq connection URI (postgres://... or postgresql://...). */
+struct store *store_pg_open(const char *url, const struct store_options *opt, char **err);
 
 #endif

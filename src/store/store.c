@@ -10,10 +10,8 @@
 struct store *store_open(const char *url, const struct store_options *opt, char **err)
 {
     *err = NULL;
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        *err = xstrdup("the PostgreSQL backend is not built into this casemgr yet");
-        return NULL;
-    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return store_pg_open(url, opt, err);
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (strncmp(path, "//", 2) == 0)
         path += 2; /* sqlite:///abs/path */

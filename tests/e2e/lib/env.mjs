@@ -3,6 +3,7 @@
 // dispose() and, as a last resort, when the test process exits.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID, randomBytes } from 'node:crypto';
@@ -21,12 +22,58 @@ const STOP_TIMEOUT_MS = 5_000;
 const CLI_TIMEOUT_MS = 15_000;
 
 /**
- * The one place that decides which database a test environment uses.
- * Today: a SQLite file in the environment's temp dir. A PostgreSQL run will
- * replace this (e.g. create a fresh database per environment and return its URL).
+ * PostgreSQL run: CASEMGR_E2E_PG is a server URL (scripts/pg-test-cluster sets it, e.g.
+ * postgres://postgres@127.0.0.1:PORT/); every environment then gets a fresh database on it.
+ * Unset: every environment gets a SQLite file in its temp dir.
  */
-export async function makeDatabaseUrl(dir) {
-  return `sqlite:${dir}/casemgr.db`;
+export const PG_URL = process.env.CASEMGR_E2E_PG || '';
+
+/** The URL of database `name` on a PostgreSQL server (default: this run's). */
+export function pgDatabaseUrl(name, server = PG_URL) {
+  const u = new URL(server);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs one SQL statement on a server's `postgres` database with psql; throws on failure. */
+export function pgAdmin(sql, { server = PG_URL, timeout = CLI_TIMEOUT_MS } = {}) {
+  return new Promise((resolve, reject) => {
+    execFile('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', pgDatabaseUrl('postgres', server), '-c', sql],
+      { timeout, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`psql -c ${sql}: ${stderr || err.message}`));
+        else resolve(stdout);
+      });
+  });
+}
+
+if (PG_URL && !process.env.CASEMGR_KEY_FILE) {
+  // Beside a SQLite database the key file defaults to <db>.key; a PostgreSQL URL has no such
+  // place, so this test process's servers and CLI share one key file, as a cluster's would.
+  const keyDir = mkdtempSync(join(tmpdir(), 'casemgr-e2e-key-'));
+  process.env.CASEMGR_KEY_FILE = join(keyDir, 'casemgr.key');
+  // written here, before any casemgr runs, so concurrent first uses never race to create it
+  writeFileSync(process.env.CASEMGR_KEY_FILE, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  process.on('exit', () => rmSync(keyDir, { recursive: true, force: true }));
+}
+
+/**
+ * The one place that decides which database a test environment uses: a SQLite file in the
+ * environment's temp dir, or (CASEMGR_E2E_PG set, or pgServer given) a fresh database
+ * casemgr_<random> on that PostgreSQL server.
+ */
+export async function makeDatabaseUrl(dir, pgServer = PG_URL) {
+  if (!pgServer) return `sqlite:${dir}/casemgr.db`;
+  const name = `casemgr_${randomBytes(8).toString('hex')}`;
+  await pgAdmin(`CREATE DATABASE ${name}`, { server: pgServer });
+  return pgDatabaseUrl(name, pgServer);
+}
+
+/** Drops a database makeDatabaseUrl created on a PostgreSQL server; never throws. */
+async function dropDatabase(url) {
+  if (!url.startsWith('postgres')) return;
+  const name = new URL(url).pathname.slice(1);
+  if (!/^casemgr_[0-9a-f]+$/.test(name)) return;
+  try { await pgAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, { server: url }); } catch { /* the cluster goes anyway */ }
 }
 
 const live = new Set();
@@ -161,10 +208,11 @@ export class Server {
 }
 
 export class Env {
-  static async create() {
+  /** opts.pgServer: a PostgreSQL server URL to use instead of this run's database choice. */
+  static async create({ pgServer } = {}) {
     const env = new Env();
     env.dir = await mkdtemp(join(tmpdir(), 'casemgr-e2e-'));
-    env.db = await makeDatabaseUrl(env.dir);
+    env.db = await makeDatabaseUrl(env.dir, pgServer);
     return env;
   }
 
@@ -267,6 +315,7 @@ export class Env {
       await s.stop('SIGTERM');
     }
     this.servers = [];
+    if (!process.env.CASEMGR_E2E_KEEP && this.db) await dropDatabase(this.db);
     if (!process.env.CASEMGR_E2E_KEEP && this.dir) {
       await rm(this.dir, { recursive: true, force: true });
     }

@@ -1,0 +1,1529 @@
+/* store_pg — the PostgreSQL backend (libpq): many stateless casemgr processes on one database
+ * (DESIGN.md §4, docs/operations.md).
+ *
+ * Connections: one per calling thread (like the SQLite readers), opened on first use, every
+ * statement prepared once on it. A connection found lost (the server went away, a network error,
+ * an administrator's shutdown) fails the call in progress with STORE_ERROR and is re-opened on a
+ * later call, after a back-off that grows to RECONNECT_MAX_MS; a transaction never survives the
+ * loss, so nothing is acknowledged that was not committed.
+ *
+ * Writes: store_write runs the callback on the calling thread in a READ COMMITTED transaction in
+ * which every read that precedes a write locks what it read: a record (SELECT ... FOR UPDATE), the
+ * case a task update checks (FOR SHARE), an idempotency key (a transaction-scoped advisory lock),
+ * an app (FOR UPDATE); a stream configuration is checked optimistically (its row version) when it
+ * is written back; store_record_update with an expected version is a compare-and-set that
+ * PostgreSQL re-checks against the newest committed row. So read-modify-write is atomic across
+ * processes, and no callback is ever run
+ * twice (a callback's side effects on its arg are not repeatable). Counters, idempotency keys and
+ * the jti replay set are rows (INSERT ... ON CONFLICT). Reads run in a REPEATABLE READ READ ONLY
+ * snapshot, so a page and its total agree.
+ *
+ * Query semantics equal the SQLite backend's (API.md §8): the same filters, orders and ties
+ * (text columns use COLLATE "C", byte order), name search as a case-sensitive substring (LIKE on
+ * a pg_trgm GIN index), and the multi-valued members (channel, queues, custom-field values:
+ * store_record.values) as a text[] column matched with && on a GIN index. */
+#include "store/backend.h"
+
+#include <ctype.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/scalar.h"
+#include "util/time.h"
+
+#define TXT "text COLLATE \"C\""
+
+/* Schema versions, applied in order under an advisory lock (several processes may start at
+ * once); casemgr_schema.version records how many have run. Never edit a shipped entry: append. */
+static const char *const migrations[] = {
+    /* 1: the logical schema of SQLite's versions 1-3: apps, streams, counters, records with
+     * their query columns, a trigram index of names, the multi-valued members, per-tenant
+     * counts, idempotency keys, seen jtis, activities. Documents are json (kept verbatim: the
+     * API answers them byte for byte, member order included; jsonb would reorder). */
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+    "CREATE TABLE apps (client_id " TXT " PRIMARY KEY, account_id " TXT " NOT NULL,"
+    "  created_at bigint NOT NULL, doc json NOT NULL);"
+    "CREATE TABLE streams (stream_id " TXT " PRIMARY KEY, doc json NOT NULL);"
+    "CREATE TABLE counters (stream_id " TXT " NOT NULL, kind " TXT " NOT NULL,"
+    "  value bigint NOT NULL, PRIMARY KEY (stream_id, kind));"
+    "CREATE TABLE records (id " TXT " PRIMARY KEY, kind integer NOT NULL,"
+    "  stream_id " TXT " NOT NULL, account_id " TXT " NOT NULL, ref_id " TXT " NOT NULL,"
+    "  case_id " TXT ", name_lower " TXT " NOT NULL, status_name " TXT ","
+    "  status_category " TXT ", priority_name " TXT ", priority_score integer,"
+    "  assignee " TXT ", source " TXT ", ref_seq bigint NOT NULL, breached boolean NOT NULL,"
+    "  created_at bigint NOT NULL, updated_at bigint NOT NULL, due_date bigint,"
+    "  version bigint NOT NULL, facets text[] COLLATE \"C\" NOT NULL, doc json NOT NULL);"
+    "CREATE UNIQUE INDEX records_ref ON records (stream_id, kind, ref_id);"
+    "CREATE INDEX records_created ON records (stream_id, account_id, kind, created_at, id);"
+    "CREATE INDEX records_updated ON records (stream_id, account_id, kind, updated_at, id);"
+    "CREATE INDEX records_due ON records (stream_id, account_id, kind, due_date, id);"
+    "CREATE INDEX records_due_desc ON records (stream_id, account_id, kind,"
+    "  due_date DESC NULLS LAST, id DESC);"
+    "CREATE INDEX records_priority ON records (stream_id, account_id, kind, priority_score, id);"
+    "CREATE INDEX records_name ON records (stream_id, account_id, kind, name_lower, id);"
+    "CREATE INDEX records_ref_seq ON records (stream_id, account_id, kind, ref_seq, id);"
+    "CREATE INDEX records_assignee ON records (stream_id, account_id, kind, assignee, created_at);"
+    "CREATE INDEX records_status ON records (stream_id, account_id, kind, status_category,"
+    "  priority_name, due_date);"
+    "CREATE INDEX records_case ON records (case_id) WHERE case_id IS NOT NULL;"
+    "CREATE INDEX records_name_trgm ON records USING gin (name_lower gin_trgm_ops);"
+    "CREATE INDEX records_facets ON records USING gin (facets);"
+    "CREATE TABLE record_counts (stream_id " TXT " NOT NULL, account_id " TXT " NOT NULL,"
+    "  kind integer NOT NULL, n bigint NOT NULL, PRIMARY KEY (stream_id, account_id, kind));"
+    "CREATE FUNCTION casemgr_records_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO record_counts (stream_id, account_id, kind, n)"
+    "  VALUES (NEW.stream_id, NEW.account_id, NEW.kind, 1)"
+    "  ON CONFLICT (stream_id, account_id, kind) DO UPDATE SET n = record_counts.n + 1;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER records_count AFTER INSERT ON records"
+    "  FOR EACH ROW EXECUTE FUNCTION casemgr_records_count();"
+    "CREATE TABLE idempotency (client_id " TXT " NOT NULL, key " TXT " NOT NULL,"
+    "  body_hash text NOT NULL, status integer NOT NULL, body text NOT NULL,"
+    "  created_at bigint NOT NULL, PRIMARY KEY (client_id, key));"
+    "CREATE TABLE jti (client_id " TXT " NOT NULL, jti " TXT " NOT NULL, exp bigint NOT NULL,"
+    "  PRIMARY KEY (client_id, jti));"
+    "CREATE INDEX jti_exp ON jti (exp);"
+    "CREATE TABLE activities (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  id " TXT " NOT NULL, stream_id " TXT " NOT NULL, account_id " TXT " NOT NULL,"
+    "  record_id " TXT " NOT NULL, created_at bigint NOT NULL, doc json NOT NULL);"
+    "CREATE INDEX activities_record ON activities (record_id, seq);",
+};
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+#define MIGRATION_LOCK 0x63617365 /* pg_advisory_lock key while migrating ("case") */
+
+/* Parameter types, so a statement may leave a parameter unused. */
+#define OID_BOOL 16
+#define OID_INT8 20
+#define OID_TEXT 25
+#define OID_JSON 114
+#define OID_TEXT_ARRAY 1009
+
+enum stmt_id {
+    ST_BEGIN_WRITE,
+    ST_BEGIN_READ,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PING,
+    ST_APP_PUT,
+    ST_APP_GET,
+    ST_APP_GET_LOCK,
+    ST_APP_EACH,
+    ST_STREAM_GET,
+    ST_STREAM_INSERT,
+    ST_STREAM_UPSERT,
+    ST_STREAM_REPLACE,
+    ST_REF_NEXT,
+    ST_RECORD_PUT,
+    ST_RECORD_UPDATE,
+    ST_RECORD_GET,
+    ST_RECORD_GET_LOCK,
+    ST_RECORD_HEAD,
+    ST_RECORD_HEAD_SHARE,
+    ST_IDEM_LOCK,
+    ST_IDEM_GET,
+    ST_IDEM_PUT,
+    ST_ACTIVITY_PUT,
+    ST_ACTIVITY_LIST,
+    ST_ACTIVITY_COUNT,
+    ST_JTI_USE,
+    ST_JTI_PURGE,
+    ST_COUNT
+};
+
+struct stmt_def {
+    const char *sql;
+    int nparams;
+    const char *types; /* one letter per parameter: t text, i int8, b bool, j json, a text[] */
+};
+
+static const struct stmt_def stmts[ST_COUNT] = {
+    [ST_BEGIN_WRITE] = {"BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE", 0, ""},
+    [ST_BEGIN_READ] = {"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, ""},
+    [ST_COMMIT] = {"COMMIT", 0, ""},
+    [ST_ROLLBACK] = {"ROLLBACK", 0, ""},
+    [ST_PING] = {"SELECT 1", 0, ""},
+    [ST_APP_PUT] = {"INSERT INTO apps (client_id, account_id, created_at, doc)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO UPDATE"
+                    " SET account_id = EXCLUDED.account_id, doc = EXCLUDED.doc",
+                    4, "ttij"},
+    [ST_APP_GET] = {"SELECT doc FROM apps WHERE client_id = $1", 1, "t"},
+    [ST_APP_GET_LOCK] = {"SELECT doc FROM apps WHERE client_id = $1 FOR UPDATE", 1, "t"},
+    [ST_APP_EACH] = {"SELECT doc FROM apps ORDER BY created_at, client_id", 0, ""},
+    [ST_STREAM_GET] = {"SELECT doc, xmin::text FROM streams WHERE stream_id = $1", 1, "t"},
+    [ST_STREAM_INSERT] = {"INSERT INTO streams (stream_id, doc) VALUES ($1, $2)"
+                          " ON CONFLICT (stream_id) DO NOTHING RETURNING xmin::text",
+                          2, "tj"},
+    [ST_STREAM_UPSERT] = {"INSERT INTO streams (stream_id, doc) VALUES ($1, $2)"
+                          " ON CONFLICT (stream_id) DO UPDATE SET doc = EXCLUDED.doc"
+                          " RETURNING xmin::text",
+                          2, "tj"},
+    [ST_STREAM_REPLACE] = {"UPDATE streams SET doc = $2 WHERE stream_id = $1 AND xmin::text = $3"
+                           " RETURNING xmin::text",
+                           3, "tjt"},
+    [ST_REF_NEXT] = {"INSERT INTO counters (stream_id, kind, value) VALUES ($1, $2, 1)"
+                     " ON CONFLICT (stream_id, kind) DO UPDATE SET value = counters.value + 1"
+                     " RETURNING value",
+                     2, "tt"},
+    [ST_RECORD_PUT] =
+        {"INSERT INTO records (id, kind, stream_id, account_id, ref_id, case_id, name_lower,"
+         " status_name, status_category, priority_name, priority_score, assignee, created_at,"
+         " updated_at, due_date, version, doc, source, ref_seq, breached, facets) VALUES ($1, $2,"
+         " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19, $20)"
+         " ON CONFLICT (id) DO UPDATE SET name_lower = $7, status_name = $8,"
+         " status_category = $9, priority_name = $10, priority_score = $11, assignee = $12,"
+         " updated_at = $14, due_date = $15, version = records.version + 1, doc = $16,"
+         " source = $17, breached = $19, facets = $20"
+         " WHERE records.stream_id = $3 AND records.account_id = $4 AND records.kind = $2"
+         " RETURNING version",
+         20, "tittttttttitiiijtiba"},
+    /* Every column is written: on PostgreSQL an update writes a new row version and (updated_at
+     * being indexed) new entries in every index whatever the SET list, so writing only the
+     * changed columns, as the SQLite backend does, would save nothing here. */
+    [ST_RECORD_UPDATE] =
+        {"UPDATE records SET doc = $1, version = version + 1, updated_at = $2, breached = $3,"
+         " name_lower = $4, status_name = $5, status_category = $6, priority_name = $7,"
+         " priority_score = $8, assignee = $9, due_date = $10, source = $11, facets = $12"
+         " WHERE id = $13 AND stream_id = $14 AND account_id = $15 AND kind = $16"
+         " AND ($17 = 0 OR version = $17) RETURNING version",
+         17, "jibttttititatttii"},
+    [ST_RECORD_GET] = {"SELECT doc, version FROM records"
+                       " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4",
+                       4, "titt"},
+    [ST_RECORD_GET_LOCK] = {"SELECT doc, version FROM records"
+                            " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4"
+                            " FOR UPDATE",
+                            4, "titt"},
+    [ST_RECORD_HEAD] = {"SELECT ref_id, status_category FROM records"
+                        " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4",
+                        4, "titt"},
+    [ST_RECORD_HEAD_SHARE] = {"SELECT ref_id, status_category FROM records"
+                              " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4"
+                              " FOR SHARE",
+                              4, "titt"},
+    [ST_IDEM_LOCK] = {"SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))", 2,
+                      "tt"},
+    [ST_IDEM_GET] = {"SELECT body_hash, status, body, created_at FROM idempotency"
+                     " WHERE client_id = $1 AND key = $2",
+                     2, "tt"},
+    [ST_IDEM_PUT] = {"INSERT INTO idempotency (client_id, key, body_hash, status, body,"
+                     " created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id, key)"
+                     " DO UPDATE SET body_hash = $3, status = $4, body = $5, created_at = $6",
+                     6, "tttiti"},
+    [ST_ACTIVITY_PUT] = {"INSERT INTO activities (id, stream_id, account_id, record_id,"
+                         " created_at, doc) VALUES ($1, $2, $3, $4, $5, $6)",
+                         6, "ttttij"},
+    [ST_ACTIVITY_LIST] = {"SELECT doc FROM activities WHERE record_id = $1 AND stream_id = $2"
+                          " AND account_id = $3 ORDER BY seq DESC LIMIT $5 OFFSET $4",
+                          5, "tttii"},
+    [ST_ACTIVITY_COUNT] = {"SELECT count(*) FROM activities WHERE record_id = $1"
+                           " AND stream_id = $2 AND account_id = $3",
+                           3, "ttt"},
+    /* A jti expired before the cutoff counts as purged (the SQLite backend deletes it first). */
+    [ST_JTI_USE] = {"INSERT INTO jti (client_id, jti, exp) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (client_id, jti) DO UPDATE SET exp = EXCLUDED.exp"
+                    " WHERE jti.exp < $4 RETURNING 1",
+                    4, "ttii"},
+    /* never waits: rows another transaction holds are left for a later purge */
+    [ST_JTI_PURGE] = {"DELETE FROM jti WHERE ctid = ANY (ARRAY (SELECT ctid FROM jti"
+                      " WHERE exp < $1 LIMIT 1000 FOR UPDATE SKIP LOCKED))",
+                      1, "i"},
+};
+
+#define QUERY_CACHE 32        /* prepared list queries kept per connection, by SQL text */
+#define RECONNECT_MIN_MS 50   /* first back-off after a failed connect */
+#define RECONNECT_MAX_MS 1000 /* back-off ceiling: the server is retried at least every second */
+#define JTI_PURGE_EVERY_MS 60000
+#define LOCK_TIMEOUT_MS 10000 /* when store_options.busy_timeout_ms is 0 */
+
+struct pg_conn {
+    PGconn *db; /* NULL while lost */
+    int64_t retry_at_ms;
+    int64_t failed_at_ms;
+    int backoff_ms;
+    bool in_txn;
+    struct {
+        char *sql;
+        char name[16];
+    } queries[QUERY_CACHE];
+    unsigned next_query;
+    unsigned query_seq;
+    struct pg_conn *next;
+};
+
+struct pg_store {
+    struct store base;
+    char *url;
+    struct store_options opt;
+    uint64_t generation; /* distinguishes this store from a later one at the address */
+    _Atomic int64_t reconnected_at_ms; /* last time any connection came back */
+    _Atomic int64_t jti_purged_at_ms;
+    pthread_mutex_t mu; /* guards conns */
+    struct pg_conn *conns;
+};
+
+struct pg_txn {
+    struct store_txn base;
+    struct pg_conn *conn;
+    bool write;
+    bool failed; /* a statement failed: the transaction cannot commit */
+    /* the stream configuration read in this transaction, checked when it is written back */
+    char *stream_id;
+    bool stream_found;
+    char stream_xmin[24];
+};
+
+static atomic_uint_fast64_t next_generation = 1;
+static _Thread_local struct {
+    uint64_t generation;
+    struct pg_conn *conn;
+} tls_conn;
+
+static const struct store_ops pg_ops;
+
+/* ---- connections ---- */
+
+/* Logs what: msg on one line (libpq's messages span lines: "...\n\tThis probably means..."). */
+static void log_pg(const char *what, const char *msg)
+{
+    char line[512];
+    size_t n = 0;
+    for (const char *p = msg ? msg : "?"; *p && n < sizeof line - 1; p++) {
+        bool space = *p == '\n' || *p == '\t' || *p == '\r';
+        if (space && (n == 0 || line[n - 1] == ' '))
+            continue;
+        line[n++] = space ? ' ' : *p;
+    }
+    while (n && line[n - 1] == ' ')
+        n--;
+    line[n] = '\0';
+    log_error("postgres: %s: %s", what, line);
+}
+
+static bool lost(PGconn *db, const PGresult *res)
+{
+    if (!db || PQstatus(db) == CONNECTION_BAD)
+        return true;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    /* connection exceptions, and the server shutting down or restarting */
+    return !res || (state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                              strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0));
+}
+
+static void conn_drop(struct pg_conn *c)
+{
+    if (c->db)
+        PQfinish(c->db);
+    c->db = NULL;
+    c->in_txn = false;
+    for (int i = 0; i < QUERY_CACHE; i++) {
+        free(c->queries[i].sql);
+        c->queries[i].sql = NULL;
+    }
+}
+
+/* Marks c lost: the next use reconnects after the back-off. */
+static void conn_lost(struct pg_conn *c)
+{
+    if (c->db)
+        log_pg("connection lost", PQerrorMessage(c->db));
+    conn_drop(c);
+    int64_t now = time_now_ms();
+    c->failed_at_ms = now;
+    c->retry_at_ms = now; /* the first reconnect is immediate: the server may be back already */
+    c->backoff_ms = 0;
+}
+
+static void conn_free(struct pg_conn *c)
+{
+    conn_drop(c);
+    free(c);
+}
+
+static void type_oids(const char *types, Oid *oids)
+{
+    for (int i = 0; types[i]; i++) {
+        switch (types[i]) {
+        case 'i':
+            oids[i] = OID_INT8;
+            break;
+        case 'b':
+            oids[i] = OID_BOOL;
+            break;
+        case 'j':
+            oids[i] = OID_JSON;
+            break;
+        case 'a':
+            oids[i] = OID_TEXT_ARRAY;
+            break;
+        default:
+            oids[i] = OID_TEXT;
+            break;
+        }
+    }
+}
+
+/* Opens a session and prepares every fixed statement on it. */
+static PGconn *session_open(struct pg_store *s, bool prepare, char **err)
+{
+    /* Defaults the URL may override (it comes last): a dead or unreachable server is noticed
+     * in seconds, not after the kernel's TCP timeouts (minutes), so requests answer 503 and
+     * /readyz fails promptly, and the connection is re-opened (to a new primary after a
+     * failover). */
+    static const char *const keys[] = {
+        "connect_timeout",     "tcp_user_timeout", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "fallback_application_name",
+        "client_encoding",     "dbname",           NULL};
+    const char *vals[] = {"3", "10000", "10", "5", "3", "casemgr", "UTF8", s->url, NULL};
+    PGconn *db = PQconnectdbParams(keys, vals, 1);
+    if (!db)
+        mem_oom();
+    if (PQstatus(db) != CONNECTION_OK)
+        goto fail;
+    char set[256];
+    int lock_ms = s->opt.busy_timeout_ms > 0 ? s->opt.busy_timeout_ms : LOCK_TIMEOUT_MS;
+    /* --durability=normal: a crash of the database server may lose the last acknowledged
+     * commits (never corrupts); full waits for the WAL flush (and the synchronous standbys). */
+    snprintf(set, sizeof set,
+             "SET lock_timeout = %d; SET synchronous_commit = %s; SET TIME ZONE 'UTC'", lock_ms,
+             s->opt.durability == STORE_DURABILITY_NORMAL ? "off" : "on");
+    PGresult *res = PQexec(db, set);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+        goto fail;
+    for (int i = 0; prepare && i < ST_COUNT; i++) {
+        Oid oids[32];
+        if (strlen(stmts[i].types) != (size_t)stmts[i].nparams)
+            abort(); /* a statement table entry is wrong: a programming error */
+        type_oids(stmts[i].types, oids);
+        char name[16];
+        snprintf(name, sizeof name, "s%d", i);
+        res = PQprepare(db, name, stmts[i].sql, stmts[i].nparams, oids);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+            goto fail;
+    }
+    return db;
+fail:
+    if (err)
+        *err = xstrdup(PQerrorMessage(db));
+    PQfinish(db);
+    return NULL;
+}
+
+/* (Re)connects c unless its back-off runs; true when c has a session. */
+static bool conn_ensure(struct pg_store *s, struct pg_conn *c)
+{
+    if (c->db)
+        return true;
+    int64_t now = time_now_ms();
+    /* another connection came back since this one failed: the server is up, try at once */
+    bool server_back = atomic_load(&s->reconnected_at_ms) >= c->failed_at_ms;
+    if (now < c->retry_at_ms && !server_back)
+        return false;
+    char *err = NULL;
+    c->db = session_open(s, true, &err);
+    if (!c->db) {
+        if (c->backoff_ms == 0 || server_back)
+            log_pg("cannot connect", err);
+        free(err);
+        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RECONNECT_MIN_MS;
+        if (c->backoff_ms > RECONNECT_MAX_MS)
+            c->backoff_ms = RECONNECT_MAX_MS;
+        c->failed_at_ms = now;
+        c->retry_at_ms = now + c->backoff_ms;
+        return false;
+    }
+    if (c->backoff_ms)
+        log_info("postgres: reconnected");
+    c->backoff_ms = 0;
+    atomic_store(&s->reconnected_at_ms, now);
+    return true;
+}
+
+/* This thread's connection to s (created on first use; it may be lost: see conn_ensure). */
+static struct pg_conn *conn_get(struct pg_store *s)
+{
+    if (tls_conn.generation == s->generation && tls_conn.conn)
+        return tls_conn.conn;
+    struct pg_conn *c = xcalloc(1, sizeof *c);
+    pthread_mutex_lock(&s->mu);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->mu);
+    tls_conn.generation = s->generation;
+    tls_conn.conn = c;
+    return c;
+}
+
+/* ---- open, migrate, close ---- */
+
+static int exec_simple(PGconn *db, const char *sql, char **err)
+{
+    PGresult *res = PQexec(db, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc && err && !*err)
+        *err = xstrdup(PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+static int migrate(PGconn *db, char **err)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK);
+    if (exec_simple(db, sql, err))
+        return -1;
+    int rc = -1, version = 0;
+    if (exec_simple(db, "CREATE TABLE IF NOT EXISTS casemgr_schema (version integer NOT NULL)",
+                    err))
+        goto out;
+    PGresult *res = PQexec(db, "SELECT version FROM casemgr_schema");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *err = xstrdup(PQresultErrorMessage(res));
+        PQclear(res);
+        goto out;
+    }
+    bool fresh = PQntuples(res) == 0;
+    if (!fresh)
+        version = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (fresh && exec_simple(db, "INSERT INTO casemgr_schema VALUES (0)", err))
+        goto out;
+    if (version > MIGRATION_COUNT) {
+        *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
+        goto out;
+    }
+    for (int v = version; v < MIGRATION_COUNT; v++) {
+        snprintf(sql, sizeof sql, "UPDATE casemgr_schema SET version = %d", v + 1);
+        if (exec_simple(db, "BEGIN", err))
+            goto out;
+        if (exec_simple(db, migrations[v], err) || exec_simple(db, sql, err) ||
+            exec_simple(db, "COMMIT", err)) {
+            exec_simple(db, "ROLLBACK", NULL);
+            goto out;
+        }
+    }
+    if (version > 0 && version < MIGRATION_COUNT)
+        log_info("database schema migrated from version %d to %d", version, MIGRATION_COUNT);
+    rc = 0;
+out:
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
+    exec_simple(db, sql, NULL);
+    return rc;
+}
+
+struct store *store_pg_open(const char *url, const struct store_options *opt, char **err)
+{
+    *err = NULL;
+    struct pg_store *s = xcalloc(1, sizeof *s);
+    s->base.ops = &pg_ops;
+    s->url = xstrdup(url);
+    s->opt = *opt;
+    s->generation = atomic_fetch_add(&next_generation, 1);
+    pthread_mutex_init(&s->mu, NULL);
+    /* migrate on a private session before any statement is prepared against the schema */
+    PGconn *db = session_open(s, false, err);
+    if (!db)
+        goto fail;
+    int rc = migrate(db, err);
+    PQfinish(db);
+    if (rc)
+        goto fail;
+    if (!conn_ensure(s, conn_get(s))) {
+        *err = xstrdup("cannot prepare the statements on a new connection");
+        goto fail;
+    }
+    return &s->base;
+fail:
+    if (*err) { /* libpq's messages end with a newline */
+        size_t n = strlen(*err);
+        while (n && ((*err)[n - 1] == '\n' || (*err)[n - 1] == ' '))
+            (*err)[--n] = '\0';
+    }
+    for (struct pg_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        conn_free(c);
+    }
+    if (tls_conn.generation == s->generation)
+        tls_conn.conn = NULL;
+    pthread_mutex_destroy(&s->mu);
+    free(s->url);
+    free(s);
+    return NULL;
+}
+
+static void pg_close(struct store *base)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    for (struct pg_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        conn_free(c);
+    }
+    if (tls_conn.generation == s->generation)
+        tls_conn.conn = NULL;
+    pthread_mutex_destroy(&s->mu);
+    free(s->url);
+    free(s);
+}
+
+static const char *pg_path(const struct store *base)
+{
+    (void)base;
+    return NULL;
+}
+
+/* ---- statements ---- */
+
+static struct pg_store *txn_store(struct pg_txn *t)
+{
+    return (struct pg_store *)t->base.store;
+}
+
+/* Checks a statement's result: STORE_OK when it ran, else records the failure (a lost
+ * connection is dropped) and returns STORE_CONFLICT for a unique violation, else STORE_ERROR. */
+static int check(struct pg_txn *t, PGresult *res, const char *what)
+{
+    ExecStatusType st = PQresultStatus(res);
+    if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK))
+        return STORE_OK;
+    t->failed = true;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "23505") == 0)
+        return STORE_CONFLICT; /* the transaction is aborted all the same: the caller stops */
+    if (lost(t->conn->db, res)) {
+        conn_lost(t->conn);
+        return STORE_ERROR;
+    }
+    log_pg(what, res ? PQresultErrorMessage(res) : "no result");
+    return STORE_ERROR;
+}
+
+/* Runs fixed statement id with text parameters v; NULL (with *rc set) unless it succeeded. */
+static PGresult *run(struct pg_txn *t, enum stmt_id id, const char *const *v, int *rc)
+{
+    if (t->failed || !t->conn->db) {
+        *rc = STORE_ERROR;
+        return NULL;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "s%d", (int)id);
+    PGresult *res = PQexecPrepared(t->conn->db, name, stmts[id].nparams, v, NULL, NULL, 0);
+    *rc = check(t, res, stmts[id].sql);
+    if (*rc == STORE_OK)
+        return res;
+    PQclear(res);
+    return NULL;
+}
+
+/* Runs a statement that returns nothing the caller needs. */
+static int run_done(struct pg_txn *t, enum stmt_id id, const char *const *v)
+{
+    int rc;
+    PQclear(run(t, id, v, &rc));
+    return rc;
+}
+
+struct num {
+    char s[24];
+};
+
+static struct num num(int64_t v)
+{
+    struct num n;
+    snprintf(n.s, sizeof n.s, "%lld", (long long)v);
+    return n;
+}
+
+static int64_t get_i64(const PGresult *res, int row, int col)
+{
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* A transaction-control statement on the session outside any pg_txn bookkeeping. */
+static bool control(struct pg_conn *c, enum stmt_id id)
+{
+    if (!c->db)
+        return false;
+    char name[16];
+    snprintf(name, sizeof name, "s%d", (int)id);
+    PGresult *res = PQexecPrepared(c->db, name, 0, NULL, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    /* COMMIT of a transaction that failed answers ROLLBACK */
+    if (ok && id == ST_COMMIT && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        ok = false;
+    if (!ok) {
+        if (lost(c->db, res))
+            conn_lost(c);
+        else
+            log_pg(stmts[id].sql, PQresultErrorMessage(res));
+    }
+    PQclear(res);
+    return ok;
+}
+
+/* Begins a transaction on this thread's connection, reconnecting once when the session turns
+ * out to be stale (the server restarted since its last use): nothing has run yet, so that is
+ * safe. */
+static struct pg_conn *begin(struct pg_store *s, enum stmt_id id)
+{
+    struct pg_conn *c = conn_get(s);
+    if (c->in_txn) {
+        log_error("postgres: a transaction is already open on this thread");
+        return NULL;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!conn_ensure(s, c))
+            return NULL;
+        if (control(c, id)) {
+            c->in_txn = true;
+            return c;
+        }
+        if (c->db)
+            return NULL; /* the server refused, the session is fine: no retry */
+    }
+    return NULL;
+}
+
+static int run_txn(struct store *base, bool write, store_txn_fn fn, void *arg)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    struct pg_conn *c = begin(s, write ? ST_BEGIN_WRITE : ST_BEGIN_READ);
+    if (!c)
+        return STORE_ERROR;
+    struct pg_txn t = {.base = {.store = base}, .conn = c, .write = write};
+    int rc = fn(&t.base, arg);
+    if (rc == STORE_OK && t.failed)
+        rc = STORE_ERROR; /* a statement failed and the callback went on: nothing commits */
+    if (rc == STORE_OK) {
+        if (!control(c, ST_COMMIT))
+            rc = STORE_ERROR; /* not acknowledged: a lost COMMIT may or may not have landed */
+    } else if (c->db) {
+        control(c, ST_ROLLBACK);
+    }
+    c->in_txn = false;
+    free(t.stream_id);
+    return rc;
+}
+
+static int pg_write(struct store *base, store_txn_fn fn, void *arg)
+{
+    return run_txn(base, true, fn, arg);
+}
+
+static int pg_read(struct store *base, store_txn_fn fn, void *arg)
+{
+    return run_txn(base, false, fn, arg);
+}
+
+static bool pg_ready(struct store *base)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    struct pg_conn *c = conn_get(s);
+    if (c->in_txn)
+        return true; /* this thread is inside a transaction that is running */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!conn_ensure(s, c))
+            return false;
+        if (control(c, ST_PING))
+            return true;
+        if (c->db)
+            return false;
+    }
+    return false;
+}
+
+static struct pg_txn *pg_txn_of(struct store_txn *t)
+{
+    return (struct pg_txn *)t;
+}
+
+/* Runs a one-row, one-column text query; OK with a heap copy, NOT_FOUND, or an error. */
+static int get_text(struct pg_txn *t, enum stmt_id id, const char *const *v, char **out)
+{
+    int rc;
+    PGresult *res = run(t, id, v, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        rc = STORE_NOT_FOUND;
+    } else {
+        *out = xstrdup(PQgetvalue(res, 0, 0));
+        rc = STORE_OK;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ---- apps, streams, counters ---- */
+
+static int pg_app_put(struct store_txn *tb, const char *client_id, const char *account_id,
+                      const char *json)
+{
+    struct num now = num(time_now_ms());
+    const char *v[] = {client_id, account_id, now.s, json};
+    return run_done(pg_txn_of(tb), ST_APP_PUT, v);
+}
+
+static int pg_app_get(struct store_txn *tb, const char *client_id, char **json)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    const char *v[] = {client_id};
+    /* a write reads an app to change it (revoke): hold it until the commit */
+    return get_text(t, t->write ? ST_APP_GET_LOCK : ST_APP_GET, v, json);
+}
+
+static int pg_app_each(struct store_txn *tb, void (*fn)(const char *json, void *arg), void *arg)
+{
+    int rc;
+    PGresult *res = run(pg_txn_of(tb), ST_APP_EACH, NULL, &rc);
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++)
+        fn(PQgetvalue(res, i, 0), arg);
+    PQclear(res);
+    return STORE_OK;
+}
+
+static void remember_stream(struct pg_txn *t, const char *stream_id, bool found, const char *xmin)
+{
+    if (!t->stream_id || strcmp(t->stream_id, stream_id) != 0) {
+        free(t->stream_id);
+        t->stream_id = xstrdup(stream_id);
+    }
+    t->stream_found = found;
+    snprintf(t->stream_xmin, sizeof t->stream_xmin, "%s", xmin ? xmin : "");
+}
+
+static int pg_stream_get(struct store_txn *tb, const char *stream_id, char **json)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    const char *v[] = {stream_id};
+    int rc;
+    PGresult *res = run(t, ST_STREAM_GET, v, &rc);
+    if (!res)
+        return rc;
+    bool found = PQntuples(res) > 0;
+    if (found)
+        *json = xstrdup(PQgetvalue(res, 0, 0));
+    if (t->write)
+        remember_stream(t, stream_id, found, found ? PQgetvalue(res, 0, 1) : NULL);
+    PQclear(res);
+    return found ? STORE_OK : STORE_NOT_FOUND;
+}
+
+/* A configuration read in this transaction is written back only if no other transaction
+ * changed it since (its row version): an edit is never lost to a concurrent one, yet writers
+ * that only read the configuration never wait on each other. A first configuration (the seed)
+ * loses to one written concurrently, as if it had come first. */
+static int pg_stream_put(struct store_txn *tb, const char *stream_id, const char *json)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    bool read = t->stream_id && strcmp(t->stream_id, stream_id) == 0;
+    const char *v[] = {stream_id, json, t->stream_xmin};
+    enum stmt_id id = !read             ? ST_STREAM_UPSERT
+                      : t->stream_found ? ST_STREAM_REPLACE
+                                        : ST_STREAM_INSERT;
+    int rc;
+    PGresult *res = run(t, id, v, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) > 0) {
+        remember_stream(t, stream_id, true, PQgetvalue(res, 0, 0));
+    } else if (id == ST_STREAM_REPLACE) {
+        log_error("postgres: stream %s: configuration changed concurrently", stream_id);
+        rc = STORE_CONFLICT;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_next_ref(struct store_txn *tb, const char *stream_id, const char *kind, int64_t *out)
+{
+    const char *v[] = {stream_id, kind};
+    int rc;
+    PGresult *res = run(pg_txn_of(tb), ST_REF_NEXT, v, &rc);
+    if (!res)
+        return rc;
+    *out = get_i64(res, 0, 0);
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* ---- the multi-valued members (API.md §8 channel, queues, customFields) ----
+ * A record's values (store_record.values: "key\x1dvalue\x1e"...) are kept as one text[] column
+ * of "key\x1dvalue" elements; a filter asks for the same elements and matches with && (array
+ * overlap) on a GIN index. Neither part of an entry holds a separator byte (doc/record.c leaves
+ * such values out), so an element names one key and one value. */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* Appends one quoted element, the concatenation of a, b and c[0..n), to a text[] literal that
+ * b opened with "{". */
+static void array_add(struct sbuf *out, const char *a, const char *b, const char *c, size_t n)
+{
+    sb_str(out, out->len > 1 ? ",\"" : "\"");
+    const char *parts[] = {a, b};
+    for (int i = 0; i < 3; i++) {
+        const char *p = i < 2 ? parts[i] : c;
+        size_t len = i < 2 ? (p ? strlen(p) : 0) : n;
+        for (size_t j = 0; j < len; j++) {
+            if (p[j] == '"' || p[j] == '\\')
+                sb_add(out, "\\", 1);
+            sb_add(out, p + j, 1);
+        }
+    }
+    sb_add(out, "\"", 1);
+}
+
+/* r's values as a text[] literal (heap). */
+static char *values_array(const struct store_record *r)
+{
+    struct sbuf b = {0};
+    sb_str(&b, "{");
+    const char *p = r->values, *end = r->values ? r->values + r->values_len : NULL;
+    while (p && p < end) {
+        const char *stop = memchr(p, '\x1e', (size_t)(end - p));
+        if (!stop)
+            break;
+        if (memchr(p, '\x1d', (size_t)(stop - p)))
+            array_add(&b, NULL, NULL, p, (size_t)(stop - p));
+        p = stop + 1;
+    }
+    sb_str(&b, "}");
+    return b.p;
+}
+
+/* ---- records ---- */
+
+static int pg_record_put(struct store_txn *tb, struct store_record *r)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    struct num kind = num(r->kind), score = num(r->priority_score), created = num(r->created_at),
+               updated = num(r->updated_at), due = num(r->due_date), seq = num(r->ref_seq);
+    char *facets = values_array(r);
+    const char *v[] = {r->id,
+                       kind.s,
+                       r->stream_id,
+                       r->account_id,
+                       r->ref_id,
+                       r->case_id,
+                       r->name_lower,
+                       r->status_name,
+                       r->status_category,
+                       r->priority_name,
+                       score.s,
+                       r->assignee,
+                       created.s,
+                       updated.s,
+                       r->has_due_date ? due.s : NULL,
+                       r->doc,
+                       r->source,
+                       seq.s,
+                       r->breached ? "true" : "false",
+                       facets};
+    int rc;
+    PGresult *res = run(t, ST_RECORD_PUT, v, &rc);
+    free(facets);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 1) {
+        r->version = get_i64(res, 0, 0);
+        rc = STORE_OK;
+    } else {
+        rc = STORE_CONFLICT; /* the id exists under another tenant or kind */
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_record_update(struct store_txn *tb, struct store_record *r,
+                            const struct store_record *prev)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    struct num kind = num(r->kind), score = num(r->priority_score), updated = num(r->updated_at),
+               due = num(r->due_date), expect = num(prev->version);
+    char *facets = values_array(r);
+    const char *v[] = {r->doc,
+                       updated.s,
+                       r->breached ? "true" : "false",
+                       r->name_lower,
+                       r->status_name,
+                       r->status_category,
+                       r->priority_name,
+                       score.s,
+                       r->assignee,
+                       r->has_due_date ? due.s : NULL,
+                       r->source,
+                       facets,
+                       r->id,
+                       r->stream_id,
+                       r->account_id,
+                       kind.s,
+                       expect.s};
+    int rc;
+    PGresult *res = run(t, ST_RECORD_UPDATE, v, &rc);
+    free(facets);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 1) {
+        r->version = get_i64(res, 0, 0);
+        rc = STORE_OK;
+    } else {
+        /* records are never deleted: with an expected version, no row means it moved on (under
+         * READ COMMITTED the WHERE is checked again on the newest committed row) */
+        rc = prev->version ? STORE_CONFLICT : STORE_NOT_FOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_record_get(struct store_txn *tb, enum store_kind kind, const char *stream_id,
+                         const char *account_id, const char *id, struct store_record *r)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    struct num k = num(kind);
+    const char *v[] = {id, k.s, stream_id, account_id};
+    int rc;
+    /* in a write, the record is read to be changed: lock it until the commit, so concurrent
+     * read-modify-writes of one record (through any process) apply one after the other */
+    PGresult *res = run(t, t->write ? ST_RECORD_GET_LOCK : ST_RECORD_GET, v, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        rc = STORE_NOT_FOUND;
+    } else {
+        memset(r, 0, sizeof *r);
+        r->kind = kind;
+        r->doc_len = (size_t)PQgetlength(res, 0, 0);
+        r->doc = xstrndup(PQgetvalue(res, 0, 0), r->doc_len);
+        r->version = get_i64(res, 0, 1);
+        rc = STORE_OK;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_record_head(struct store_txn *tb, enum store_kind kind, const char *stream_id,
+                          const char *account_id, const char *id, struct store_record_head *h)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    struct num k = num(kind);
+    const char *v[] = {id, k.s, stream_id, account_id};
+    int rc;
+    /* a write decides by these columns (is the case closed?): they must hold until it commits */
+    PGresult *res = run(t, t->write ? ST_RECORD_HEAD_SHARE : ST_RECORD_HEAD, v, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        rc = STORE_NOT_FOUND;
+    } else {
+        snprintf(h->ref_id, sizeof h->ref_id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(h->status_category, sizeof h->status_category, "%s", PQgetvalue(res, 0, 1));
+        rc = STORE_OK;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ---- idempotency keys, jtis, activities ---- */
+
+static int pg_idem_get(struct store_txn *tb, const char *client_id, const char *key,
+                       struct store_idem *out)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    const char *v[] = {client_id, key};
+    /* in a write, a second request with the key waits here until the first commits, then sees
+     * its answer (READ COMMITTED: the next statement's snapshot includes it) */
+    int rc = t->write ? run_done(t, ST_IDEM_LOCK, v) : STORE_OK;
+    if (rc != STORE_OK)
+        return rc;
+    PGresult *res = run(t, ST_IDEM_GET, v, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        rc = STORE_NOT_FOUND;
+    } else {
+        snprintf(out->body_hash, sizeof out->body_hash, "%s", PQgetvalue(res, 0, 0));
+        out->status = (int)get_i64(res, 0, 1);
+        out->body_len = (size_t)PQgetlength(res, 0, 2);
+        out->body = xstrndup(PQgetvalue(res, 0, 2), out->body_len);
+        out->created_at = get_i64(res, 0, 3);
+        rc = STORE_OK;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_idem_put(struct store_txn *tb, const char *client_id, const char *key,
+                       const struct store_idem *in)
+{
+    struct num status = num(in->status), created = num(in->created_at);
+    char *body = xstrndup(in->body, in->body_len);
+    const char *v[] = {client_id, key, in->body_hash, status.s, body, created.s};
+    int rc = run_done(pg_txn_of(tb), ST_IDEM_PUT, v);
+    free(body);
+    return rc;
+}
+
+static int pg_jti_use(struct store_txn *tb, const char *client_id, const char *jti, int64_t exp)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    int64_t now = time_now_ms();
+    struct num e = num(exp), cutoff = num(now / 1000 - 120);
+    const char *v[] = {client_id, jti, e.s, cutoff.s};
+    int rc;
+    PGresult *res = run(t, ST_JTI_USE, v, &rc);
+    if (!res)
+        return rc;
+    rc = PQntuples(res) == 1 ? STORE_OK : STORE_CONFLICT;
+    PQclear(res);
+    /* expired entries go now and then, after the insert (so this never waits on a purge) */
+    struct pg_store *s = txn_store(t);
+    int64_t last = atomic_load(&s->jti_purged_at_ms);
+    if (rc == STORE_OK && now - last > JTI_PURGE_EVERY_MS &&
+        atomic_compare_exchange_strong(&s->jti_purged_at_ms, &last, now)) {
+        const char *pv[] = {cutoff.s};
+        rc = run_done(t, ST_JTI_PURGE, pv);
+    }
+    return rc;
+}
+
+static int pg_activity_put(struct store_txn *tb, const struct store_activity *a)
+{
+    struct num created = num(a->created_at);
+    const char *v[] = {a->id, a->stream_id, a->account_id, a->record_id, created.s, a->doc};
+    return run_done(pg_txn_of(tb), ST_ACTIVITY_PUT, v);
+}
+
+static int pg_activity_list(struct store_txn *tb, const char *stream_id, const char *account_id,
+                            const char *record_id, int64_t skip, int64_t limit,
+                            void (*fn)(const char *json, void *arg), void *arg, int64_t *total)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    struct num s = num(skip), l = num(limit);
+    const char *v[] = {record_id, stream_id, account_id, s.s, l.s};
+    int rc;
+    PGresult *res = run(t, ST_ACTIVITY_COUNT, v, &rc);
+    if (!res)
+        return rc;
+    *total = get_i64(res, 0, 0);
+    PQclear(res);
+    res = run(t, ST_ACTIVITY_LIST, v, &rc);
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++)
+        fn(PQgetvalue(res, i, 0), arg);
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* ---- list queries (API.md §8) ----
+ * The SQL is assembled from the fixed fragments below; every value from the request is a bound
+ * parameter, never text of the statement. $1 is "now" (isBreached); the WHERE clause's
+ * parameters follow, so the count and the page statements share them. A list of values is one
+ * text[] parameter (= ANY, &&), so the statement's text depends only on which filters are
+ * given, and a few shapes cover every query (prepared once per connection, cached by text). */
+
+#define QUERY_PARAMS_MAX 256
+
+struct qbuild {
+    struct sbuf sql;
+    char *values[QUERY_PARAMS_MAX]; /* heap, text form */
+    char types[QUERY_PARAMS_MAX + 1];
+    int n; /* parameters so far, $1 (now) included */
+    bool overflow;
+};
+
+static void qb_sql(struct qbuild *b, const char *frag)
+{
+    sb_str(&b->sql, frag);
+}
+
+/* Appends $n for a new parameter of type ('t', 'i', 'a') taking value (heap). */
+static void qb_param(struct qbuild *b, char type, char *value)
+{
+    if (b->n >= QUERY_PARAMS_MAX) {
+        b->overflow = true;
+        free(value);
+        return;
+    }
+    char ref[16];
+    snprintf(ref, sizeof ref, "$%d", b->n + 1);
+    qb_sql(b, ref);
+    b->values[b->n] = value;
+    b->types[b->n++] = type;
+    b->types[b->n] = '\0';
+}
+
+static void qb_text(struct qbuild *b, const char *v)
+{
+    qb_param(b, 't', xstrdup(v));
+}
+
+static void qb_int(struct qbuild *b, int64_t v)
+{
+    qb_param(b, 'i', xstrdup(num(v).s));
+}
+
+/* A list of values as one text[] parameter, each prefixed by key (a values key and \x1d). */
+static void qb_strings(struct qbuild *b, const struct store_strings *l, const char *key)
+{
+    struct sbuf a = {0};
+    sb_str(&a, "{");
+    for (size_t i = 0; i < l->n; i++)
+        array_add(&a, key, NULL, l->v[i], strlen(l->v[i]));
+    sb_str(&a, "}");
+    qb_param(b, 'a', a.p);
+}
+
+/* A LIKE pattern matching text that contains s (escaping LIKE's own characters). */
+static void qb_contains(struct qbuild *b, const char *s)
+{
+    struct sbuf p = {0};
+    sb_str(&p, "%");
+    for (; *s; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            sb_add(&p, "\\", 1);
+        sb_add(&p, s, 1);
+    }
+    sb_str(&p, "%");
+    qb_param(b, 't', p.p);
+}
+
+/* One custom-field condition: its values as values elements, in the stored text form. */
+static void qb_field(struct qbuild *b, const struct store_field_filter *ff)
+{
+    struct sbuf key = {0}, a = {0};
+    sb_str(&key, ff->by_name ? "n\x1f" : "f\x1f");
+    sb_str(&key, ff->field);
+    sb_str(&key, "\x1d");
+    sb_str(&a, "{");
+    for (size_t i = 0; i < ff->n; i++) {
+        char buf[SCALAR_BUF];
+        const char *v = scalar_text(ff->values[i], buf);
+        if (!v)
+            v = "";
+        array_add(&a, key.p, NULL, v, strlen(v));
+    }
+    sb_str(&a, "}");
+    free(key.p);
+    qb_param(b, 'a', a.p);
+}
+
+static void qb_where(struct qbuild *b, const struct store_query *q)
+{
+    qb_sql(b, " WHERE r.stream_id = ");
+    qb_text(b, q->stream_id);
+    qb_sql(b, " AND r.account_id = ");
+    qb_text(b, q->account_id);
+    qb_sql(b, " AND r.kind = ");
+    qb_int(b, q->kind);
+    if (q->search) {
+        /* API.md §8: a substring of the name, or exactly the refId */
+        char upper[64];
+        size_t i = 0;
+        for (; q->search[i] && i < sizeof upper - 1; i++)
+            upper[i] = (char)toupper((unsigned char)q->search[i]);
+        upper[i] = '\0';
+        qb_sql(b, " AND (r.name_lower LIKE ");
+        qb_contains(b, q->search);
+        qb_sql(b, " OR r.ref_id = ");
+        qb_text(b, upper);
+        qb_sql(b, ")");
+    }
+    if (q->name) {
+        qb_sql(b, " AND r.name_lower LIKE ");
+        qb_contains(b, q->name);
+    }
+    if (q->unresolved)
+        qb_sql(b, " AND r.status_category IN ('open', 'inProgress')");
+    if (q->unassigned)
+        qb_sql(b, " AND r.assignee IS NULL");
+    if (q->assignee) {
+        qb_sql(b, " AND r.assignee = ");
+        qb_text(b, q->assignee);
+    }
+    if (q->priorities.n) {
+        qb_sql(b, " AND r.priority_name = ANY (");
+        qb_strings(b, &q->priorities, "");
+        qb_sql(b, ")");
+    }
+    if (q->statuses.n) {
+        qb_sql(b, " AND r.status_name = ANY (");
+        qb_strings(b, &q->statuses, "");
+        qb_sql(b, ")");
+    }
+    if (q->channels.n) {
+        /* the vendor's sample filters channel ["rtm"], a source */
+        qb_sql(b, " AND (r.source = ANY (");
+        qb_strings(b, &q->channels, "");
+        qb_sql(b, ") OR r.facets && ");
+        qb_strings(b, &q->channels, "ch\x1d");
+        qb_sql(b, ")");
+    }
+    if (q->queues.n) {
+        qb_sql(b, " AND r.facets && ");
+        qb_strings(b, &q->queues, "qu\x1d");
+    }
+    if (q->agents.n) {
+        qb_sql(b, " AND r.assignee = ANY (");
+        qb_strings(b, &q->agents, "");
+        qb_sql(b, ")");
+    }
+    if (q->has_created_from) {
+        qb_sql(b, " AND r.created_at >= ");
+        qb_int(b, q->created_from);
+    }
+    if (q->has_created_to) {
+        qb_sql(b, " AND r.created_at <= ");
+        qb_int(b, q->created_to);
+    }
+    if (q->has_due) {
+        qb_sql(b, " AND r.due_date >= ");
+        qb_int(b, q->due.from);
+        qb_sql(b, " AND r.due_date < ");
+        qb_int(b, q->due.to);
+    }
+    if (q->eta_filter) {
+        qb_sql(b, " AND (false");
+        for (size_t i = 0; i < q->neta; i++) {
+            qb_sql(b, " OR (r.due_date >= ");
+            qb_int(b, q->eta[i].from);
+            qb_sql(b, " AND r.due_date < ");
+            qb_int(b, q->eta[i].to);
+            qb_sql(b, ")");
+        }
+        if (q->eta_none)
+            qb_sql(b, " OR r.due_date IS NULL");
+        qb_sql(b, ")");
+    }
+    if (q->case_id) {
+        qb_sql(b, " AND r.case_id = ");
+        qb_text(b, q->case_id);
+    }
+    for (size_t f = 0; f < q->nfields; f++) {
+        qb_sql(b, " AND r.facets && ");
+        qb_field(b, &q->fields[f]);
+    }
+}
+
+static void qb_order(struct qbuild *b, const struct store_query *q)
+{
+    /* NULL dueDates last in both directions, as in the SQLite backend */
+    static const char *const asc[] = {
+        [STORE_SORT_CREATED] = " ORDER BY r.created_at ASC, r.id ASC",
+        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_date ASC NULLS LAST, r.id ASC",
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.id ASC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.id ASC",
+        [STORE_SORT_REF] = " ORDER BY r.ref_seq ASC, r.id ASC",
+    };
+    static const char *const desc[] = {
+        [STORE_SORT_CREATED] = " ORDER BY r.created_at DESC, r.id DESC",
+        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at DESC, r.id DESC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC NULLS LAST, r.id DESC",
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.id DESC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.id DESC",
+        [STORE_SORT_REF] = " ORDER BY r.ref_seq DESC, r.id DESC",
+    };
+    qb_sql(b, q->descending ? desc[q->sort] : asc[q->sort]);
+}
+
+static void qb_free(struct qbuild *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->values[i]);
+    free(b->sql.p);
+}
+
+/* The name of a prepared statement for sql on this connection (prepared now when new), or NULL
+ * after a failure (recorded in t). */
+static const char *query_stmt(struct pg_txn *t, const char *sql, const char *types)
+{
+    struct pg_conn *c = t->conn;
+    for (int i = 0; i < QUERY_CACHE; i++)
+        if (c->queries[i].sql && strcmp(c->queries[i].sql, sql) == 0)
+            return c->queries[i].name;
+    unsigned slot = c->next_query++ % QUERY_CACHE;
+    if (c->queries[slot].sql) {
+        char dealloc[32];
+        snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", c->queries[slot].name);
+        PQclear(PQexec(c->db, dealloc));
+        free(c->queries[slot].sql);
+        c->queries[slot].sql = NULL;
+    }
+    Oid oids[QUERY_PARAMS_MAX];
+    type_oids(types, oids);
+    char name[16];
+    snprintf(name, sizeof name, "q%u", c->query_seq++);
+    PGresult *res = PQprepare(c->db, name, sql, (int)strlen(types), oids);
+    int rc = check(t, res, "prepare list query");
+    PQclear(res);
+    if (rc != STORE_OK)
+        return NULL;
+    c->queries[slot].sql = xstrdup(sql);
+    memcpy(c->queries[slot].name, name, sizeof name);
+    return c->queries[slot].name;
+}
+
+/* Runs sql (a list query) with b's parameters. */
+static PGresult *query_run(struct pg_txn *t, const char *sql, const struct qbuild *b, int *rc)
+{
+    *rc = STORE_ERROR;
+    if (t->failed || !t->conn->db)
+        return NULL;
+    const char *name = query_stmt(t, sql, b->types);
+    if (!name)
+        return NULL;
+    PGresult *res =
+        PQexecPrepared(t->conn->db, name, b->n, (const char *const *)b->values, NULL, NULL, 0);
+    *rc = check(t, res, "list query");
+    if (*rc == STORE_OK)
+        return res;
+    PQclear(res);
+    return NULL;
+}
+
+static bool only_tenant(const struct store_query *q)
+{
+    return !q->search && !q->name && !q->unresolved && !q->unassigned && !q->assignee &&
+           !q->priorities.n && !q->statuses.n && !q->channels.n && !q->queues.n && !q->agents.n &&
+           !q->has_created_from && !q->has_created_to && !q->has_due && !q->eta_filter &&
+           !q->case_id && !q->nfields;
+}
+
+static int query_total(struct pg_txn *t, const struct store_query *q, const struct qbuild *where,
+                       int64_t *total)
+{
+    /* the tenant's whole count is kept by a trigger: counting a million rows would be slow */
+    bool fast = only_tenant(q);
+    struct sbuf sql = {0};
+    sb_str(&sql, fast ? "SELECT coalesce((SELECT n FROM record_counts r"
+                      : "SELECT count(*) FROM records r");
+    sb_str(&sql, where->sql.p);
+    if (fast)
+        sb_str(&sql, "), 0)");
+    int rc;
+    PGresult *res = query_run(t, sql.p, where, &rc);
+    free(sql.p);
+    if (!res)
+        return rc;
+    *total = get_i64(res, 0, 0);
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* Emits a document with isBreached as of now; rewrites it only when that changed since the
+ * write. */
+static void emit(const PGresult *res, int row, void (*fn)(const char *, size_t, void *), void *arg)
+{
+    const char *doc = PQgetvalue(res, row, 0);
+    size_t len = (size_t)PQgetlength(res, row, 0);
+    bool stored = PQgetvalue(res, row, 1)[0] == 't', now = PQgetvalue(res, row, 2)[0] == 't';
+    if (stored == now) {
+        fn(doc, len, arg);
+        return;
+    }
+    json_t *d = json_loadb(doc, len, 0, NULL);
+    if (!d) {
+        fn(doc, len, arg);
+        return;
+    }
+    json_object_set_new(d, "isBreached", json_boolean(now));
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    if (!text)
+        mem_oom();
+    fn(text, strlen(text), arg);
+    free(text);
+}
+
+static int pg_query(struct store_txn *tb, const struct store_query *q,
+                    void (*fn)(const char *doc, size_t len, void *arg), void *arg, int64_t *total)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    struct qbuild b = {0};
+    b.values[b.n] = xstrdup(num(q->now_ms).s); /* $1, used by the page statement only */
+    b.types[b.n++] = 'i';
+    qb_where(&b, q);
+    int rc = STORE_ERROR;
+    if (b.overflow) {
+        log_error("postgres: query too large");
+        goto out;
+    }
+    rc = query_total(t, q, &b, total);
+    if (rc != STORE_OK || *total <= q->skip)
+        goto out;
+    qb_order(&b, q);
+    qb_sql(&b, " LIMIT ");
+    qb_int(&b, q->limit);
+    qb_sql(&b, " OFFSET ");
+    qb_int(&b, q->skip);
+    struct sbuf sql = {0};
+    sb_str(&sql, "SELECT r.doc, r.breached, coalesce(r.status_category IN ('open', 'inProgress')"
+                 " AND r.due_date < $1, false) FROM records r");
+    sb_str(&sql, b.sql.p);
+    PGresult *res = query_run(t, sql.p, &b, &rc);
+    free(sql.p);
+    if (!res)
+        goto out;
+    for (int i = 0; i < PQntuples(res); i++)
+        emit(res, i, fn, arg);
+    PQclear(res);
+out:
+    qb_free(&b);
+    return rc;
+}
+
+static const struct store_ops pg_ops = {
+    .name = "postgres",
+    .close = pg_close,
+    .ready = pg_ready,
+    .path = pg_path,
+    .write = pg_write,
+    .read = pg_read,
+    .app_put = pg_app_put,
+    .app_get = pg_app_get,
+    .app_each = pg_app_each,
+    .stream_put = pg_stream_put,
+    .stream_get = pg_stream_get,
+    .next_ref = pg_next_ref,
+    .record_put = pg_record_put,
+    .record_update = pg_record_update,
+    .record_get = pg_record_get,
+    .record_head = pg_record_head,
+    .query = pg_query,
+    .idem_get = pg_idem_get,
+    .idem_put = pg_idem_put,
+    .activity_put = pg_activity_put,
+    .activity_list = pg_activity_list,
+    .jti_use = pg_jti_use,
+};
