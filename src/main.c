@@ -31,7 +31,8 @@ static void serve_usage(void)
     fputs(
         "usage: casemgr serve [options]\n"
         "  --listen HOST:PORT      address to serve on (default 127.0.0.1:8080; port 0 = any)\n"
-        "  --db URL                sqlite:PATH (default sqlite:./data/casemgr.db, or CASEMGR_DB)\n"
+        "  --db URL                sqlite:PATH (default sqlite:./data/casemgr.db, or CASEMGR_DB),\n"
+        "                          or postgres://USER@HOST:PORT/DB (see docs/operations.md)\n"
         "  --key-file PATH         app-secret key (default <sqlite path>.key, or CASEMGR_KEY_FILE)\n"
         "  --threads N             I/O threads (default: number of cores)\n"
         "  --workers N             threads running requests that wait on the database (64);\n"
