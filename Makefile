@@ -55,6 +55,10 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p data
+	@echo "casemgr: serving on http://127.0.0.1:8080 with ./data/casemgr.db. In another terminal:"
+	@echo "  $(BUILD)/casemgr app create --account acc-demo --stream st-demo --name demo"
+	@echo "  $(BUILD)/casemgr token --client-id CLIENT_ID --client-secret CLIENT_SECRET --sub u-agent-1"
+	@echo "  then POST .../caseManagement/api/public/analytics/st-demo/createCase (README.md, Quick start)"
 	$(BUILD)/casemgr serve --listen 127.0.0.1:8080 --db sqlite:./data/casemgr.db
 
 unit: $(UNIT_BIN)
