@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -28,6 +29,9 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/time.h"
+
+#define LINGER_MAX 256
+#define LINGER_US 2000000 /* how long an answered socket's input is still read and dropped */
 
 /* A connection's progress, for the receive deadline: watched by the reaper thread. */
 struct conn_entry {
@@ -49,6 +53,14 @@ struct http_server {
     pthread_mutex_t reaper_mu;
     pthread_cond_t reaper_cv;
     bool reaper_stop;
+    /* lingering closes: sockets answered before their body was read (413 and framing errors)
+     * are kept open a moment, their input read and dropped, so the client reads the answer
+     * instead of a reset (closing a socket with unread input sends RST) */
+    struct lingering {
+        int fd; /* our dup of MHD's socket */
+        int64_t deadline;
+    } lingering[LINGER_MAX];
+    unsigned nlingering; /* guarded by reaper_mu */
     /* the worker pool */
     pthread_t *workers;
     unsigned nworkers;
@@ -68,6 +80,7 @@ struct req_state {
     size_t body_len, body_cap;
     bool queued;      /* a reply was queued already (rejected before the body) */
     bool replied;     /* a worker finished: reply holds the answer */
+    bool linger;      /* answered before its body was read: close lingering */
     struct http_reply reply;
     struct req_state *next_job; /* worker queue link */
     bool overflow;    /* chunked body went past the limit */
@@ -155,6 +168,7 @@ static enum MHD_Result reject(struct req_state *st, struct http_server *srv, enu
     else
         http_reply_error(&rep, err, NULL, NULL);
     rep.close = true; /* the rest of what the client sent cannot be trusted or is unread */
+    st->linger = true;
     return queue_reply(st, srv, &rep);
 }
 
@@ -369,6 +383,50 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* Keeps a duplicate of fd for the reaper to drain: when MHD closes its own descriptor the socket
+ * stays open (with FIN sent after the answer) until the reaper closes ours. */
+static void linger_close(struct http_server *srv, int fd)
+{
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0)
+        return;
+    pthread_mutex_lock(&srv->reaper_mu);
+    if (srv->nlingering < LINGER_MAX) {
+        srv->lingering[srv->nlingering].fd = dup_fd;
+        srv->lingering[srv->nlingering].deadline = time_mono_us() + LINGER_US;
+        srv->nlingering++;
+        dup_fd = -1;
+        pthread_cond_signal(&srv->reaper_cv);
+    }
+    pthread_mutex_unlock(&srv->reaper_mu);
+    if (dup_fd >= 0)
+        close(dup_fd); /* too many at once: close now */
+}
+
+/* Reads and drops what lingering sockets received; closes those done. Under reaper_mu. */
+static void drain_lingering(struct http_server *srv, bool all)
+{
+    char scratch[16384];
+    int64_t now = time_mono_us();
+    for (unsigned i = 0; i < srv->nlingering;) {
+        struct lingering *l = &srv->lingering[i];
+        bool done = all || now > l->deadline;
+        for (int reads = 0; !done && reads < 64; reads++) {
+            ssize_t n = recv(l->fd, scratch, sizeof scratch, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                done = true; /* the client closed too */
+            if (n < 0)
+                break;
+        }
+        if (done) {
+            close(l->fd);
+            *l = srv->lingering[--srv->nlingering];
+        } else {
+            i++;
+        }
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -383,6 +441,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         srv->cfg.on_complete(&st->req, st->route ? st->route->name : NULL, st->status, st->bytes,
                              time_mono_us() - st->start_us);
     set_receiving(srv, st->entry, true); /* keep-alive: the next request's deadline starts now */
+    if (st->linger && st->entry && st->entry->fd >= 0)
+        linger_close(srv, st->entry->fd);
     atomic_fetch_sub(&srv->in_flight, 1);
     http_reply_cleanup(&st->reply);
     free(st->body);
@@ -437,8 +497,17 @@ static void *reaper_main(void *arg)
     while (!srv->reaper_stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        if (srv->nlingering) { /* drain promptly while sockets linger */
+            ts.tv_nsec += 20 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+        } else {
+            ts.tv_sec += 1;
+        }
         pthread_cond_timedwait(&srv->reaper_cv, &srv->reaper_mu, &ts);
+        drain_lingering(srv, srv->reaper_stop);
         if (srv->reaper_stop)
             break;
         int64_t limit = (int64_t)srv->cfg.idle_timeout * 1000000;
