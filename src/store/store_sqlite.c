@@ -1130,7 +1130,7 @@ static int sqlite_activity_list(struct store_txn *t, const char *stream_id,
  * parameters follow, numbered, so the count and the page statements share them. */
 
 #define QUERY_SQL_MAX 65536
-#define QUERY_PARAMS_MAX 1024
+#define QUERY_PARAMS_MAX 2048 /* above what api/query.c can decode: 5 lists x 100 (channel twice), 500 field values, 100 field keys */
 
 struct qparam {
     enum { QP_TEXT, QP_INT, QP_JSON } type;
@@ -1144,8 +1144,7 @@ struct qbuild {
     size_t len;
     struct qparam params[QUERY_PARAMS_MAX];
     int n; /* parameters so far; ?1 is reserved for now */
-    char strings[2048]; /* derived parameter text (GLOB patterns, field keys) */
-    size_t strings_len;
+    struct qstring *strings; /* derived parameter text (GLOB patterns, field keys), heap */
     bool overflow;
 };
 
@@ -1186,36 +1185,59 @@ static void qb_int(struct qbuild *b, int64_t v)
     p->i = v;
 }
 
-/* A copy of text kept with the statement's parameters. */
+struct qstring {
+    struct qstring *next;
+    char text[];
+};
+
+/* A heap string of n bytes + NUL kept with the statement's parameters (freed by qb_free). */
+static char *qb_alloc(struct qbuild *b, size_t n)
+{
+    struct qstring *q = xmalloc(sizeof *q + n + 1);
+    q->next = b->strings;
+    b->strings = q;
+    q->text[n] = '\0';
+    return q->text;
+}
+
+static void qb_free(struct qbuild *b)
+{
+    for (struct qstring *q = b->strings, *next; q; q = next) {
+        next = q->next;
+        free(q);
+    }
+    b->strings = NULL;
+}
+
+/* a + mid + z, kept with the statement's parameters. */
 static const char *qb_string(struct qbuild *b, const char *a, const char *mid, const char *z)
 {
-    size_t need = strlen(a) + strlen(mid) + strlen(z) + 1;
-    if (b->strings_len + need > sizeof b->strings) {
-        b->overflow = true;
-        return "";
-    }
-    char *out = b->strings + b->strings_len;
-    snprintf(out, need, "%s%s%s", a, mid, z);
-    b->strings_len += need;
+    size_t la = strlen(a), lm = strlen(mid), lz = strlen(z);
+    char *out = qb_alloc(b, la + lm + lz);
+    memcpy(out, a, la);
+    memcpy(out + la, mid, lm);
+    memcpy(out + la + lm, z, lz);
     return out;
 }
 
-/* A GLOB pattern matching names that contain text (already lower-case). */
+/* A GLOB pattern matching names that contain text (already lower-case), however long. */
 static const char *qb_glob(struct qbuild *b, const char *text)
 {
-    char escaped[1024];
+    char *out = qb_alloc(b, strlen(text) * 3 + 2);
     size_t o = 0;
-    for (const char *p = text; *p && o + 4 < sizeof escaped; p++) {
+    out[o++] = '*';
+    for (const char *p = text; *p; p++) {
         if (*p == '*' || *p == '?' || *p == '[') {
-            escaped[o++] = '[';
-            escaped[o++] = *p;
-            escaped[o++] = ']';
+            out[o++] = '[';
+            out[o++] = *p;
+            out[o++] = ']';
         } else {
-            escaped[o++] = *p;
+            out[o++] = *p;
         }
     }
-    escaped[o] = '\0';
-    return qb_string(b, "*", escaped, "*");
+    out[o++] = '*';
+    out[o] = '\0';
+    return out;
 }
 
 static void qb_list(struct qbuild *b, const struct store_strings *l)
@@ -1246,15 +1268,13 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
     qb_int(b, q->kind);
     if (q->search) {
         /* API.md §8: a substring of the name, or exactly the refId */
-        char upper[64];
-        size_t i = 0;
-        for (; q->search[i] && i < sizeof upper - 1; i++)
+        char *upper = qb_alloc(b, strlen(q->search));
+        for (size_t i = 0; q->search[i]; i++)
             upper[i] = (char)toupper((unsigned char)q->search[i]);
-        upper[i] = '\0';
         qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
         qb_text(b, qb_glob(b, q->search));
         qb_sql(b, " UNION ALL SELECT rowid FROM records WHERE ref_id = ");
-        qb_text(b, qb_string(b, upper, "", ""));
+        qb_text(b, upper);
         qb_sql(b, " AND stream_id = ");
         qb_text(b, q->stream_id);
         qb_sql(b, " AND kind = ");
@@ -1508,6 +1528,7 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 out:
+    qb_free(where);
     free(where);
     return rc;
 }
