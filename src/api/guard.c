@@ -39,6 +39,10 @@ int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool acc
         http_reply_error(rep, ERR_UNAUTHORIZED, NULL, "the auth header with a JWT is required");
         return -1;
     }
+    if (http_header_count(req, "auth") > 1) { /* a proxy and casemgr could disagree on which */
+        http_reply_error(rep, ERR_UNAUTHORIZED, NULL, "send one auth header, not several");
+        return -1;
+    }
     const char *why = "authentication failed";
     enum auth_result r = auth_authenticate(api_cfg.store, &api_cfg.keys, &api_cfg.policy, token,
                                            id, &why);

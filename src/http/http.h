@@ -22,6 +22,7 @@ struct http_request {
     char request_id[HTTP_REQUEST_ID_MAX];
     /* header lookup, case-insensitive; NULL when absent */
     const char *(*header_fn)(void *ctx, const char *name);
+    unsigned (*header_count_fn)(void *ctx, const char *name); /* how many times it was sent */
     void *header_ctx;
     /* path parameters captured by the router ({} segments, in order) */
     const char *params[2];
@@ -40,8 +41,10 @@ struct http_reply {
     bool close;               /* close the connection after this reply */
 };
 
-/* Value of a request header (case-insensitive name), or NULL. */
+/* Value of a request header (case-insensitive name), or NULL; the first when sent twice. */
 const char *http_header(const struct http_request *r, const char *name);
+/* How many times the request carries a header (0 when the request cannot tell). */
+unsigned http_header_count(const struct http_request *r, const char *name);
 
 /* Sets a JSON reply; takes ownership of doc (decref'd). */
 void http_reply_json(struct http_reply *rep, unsigned status, json_t *doc);

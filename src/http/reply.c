@@ -14,6 +14,11 @@ const char *http_header(const struct http_request *r, const char *name)
     return r->header_fn ? r->header_fn(r->header_ctx, name) : NULL;
 }
 
+unsigned http_header_count(const struct http_request *r, const char *name)
+{
+    return r->header_count_fn ? r->header_count_fn(r->header_ctx, name) : 0;
+}
+
 
 void http_reply_cleanup(struct http_reply *rep)
 {

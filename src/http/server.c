@@ -102,6 +102,29 @@ static const char *mhd_header(void *ctx, const char *name)
     return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_HEADER_KIND, name);
 }
 
+struct header_count {
+    const char *name;
+    unsigned n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct header_count *c = cls;
+    if (strcasecmp(key, c->name) == 0)
+        c->n++;
+    return MHD_YES;
+}
+
+static unsigned mhd_header_count(void *ctx, const char *name)
+{
+    struct header_count c = {.name = name};
+    MHD_get_connection_values((struct MHD_Connection *)ctx, MHD_HEADER_KIND, count_header, &c);
+    return c.n;
+}
+
 /* Request id: the client's when sane (API.md §10), else process-unique and unguessable. */
 static void assign_request_id(struct req_state *st)
 {
@@ -335,6 +358,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->req.method = method;
         st->req.path = url;
         st->req.header_fn = mhd_header;
+        st->req.header_count_fn = mhd_header_count;
         st->req.header_ctx = conn;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -525,7 +549,7 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
