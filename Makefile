@@ -76,6 +76,7 @@ e2e-pg: $(BUILD)/casemgr
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory e2e-pg
 
@@ -91,6 +92,53 @@ test-asan: deps
 	@if ls build/asan/reports/* >/dev/null 2>&1; then cat build/asan/reports/*; \
 	  echo "test-asan: sanitizer reports above"; exit 1; fi
 	@echo "test-asan: no sanitizer reports"
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) built with clang-14 under ASan+UBSan against the
+# project's sources. `make fuzz` runs each for FUZZ_SECONDS, keeping what it finds in FUZZ_WORK
+# (git-ignored: new corpus entries, and crashes under artifacts/); `make fuzz-replay` runs the
+# committed corpus (tests/fuzz/corpus/<harness>/) once, as a regression test.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_WORK    ?= tests/fuzz/work
+FUZZ_ARGS    ?=
+FUZZ_NAMES   := body jwt query http
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c17 $(WARN) -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libcasemgr.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/fixture.o \
+                      $(FUZZ_BUILD)/libcasemgr.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o) $(FUZZ_BUILD)/tests/fuzz/fixture.o
+
+.PHONY: fuzz fuzz-replay
+fuzz: $(FUZZ_BINS)
+	@for h in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_WORK)/$$h $(FUZZ_WORK)/artifacts/$$h || exit 1; \
+	  echo "fuzz: $$h for $(FUZZ_SECONDS)s (new inputs in $(FUZZ_WORK)/$$h)"; \
+	  $(FUZZ_BUILD)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$$h.dict \
+	    -artifact_prefix=$(FUZZ_WORK)/artifacts/$$h/ -print_final_stats=1 $(FUZZ_ARGS) \
+	    $(FUZZ_WORK)/$$h tests/fuzz/corpus/$$h || exit 1; \
+	done
+
+fuzz-replay: $(FUZZ_BINS)
+	@for h in $(FUZZ_NAMES); do \
+	  log=$(FUZZ_BUILD)/replay-$$h.log; \
+	  if $(FUZZ_BUILD)/fuzz_$$h -runs=0 tests/fuzz/corpus/$$h >$$log 2>&1; then \
+	    echo "fuzz-replay: $$h: $$(ls tests/fuzz/corpus/$$h | wc -l) inputs ok"; \
+	  else cat $$log; echo "fuzz-replay: $$h failed (log: $$log)"; exit 1; fi; \
+	done
 
 # Seeds 100,000 and 1,000,000 tasks, runs wrk against casemgr, nginx and json-server, prints
 # the table and writes it to bench/results/latest.md. BENCH_DURATION, BENCH_QUERY_TASKS scale it.

@@ -51,6 +51,19 @@ void api_create_task(struct http_request *req, struct http_reply *rep);
 void api_update_case(struct http_request *req, struct http_reply *rep);
 void api_update_task(struct http_request *req, struct http_reply *rep);
 void api_get_activities(struct http_request *req, struct http_reply *rep);
+/* What api_query_decode allocated besides the query itself: the lower-cased searchText and name
+ * (heap or NULL; the caller frees both, on error too). */
+struct api_query_owned {
+    char *search, *name;
+};
+/* Decodes a getCases/getTasks body (API.md §8) into q: every member checked, priority and status
+ * names resolved against cfg, mycase/mytask taken from id->sub. q and own must be zeroed, q's
+ * kind, stream_id, account_id and now_ms set; q's strings borrow from body, cfg and own.
+ * 0, or -1 with *e. Exposed for the fuzz harness (tests/fuzz/fuzz_query.c). */
+int api_query_decode(const json_t *body, enum doc_kind kind, const json_t *cfg,
+                     const struct auth_identity *id, struct store_query *q,
+                     struct api_query_owned *own, struct err *e);
+
 void api_get_cases(struct http_request *req, struct http_reply *rep);
 void api_get_tasks(struct http_request *req, struct http_reply *rep);
 

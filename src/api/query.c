@@ -288,14 +288,9 @@ static int selected_columns(const json_t *body, enum doc_kind kind, struct err *
     return 0;
 }
 
-/* What the decoding allocated besides q itself. */
-struct query_owned {
-    char *search, *name;
-};
-
-static int decode(const json_t *body, enum doc_kind kind, const json_t *cfg,
-                  const struct auth_identity *id, struct store_query *q,
-                  struct query_owned *own, struct err *e)
+int api_query_decode(const json_t *body, enum doc_kind kind, const json_t *cfg,
+                     const struct auth_identity *id, struct store_query *q,
+                     struct api_query_owned *own, struct err *e)
 {
     if (check_members(body, kind, e) || api_page_read(body, &q->skip, &q->limit, e))
         return -1;
@@ -387,7 +382,7 @@ struct query_job {
     const json_t *body;
     const struct auth_identity *id;
     struct store_query q;
-    struct query_owned own;
+    struct api_query_owned own;
     struct page page;
     struct err e;
     bool failed;
@@ -401,7 +396,7 @@ static int query_txn(struct store_txn *t, void *arg)
     int rc = api_read_config(t, job->q.stream_id, &cfg);
     if (rc != STORE_OK)
         return rc;
-    if (decode(job->body, job->kind, cfg, job->id, &job->q, &job->own, &job->e)) {
+    if (api_query_decode(job->body, job->kind, cfg, job->id, &job->q, &job->own, &job->e)) {
         json_decref(cfg);
         job->failed = true;
         return STORE_ABORT;

@@ -6,7 +6,8 @@
 
 #include "util/time.h"
 
-static void log_line(const char *level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_line(const char *level, const char *fmt,
+                                                          va_list ap)
 {
     char line[2048];
     char now[TIME_ISO_LEN];

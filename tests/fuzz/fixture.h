@@ -1,0 +1,31 @@
+/* fixture — what the doc and query harnesses share: a stream configuration with fixed template
+ * ids (so fuzzed create bodies can name them), a write context with a fixed clock, and a stored
+ * case and task built the way the server builds them (doc_create_case/doc_create_task). */
+#ifndef CASEMGR_FUZZ_FIXTURE_H
+#define CASEMGR_FUZZ_FIXTURE_H
+
+#include <jansson.h>
+
+#include "doc/apply.h"
+
+#define FUZZ_STREAM "st-fuzz-0001"
+#define FUZZ_ACCOUNT "acc-fuzz"
+#define FUZZ_CASE_TMP "ctm-fuzz"      /* case template: optional custom fields */
+#define FUZZ_CASE_TMP_REQ "ctm-fuzz-req" /* case template with a required field */
+#define FUZZ_TASK_TMP "ttm-fuzz"
+#define FUZZ_NOW_MS 1749032280725LL /* 2025-06-04T10:18:00.725Z */
+
+struct fuzz_fixture {
+    json_t *config;   /* the stream's configuration */
+    struct doc_ctx ctx;
+    json_t *case_doc; /* a stored case (refId CS000001) */
+    json_t *task_doc; /* a stored task of case_doc (refId TS000001) */
+};
+
+/* Builds the fixture once (aborts on failure: the harness would test nothing); borrowed. */
+const struct fuzz_fixture *fuzz_fixture(void);
+/* A create body (JSON text) that doc_create_case/doc_create_task accept; aborts when it does
+ * not. The returned document is the caller's (decref). */
+json_t *fuzz_create(enum doc_kind kind, const char *body_json, long long ref);
+
+#endif
