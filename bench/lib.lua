@@ -8,9 +8,24 @@ bench = {
 }
 
 local counter = 0
+local threads = {}
 function setup(thread)
   counter = counter + 1
   thread:set("thread_no", counter)
+  threads[counter] = thread
+end
+
+-- BENCH_SAMPLE_ERRORS=1 (bench/run sets it only to re-run a scenario that had errors): count the
+-- answers >= 400 by status and keep the first body of each, for done() to print. Off otherwise,
+-- because a response() hook makes wrk hand every answer to Lua, which costs throughput.
+if os.getenv("BENCH_SAMPLE_ERRORS") == "1" then
+  err_counts, err_bodies = {}, {}
+  function response(status, headers, body)
+    if status >= 400 then
+      err_counts[status] = (err_counts[status] or 0) + 1
+      if not err_bodies[status] then err_bodies[status] = body or "" end
+    end
+  end
 end
 
 -- Reads a file of one value per line (task ids, or "caseId refId" for cases).
@@ -61,4 +76,17 @@ function done(summary, latency, requests)
     "socket_errors=%d\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     latency:percentile(99.9), e.status, e.connect + e.read + e.write + e.timeout))
+  if os.getenv("BENCH_SAMPLE_ERRORS") == "1" then
+    local counts, bodies = {}, {}
+    for _, t in ipairs(threads) do
+      for status, n in pairs(t:get("err_counts") or {}) do
+        counts[status] = (counts[status] or 0) + n
+        bodies[status] = bodies[status] or (t:get("err_bodies") or {})[status]
+      end
+    end
+    for status, n in pairs(counts) do
+      io.write(string.format("BENCH_ERR status=%d count=%d body=%s\n", status, n,
+        ((bodies[status] or ""):gsub("%s+", " ")):sub(1, 300)))
+    end
+  end
 end
