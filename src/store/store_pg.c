@@ -369,6 +369,14 @@ static void type_oids(const char *types, Oid *oids)
 }
 
 /* Opens a session and prepares every fixed statement on it. */
+/* The server's NOTICEs ("relation ... already exists, skipping") are expected chatter; libpq would
+ * print each on stderr. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static PGconn *session_open(struct pg_store *s, bool prepare, char **err)
 {
     /* Defaults the URL may override (it comes last): a dead or unreachable server is noticed
@@ -385,6 +393,7 @@ static PGconn *session_open(struct pg_store *s, bool prepare, char **err)
         mem_oom();
     if (PQstatus(db) != CONNECTION_OK)
         goto fail;
+    PQsetNoticeProcessor(db, quiet_notice, NULL);
     char set[256];
     int lock_ms = s->opt.busy_timeout_ms > 0 ? s->opt.busy_timeout_ms : LOCK_TIMEOUT_MS;
     /* --durability=normal: a crash of the database server may lose the last acknowledged
