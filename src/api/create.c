@@ -9,6 +9,7 @@
 #include "doc/config.h"
 #include "doc/create.h"
 #include "doc/record.h"
+#include "util/jtext.h"
 #include "util/mem.h"
 
 #define IDEM_KEY_MAX 255
@@ -94,7 +95,7 @@ static int create_txn(struct store_txn *t, void *arg)
         }
         if (rc != STORE_OK)
             goto out;
-        case_doc = json_loadb(cr.doc, cr.doc_len, 0, NULL);
+        case_doc = jtext_parse(cr.doc, cr.doc_len);
         doc_record_cleanup(&cr);
         if (!case_doc) {
             rc = STORE_ERROR;

@@ -8,6 +8,7 @@
 
 #include "api/internal.h"
 #include "doc/config.h"
+#include "util/jtext.h"
 #include "util/mem.h"
 #include "util/text.h"
 #include "util/time.h"
@@ -357,7 +358,7 @@ static void page_add(const char *doc, size_t len, void *arg)
         return;
     }
     /* API.md §8: _id plus only the selected members */
-    json_t *d = json_loadb(doc, len, 0, NULL);
+    json_t *d = jtext_parse(doc, len);
     json_t *out = json_object();
     json_object_set(out, "_id", json_object_get(d, "_id"));
     size_t i;
@@ -368,10 +369,11 @@ static void page_add(const char *doc, size_t len, void *arg)
         if (v)
             json_object_set(out, json_string_value(c), v);
     }
-    char *text = json_dumps(out, JSON_COMPACT);
+    size_t text_len = 0;
+    char *text = jtext_dump(out, &text_len);
     if (!text)
         mem_oom();
-    page_put(p, text, strlen(text));
+    page_put(p, text, text_len);
     free(text);
     json_decref(out);
     json_decref(d);

@@ -8,6 +8,8 @@
 #include "api/internal.h"
 #include "doc/record.h"
 #include "doc/update.h"
+#include "util/jtext.h"
+#include "util/mem.h"
 
 struct update_job {
     enum doc_kind kind;
@@ -105,7 +107,7 @@ static int prepare(struct store_txn *t, struct update_job *job, bool seed_config
     if (rc != STORE_OK)
         return rc;
     job->version = r.version;
-    job->doc = json_loadb(r.doc, r.doc_len, 0, NULL);
+    job->doc = jtext_parse(r.doc, r.doc_len);
     doc_record_cleanup(&r);
     if (!job->doc)
         return STORE_ERROR;
@@ -129,12 +131,15 @@ static int prepare(struct store_txn *t, struct update_job *job, bool seed_config
         return fail(job);
     if (json_array_size(job->changes) == 0) {
         /* API.md §7: nothing changed, nothing written; the answer is the document as it is */
-        job->text = json_dumps(job->doc, JSON_COMPACT);
-        job->len = strlen(job->text);
+        job->text = jtext_dump(job->doc, &job->len);
+        if (!job->text)
+            mem_oom();
         return STORE_ABORT;
     }
     job->activity = doc_activity(job->doc, job->kind, job->changes, &job->ctx);
-    job->activity_text = json_dumps(job->activity, JSON_COMPACT);
+    job->activity_text = jtext_dump(job->activity, NULL);
+    if (!job->activity_text)
+        mem_oom();
     doc_record_from(job->doc, job->kind, &job->rec);
     doc_record_columns(job->before, job->kind, &job->prev);
     return STORE_OK;

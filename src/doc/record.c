@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jtext.h"
 #include "util/mem.h"
 #include "util/scalar.h"
 #include "util/time.h"
@@ -97,10 +98,9 @@ void doc_record_columns(const json_t *doc, enum doc_kind kind, struct store_reco
 void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record *r)
 {
     doc_record_columns(doc, kind, r);
-    r->doc = json_dumps(doc, JSON_COMPACT);
+    r->doc = jtext_dump(doc, &r->doc_len);
     if (!r->doc)
         mem_oom();
-    r->doc_len = strlen(r->doc);
 }
 
 void doc_record_cleanup(struct store_record *r)

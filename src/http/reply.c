@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jtext.h"
 #include "util/mem.h"
 
 
@@ -38,11 +39,12 @@ void http_reply_json_text(struct http_reply *rep, unsigned status, char *body, s
 
 void http_reply_json(struct http_reply *rep, unsigned status, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    size_t len = 0;
+    char *text = jtext_dump(doc, &len);
     json_decref(doc);
-    if (!text) /* jansson only fails on allocation */
+    if (!text) /* documents are built from parsed, valid UTF-8 */
         mem_oom();
-    http_reply_json_text(rep, status, text, strlen(text));
+    http_reply_json_text(rep, status, text, len);
 }
 
 void http_reply_text(struct http_reply *rep, unsigned status, const char *content_type,

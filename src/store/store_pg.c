@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jtext.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/scalar.h"
@@ -1461,17 +1462,18 @@ static void emit(const PGresult *res, int row, void (*fn)(const char *, size_t, 
         fn(doc, len, arg);
         return;
     }
-    json_t *d = json_loadb(doc, len, 0, NULL);
+    json_t *d = jtext_parse(doc, len);
     if (!d) {
         fn(doc, len, arg);
         return;
     }
     json_object_set_new(d, "isBreached", json_boolean(now));
-    char *text = json_dumps(d, JSON_COMPACT);
+    size_t text_len = 0;
+    char *text = jtext_dump(d, &text_len);
     json_decref(d);
     if (!text)
         mem_oom();
-    fn(text, strlen(text), arg);
+    fn(text, text_len, arg);
     free(text);
 }
 

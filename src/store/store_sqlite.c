@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jtext.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/scalar.h"
@@ -1467,17 +1468,18 @@ static void emit(sqlite3_stmt *st, void (*fn)(const char *, size_t, void *), voi
         fn(doc, len, arg);
         return;
     }
-    json_t *d = json_loadb(doc, len, 0, NULL);
+    json_t *d = jtext_parse(doc, len);
     if (!d) {
         fn(doc, len, arg);
         return;
     }
     json_object_set_new(d, "isBreached", json_boolean(now));
-    char *text = json_dumps(d, JSON_COMPACT);
+    size_t text_len = 0;
+    char *text = jtext_dump(d, &text_len);
     json_decref(d);
     if (!text)
         mem_oom();
-    fn(text, strlen(text), arg);
+    fn(text, text_len, arg);
     free(text);
 }
 

@@ -1,0 +1,527 @@
+/* jtext — see jtext.h. */
+#include "util/jtext.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+struct out {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void reserve(struct out *o, size_t more)
+{
+    if (o->len + more <= o->cap)
+        return;
+    size_t cap = o->cap ? o->cap : 256;
+    while (cap < o->len + more)
+        cap *= 2;
+    o->p = xrealloc(o->p, cap);
+    o->cap = cap;
+}
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    reserve(o, n);
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void put_char(struct out *o, char c)
+{
+    reserve(o, 1);
+    o->p[o->len++] = c;
+}
+
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 when it is not valid UTF-8: an
+ * overlong form, a surrogate, a code point above U+10FFFF or a missing continuation byte. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F; /* U+D800..U+DFFF */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* A JSON string: the escapes jansson writes (\" \\ \b \f \n \r \t, \u00XX in upper case for
+ * the other control characters), everything else as it is, UTF-8 checked. */
+static void put_string(struct out *o, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)str, *end = s + n, *run = s;
+    reserve(o, n + 2);
+    o->p[o->len++] = '"';
+    while (s < end) {
+        unsigned c = *s;
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            s++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s, (size_t)(end - s));
+            if (k == 0) {
+                o->failed = true;
+                return;
+            }
+            s += k;
+            continue;
+        }
+        put(o, (const char *)run, (size_t)(s - run));
+        char esc[6] = {'\\', 0};
+        size_t k = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        }
+        put(o, esc, k);
+        run = ++s;
+    }
+    put(o, (const char *)run, (size_t)(s - run));
+    put_char(o, '"');
+}
+
+static void put_integer(struct out *o, json_int_t v)
+{
+    char buf[24], *e = buf + sizeof buf, *p = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    put(o, p, (size_t)(e - p));
+}
+
+static void put_value(struct out *o, const json_t *v, int depth)
+{
+    if (o->failed)
+        return;
+    if (depth > JTEXT_MAX_DEPTH) {
+        o->failed = true;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        put_char(o, '{');
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it && !o->failed;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first)
+                put_char(o, ',');
+            first = false;
+            put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
+            put_char(o, ':');
+            put_value(o, json_object_iter_value(it), depth + 1);
+        }
+        put_char(o, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        put_char(o, '[');
+        for (size_t i = 0, n = json_array_size(v); i < n && !o->failed; i++) {
+            if (i)
+                put_char(o, ',');
+            put_value(o, json_array_get(v, i), depth + 1);
+        }
+        put_char(o, ']');
+        break;
+    }
+    case JSON_STRING:
+        put_string(o, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        put_integer(o, json_integer_value(v));
+        break;
+    case JSON_REAL: {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text) {
+            o->failed = true;
+            return;
+        }
+        put(o, text, strlen(text));
+        free(text);
+        break;
+    }
+    case JSON_TRUE:
+        put(o, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        break;
+    case JSON_NULL:
+        put(o, "null", 4);
+        break;
+    }
+}
+
+char *jtext_dump(const json_t *v, size_t *len)
+{
+    if (!v)
+        return NULL;
+    struct out o = {0};
+    put_value(&o, v, 0);
+    if (o.failed) {
+        free(o.p);
+        return NULL;
+    }
+    put_char(&o, '\0');
+    if (len)
+        *len = o.len - 1;
+    return o.p;
+}
+
+/* ---- reading ---- */
+
+struct in {
+    const unsigned char *p, *end;
+    char *buf; /* unescaped strings; never longer than the text they come from */
+    size_t cap;
+};
+
+static void skip_space(struct in *in)
+{
+    while (in->p < in->end && (*in->p == ' ' || *in->p == '\n' || *in->p == '\r' || *in->p == '\t'))
+        in->p++;
+}
+
+static int hex4(const unsigned char *s)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = s[i];
+        int d = c >= '0' && c <= '9'   ? (int)(c - '0')
+                : c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10)
+                : c >= 'A' && c <= 'F' ? (int)(c - 'A' + 10)
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static size_t put_utf8(char *out, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The escapes of a string from s (just past a backslash-free prefix) to its closing quote,
+ * written into in->buf after the n bytes already there. false: not for the fast path. */
+static bool read_escaped(struct in *in, const unsigned char *s, size_t n, size_t *len)
+{
+    char *b = in->buf;
+    while (s < in->end) {
+        unsigned c = *s;
+        if (c == '"') {
+            in->p = s + 1;
+            *len = n;
+            return true;
+        }
+        if (c < 0x20)
+            return false;
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s, (size_t)(in->end - s));
+            if (k == 0)
+                return false;
+            memcpy(b + n, s, k);
+            n += k;
+            s += k;
+            continue;
+        }
+        if (c != '\\') {
+            b[n++] = (char)c;
+            s++;
+            continue;
+        }
+        if (++s >= in->end)
+            return false;
+        switch (*s) {
+        case '"': b[n++] = '"'; break;
+        case '\\': b[n++] = '\\'; break;
+        case '/': b[n++] = '/'; break;
+        case 'b': b[n++] = '\b'; break;
+        case 'f': b[n++] = '\f'; break;
+        case 'n': b[n++] = '\n'; break;
+        case 'r': b[n++] = '\r'; break;
+        case 't': b[n++] = '\t'; break;
+        case 'u': {
+            int cp = in->end - s > 4 ? hex4(s + 1) : -1;
+            if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) /* NUL, a lone low surrogate */
+                return false;
+            s += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* a pair, or jansson's error */
+                int lo = in->end - s > 6 && s[1] == '\\' && s[2] == 'u' ? hex4(s + 3) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return false;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                s += 6;
+            }
+            n += put_utf8(b + n, (unsigned)cp);
+            break;
+        }
+        default: return false;
+        }
+        s++;
+    }
+    return false;
+}
+
+/* A string after its opening quote: its bytes at *out (into the text, or in->buf when it had
+ * escapes) and their number at *len. */
+static bool read_string(struct in *in, const char **out, size_t *len)
+{
+    const unsigned char *s = in->p, *start = s;
+    while (s < in->end) {
+        unsigned c = *s;
+        if (c == '"') {
+            *out = (const char *)start;
+            *len = (size_t)(s - start);
+            in->p = s + 1;
+            return true;
+        }
+        if (c == '\\')
+            break;
+        if (c < 0x20)
+            return false;
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s, (size_t)(in->end - s));
+            if (k == 0)
+                return false;
+            s += k;
+        } else {
+            s++;
+        }
+    }
+    if (s >= in->end)
+        return false;
+    size_t need = (size_t)(in->end - start);
+    if (need > in->cap) {
+        in->buf = xrealloc(in->buf, need);
+        in->cap = need;
+    }
+    size_t n = (size_t)(s - start);
+    memcpy(in->buf, start, n);
+    *out = in->buf;
+    return read_escaped(in, s, n, len);
+}
+
+/* A number: integers here, real numbers by jansson (its strtod and locale handling). */
+static json_t *read_number(struct in *in)
+{
+    const unsigned char *s = in->p, *start = s;
+    bool real = false;
+    if (s < in->end && *s == '-')
+        s++;
+    if (s >= in->end || *s < '0' || *s > '9')
+        return NULL;
+    if (*s == '0' && s + 1 < in->end && s[1] >= '0' && s[1] <= '9')
+        return NULL; /* a leading zero: jansson's error */
+    while (s < in->end && *s >= '0' && *s <= '9')
+        s++;
+    while (s < in->end && (*s == '.' || *s == 'e' || *s == 'E' || *s == '+' || *s == '-' ||
+                           (*s >= '0' && *s <= '9'))) {
+        real = true;
+        s++;
+    }
+    size_t n = (size_t)(s - start);
+    in->p = s;
+    if (real) /* the whole lexeme; jansson validates it */
+        return json_loadb((const char *)start, n, JSON_DECODE_ANY, NULL);
+    if (n > 20)
+        return NULL;
+    /* accumulate negatively so that INT64_MIN fits; overflow is jansson's error */
+    bool neg = *start == '-';
+    int64_t v = 0;
+    for (const unsigned char *d = start + neg; d < s; d++) {
+        int digit = *d - '0';
+        if (v < (INT64_MIN + digit) / 10)
+            return NULL;
+        v = v * 10 - digit;
+    }
+    if (!neg && v == INT64_MIN)
+        return NULL;
+    return json_integer(neg ? v : -v);
+}
+
+static json_t *read_value(struct in *in, int depth);
+
+static json_t *read_object(struct in *in, int depth)
+{
+    json_t *obj = json_object();
+    skip_space(in);
+    if (in->p < in->end && *in->p == '}') {
+        in->p++;
+        return obj;
+    }
+    char *owned = NULL; /* a key that had escapes: in->buf is reused by the value */
+    for (;;) {
+        if (in->p >= in->end || *in->p != '"')
+            break;
+        in->p++;
+        const char *key;
+        size_t klen;
+        if (!read_string(in, &key, &klen))
+            break;
+        if (key == in->buf)
+            key = owned = xstrndup(key, klen);
+        skip_space(in);
+        if (in->p >= in->end || *in->p != ':')
+            break;
+        in->p++;
+        json_t *v = read_value(in, depth + 1);
+        if (!v)
+            break;
+        size_t before = json_object_size(obj);
+        /* a duplicate member does not grow the object: jansson's business (last one wins) */
+        if (json_object_setn_new_nocheck(obj, key, klen, v) || json_object_size(obj) != before + 1)
+            break;
+        free(owned);
+        owned = NULL;
+        skip_space(in);
+        if (in->p < in->end && *in->p == ',') {
+            in->p++;
+            skip_space(in);
+            continue;
+        }
+        if (in->p < in->end && *in->p == '}') {
+            in->p++;
+            return obj;
+        }
+        break;
+    }
+    free(owned);
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *read_array(struct in *in, int depth)
+{
+    json_t *arr = json_array();
+    skip_space(in);
+    if (in->p < in->end && *in->p == ']') {
+        in->p++;
+        return arr;
+    }
+    for (;;) {
+        json_t *v = read_value(in, depth + 1);
+        if (!v || json_array_append_new(arr, v))
+            break;
+        skip_space(in);
+        if (in->p < in->end && *in->p == ',') {
+            in->p++;
+            skip_space(in);
+            continue;
+        }
+        if (in->p < in->end && *in->p == ']') {
+            in->p++;
+            return arr;
+        }
+        break;
+    }
+    json_decref(arr);
+    return NULL;
+}
+
+static bool literal(struct in *in, const char *word, size_t n)
+{
+    if ((size_t)(in->end - in->p) < n || memcmp(in->p, word, n) != 0)
+        return false;
+    in->p += n;
+    return true;
+}
+
+static json_t *read_value(struct in *in, int depth)
+{
+    if (depth > JTEXT_MAX_DEPTH || in->p >= in->end)
+        return NULL;
+    switch (*in->p) {
+    case '{':
+        in->p++;
+        return read_object(in, depth);
+    case '[':
+        in->p++;
+        return read_array(in, depth);
+    case '"': {
+        in->p++;
+        const char *s;
+        size_t n;
+        return read_string(in, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
+    }
+    case 't': return literal(in, "true", 4) ? json_true() : NULL;
+    case 'f': return literal(in, "false", 5) ? json_false() : NULL;
+    case 'n': return literal(in, "null", 4) ? json_null() : NULL;
+    default: return read_number(in);
+    }
+}
+
+json_t *jtext_parse(const char *text, size_t len)
+{
+    struct in in = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len};
+    skip_space(&in);
+    json_t *v = NULL;
+    if (in.p < in.end && (*in.p == '{' || *in.p == '['))
+        v = read_value(&in, 0);
+    skip_space(&in);
+    free(in.buf);
+    if (v && in.p == in.end)
+        return v;
+    /* not for the fast path: jansson's own answer, its error included */
+    json_decref(v);
+    return json_loadb(text, len, 0, NULL);
+}

@@ -1,0 +1,36 @@
+/* jtext — JSON text to and from jansson values, fast, for the documents casemgr stores.
+ *
+ * jtext_dump(v, &len) writes exactly the bytes json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+ * writes, in a fraction of the time. jansson 2.14 guards every object and array it writes
+ * against cycles by formatting the container's address with snprintf into a key of a hash table
+ * of "parents", and hands every token to a callback that appends it to a growing buffer; for a
+ * 3 KB task document that is most of the cost of an update (bench/README.md). Documents here are
+ * trees our own code built, so a depth bound replaces the cycle check.
+ *
+ * Real numbers are rare in documents and their formatting is jansson's own business (%.17g with
+ * its fix-ups), so jtext asks jansson for each one: the output stays identical by construction.
+ *
+ * jtext_parse(text, len) returns what json_loadb(text, len, 0, NULL) returns, several times
+ * faster, for the stored documents every update, create and projection reads back: jansson's
+ * reader goes through a character stream one byte at a time. The fast path takes compact or
+ * spaced JSON with the escapes jtext_dump and other writers use; anything it does not handle
+ * exactly as jansson would (a syntax error, an integer out of range, a duplicate member, a \u0000,
+ * very deep nesting) is handed to json_loadb itself, so the answer, error included, is always
+ * jansson's. */
+#ifndef CASEMGR_UTIL_JTEXT_H
+#define CASEMGR_UTIL_JTEXT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define JTEXT_MAX_DEPTH 1024
+
+/* The text (heap, NUL-terminated; free() it) and its length in *len when len is not NULL.
+ * NULL where json_dumps fails too: a string that is not valid UTF-8, or nesting deeper than
+ * JTEXT_MAX_DEPTH (where json_dumps would have found a cycle). */
+char *jtext_dump(const json_t *v, size_t *len);
+
+/* The value json_loadb(text, len, 0, NULL) returns (a new reference, or NULL). */
+json_t *jtext_parse(const char *text, size_t len);
+
+#endif

@@ -1,0 +1,248 @@
+/* Unit tests for util/jtext: the same bytes as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) for
+ * hand-picked edge cases and for thousands of random documents, and the same refusals. */
+#include <criterion/criterion.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/jtext.h"
+
+static void expect_same(const json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = 12345;
+    char *got = jtext_dump(v, &len);
+    if (!want) {
+        cr_assert_null(got, "jansson refused, jtext wrote %s", got);
+        return;
+    }
+    cr_assert_not_null(got, "jtext refused what jansson wrote: %s", want);
+    cr_assert_eq(len, strlen(want), "length %zu, want %zu (%s)", len, strlen(want), want);
+    cr_assert_eq(memcmp(got, want, len + 1), 0, "got  %s\nwant %s", got, want);
+    free(want);
+    free(got);
+}
+
+static void expect_text_same(const char *json)
+{
+    json_error_t e;
+    json_t *v = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    cr_assert_not_null(v, "fixture %s: %s", json, e.text);
+    expect_same(v);
+    json_decref(v);
+}
+
+Test(jtext, scalars_and_containers)
+{
+    static const char *const cases[] = {
+        "null", "true", "false", "0", "-1", "9223372036854775807", "-9223372036854775808",
+        "1.0", "-0.0", "0.1", "1e300", "1e20", "1.5e-7", "123456.789", "\"\"", "[]", "{}",
+        "[[],{},[[]],{\"a\":{}}]", "{\"b\":1,\"a\":2,\"c\":[1,2.5,\"x\",null,true,false]}",
+        "{\"\":\"\",\"k\":\"v\"}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_text_same(cases[i]);
+}
+
+Test(jtext, string_escapes)
+{
+    static const char *const cases[] = {
+        "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u0001\\u001f\\u007f\\u0000x\"",
+        "\"caf\\u00e9 \\u20ac \\ud83d\\ude00 \\u2028\"", "\"/path/to\"",
+        "{\"k\\u0001\\\"ey\":\"\\u00ff\"}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_text_same(cases[i]);
+}
+
+Test(jtext, invalid_utf8_is_refused_like_jansson)
+{
+    static const char *const bad[] = {
+        "\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80", "\xe2\x82", "ok\xff", "\xc3",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *v = json_pack("{s:o}", "k", json_stringn_nocheck(bad[i], strlen(bad[i])));
+        cr_assert_null(jtext_dump(v, NULL), "case %zu accepted", i);
+        expect_same(v);
+        json_decref(v);
+    }
+    /* the valid neighbours of those refusals */
+    static const char *const good[] = {"\xc2\x80", "\xe0\xa0\x80", "\xed\x9f\xbf",
+                                       "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        json_t *v = json_stringn_nocheck(good[i], strlen(good[i]));
+        expect_same(v);
+        json_decref(v);
+    }
+}
+
+Test(jtext, depth_bound)
+{
+    json_t *root = json_array(), *at = root;
+    for (int i = 0; i < JTEXT_MAX_DEPTH; i++) {
+        json_t *next = json_array();
+        json_array_append_new(at, next);
+        at = next;
+    }
+    char *text = jtext_dump(root, NULL);
+    cr_assert_not_null(text, "%d levels are allowed", JTEXT_MAX_DEPTH);
+    free(text);
+    json_array_append_new(at, json_array());
+    cr_assert_null(jtext_dump(root, NULL));
+    json_decref(root);
+    cr_assert_null(jtext_dump(NULL, NULL));
+}
+
+/* ---- random documents (xorshift64*, fixed seed: a failure is reproducible) ---- */
+
+static uint64_t state = 0x2545F4914F6CDD1DULL;
+
+static uint64_t rnd(void)
+{
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 2685821657736338717ULL;
+}
+
+static json_t *random_string(void)
+{
+    static const char *const pieces[] = {"a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\x01",
+                                         "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80", "task", "0"};
+    char buf[64];
+    size_t n = 0, parts = rnd() % 8;
+    for (size_t i = 0; i < parts; i++) {
+        const char *p = pieces[rnd() % (sizeof pieces / sizeof pieces[0])];
+        size_t k = strlen(p);
+        if (n + k >= sizeof buf)
+            break;
+        memcpy(buf + n, p, k);
+        n += k;
+    }
+    if (rnd() % 16 == 0 && n + 1 < sizeof buf)
+        buf[n++] = '\0'; /* an embedded NUL */
+    return json_stringn(buf, n);
+}
+
+static json_t *random_value(int depth)
+{
+    switch (rnd() % (depth > 4 ? 5 : 7)) {
+    case 0:
+        return random_string();
+    case 1:
+        return json_integer((json_int_t)(rnd() % 2 ? rnd() : rnd() % 1000) *
+                            (rnd() % 2 ? 1 : -1));
+    case 2:
+        return json_real((double)(int64_t)rnd() / (double)(1 + rnd() % 1000000));
+    case 3:
+        return rnd() % 2 ? json_true() : json_false();
+    case 4:
+        return json_null();
+    case 5: {
+        json_t *a = json_array();
+        for (uint64_t i = 0, n = rnd() % 6; i < n; i++)
+            json_array_append_new(a, random_value(depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (uint64_t i = 0, n = rnd() % 6; i < n; i++) {
+            json_t *k = random_string();
+            json_object_setn_new(o, json_string_value(k), json_string_length(k),
+                                 random_value(depth + 1));
+            json_decref(k);
+        }
+        return o;
+    }
+    }
+}
+
+Test(jtext, random_documents_match_jansson)
+{
+    for (int i = 0; i < 5000; i++) {
+        json_t *v = random_value(0);
+        expect_same(v);
+        json_decref(v);
+    }
+}
+
+/* ---- jtext_parse: json_loadb(text, len, 0, NULL)'s answer, always ---- */
+
+static void expect_parse_same(const char *text, size_t len)
+{
+    json_t *want = json_loadb(text, len, 0, NULL);
+    json_t *got = jtext_parse(text, len);
+    if (!want) {
+        cr_assert_null(got, "jansson refused %.*s, jtext_parse did not", (int)len, text);
+        return;
+    }
+    cr_assert_not_null(got, "jtext_parse refused %.*s", (int)len, text);
+    cr_assert(json_equal(got, want), "different values for %.*s", (int)len, text);
+    /* member order and number types too: the texts written back are the same bytes */
+    char *a = json_dumps(got, JSON_COMPACT), *b = json_dumps(want, JSON_COMPACT);
+    cr_assert(a && b);
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    json_decref(got);
+    json_decref(want);
+}
+
+static void expect_parse_str(const char *text)
+{
+    expect_parse_same(text, strlen(text));
+}
+
+Test(jtext, parse_edge_cases)
+{
+    static const char *const cases[] = {
+        "{}", "[]", " \t\r\n{ \"a\" : [ 1 , 2 ] , \"b\" : { } } \n", "[true,false,null]",
+        "[0,-0,1,-1,9223372036854775807,-9223372036854775808]", "[9223372036854775808]",
+        "[-9223372036854775809]", "[99999999999999999999999]", "[1.5,-0.0,1e5,1E-5,2.5e+3]",
+        "[1e400]", "[-1e400]", "[1e-400]", "[01]", "[1.]", "[.5]", "[1e]", "[-]", "[1-2]",
+        "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\u00e9\\u20AC\\ud83d\\ude00\"]",
+        "[\"\\ud83d\"]", "[\"\\ude00\"]", "[\"\\ud83dx\"]", "[\"\\u0000\"]", "[\"\\x\"]",
+        "[\"\\u12\"]", "[\"raw\ttab\"]", "[\"caf\xc3\xa9\"]", "[\"bad\xc3\"]", "[\"\xed\xa0\x80\"]",
+        "{\"a\":1,\"a\":2}", "{\"a\\u0062\":1,\"ab\":2}", "{\"k\\n\":\"v\\n\",\"x\":\"\\t\"}",
+        "{\"a\":1,}", "[1,]", "{\"a\" 1}", "{\"a\":}", "{1:2}", "[1 2]", "[1]x", "[1] [2]", "",
+        "   ", "1", "\"s\"", "null", "[tru]", "[nul]", "[falsey]", "{\"a\":[{\"b\":[]}]}",
+        "[\"unterminated", "{\"a\":1", "[",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_parse_str(cases[i]);
+    /* a NUL byte inside the text, and text that is not NUL-terminated at len */
+    expect_parse_same("[\"a\0b\"]", 7);
+    expect_parse_same("[1,2]garbage", 5);
+}
+
+Test(jtext, parse_deep_nesting)
+{
+    for (int depth = 1000; depth <= 2100; depth += 50) {
+        char *text = malloc((size_t)depth * 2 + 1);
+        memset(text, '[', (size_t)depth);
+        memset(text + depth, ']', (size_t)depth);
+        text[depth * 2] = '\0';
+        expect_parse_str(text);
+        free(text);
+    }
+}
+
+Test(jtext, parse_random_documents)
+{
+    for (int i = 0; i < 5000; i++) {
+        json_t *v = json_pack("{s:o}", "doc", random_value(0));
+        char *text = jtext_dump(v, NULL);
+        cr_assert_not_null(text);
+        expect_parse_str(text);
+        /* the same document spaced out by jansson's indenting writer, and cut short */
+        char *spaced = json_dumps(v, JSON_INDENT(2));
+        expect_parse_str(spaced);
+        expect_parse_same(spaced, strlen(spaced) / 2);
+        free(spaced);
+        free(text);
+        json_decref(v);
+    }
+}
