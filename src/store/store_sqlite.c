@@ -1252,11 +1252,31 @@ static void qb_list(struct qbuild *b, const struct store_strings *l)
     qb_sql(b, ")");
 }
 
+/* True when the trigram index can answer a search for text. FTS5 looks the literal runs of a
+ * GLOB pattern up as trigrams when they are three bytes long or more, but its trigrams are
+ * three characters: a run like "fé" (two characters, three bytes) finds nothing at all, where a
+ * run under three bytes falls back to a scan. So the index is used for texts of three
+ * characters or more without GLOB's special characters; the rest (short texts, "a*b") are
+ * matched on the rows themselves. */
+static bool fts_usable(const char *text)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '*' || *p == '?' || *p == '[')
+            return false;
+        if ((*p & 0xC0) != 0x80)
+            chars++;
+    }
+    return chars >= 3;
+}
+
 static void qb_where(struct qbuild *b, const struct store_query *q)
 {
+    bool fts_search = q->search && fts_usable(q->search);
+    bool fts_name = q->name && fts_usable(q->name);
     /* With a name search the few rows the trigram index finds drive the query; the unary +
      * keeps SQLite from walking the whole tenant's index instead and probing each row. */
-    const char *plus = q->search || q->name ? "+" : "";
+    const char *plus = fts_search || fts_name ? "+" : "";
     char frag[64];
     snprintf(frag, sizeof frag, " WHERE %sr.stream_id = ", plus);
     qb_sql(b, frag);
@@ -1272,20 +1292,29 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         char *upper = qb_alloc(b, strlen(q->search));
         for (size_t i = 0; q->search[i]; i++)
             upper[i] = (char)toupper((unsigned char)q->search[i]);
-        qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
-        qb_text(b, qb_glob(b, q->search));
-        qb_sql(b, " UNION ALL SELECT rowid FROM records WHERE ref_id = ");
-        qb_text(b, upper);
-        qb_sql(b, " AND stream_id = ");
-        qb_text(b, q->stream_id);
-        qb_sql(b, " AND kind = ");
-        qb_int(b, q->kind);
-        qb_sql(b, ")");
+        if (fts_search) {
+            qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
+            qb_text(b, qb_glob(b, q->search));
+            qb_sql(b, " UNION ALL SELECT rowid FROM records WHERE ref_id = ");
+            qb_text(b, upper);
+            qb_sql(b, " AND stream_id = ");
+            qb_text(b, q->stream_id);
+            qb_sql(b, " AND kind = ");
+            qb_int(b, q->kind);
+            qb_sql(b, ")");
+        } else {
+            qb_sql(b, " AND (r.name_lower GLOB ");
+            qb_text(b, qb_glob(b, q->search));
+            qb_sql(b, " OR r.ref_id = ");
+            qb_text(b, upper);
+            qb_sql(b, ")");
+        }
     }
     if (q->name) {
-        qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
+        qb_sql(b, fts_name ? " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB "
+                           : " AND r.name_lower GLOB ");
         qb_text(b, qb_glob(b, q->name));
-        qb_sql(b, ")");
+        qb_sql(b, fts_name ? ")" : "");
     }
     if (q->unresolved)
         qb_sql(b, " AND r.status_category IN ('open', 'inProgress')");

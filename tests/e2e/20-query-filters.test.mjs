@@ -55,6 +55,8 @@ describe('getCases/getTasks filters (API.md §8)', () => {
         const ref = data.docs(kind)[7].refId;
         for (const s of ['printer', 'PRINTER', 'nTeR iSs', 'testing', 'e', 'ou', '100%', '0%', '% d', 'disk_f', 'k_f', '_', '%', 'zz-miss',
           'brûlée', 'ïve caf', 'é', 'straße', 'STRAßE', 'Ünïcode', 'ünïcode', 'CODE TEST',
+          // two characters in three or more bytes: SQLite's trigram index finds nothing for them
+          'fé', 'FÉ', 'é ', 'ûl', 'RÈ', 'ße', 'aï',
           ' ', '  ', '"', '"this"', "'s", "o'reilly", '*', 'a*b', 'AND', 'or not', '(NEAR)', 'NEAR(', '\\', 'path\\to', '-x', '^caret',
           '{col}:1', 'this" OR "x', "'; drop table", '--', 'x'.repeat(2000)]) {
           await c({ searchText: s, limit: 500 });
@@ -72,7 +74,10 @@ describe('getCases/getTasks filters (API.md §8)', () => {
       });
 
       it('name: case-insensitive substring of name only', T, async () => {
-        for (const s of ['Testing', 'network ERR', 'disk_full', '100%', 'q', 'crème', 'NAÏVE', 'ünïcode']) await c({ name: s, limit: 500 });
+        for (const s of ['Testing', 'network ERR', 'disk_full', '100%', 'q', 'crème', 'NAÏVE', 'ünïcode', 'fé', 'FÉ', 'é ', 'ûl', 'ße']) {
+          const r = await c({ name: s, limit: 500 });
+          if (['fé', 'ûl'].includes(s)) assert.ok(r.page.totalResults > 0, `name ${s} finds the seeded non-ASCII names`);
+        }
         const docs = data.docs(kind);
         const ref = docs.map((d) => d.refId).find((x) => !docs.some((d) => d.name.toLowerCase().includes(x.toLowerCase())));
         const r = await c({ name: ref, limit: 500 });
