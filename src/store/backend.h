@@ -36,6 +36,7 @@ struct store_ops {
                          const char *record_id, int64_t skip, int64_t limit,
                          void (*fn)(const char *json, void *arg), void *arg, int64_t *total);
     int (*jti_use)(struct store_txn *t, const char *client_id, const char *jti, int64_t exp);
+    int (*bulk)(struct store *s, bool begin); /* NULL: no bulk mode, loading works as is */
 };
 
 /* Every backend's store and txn begin with these, so store.c can dispatch. */

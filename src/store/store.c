@@ -137,3 +137,13 @@ int store_activity_list(struct store_txn *t, const char *stream_id, const char *
     return t->store->ops->activity_list(t, stream_id, account_id, record_id, skip, limit, fn, arg,
                                         total);
 }
+
+int store_bulk_begin(struct store *s)
+{
+    return s->ops->bulk ? s->ops->bulk(s, true) : STORE_OK;
+}
+
+int store_bulk_end(struct store *s)
+{
+    return s->ops->bulk ? s->ops->bulk(s, false) : STORE_OK;
+}

@@ -227,4 +227,14 @@ int store_activity_list(struct store_txn *t, const char *stream_id, const char *
 /* Records a token id as used until exp (seconds); CONFLICT when it was used already. */
 int store_jti_use(struct store_txn *t, const char *client_id, const char *jti, int64_t exp);
 
+/* Bulk loading, for the benchmark's seeder (bench/seed.c) filling a new database: between
+ * store_bulk_begin and store_bulk_end the record tables carry no secondary index and no trigger,
+ * so each store_record_put only appends; store_bulk_end rebuilds them from their saved
+ * definitions, with the name index and the per-tenant counts.
+ * Nothing but store_record_put and store_next_ref may run in between, and no other process may
+ * use the database; a database whose load was interrupted refuses to open. Backends without a
+ * bulk mode (PostgreSQL) do nothing and return STORE_OK. */
+int store_bulk_begin(struct store *s);
+int store_bulk_end(struct store *s);
+
 #endif

@@ -406,6 +406,19 @@ fail:
     return -1;
 }
 
+/* True when the table store_bulk_begin creates is there (see bulk_begin_txn). */
+static bool bulk_load_pending(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    bool found = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table'"
+                               " AND name = 'bulk_load'", -1, &st, NULL) == SQLITE_OK) {
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    return found;
+}
+
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err)
 {
     *err = NULL;
@@ -427,6 +440,12 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     if (exec_sql(db, "PRAGMA journal_mode=WAL") || migrate(db, err)) {
         if (!*err)
             *err = xstrdup(sqlite3_errmsg(db));
+        sqlite3_close(db);
+        goto fail;
+    }
+    if (bulk_load_pending(db)) {
+        *err = xstrdup("a bulk load into this database was interrupted (table bulk_load): its"
+                       " indexes are missing; load it again into a new file");
         sqlite3_close(db);
         goto fail;
     }
@@ -1564,6 +1583,76 @@ out:
     return rc;
 }
 
+
+/* ---- bulk loading (store.h) ----
+ * The definitions of the records table's secondary indexes and triggers are kept in the table
+ * bulk_load while they are dropped, so that store_bulk_end recreates exactly what the migrations
+ * made, and a database left half-loaded is recognised when it is opened. The primary key stays
+ * (puts are upserts on it), and so do record_values' indexes: rewriting a record's values finds
+ * them by rid, and both indexes grow at their ends anyway. */
+
+#define BULK_OBJECTS                                                                           \
+    "FROM sqlite_schema WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"                \
+    " AND tbl_name = 'records'"
+
+static int bulk_begin_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    sqlite3 *db = txn_conn(t)->db;
+    if (exec_sql(db, "CREATE TABLE bulk_load (seq INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+                     " name TEXT NOT NULL, sql TEXT NOT NULL);"
+                     "INSERT INTO bulk_load (type, name, sql) SELECT type, name, sql " BULK_OBJECTS
+                     " ORDER BY type, name"))
+        return STORE_ERROR;
+    /* the DROPs run once the statement listing them is done: SQLite refuses to drop what an
+     * active statement of the same connection reads */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT group_concat(format('DROP %s \"%w\";', type, name), '')"
+                           " FROM (SELECT type, name FROM bulk_load ORDER BY seq)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    char *drops = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
+                      ? xstrdup((const char *)sqlite3_column_text(st, 0))
+                      : NULL;
+    sqlite3_finalize(st);
+    int rc = drops && exec_sql(db, drops) == 0 ? STORE_OK : STORE_ERROR;
+    free(drops);
+    return rc;
+}
+
+static int bulk_end_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    sqlite3 *db = txn_conn(t)->db;
+    /* indexes first ('index' < 'trigger'), then the triggers that keep the rest from now on */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT group_concat(sql || ';', '') FROM"
+                               " (SELECT sql FROM bulk_load ORDER BY seq)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    char *creates = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
+                        ? xstrdup((const char *)sqlite3_column_text(st, 0))
+                        : NULL;
+    sqlite3_finalize(st);
+    int rc = creates && exec_sql(db, creates) == 0 ? STORE_OK : STORE_ERROR;
+    free(creates);
+    /* what the dropped triggers did not do: the name index and the per-tenant counts */
+    if (rc == STORE_OK &&
+        exec_sql(db, "INSERT INTO records_fts (records_fts) VALUES ('rebuild');"
+                     "DELETE FROM record_counts;"
+                     "INSERT INTO record_counts SELECT stream_id, account_id, kind, count(*)"
+                     "  FROM records GROUP BY stream_id, account_id, kind;"
+                     "DROP TABLE bulk_load;"))
+        rc = STORE_ERROR;
+    return rc;
+}
+
+static int sqlite_bulk(struct store *base, bool begin)
+{
+    return store_write(base, begin ? bulk_begin_txn : bulk_end_txn, NULL);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -1587,4 +1676,5 @@ static const struct store_ops sqlite_ops = {
     .activity_put = sqlite_activity_put,
     .activity_list = sqlite_activity_list,
     .jti_use = sqlite_jti_use,
+    .bulk = sqlite_bulk,
 };
