@@ -2,16 +2,20 @@
  *
  * Every document is built by the server's own code (doc_create_case / doc_create_task,
  * doc_set_ref, doc_record_from) from a create body like a client's, so what the benchmark reads
- * and updates has exactly the shape createTask produces. Records go through store_write in
- * batches of thousands: the main thread builds batch k+1 while a submitting thread waits for
- * batch k's commit on the store's writer thread, so the two cores work at once. A write callback
- * touches only its batch (store.h). refIds are numbered up front from the stream's counters and
- * each put bumps the counter in the same transaction, checking it agrees, so the counters end
- * where a server would have left them.
+ * and updates has exactly the shape createTask produces. Tasks are built by --builders threads
+ * in batches while the main thread commits the batches in order through store_write, so every
+ * core works at once. A write callback touches only its batch (store.h). refIds are numbered up
+ * front from the stream's counters and each put bumps the counter in the same transaction,
+ * checking it agrees, so the counters end where a server would have left them.
+ *
+ * The load runs in the store's bulk mode (store_bulk_begin/end): the records table's secondary
+ * indexes, name index and triggers are dropped first and built once at the end, which is several
+ * times faster than keeping a dozen indexes up to date through a million inserts.
  *
  *   casemgr-seed --db sqlite:PATH --stream st-… --account ACC --tasks N --cases M
  *                [--key-file PATH] [--org o-…] [--user u-bench-1] [--word quokka]
- *                [--ids-out FILE] [--cases-out FILE] [--json-out FILE] [--batch N] [--seed S]
+ *                [--ids-out FILE] [--cases-out FILE] [--json-out FILE] [--batch N]
+ *                [--builders N] [--seed S]
  *
  * stdout: the app as `casemgr app create` prints it, plus what the benchmark needs to know
  * (template ids, the search word, counts, seconds). */
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin/cli.h"
 #include "auth/apps.h"
@@ -37,18 +42,21 @@
 
 #define TASK_TMPL_ID "ttm-bench"
 #define IDS_SAMPLE_MAX 100000
+#define BUILDERS_MAX 16
 #define DAY_MS (24LL * 3600 * 1000)
 
 struct seed_opts {
     const char *db, *key_file, *stream, *account, *org, *user, *word;
     const char *ids_out, *cases_out, *json_out;
-    long long tasks, cases, batch;
+    long long tasks, cases, batch, builders;
     unsigned long long seed;
 };
 
 /* ---- deterministic randomness (xorshift64*): the same --seed gives the same data ---- */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+/* one stream per thread: the builders each draw from their own (seeded from --seed and their
+ * number), so a run is reproducible for a given --seed and --builders */
+static _Thread_local uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t rnd(void)
 {
@@ -241,6 +249,7 @@ struct entry {
     struct store_record r;
     int64_t ref;
     bool bump; /* take the counter's next value in the transaction (not the setup's first) */
+    long long case_index; /* tasks: which case they joined */
 };
 
 struct batch {
@@ -325,7 +334,8 @@ static void *commit_main(void *arg)
 }
 
 /* Waits for the batch in flight; 0, or -1 after printing why it failed. */
-static int64_t waited_us; /* main thread time spent waiting for commits */
+static int64_t waited_us; /* main thread time spent waiting: for commits (cases), for builders
+                           * (tasks) */
 
 static int committer_wait(struct committer *c)
 {
@@ -502,11 +512,11 @@ static json_t *task_body(struct seeder *sd, const json_t *case_doc, int64_t now)
     return b;
 }
 
-static json_t *build_or_die(json_t *body, const json_t *case_doc, struct seeder *sd)
+static json_t *build_or_die(json_t *body, const json_t *case_doc, const struct doc_ctx *ctx)
 {
     struct err e;
-    json_t *doc = case_doc ? doc_create_task(body, case_doc, &sd->ctx, &e)
-                           : doc_create_case(body, &sd->ctx, &e);
+    json_t *doc = case_doc ? doc_create_task(body, case_doc, ctx, &e)
+                           : doc_create_case(body, ctx, &e);
     if (!doc) {
         char *text = json_dumps(body, JSON_COMPACT);
         fprintf(stderr, "casemgr-seed: the document code refused a body (%s: %s): %s\n",
@@ -533,7 +543,7 @@ static int seed_cases(struct seeder *sd, int64_t first_ref, int64_t start, int64
         return -1;
     for (long long i = 0; i < sd->o->cases; i++) {
         sd->ctx.now_ms = created_at(start, step, i);
-        json_t *doc = build_or_die(case_body(sd), NULL, sd);
+        json_t *doc = build_or_die(case_body(sd), NULL, &sd->ctx);
         doc_set_ref(doc, "CS", (long long)(first_ref + i));
         sd->cases[i].doc = json_incref(doc);
         sd->cases[i].task_ids = json_object_get(doc, "taskIds");
@@ -551,31 +561,152 @@ static int seed_cases(struct seeder *sd, int64_t first_ref, int64_t start, int64
     return 0;
 }
 
+/* ---- tasks: builder threads fill batches, the main thread commits them in order ----
+ * Batch i (tasks i*batch ..) is built by builder i % builders into slot i % slots; a slot is
+ * reused once the batch before it there has been committed. Committing in order keeps the TS
+ * counter check of put_batch_txn and makes each case's taskIds come out in refId order. */
+
+struct task_slot {
+    struct batch b;
+    bool ready;
+};
+
+struct task_run {
+    struct seeder *sd;
+    int64_t first_ref, start, step;
+    long long nbatches;
+    struct task_slot *slots;
+    long long nslots;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long long committed; /* batches committed so far */
+    bool stop;
+};
+
+struct builder {
+    struct task_run *run;
+    int k, n;
+    uint64_t seed;
+    pthread_t thread;
+};
+
+static void *builder_main(void *arg)
+{
+    struct builder *me = arg;
+    struct task_run *run = me->run;
+    struct seeder *sd = run->sd;
+    rng_state = me->seed;
+    struct doc_ctx ctx = sd->ctx;
+    long long per = sd->o->batch;
+    for (long long i = me->k; i < run->nbatches; i += me->n) {
+        struct task_slot *slot = &run->slots[i % run->nslots];
+        pthread_mutex_lock(&run->mu);
+        while (!run->stop && run->committed + run->nslots <= i)
+            pthread_cond_wait(&run->cv, &run->mu);
+        bool stop = run->stop;
+        pthread_mutex_unlock(&run->mu);
+        if (stop)
+            break;
+        struct batch *b = &slot->b;
+        b->counter = "TS";
+        long long end = (i + 1) * per < sd->o->tasks ? (i + 1) * per : sd->o->tasks;
+        for (long long j = i * per; j < end; j++) {
+            ctx.now_ms = created_at(run->start, run->step, j);
+            long long ci = (long long)rnd_below((uint64_t)sd->o->cases);
+            const json_t *case_doc = sd->cases[ci].doc;
+            json_t *doc = build_or_die(task_body(sd, case_doc, time_now_ms()), case_doc, &ctx);
+            doc_set_ref(doc, "TS", (long long)(run->first_ref + j));
+            batch_add(b, doc, DOC_TASK, run->first_ref + j, j > 0);
+            b->e[b->n - 1].case_index = ci;
+        }
+        pthread_mutex_lock(&run->mu);
+        slot->ready = true;
+        pthread_cond_broadcast(&run->cv);
+        pthread_mutex_unlock(&run->mu);
+    }
+    return NULL;
+}
+
+/* After batch b committed: the tasks join their cases, the id sample and the json-server file. */
+static void tasks_committed(struct seeder *sd, struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
+        const char *id = json_string_value(json_object_get(e->doc, "_id"));
+        json_array_append_new(sd->cases[e->case_index].task_ids, json_string(id));
+        sample_add(&sd->sample, id);
+        if (sd->json_out) {
+            fputs(sd->json_count++ ? ",\n" : "", sd->json_out);
+            fwrite(e->r.doc, 1, e->r.doc_len, sd->json_out);
+        }
+    }
+}
+
 static int seed_tasks(struct seeder *sd, int64_t first_ref, int64_t start, int64_t step)
 {
-    for (long long i = 0; i < sd->o->tasks; i++) {
-        struct batch *b = &sd->batches[sd->cur];
-        b->counter = "TS";
-        int64_t now = created_at(start, step, i);
-        sd->ctx.now_ms = now;
-        struct case_slot *cs = &sd->cases[rnd_below((uint64_t)sd->o->cases)];
-        json_t *doc = build_or_die(task_body(sd, cs->doc, time_now_ms()), cs->doc, sd);
-        doc_set_ref(doc, "TS", (long long)(first_ref + i));
-        const char *id = json_string_value(json_object_get(doc, "_id"));
-        json_array_append_new(cs->task_ids, json_string(id));
-        sample_add(&sd->sample, id);
-        batch_add(b, doc, DOC_TASK, first_ref + i, i > 0);
-        if (sd->json_out) {
-            const struct store_record *r = &b->e[b->n - 1].r;
-            fputs(sd->json_count++ ? ",\n" : "", sd->json_out);
-            fwrite(r->doc, 1, r->doc_len, sd->json_out);
+    struct task_run run = {.sd = sd, .first_ref = first_ref, .start = start, .step = step};
+    run.nbatches = (sd->o->tasks + sd->o->batch - 1) / sd->o->batch;
+    int n = (int)sd->o->builders;
+    run.nslots = 2 * n;
+    run.slots = xcalloc((size_t)run.nslots, sizeof *run.slots);
+    for (long long i = 0; i < run.nslots; i++)
+        run.slots[i].b.stream = sd->o->stream;
+    pthread_mutex_init(&run.mu, NULL);
+    pthread_cond_init(&run.cv, NULL);
+    struct builder builders[BUILDERS_MAX];
+    int started = 0;
+    for (; started < n; started++) {
+        builders[started] = (struct builder){
+            .run = &run, .k = started, .n = n,
+            .seed = (rng_state ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(started + 1))) | 1};
+        if (pthread_create(&builders[started].thread, NULL, builder_main, &builders[started])) {
+            fputs("casemgr-seed: cannot start a builder thread\n", stderr);
+            break;
         }
-        if ((long long)b->n >= sd->o->batch && flush(sd))
-            return -1;
     }
-    if (flush(sd) || committer_wait(&sd->committer))
-        return -1;
-    return 0;
+    int status = started == n ? 0 : -1;
+    for (long long i = 0; status == 0 && i < run.nbatches; i++) {
+        struct task_slot *slot = &run.slots[i % run.nslots];
+        int64_t t0 = time_mono_us();
+        pthread_mutex_lock(&run.mu);
+        while (!slot->ready)
+            pthread_cond_wait(&run.cv, &run.mu);
+        pthread_mutex_unlock(&run.mu);
+        waited_us += time_mono_us() - t0;
+        struct batch *b = &slot->b;
+        b->why[0] = '\0';
+        int64_t t1 = time_mono_us();
+        b->rc = store_write(sd->store, put_batch_txn, b);
+        txn_total_us += b->txn_us;
+        commit_total_us += time_mono_us() - t1 - b->txn_us;
+        if (b->rc != STORE_OK) {
+            fprintf(stderr, "casemgr-seed: write failed (status %d)%s%s\n", b->rc,
+                    b->why[0] ? ": " : "", b->why);
+            status = -1;
+            break;
+        }
+        tasks_committed(sd, b);
+        batch_clear(b);
+        pthread_mutex_lock(&run.mu);
+        slot->ready = false;
+        run.committed = i + 1;
+        pthread_cond_broadcast(&run.cv);
+        pthread_mutex_unlock(&run.mu);
+    }
+    pthread_mutex_lock(&run.mu);
+    run.stop = true;
+    pthread_cond_broadcast(&run.cv);
+    pthread_mutex_unlock(&run.mu);
+    for (int k = 0; k < started; k++)
+        pthread_join(builders[k].thread, NULL);
+    for (long long i = 0; i < run.nslots; i++) {
+        batch_clear(&run.slots[i].b);
+        free(run.slots[i].b.e);
+    }
+    free(run.slots);
+    pthread_cond_destroy(&run.cv);
+    pthread_mutex_destroy(&run.mu);
+    return status;
 }
 
 /* Each case written once more, now with all its taskIds (API.md §6: a task joins its case). */
@@ -616,11 +747,12 @@ static int usage(void)
     fputs("usage: casemgr-seed --db sqlite:PATH --stream st-... --account ACC --tasks N --cases M\n"
           "                    [--key-file PATH] [--org o-...] [--user u-bench-1] [--word WORD]\n"
           "                    [--ids-out FILE] [--cases-out FILE] [--json-out FILE]\n"
-          "                    [--batch N] [--seed S]\n"
+          "                    [--batch N] [--builders N] [--seed S]\n"
           "  --ids-out   a random sample of up to 100000 task ids, one a line\n"
           "  --cases-out every case as \"caseId refId\", one a line\n"
           "  --json-out  the tasks as a json-server database {\"tasks\": [...]}\n"
-          "  --word      put in ~1% of task and case names (searchText benchmark)\n",
+          "  --word      put in ~1% of task and case names (searchText benchmark)\n"
+          "  --builders  threads building task documents (default: one per CPU)\n",
           stderr);
     return 2;
 }
@@ -628,7 +760,7 @@ static int usage(void)
 static int parse(int argc, char **argv, struct seed_opts *o)
 {
     enum { O_DB = 256, O_KEY, O_STREAM, O_ACCOUNT, O_ORG, O_USER, O_WORD, O_TASKS, O_CASES,
-           O_IDS, O_CASES_OUT, O_JSON, O_BATCH, O_SEED };
+           O_IDS, O_CASES_OUT, O_JSON, O_BATCH, O_SEED, O_BUILDERS };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, O_DB},
         {"key-file", required_argument, NULL, O_KEY},
@@ -643,11 +775,13 @@ static int parse(int argc, char **argv, struct seed_opts *o)
         {"cases-out", required_argument, NULL, O_CASES_OUT},
         {"json-out", required_argument, NULL, O_JSON},
         {"batch", required_argument, NULL, O_BATCH},
+        {"builders", required_argument, NULL, O_BUILDERS},
         {"seed", required_argument, NULL, O_SEED},
         {NULL, 0, NULL, 0},
     };
     *o = (struct seed_opts){.org = "o-bench", .user = "u-bench-1", .word = "quokka",
-                            .tasks = -1, .cases = -1, .batch = 5000, .seed = 1};
+                            .tasks = -1, .cases = -1, .batch = 1000, .seed = 1,
+                            .builders = 0};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         char *end = NULL;
@@ -666,6 +800,7 @@ static int parse(int argc, char **argv, struct seed_opts *o)
         case O_TASKS: num = &o->tasks; break;
         case O_CASES: num = &o->cases; break;
         case O_BATCH: num = &o->batch; break;
+        case O_BUILDERS: num = &o->builders; break;
         case O_SEED:
             o->seed = strtoull(optarg, &end, 10);
             if (*end)
@@ -680,8 +815,12 @@ static int parse(int argc, char **argv, struct seed_opts *o)
         }
     }
     if (optind != argc || !o->stream || !o->account || o->tasks < 0 || o->cases < 0 ||
-        o->batch < 1 || (o->tasks > 0 && o->cases == 0))
+        o->batch < 1 || (o->tasks > 0 && o->cases == 0) || o->builders > BUILDERS_MAX)
         return -1;
+    if (o->builders == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o->builders = cpus < 1 ? 1 : cpus > BUILDERS_MAX ? BUILDERS_MAX : cpus;
+    }
     if (!id_valid_segment(o->stream, strlen(o->stream)) || strlen(o->user) > 24)
         return -1;
     return 0;
@@ -711,7 +850,7 @@ int main(int argc, char **argv)
     }
     rng_state ^= o.seed * 0x2545F4914F6CDD1DULL;
     sqlite3_auto_extension((void (*)(void))bulk_load_tuning);
-    int64_t t0 = time_mono_us();
+    int64_t t0 = time_mono_us(), index_us = 0;
     int status = 1;
     struct store *s = NULL;
     json_t *app = NULL, *streams = json_pack("[s]", o.stream),
@@ -769,9 +908,19 @@ int main(int argc, char **argv)
     int64_t step = o.tasks > 0 ? span / o.tasks : 1;
     if (step < 1)
         step = 1;
+    if (store_bulk_begin(s) != STORE_OK) {
+        fprintf(stderr, "casemgr-seed: cannot prepare the database for bulk loading\n");
+        goto out;
+    }
     if (seed_cases(&sd, su.case_ref, now - span - DAY_MS, DAY_MS / (o.cases + 1)) ||
         seed_tasks(&sd, su.task_ref, now - span, step) || finish_cases(&sd))
         goto out;
+    int64_t t_index = time_mono_us();
+    if (store_bulk_end(s) != STORE_OK) {
+        fprintf(stderr, "casemgr-seed: cannot rebuild the indexes after loading\n");
+        goto out;
+    }
+    index_us = time_mono_us() - t_index;
     if (sd.json_out) {
         fputs("\n]}\n", sd.json_out);
         int bad = fclose(sd.json_out) != 0;
@@ -799,9 +948,11 @@ int main(int argc, char **argv)
     json_decref(shown);
     /* where the time went: the main thread builds documents while the writer stores them */
     fprintf(stderr,
-            "casemgr-seed: building waited %.1f s for the store; in transactions %.1f s, "
-            "committing %.1f s\n",
-            (double)waited_us / 1e6, (double)txn_total_us / 1e6, (double)commit_total_us / 1e6);
+            "casemgr-seed: the main thread waited %.1f s (for the store, for builders); in "
+            "transactions %.1f s, "
+            "committing %.1f s; indexes built after loading in %.1f s\n",
+            (double)waited_us / 1e6, (double)txn_total_us / 1e6, (double)commit_total_us / 1e6,
+            (double)index_us / 1e6);
     fprintf(stderr, "casemgr-seed: %lld tasks, %lld cases in %.1f s (%.0f tasks/s)\n", o.tasks,
             o.cases, secs, secs > 0 ? (double)o.tasks / secs : 0.0);
     status = 0;
