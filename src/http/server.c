@@ -671,9 +671,12 @@ uint16_t http_server_port(const struct http_server *srv)
 void http_server_drain(struct http_server *srv, int timeout_ms)
 {
     atomic_store(&srv->draining, true);
+    /* MHD's threads still use the listening socket after quiescing (each takes it out of its
+     * epoll set in its own time, and aborts if that fails): its manual says to close it only
+     * after MHD_stop_daemon. shutdown() stops listening now, so new clients are refused. */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
     if (lsock != MHD_INVALID_SOCKET)
-        close(lsock);
+        shutdown(lsock, SHUT_RDWR);
     int64_t deadline = time_mono_us() + (int64_t)timeout_ms * 1000;
     while (atomic_load(&srv->in_flight) > 0 && time_mono_us() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -681,6 +684,8 @@ void http_server_drain(struct http_server *srv, int timeout_ms)
     }
     stop_reaper(srv);
     MHD_stop_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
     stop_workers_and_free(srv);
     free(srv);
 }
