@@ -25,6 +25,8 @@
 #include "store/backend.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -502,13 +504,23 @@ static int migrate(PGconn *db, char **err)
         goto out;
     }
     bool fresh = PQntuples(res) == 0;
-    if (!fresh)
-        version = atoi(PQgetvalue(res, 0, 0));
+    if (!fresh) {
+        const char *text = PQgetvalue(res, 0, 0);
+        char *end;
+        errno = 0;
+        long parsed = strtol(text, &end, 10);
+        bool ok = end != text && !*end && !errno && parsed >= 0 && parsed <= INT_MAX;
+        version = ok ? (int)parsed : -1;
+    }
     PQclear(res);
     if (fresh && exec_simple(db, "INSERT INTO casemgr_schema VALUES (0)", err))
         goto out;
     if (version > MIGRATION_COUNT) {
         *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
+        goto out;
+    }
+    if (version < 0) { /* the loop below would index migrations[] with it */
+        *err = xstrdup("the database has an invalid (negative) schema version");
         goto out;
     }
     for (int v = version; v < MIGRATION_COUNT; v++) {

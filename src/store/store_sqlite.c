@@ -385,6 +385,10 @@ static int migrate(sqlite3 *db, char **err)
         *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
         return -1;
     }
+    if (version < 0) { /* the loop below would index migrations[] with it */
+        *err = xstrdup("the database has an invalid (negative) schema version");
+        return -1;
+    }
     for (int v = version; v < MIGRATION_COUNT; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
