@@ -523,7 +523,7 @@ static void *reaper_main(void *arg)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         if (srv->nlingering) { /* drain promptly while sockets linger */
-            ts.tv_nsec += 20 * 1000 * 1000;
+            ts.tv_nsec += 20L * 1000 * 1000;
             if (ts.tv_nsec >= 1000000000) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000;
@@ -679,7 +679,7 @@ void http_server_drain(struct http_server *srv, int timeout_ms)
         shutdown(lsock, SHUT_RDWR);
     int64_t deadline = time_mono_us() + (int64_t)timeout_ms * 1000;
     while (atomic_load(&srv->in_flight) > 0 && time_mono_us() < deadline) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        struct timespec ts = {0, 10L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     stop_reaper(srv);

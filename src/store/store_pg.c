@@ -299,7 +299,7 @@ static void log_pg(const char *what, const char *msg)
         bool space = *p == '\n' || *p == '\t' || *p == '\r';
         if (space && (n == 0 || line[n - 1] == ' '))
             continue;
-        line[n++] = space ? ' ' : *p;
+        line[n++] = (char)(space ? ' ' : *p);
     }
     while (n && line[n - 1] == ' ')
         n--;
@@ -1271,7 +1271,7 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         /* API.md §8: a substring of the name, or exactly the refId */
         char upper[64];
         size_t i = 0;
-        for (; q->search[i] && i < sizeof upper - 1; i++)
+        for (; i < sizeof upper - 1 && q->search[i]; i++)
             upper[i] = (char)toupper((unsigned char)q->search[i]);
         upper[i] = '\0';
         qb_sql(b, " AND (r.name_lower LIKE ");
