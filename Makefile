@@ -80,6 +80,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory e2e-pg
+	@$(MAKE) --no-print-directory check
 
 # The whole suite under ASan+UBSan. Servers write sanitizer reports to build/asan/reports/;
 # any report fails the run (a leak shows only at exit, after the test saw a clean answer).
