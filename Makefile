@@ -30,7 +30,8 @@ UNIT_BIN := $(BUILD)/unit-tests
 E2E_PG_ONLY := $(sort $(wildcard tests/e2e/30-pg-*.test.mjs))
 E2E_FILES   := $(filter-out $(E2E_PG_ONLY),$(sort $(wildcard tests/e2e/*.test.mjs)))
 
-.PHONY: all deps run test unit e2e e2e-pg test-asan clean fmt bench
+.PHONY: all deps run test unit e2e e2e-pg test-asan check check-static check-tsan cppcheck \
+        clang-tidy gcc-analyzer clean fmt bench
 all: $(BUILD)/casemgr
 
 $(BUILD)/%.o: %.c
@@ -79,6 +80,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory e2e-pg
+	@$(MAKE) --no-print-directory check
 
 # The whole suite under ASan+UBSan. Servers write sanitizer reports to build/asan/reports/;
 # any report fails the run (a leak shows only at exit, after the test saw a clean answer).
@@ -92,6 +94,84 @@ test-asan: deps
 	@if ls build/asan/reports/* >/dev/null 2>&1; then cat build/asan/reports/*; \
 	  echo "test-asan: sanitizer reports above"; exit 1; fi
 	@echo "test-asan: no sanitizer reports"
+
+# Static analysis of src/ and the concurrency tests under ThreadSanitizer; any finding fails.
+# What is not a finding is written down where it is decided: .clang-tidy (the check set, each
+# exclusion with its reason), tests/static/casemgr.cfg (what cppcheck must be told about jansson
+# and our code), tests/static/cppcheck.suppress and tests/static/tsan.supp (baselines, each entry
+# with its reason), and `NOLINT(check): reason` comments at single places in the code.
+# check runs the analysers two at a time (-j2); their results are kept per file in
+# build/check/ and redone when the file, a header it includes or the configuration changes.
+CHECK_DIR   := build/check
+CHECK_SRC   := src/main.c $(LIB_SRC)
+CHECK_FLAGS  = $(CPPFLAGS) -std=c17 $(PKG_CFLAGS)
+CLANG_TIDY  ?= clang-tidy-14
+TIDY_OK     := $(CHECK_SRC:%.c=$(CHECK_DIR)/tidy/%.ok)
+ANALYZER_OK := $(CHECK_SRC:%.c=$(CHECK_DIR)/analyzer/%.ok)
+# TSan: the files that run many requests at once, server starts and drains; the crash test
+# with fewer kill -9 cycles (each restart is slower under TSan). Criterion's runner cannot run
+# under TSan (its inheritable arena wants addresses TSan reserves), so the unit tests' threads
+# run under it through tests/tsan/store_threads.c instead.
+TSAN_E2E    := tests/e2e/07-concurrency.test.mjs tests/e2e/08-ops.test.mjs \
+               tests/e2e/09-crash.test.mjs tests/e2e/15-update-concurrency.test.mjs
+TSAN_CRASH_CYCLES ?= 10
+
+check: deps
+	@$(MAKE) --no-print-directory -j2 check-static
+	@$(MAKE) --no-print-directory check-tsan
+
+check-static: cppcheck clang-tidy gcc-analyzer
+
+# one process, not -j: cppcheck's checks across files (ctunullpointer, ...) need all of them
+cppcheck:
+	cppcheck --error-exitcode=1 --quiet --inline-suppr --std=c11 \
+	  --enable=warning,style,performance,portability \
+	  --library=posix,gnu,openssl,sqlite3,tests/static/casemgr.cfg \
+	  --suppressions-list=tests/static/cppcheck.suppress \
+	  --template='{file}:{line}: {severity}: {message} [{id}]' $(CPPFLAGS) src
+
+clang-tidy: $(TIDY_OK)
+
+$(CHECK_DIR)/tidy/%.ok: %.c .clang-tidy
+	@mkdir -p $(dir $@)
+	@$(CC) $(CHECK_FLAGS) -MM -MP -MT $@ -MF $(@:.ok=.d) $<
+	@echo "clang-tidy $<"
+	@$(CLANG_TIDY) --quiet --warnings-as-errors='*' $< -- $(CHECK_FLAGS) 2>$(@:.ok=.log) \
+	  || { cat $(@:.ok=.log); exit 1; }
+	@touch $@
+
+gcc-analyzer: $(ANALYZER_OK)
+
+$(CHECK_DIR)/analyzer/%.ok: %.c
+	@mkdir -p $(dir $@)
+	@echo "gcc -fanalyzer $<"
+	@gcc $(CHECK_FLAGS) $(WARN) -O2 -fanalyzer -c $< -o /dev/null -MMD -MP -MT $@ -MF $(@:.ok=.d)
+	@touch $@
+
+# Servers and the driver write TSan reports to build/tsan/reports/ (printed at the end, even
+# when a test failed because of them); any report fails the run.
+# setarch -R (no address randomisation): gcc 12's TSan runtime dies with "unexpected memory
+# mapping" on kernels with vm.mmap_rnd_bits=32 (google/sanitizers#1716); used where the
+# sandbox allows it (Docker's default seccomp profile does not).
+TSAN_ENV = TSAN_OPTIONS="log_path=$(abspath build/tsan/reports)/tsan halt_on_error=0 \
+           suppressions=$(abspath tests/static/tsan.supp)"
+NO_ASLR  = $(shell setarch -R true 2>/dev/null && echo setarch -R)
+
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all build/tsan/store-threads
+	rm -rf build/tsan/reports && mkdir -p build/tsan/reports
+	@status=0; set -x; \
+	$(TSAN_ENV) $(NO_ASLR) build/tsan/store-threads || status=1; \
+	$(TSAN_ENV) CASEMGR_CRASH_CYCLES=$(TSAN_CRASH_CYCLES) CASEMGR_BIN=$(abspath build/tsan/casemgr) \
+	  $(NO_ASLR) node --test --test-concurrency=1 $(TSAN_E2E) || status=1; \
+	set +x; \
+	if ls build/tsan/reports/* >/dev/null 2>&1; then cat build/tsan/reports/*; \
+	  echo "check-tsan: ThreadSanitizer reports above"; exit 1; fi; \
+	if [ $$status != 0 ]; then echo "check-tsan: a test failed"; exit 1; fi; \
+	echo "check-tsan: no ThreadSanitizer reports"
+
+$(BUILD)/store-threads: $(BUILD)/tests/tsan/store_threads.o $(BUILD)/libcasemgr.a
+	$(CC) $(LDHARDEN) -o $@ $^ $(LDLIBS)
 
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c) built with clang-14 under ASan+UBSan against the
 # project's sources. `make fuzz` runs each for FUZZ_SECONDS, keeping what it finds in FUZZ_WORK

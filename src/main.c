@@ -119,6 +119,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
     optind = 1;
     int c;
     size_t v;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case O_LISTEN:
@@ -204,7 +205,7 @@ static int serve(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* cannot fail with a valid signal number */
 
     size_t nroutes;
     const struct http_route *routes = api_routes(&nroutes);

@@ -37,10 +37,9 @@ char *cli_key_path(const char *given, const char *db_url)
     const char *path = strncmp(db_url, "sqlite:", 7) == 0 ? db_url + 7 : db_url;
     if (strncmp(path, "//", 2) == 0)
         path += 2;
-    size_t n = strlen(path);
-    char *out = xmalloc(n + 5);
-    memcpy(out, path, n);
-    memcpy(out + n, ".key", 5);
+    size_t n = strlen(path) + sizeof ".key";
+    char *out = xmalloc(n);
+    snprintf(out, n, "%s.key", path);
     return out;
 }
 
@@ -110,6 +109,7 @@ static int parse(int argc, char **argv, struct opts *o)
     o->score = -1;
     optind = 1;
     int c;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): the CLI parses options before any thread starts */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {

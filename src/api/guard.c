@@ -238,7 +238,7 @@ json_t *api_page_json(json_t *results, int64_t skip, int64_t limit, int64_t tota
 {
     int64_t pages = (total + limit - 1) / limit;
     return json_pack("{s:o, s:I, s:I, s:b, s:I, s:I}", "results", results, "page",
-                     (json_int_t)(skip / limit + 1), "limit", (json_int_t)limit, "hasMore",
+                     (json_int_t)(skip / limit) + 1, "limit", (json_int_t)limit, "hasMore",
                      skip + (int64_t)json_array_size(results) < total, "totalPages",
                      (json_int_t)pages, "totalResults", (json_int_t)total);
 }

@@ -154,8 +154,8 @@ static int date_of(const json_t *body, const char *k, bool end_of_day, bool *has
  * counts a record twice. */
 static int eta_buckets(const json_t *body, int64_t now, struct store_query *q, struct err *e)
 {
-    const json_t *list = json_object_get(body, "ETAlist");
-    if (json_array_size(list) == 0)
+    const json_t *etas = json_object_get(body, "ETAlist");
+    if (json_array_size(etas) == 0)
         return 0;
     int64_t today = now >= 0 ? now / DAY_MS * DAY_MS : 0;
     int64_t tomorrow = today + DAY_MS, after_tomorrow = today + 2 * DAY_MS;
@@ -174,7 +174,7 @@ static int eta_buckets(const json_t *body, int64_t now, struct store_query *q, s
     q->eta_filter = true;
     size_t i;
     const json_t *x;
-    json_array_foreach(list, i, x)
+    json_array_foreach(etas, i, x)
     {
         const char *name = json_string_value(x);
         if (strcmp(name, "none") == 0) {
@@ -229,9 +229,8 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
     q->sort = sorts[i].sort;
     if (dir) {
         const char *d = json_string_value(dir);
-        if (d && strcasecmp(d, "asc") == 0)
-            q->descending = false;
-        else if (json_is_integer(dir) && json_integer_value(dir) == 1)
+        if ((d && strcasecmp(d, "asc") == 0) ||
+            (json_is_integer(dir) && json_integer_value(dir) == 1))
             q->descending = false;
         else if (!((d && strcasecmp(d, "desc") == 0) ||
                    (json_is_integer(dir) && json_integer_value(dir) == -1)))
@@ -242,10 +241,10 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
 
 static int custom_fields_of(const json_t *body, struct store_query *q, struct err *e)
 {
-    const json_t *list = json_object_get(body, "customFields"); /* at most STORE_LIST_MAX */
+    const json_t *conds = json_object_get(body, "customFields"); /* at most STORE_LIST_MAX */
     size_t i, total = 0;
     const json_t *c;
-    json_array_foreach(list, i, c)
+    json_array_foreach(conds, i, c)
     {
         struct store_field_filter *f = &q->fields[q->nfields++];
         const char *id = string_of(c, "_id"), *name = string_of(c, "name");
@@ -438,7 +437,7 @@ static void list(struct http_request *req, struct http_reply *rep, enum doc_kind
         int n = snprintf(tail, sizeof tail,
                          "],\"page\":%lld,\"limit\":%lld,\"hasMore\":%s,\"totalPages\":%lld,"
                          "\"totalResults\":%lld}",
-                         (long long)(skip / limit + 1), (long long)limit,
+                         (long long)(skip / limit) + 1, (long long)limit,
                          skip + (int64_t)job->page.count < total ? "true" : "false",
                          (long long)((total + limit - 1) / limit), (long long)total);
         page_put(&job->page, tail, (size_t)n);

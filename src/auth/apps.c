@@ -60,7 +60,7 @@ static int read_key(const char *path, struct auth_keyring *out, char **err)
         return -1;
     }
     size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    (void)fclose(f); /* opened for reading: a failed close loses nothing */
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
     if (n != 64 || from_hex(buf, out->key, sizeof out->key) != 0) {
@@ -79,7 +79,8 @@ int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, c
         if (errno == EEXIST) /* another process created it first */
             return read_key(path, out, err);
         char msg[512];
-        snprintf(msg, sizeof msg, "cannot create the key file %s: %s", path, strerror(errno));
+        /* %m, unlike strerror, is thread-safe */
+        snprintf(msg, sizeof msg, "cannot create the key file %s: %m", path);
         *err = xstrdup(msg);
         return -1;
     }

@@ -14,16 +14,24 @@
 
 int doc_parse_due_date(const json_t *v, const char *member, int64_t *ms, struct err *e)
 {
+    /* *ms is written on success only; the explicit -1s let analysers, which cannot see err_set's
+     * return value from this file, tell the failure paths from success */
     if (json_is_string(v)) {
-        if (time_parse_iso(json_string_value(v), ms) != 0 || *ms < 0 || *ms > DUE_MAX_MS)
-            return err_set(e, ERR_INVALID_VALUE, member,
-                           "%s must be epoch milliseconds or an ISO-8601 date-time", member);
+        int64_t t;
+        if (time_parse_iso(json_string_value(v), &t) != 0 || t < 0 || t > DUE_MAX_MS) {
+            err_set(e, ERR_INVALID_VALUE, member,
+                    "%s must be epoch milliseconds or an ISO-8601 date-time", member);
+            return -1;
+        }
+        *ms = t;
         return 0;
     }
     double d = json_number_value(v);
-    if (!json_is_number(v) || !isfinite(d) || d < 0 || d > (double)DUE_MAX_MS || floor(d) != d)
-        return err_set(e, ERR_INVALID_VALUE, member,
-                       "%s must be a whole number of epoch milliseconds (1970..9999)", member);
+    if (!json_is_number(v) || !isfinite(d) || d < 0 || d > (double)DUE_MAX_MS || floor(d) != d) {
+        err_set(e, ERR_INVALID_VALUE, member,
+                "%s must be a whole number of epoch milliseconds (1970..9999)", member);
+        return -1;
+    }
     *ms = (int64_t)d;
     return 0;
 }

@@ -11,9 +11,9 @@ static const char *const categories[] = {"open", "inProgress", "resolved", "clos
 void config_name_key(const char *name, char out[CONFIG_NAME_KEY_MAX])
 {
     size_t i = 0;
-    for (; name[i] && i < CONFIG_NAME_KEY_MAX - 1; i++) {
+    for (; i < CONFIG_NAME_KEY_MAX - 1 && name[i]; i++) {
         unsigned char c = (unsigned char)name[i];
-        out[i] = (c == ' ' || c == '_' || c == '-') ? '-' : (char)tolower(c);
+        out[i] = (char)((c == ' ' || c == '_' || c == '-') ? '-' : tolower(c));
     }
     out[i] = '\0';
 }

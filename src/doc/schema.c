@@ -114,6 +114,7 @@ static bool has_type(const json_t *v, enum doc_type t)
     return false;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): one level per container, stopped past lim->max_depth */
 static int check_value(const json_t *v, size_t depth, const struct doc_limits *lim,
                        const char *member, struct err *e)
 {

@@ -53,6 +53,7 @@ struct http_server {
     pthread_mutex_t reaper_mu;
     pthread_cond_t reaper_cv;
     bool reaper_stop;
+    bool reaper_started;
     /* lingering closes: sockets answered before their body was read (413 and framing errors)
      * are kept open a moment, their input read and dropped, so the client reads the answer
      * instead of a reset (closing a socket with unread input sends RST) */
@@ -522,7 +523,7 @@ static void *reaper_main(void *arg)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         if (srv->nlingering) { /* drain promptly while sockets linger */
-            ts.tv_nsec += 20 * 1000 * 1000;
+            ts.tv_nsec += 20L * 1000 * 1000;
             if (ts.tv_nsec >= 1000000000) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000;
@@ -575,6 +576,37 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out
     return 0;
 }
 
+/* Stops the reaper thread, if it runs; it closes what still lingers. */
+static void stop_reaper(struct http_server *srv)
+{
+    if (!srv->reaper_started)
+        return;
+    pthread_mutex_lock(&srv->reaper_mu);
+    srv->reaper_stop = true;
+    pthread_cond_signal(&srv->reaper_cv);
+    pthread_mutex_unlock(&srv->reaper_mu);
+    pthread_join(srv->reaper, NULL);
+    srv->reaper_started = false;
+}
+
+/* Stops the worker pool (the daemon is stopped, or never ran: no job can come) and frees what
+ * http_server_start set up except srv itself. */
+static void stop_workers_and_free(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->jobs_mu);
+    srv->jobs_stop = true; /* the queue is empty: nothing is in flight any more */
+    pthread_cond_broadcast(&srv->jobs_cv);
+    pthread_mutex_unlock(&srv->jobs_mu);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        pthread_join(srv->workers[i], NULL);
+    free(srv->workers);
+    pthread_cond_destroy(&srv->jobs_cv);
+    pthread_mutex_destroy(&srv->jobs_mu);
+    pthread_cond_destroy(&srv->reaper_cv);
+    pthread_mutex_destroy(&srv->reaper_mu);
+    pthread_mutex_destroy(&srv->conns_mu);
+}
+
 struct http_server *http_server_start(const struct http_server_config *cfg, char **err)
 {
     struct sockaddr_storage addr;
@@ -590,6 +622,19 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
     pthread_cond_init(&srv->reaper_cv, NULL);
     pthread_mutex_init(&srv->jobs_mu, NULL);
     pthread_cond_init(&srv->jobs_cv, NULL);
+    /* The pool and the reaper exist before the daemon: MHD's threads answer requests from the
+     * moment it starts, and read nworkers without a lock. */
+    srv->workers = xcalloc(cfg->workers ? cfg->workers : 1, sizeof *srv->workers);
+    for (unsigned i = 0; i < cfg->workers; i++) {
+        if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0)
+            break;
+        srv->nworkers++;
+    }
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+        *err = xstrdup("cannot start the connection reaper thread");
+        goto fail;
+    }
+    srv->reaper_started = true;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* The connection pool must hold the request line and headers; keep room above the limit so
@@ -610,24 +655,10 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : cfg->port;
-    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
-        MHD_stop_daemon(srv->daemon);
-        *err = xstrdup("cannot start the connection reaper thread");
-        goto fail;
-    }
-    srv->workers = xcalloc(cfg->workers ? cfg->workers : 1, sizeof *srv->workers);
-    for (unsigned i = 0; i < cfg->workers; i++) {
-        if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0)
-            break;
-        srv->nworkers++;
-    }
     return srv;
 fail:
-    pthread_cond_destroy(&srv->jobs_cv);
-    pthread_mutex_destroy(&srv->jobs_mu);
-    pthread_cond_destroy(&srv->reaper_cv);
-    pthread_mutex_destroy(&srv->reaper_mu);
-    pthread_mutex_destroy(&srv->conns_mu);
+    stop_reaper(srv);
+    stop_workers_and_free(srv);
     free(srv);
     return NULL;
 }
@@ -640,31 +671,21 @@ uint16_t http_server_port(const struct http_server *srv)
 void http_server_drain(struct http_server *srv, int timeout_ms)
 {
     atomic_store(&srv->draining, true);
+    /* MHD's threads still use the listening socket after quiescing (each takes it out of its
+     * epoll set in its own time, and aborts if that fails): its manual says to close it only
+     * after MHD_stop_daemon. shutdown() stops listening now, so new clients are refused. */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
     if (lsock != MHD_INVALID_SOCKET)
-        close(lsock);
+        shutdown(lsock, SHUT_RDWR);
     int64_t deadline = time_mono_us() + (int64_t)timeout_ms * 1000;
     while (atomic_load(&srv->in_flight) > 0 && time_mono_us() < deadline) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        struct timespec ts = {0, 10L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    pthread_mutex_lock(&srv->reaper_mu);
-    srv->reaper_stop = true;
-    pthread_cond_signal(&srv->reaper_cv);
-    pthread_mutex_unlock(&srv->reaper_mu);
-    pthread_join(srv->reaper, NULL);
+    stop_reaper(srv);
     MHD_stop_daemon(srv->daemon);
-    pthread_mutex_lock(&srv->jobs_mu);
-    srv->jobs_stop = true; /* the queue is empty: nothing is in flight any more */
-    pthread_cond_broadcast(&srv->jobs_cv);
-    pthread_mutex_unlock(&srv->jobs_mu);
-    for (unsigned i = 0; i < srv->nworkers; i++)
-        pthread_join(srv->workers[i], NULL);
-    free(srv->workers);
-    pthread_cond_destroy(&srv->jobs_cv);
-    pthread_mutex_destroy(&srv->jobs_mu);
-    pthread_cond_destroy(&srv->reaper_cv);
-    pthread_mutex_destroy(&srv->reaper_mu);
-    pthread_mutex_destroy(&srv->conns_mu);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    stop_workers_and_free(srv);
     free(srv);
 }

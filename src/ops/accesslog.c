@@ -25,10 +25,12 @@ static size_t put_escaped(char *buf, size_t len, size_t cap, const char *s)
             buf[len++] = '\\';
             buf[len++] = (char)c;
         } else if (c < 0x20 || c >= 0x7f) {
-            memcpy(buf + len, "\\u00", 4);
-            buf[len + 4] = hex[c >> 4];
-            buf[len + 5] = hex[c & 15];
-            len += 6;
+            buf[len++] = '\\';
+            buf[len++] = 'u';
+            buf[len++] = '0';
+            buf[len++] = '0';
+            buf[len++] = hex[c >> 4];
+            buf[len++] = hex[c & 15];
         } else {
             buf[len++] = (char)c;
         }

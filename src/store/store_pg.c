@@ -25,6 +25,8 @@
 #include "store/backend.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -298,7 +300,7 @@ static void log_pg(const char *what, const char *msg)
         bool space = *p == '\n' || *p == '\t' || *p == '\r';
         if (space && (n == 0 || line[n - 1] == ' '))
             continue;
-        line[n++] = space ? ' ' : *p;
+        line[n++] = (char)(space ? ' ' : *p);
     }
     while (n && line[n - 1] == ' ')
         n--;
@@ -503,13 +505,23 @@ static int migrate(PGconn *db, char **err)
         goto out;
     }
     bool fresh = PQntuples(res) == 0;
-    if (!fresh)
-        version = atoi(PQgetvalue(res, 0, 0));
+    if (!fresh) {
+        const char *text = PQgetvalue(res, 0, 0);
+        char *end;
+        errno = 0;
+        long parsed = strtol(text, &end, 10);
+        bool ok = end != text && !*end && !errno && parsed >= 0 && parsed <= INT_MAX;
+        version = ok ? (int)parsed : -1;
+    }
     PQclear(res);
     if (fresh && exec_simple(db, "INSERT INTO casemgr_schema VALUES (0)", err))
         goto out;
     if (version > MIGRATION_COUNT) {
         *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
+        goto out;
+    }
+    if (version < 0) { /* the loop below would index migrations[] with it */
+        *err = xstrdup("the database has an invalid (negative) schema version");
         goto out;
     }
     for (int v = version; v < MIGRATION_COUNT; v++) {
@@ -1260,7 +1272,7 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         /* API.md §8: a substring of the name, or exactly the refId */
         char upper[64];
         size_t i = 0;
-        for (; q->search[i] && i < sizeof upper - 1; i++)
+        for (; i < sizeof upper - 1 && q->search[i]; i++)
             upper[i] = (char)toupper((unsigned char)q->search[i]);
         upper[i] = '\0';
         qb_sql(b, " AND (r.name_lower LIKE ");

@@ -159,13 +159,13 @@ int time_parse_iso(const char *s, int64_t *ms)
             p += 2;
             if (oh > 23 || om > 59)
                 return -1;
-            offset_min = sign * (oh * 60 + om);
+            offset_min = (int64_t)sign * (oh * 60 + om);
         }
     }
     if (*p != '\0')
         return -1;
     int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    int64_t secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - offset_min * 60;
     *ms = secs * 1000 + frac;
     return 0;
 }

@@ -338,6 +338,19 @@ Test(store_sqlite, open_refuses_a_newer_schema)
     free(err);
 }
 
+Test(store_sqlite, open_refuses_a_negative_schema_version)
+{
+    /* user_version is any 32-bit integer: a negative one once indexed migrations[] with it */
+    exec_on(db_path, "PRAGMA user_version=-1");
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    struct store *s = store_open(url, &fast_opts, &err);
+    cr_assert_null(s, "opened a database with schema version -1");
+    cr_assert_not_null(err);
+    cr_assert_not_null(strstr(err, "invalid (negative) schema version"), "%s", err);
+    free(err);
+}
+
 Test(store_sqlite, record_put_get_round_trip)
 {
     const char *doc1 = "{\"_id\":\"ti-1\",\"name\":\"Task Testing\",\"desc\":\"caf\xc3\xa9\"}";
