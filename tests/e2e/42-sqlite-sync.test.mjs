@@ -76,6 +76,10 @@ describe('42 SQLite: every acknowledged write was synced before its 200 (strace)
     assert.deepEqual(failures, [], `${failures.length} of ${acked.length} acknowledged writes were not synced first`);
     // group commit: fewer syncs than writes is fine, none at all is not
     assert.ok(syncs > 0 && syncs <= acked.length + 2, `${syncs} WAL syncs for ${acked.length} writes`);
+    // SQLite writes its files with pwrite64 only: what 43-sqlite-faults makes fail
+    const walWrites = calls.filter((c) => c.path.endsWith('-wal') && /write/.test(c.name));
+    assert.ok(walWrites.length > 0 && walWrites.every((c) => c.name === 'pwrite64'),
+      `WAL writes by ${[...new Set(walWrites.map((c) => c.name))].join(', ')}`);
     console.log(`# synced before 200: ${checked} acknowledged writes checked, ${syncs} WAL syncs`);
   });
 
