@@ -2,13 +2,35 @@
 // preloaded) and driven through libfiu's remote control, the pair of named pipes
 // <prefix>-<pid>.in and .out that fiu-ctrl writes to. The protocol is spoken here rather than
 // through fiu-ctrl, whose shell and `cat` would block forever on the pipes of a server that died.
-import { openSync, writeSync, readSync, closeSync, constants } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { openSync, writeSync, readSync, closeSync, writeFileSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { sleep } from './env.mjs';
 
 const CONTROL_TIMEOUT_MS = 5_000;
 
-/** The wrapper for Env.startServer: fiu-run with the POSIX preload and remote control at prefix. */
-export const fiuRun = (prefix) => ['fiu-run', '-x', '-f', prefix];
+/** The ASan runtime a binary is linked with (make test-asan builds), or null. */
+export function asanRuntime(bin) {
+  return /^\s*libasan\S* => (\S+)/m.exec(execFileSync('ldd', [bin], { encoding: 'utf8' }))?.[1] ?? null;
+}
+
+/**
+ * How Env.startServer runs bin under libfiu: {wrapper, env}. The wrapper is fiu-run with the
+ * POSIX preload and remote control at prefix. An ASan build must have its runtime first among
+ * the loaded libraries: a shell between fiu-run and the server puts it first in LD_PRELOAD, and
+ * LeakSanitizer is told to ignore what libfiu leaks itself (suppressions file in dir). Its
+ * allocator then comes before libfiu's, so allocation faults cannot be injected into it.
+ */
+export function fiuServer(prefix, bin, dir) {
+  const wrapper = ['fiu-run', '-x', '-f', prefix];
+  const asan = asanRuntime(bin);
+  if (!asan) return { wrapper, env: {} };
+  wrapper.push('sh', '-c', 'LD_PRELOAD="$0 $LD_PRELOAD" exec "$@"', asan);
+  const suppressions = join(dir, 'lsan-libfiu.supp');
+  writeFileSync(suppressions, 'leak:libfiu.so\n');
+  const lsan = [process.env.LSAN_OPTIONS, `suppressions=${suppressions}`, 'print_suppressions=0'].filter(Boolean).join(':');
+  return { wrapper, env: { LSAN_OPTIONS: lsan } };
+}
 
 /**
  * Sends one remote-control command (e.g. 'enable name=posix/io/sync/*,onetime') to the server
