@@ -26,9 +26,11 @@ LIB_SRC  := $(filter-out src/main.c,$(sort $(wildcard src/*/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c))
 UNIT_BIN := $(BUILD)/unit-tests
-# the PostgreSQL-only end-to-end files run in the PostgreSQL leg only
-E2E_PG_ONLY := $(sort $(wildcard tests/e2e/30-pg-*.test.mjs))
-E2E_FILES   := $(filter-out $(E2E_PG_ONLY),$(sort $(wildcard tests/e2e/*.test.mjs)))
+# the PostgreSQL-only end-to-end files run in the PostgreSQL leg only, the SQLite-only ones
+# (syscall traces of the WAL, faults injected into SQLite's file I/O) in the SQLite leg only
+E2E_PG_ONLY     := $(sort $(wildcard tests/e2e/*-pg-*.test.mjs))
+E2E_SQLITE_ONLY := $(sort $(wildcard tests/e2e/*-sqlite-*.test.mjs))
+E2E_FILES       := $(filter-out $(E2E_PG_ONLY) $(E2E_SQLITE_ONLY),$(sort $(wildcard tests/e2e/*.test.mjs)))
 
 .PHONY: all deps run test unit e2e e2e-pg test-asan check check-static check-tsan cppcheck \
         clang-tidy gcc-analyzer clean fmt bench
@@ -66,10 +68,11 @@ unit: $(UNIT_BIN)
 	$(UNIT_BIN) --jobs 2
 
 e2e: $(BUILD)/casemgr
-	CASEMGR_BIN=$(abspath $(BUILD)/casemgr) node --test --test-concurrency=2 $(E2E_FILES)
+	CASEMGR_BIN=$(abspath $(BUILD)/casemgr) node --test --test-concurrency=2 $(E2E_FILES) $(E2E_SQLITE_ONLY)
 
-# The whole suite again, plus the PostgreSQL-only files, against a private PostgreSQL 15 cluster
-# that scripts/pg-test-cluster creates, starts, and always stops and deletes afterwards.
+# The whole suite again (but the SQLite-only files), plus the PostgreSQL-only files, against a
+# private PostgreSQL 15 cluster that scripts/pg-test-cluster creates, starts, and always stops
+# and deletes afterwards.
 e2e-pg: $(BUILD)/casemgr
 	scripts/pg-test-cluster run -- env CASEMGR_BIN=$(abspath $(BUILD)/casemgr) \
 	  node --test --test-concurrency=2 $(E2E_FILES) $(E2E_PG_ONLY)

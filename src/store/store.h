@@ -92,7 +92,9 @@ const char *store_path(const struct store *s);
 
 /* Runs fn in a read-write transaction on this thread's connection; commits when fn returns
  * STORE_OK and the commit is durable, else rolls back. Returns fn's status, or STORE_ERROR when
- * the database failed (begin, commit). */
+ * the database failed (begin, commit) whatever fn returned: fn may share its transaction with
+ * other writes (group commit) and have decided on what they wrote, so when that transaction
+ * does not commit, neither fn's writes nor its decisions (an abort, a conflict) stand. */
 int store_write(struct store *s, store_txn_fn fn, void *arg);
 /* Runs fn in a read-only snapshot; returns fn's status or STORE_ERROR. */
 int store_read(struct store *s, store_txn_fn fn, void *arg);

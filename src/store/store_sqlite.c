@@ -651,6 +651,15 @@ static void stop_checkpointer(struct sqlite_store *s)
     pthread_mutex_destroy(&s->ckpt_mu);
 }
 
+/* Whether the group's transaction is still open. After an I/O error or a failed allocation in
+ * any statement (SAVEPOINT included) SQLite may roll the whole transaction back by itself; a
+ * SAVEPOINT run then would open a transaction of its own, which its RELEASE would commit alone,
+ * in the middle of a group that is going to fail. */
+static bool txn_open(struct sqlite_conn *c)
+{
+    return !sqlite3_get_autocommit(c->db);
+}
+
 /* Runs one group of writes in one transaction (see the comment at the top). */
 static void commit_group(struct sqlite_store *s, struct write_job *group)
 {
@@ -658,6 +667,8 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
     bool began = step_done(c, c->stmt[ST_BEGIN_IMMEDIATE]) == STORE_OK;
     struct sqlite_txn t = {.base = {.store = &s->base}, .conn = c};
     for (struct write_job *j = group; j; j = j->next) {
+        if (began && !txn_open(c))
+            began = false;
         if (!began || step_done(c, c->stmt[ST_SAVEPOINT]) != STORE_OK) {
             j->rc = STORE_ERROR;
             continue;
@@ -668,12 +679,15 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
         if (step_done(c, c->stmt[ST_RELEASE]) != STORE_OK)
             began = false;
     }
-    bool committed = began && step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
-    if (!committed && !sqlite3_get_autocommit(c->db))
+    bool committed = began && txn_open(c) && step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
+    if (!committed && txn_open(c))
         step_done(c, c->stmt[ST_ROLLBACK]);
     for (struct write_job *j = group; j;) {
         struct write_job *next = j->next; /* j may vanish once posted */
-        if (!committed && j->rc == STORE_OK)
+        /* Every result of the group came from its transaction, including a job's decision to
+         * write nothing (an Idempotency-Key replay, a 404, a conflict) made after reading what
+         * earlier jobs wrote: if the transaction did not commit, none of them stands. */
+        if (!committed)
             j->rc = STORE_ERROR;
         sem_post(&j->done);
         j = next;

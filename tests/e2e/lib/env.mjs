@@ -271,10 +271,15 @@ export class Env {
     this.configCache.delete(stream);
   }
 
-  /** Starts `casemgr serve` on an ephemeral port; resolves once it printed its listening line. */
-  async startServer(extraArgs = [], { env = {}, withDbOption = true } = {}) {
+  /**
+   * Starts `casemgr serve` on an ephemeral port; resolves once it printed its listening line.
+   * wrapper: a command that execs the rest of its arguments (e.g. fiu-run), so the server keeps
+   * the pid of the process started here.
+   */
+  async startServer(extraArgs = [], { env = {}, withDbOption = true, wrapper = [] } = {}) {
     const args = ['serve', '--listen', '127.0.0.1:0', ...(withDbOption ? ['--db', this.db] : []), '--threads', '2', ...extraArgs];
-    const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const argv = [...wrapper, BIN, ...args];
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     live.add(proc);
     let stderr = '';
     let stdout = '';

@@ -468,12 +468,17 @@ export async function seed(ctx, opts = {}) {
   edges.forEach((due, k) => taskPlans.push({ ci: k % ncases, over: { name: `Boundary ${k} request`, status: { name: 'Open' }, dueDate: due }, upd: {} }));
   taskPlans.push({ ci: 2 % ncases, over: { name: `Follow-up of ${cases[1].refId}` }, upd: {} });
   taskPlans.push({ ci: 2 % ncases, over: { name: 'Follow-up of TS000003 and cs000004' }, upd: {} });
-  // one task due in a moment: stored isBreached false, read as true once the moment passed
+  // one task due in a moment: stored isBreached false, read as true once the moment passed. It
+  // is created last and on its own, its moment fixed just before: however long the others take
+  // on a busy machine, it is not due yet when created.
+  const soon = { ci: 1 % ncases, over: { name: 'Soon due task', status: { name: 'Open' } }, upd: {}, soon: true };
+  const createTask = (j) => post(client, 'createTask', taskBody(cfg, cases[taskPlans[j].ci], taskPlans[j].over));
+  let tasks = await pool(taskPlans.length, width, createTask);
   const soonDue = Date.now() + 1500;
-  taskPlans.push({ ci: 1 % ncases, over: { name: 'Soon due task', status: { name: 'Open' }, dueDate: soonDue }, upd: {}, soon: true });
-
-  let tasks = await pool(taskPlans.length, width, (j) => post(client, 'createTask', taskBody(cfg, cases[taskPlans[j].ci], taskPlans[j].over)));
-  const soonId = tasks[taskPlans.findIndex((p) => p.soon)]._id;
+  soon.over.dueDate = soonDue;
+  taskPlans.push(soon);
+  tasks.push(await createTask(taskPlans.length - 1));
+  const soonId = tasks.at(-1)._id;
   const createdTasks = tasks.slice();
   tasks = await pool(tasks.length, width, (j) => (Object.keys(taskPlans[j].upd).length
     ? post(client, `updateTask/${tasks[j]._id}`, taskPlans[j].upd) : tasks[j]));
