@@ -174,11 +174,12 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
         auth_sha256_hex(req->body, req->body_len, job.body_hash);
     }
     int rc = store_write(api_cfg.store, create_txn, &job);
-    if (rc != STORE_OK && rc != STORE_ABORT)
-        api_reply_store_error(rep); /* even when the job had decided: see store_write */
-    else if (job.failed)
+    /* a failed commit answers 503 even when the job had decided (see store_write); so does a
+     * job that decided nothing */
+    bool stored = rc == STORE_OK || rc == STORE_ABORT;
+    if (stored && job.failed) {
         http_reply_err(rep, &job.e);
-    else if (job.text) {
+    } else if (stored && job.text) {
         api_reply_doc(rep, job.text, job.len, job.version); /* takes text */
         job.text = NULL;
         if (job.version == 0) /* a replayed answer: the record may have moved on since */

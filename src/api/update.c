@@ -232,11 +232,12 @@ static void update(struct http_request *req, struct http_reply *rep, enum doc_ki
                              .if_match = http_header(req, "If-Match")};
     api_doc_ctx(&id, req->params[0], &job.ctx);
     int rc = run_update(&job);
-    if (rc != STORE_OK && rc != STORE_ABORT) {
-        api_reply_store_error(rep); /* even when the job had decided: see store_write */
-    } else if (job.failed) {
+    /* a failed commit answers 503 even when the job had decided (see store_write); so does a
+     * job that decided nothing */
+    bool stored = rc == STORE_OK || rc == STORE_ABORT;
+    if (stored && job.failed) {
         http_reply_err(rep, &job.e);
-    } else if (job.text) {
+    } else if (stored && job.text) {
         api_reply_doc(rep, job.text, job.len, job.version); /* takes text */
         job.text = NULL;
     } else {

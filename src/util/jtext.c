@@ -16,7 +16,7 @@ struct out {
 
 static void reserve(struct out *o, size_t more)
 {
-    if (o->len + more <= o->cap)
+    if (o->p && o->len + more <= o->cap)
         return;
     size_t cap = o->cap ? o->cap : 256;
     while (cap < o->len + more)
@@ -104,7 +104,9 @@ static void put_string(struct out *o, const char *str, size_t n)
         case '\r': esc[1] = 'r'; break;
         case '\t': esc[1] = 't'; break;
         default:
-            memcpy(esc + 1, "u00", 3);
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             k = 6;
@@ -129,6 +131,7 @@ static void put_integer(struct out *o, json_int_t v)
     put(o, p, (size_t)(e - p));
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): one level per container, stopped past JTEXT_MAX_DEPTH */
 static void put_value(struct out *o, const json_t *v, int depth)
 {
     if (o->failed)
@@ -401,6 +404,7 @@ static json_t *read_number(struct in *in)
 
 static json_t *read_value(struct in *in, int depth);
 
+/* NOLINTBEGIN(misc-no-recursion): one level per container, stopped past JTEXT_MAX_DEPTH */
 static json_t *read_object(struct in *in, int depth)
 {
     json_t *obj = json_object();
@@ -509,6 +513,8 @@ static json_t *read_value(struct in *in, int depth)
     default: return read_number(in);
     }
 }
+
+/* NOLINTEND(misc-no-recursion) */
 
 json_t *jtext_parse(const char *text, size_t len)
 {
