@@ -75,8 +75,11 @@ const struct doc_member *doc_members(size_t *n)
 
 const struct doc_member *doc_member_find(const char *name, enum doc_kind kind)
 {
+    /* every body member and every stored member comes through here: the first letters are
+     * compared before strcmp is called */
     for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
-        if ((members[i].kinds & kind) && strcmp(members[i].name, name) == 0)
+        if (members[i].name[0] == name[0] && (members[i].kinds & kind) &&
+            strcmp(members[i].name, name) == 0)
             return &members[i];
     return NULL;
 }
