@@ -531,3 +531,78 @@ json_t *jtext_parse(const char *text, size_t len)
     json_decref(v);
     return json_loadb(text, len, 0, NULL);
 }
+
+/* ---- one boolean member, in place ---- */
+
+/* Past the string starting at s (its opening quote), or NULL when it does not end. */
+static const char *skip_string(const char *s, const char *end)
+{
+    for (s++; s < end; s++) {
+        if (*s == '\\')
+            s++;
+        else if (*s == '"')
+            return s + 1;
+    }
+    return NULL;
+}
+
+static const char *skip_ws_text(const char *s, const char *end)
+{
+    while (s < end && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t'))
+        s++;
+    return s;
+}
+
+char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, size_t *out_len)
+{
+    const char *s = skip_ws_text(text, text + len), *end = text + len;
+    size_t klen = strlen(key);
+    if (s >= end || *s != '{')
+        return NULL;
+    int depth = 0;
+    bool key_next = false; /* at depth 1, the next string is a member name */
+    while (s < end) {
+        char c = *s;
+        if (c == '"') {
+            const char *after = skip_string(s, end);
+            if (!after)
+                return NULL;
+            if (depth == 1 && key_next && (size_t)(after - s) == klen + 2 &&
+                memcmp(s + 1, key, klen) == 0) {
+                const char *v = skip_ws_text(after, end);
+                if (v >= end || *v != ':')
+                    return NULL;
+                v = skip_ws_text(v + 1, end);
+                size_t old = (size_t)(end - v) >= 4 && memcmp(v, "true", 4) == 0    ? 4
+                             : (size_t)(end - v) >= 5 && memcmp(v, "false", 5) == 0 ? 5
+                                                                                    : 0;
+                if (old == 0)
+                    return NULL;
+                const char *word = value ? "true" : "false";
+                size_t nw = value ? 4 : 5, head = (size_t)(v - text), tail = len - head - old;
+                char *out = xmalloc(head + nw + tail + 1);
+                memcpy(out, text, head);
+                memcpy(out + head, word, nw);
+                memcpy(out + head + nw, v + old, tail);
+                out[head + nw + tail] = '\0';
+                if (out_len)
+                    *out_len = head + nw + tail;
+                return out;
+            }
+            key_next = false;
+            s = after;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+            key_next = depth == 1;
+        } else if (c == '}' || c == ']') {
+            if (--depth <= 0)
+                return NULL; /* the top-level object ended without the member */
+        } else if (c == ',') {
+            key_next = depth == 1;
+        }
+        s++;
+    }
+    return NULL;
+}

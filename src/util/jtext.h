@@ -21,6 +21,7 @@
 #define CASEMGR_UTIL_JTEXT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define JTEXT_MAX_DEPTH 1024
@@ -32,5 +33,11 @@ char *jtext_dump(const json_t *v, size_t *len);
 
 /* The value json_loadb(text, len, 0, NULL) returns (a new reference, or NULL). */
 json_t *jtext_parse(const char *text, size_t len);
+
+/* A copy of the object text with the boolean value of its top-level member key set to value
+ * (heap, NUL-terminated, its length in *out_len), without reading the rest into values; NULL
+ * when text is not an object with such a member holding true or false. For isBreached, which
+ * list queries recompute on every read (API.md §8). */
+char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, size_t *out_len);
 
 #endif

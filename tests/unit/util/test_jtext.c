@@ -246,3 +246,64 @@ Test(jtext, parse_random_documents)
         json_decref(v);
     }
 }
+
+/* ---- jtext_set_bool ---- */
+
+static void expect_set(const char *text, bool value, const char *want)
+{
+    size_t len = 999;
+    char *got = jtext_set_bool(text, strlen(text), "isBreached", value, &len);
+    if (!want) {
+        cr_assert_null(got, "set in %s: %s", text, got);
+        return;
+    }
+    cr_assert_not_null(got, "nothing set in %s", text);
+    cr_assert_str_eq(got, want);
+    cr_assert_eq(len, strlen(want));
+    free(got);
+}
+
+Test(jtext, set_bool_sets_the_top_level_member_only)
+{
+    expect_set("{\"a\":1,\"isBreached\":false,\"b\":2}", true, "{\"a\":1,\"isBreached\":true,\"b\":2}");
+    expect_set("{\"isBreached\":true}", false, "{\"isBreached\":false}");
+    expect_set("{\"isBreached\":true}", true, "{\"isBreached\":true}");
+    expect_set(" { \"isBreached\" :  false } ", true, " { \"isBreached\" :  true } ");
+    /* nested members, names inside strings, escaped quotes and arrays are not it */
+    expect_set("{\"o\":{\"isBreached\":false},\"isBreached\":false}", true,
+               "{\"o\":{\"isBreached\":false},\"isBreached\":true}");
+    expect_set("{\"s\":\"\\\"isBreached\\\":false\",\"isBreached\":false}", true,
+               "{\"s\":\"\\\"isBreached\\\":false\",\"isBreached\":true}");
+    expect_set("{\"a\":[{\"isBreached\":false},\"isBreached\"],\"isBreached\":false}", true,
+               "{\"a\":[{\"isBreached\":false},\"isBreached\"],\"isBreached\":true}");
+    expect_set("{\"k\":\"isBreached\",\"isBreached\":false}", true,
+               "{\"k\":\"isBreached\",\"isBreached\":true}");
+    /* refusals: no such member, not a boolean, not an object, broken text */
+    expect_set("{\"o\":{\"isBreached\":false}}", true, NULL);
+    expect_set("{\"isBreached\":null}", true, NULL);
+    expect_set("{\"isBreached\":\"false\"}", true, NULL);
+    expect_set("[{\"isBreached\":false}]", true, NULL);
+    expect_set("{\"isBreached", true, NULL);
+    expect_set("", true, NULL);
+    expect_set("{\"isBreachedX\":false}", true, NULL);
+}
+
+Test(jtext, set_bool_agrees_with_parse_and_dump_on_random_documents)
+{
+    for (int i = 0; i < 2000; i++) {
+        json_t *v = json_pack("{s:o, s:b, s:o}", "x", random_value(0), "isBreached", i % 2,
+                              "y", random_value(0));
+        char *text = jtext_dump(v, NULL);
+        cr_assert_not_null(text);
+        size_t len = 0;
+        char *got = jtext_set_bool(text, strlen(text), "isBreached", i % 3 == 0, &len);
+        json_object_set_new(v, "isBreached", json_boolean(i % 3 == 0));
+        char *want = jtext_dump(v, NULL);
+        cr_assert_not_null(got);
+        cr_assert_str_eq(got, want);
+        free(got);
+        free(want);
+        free(text);
+        json_decref(v);
+    }
+}
