@@ -1279,6 +1279,25 @@ static const char *qb_glob(struct qbuild *b, const char *text)
     return out;
 }
 
+/* An FTS5 phrase matching text: with the trigram tokenizer, the text's trigrams at consecutive
+ * positions, which is "contains text" for texts of three characters or more (fts_usable). The
+ * index answers it from positions alone, where a GLOB also reads every candidate's name back
+ * from the records table (7 times slower for a word in 1 % of a million names). */
+static const char *qb_phrase(struct qbuild *b, const char *text)
+{
+    char *out = qb_alloc(b, strlen(text) * 2 + 3);
+    size_t o = 0;
+    out[o++] = '"';
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            out[o++] = '"';
+        out[o++] = *p;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return out;
+}
+
 static void qb_list(struct qbuild *b, const struct store_strings *l)
 {
     qb_sql(b, "(");
@@ -1290,12 +1309,10 @@ static void qb_list(struct qbuild *b, const struct store_strings *l)
     qb_sql(b, ")");
 }
 
-/* True when the trigram index can answer a search for text. FTS5 looks the literal runs of a
- * GLOB pattern up as trigrams when they are three bytes long or more, but its trigrams are
- * three characters: a run like "fé" (two characters, three bytes) finds nothing at all, where a
- * run under three bytes falls back to a scan. So the index is used for texts of three
- * characters or more without GLOB's special characters; the rest (short texts, "a*b") are
- * matched on the rows themselves. */
+/* True when the trigram index can answer a search for text: a text of three characters or
+ * more, whose trigrams make a phrase. A shorter one has no trigram (and FTS5's GLOB, which falls
+ * back to a scan for runs under three bytes, finds nothing for "fé": two characters, three
+ * bytes). Short texts, and those with GLOB's special characters, are matched on the rows. */
 static bool fts_usable(const char *text)
 {
     size_t chars = 0;
@@ -1331,8 +1348,8 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         for (size_t i = 0; q->search[i]; i++)
             upper[i] = (char)toupper((unsigned char)q->search[i]);
         if (fts_search) {
-            qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
-            qb_text(b, qb_glob(b, q->search));
+            qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ");
+            qb_text(b, qb_phrase(b, q->search));
             qb_sql(b, " UNION ALL SELECT rowid FROM records WHERE ref_id = ");
             qb_text(b, upper);
             qb_sql(b, " AND stream_id = ");
@@ -1349,9 +1366,10 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         }
     }
     if (q->name) {
-        qb_sql(b, fts_name ? " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB "
+        qb_sql(b, fts_name ? " AND r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts"
+                             " MATCH "
                            : " AND r.name_lower GLOB ");
-        qb_text(b, qb_glob(b, q->name));
+        qb_text(b, fts_name ? qb_phrase(b, q->name) : qb_glob(b, q->name));
         qb_sql(b, fts_name ? ")" : "");
     }
     if (q->unresolved)
