@@ -62,13 +62,25 @@ struct http_server {
         int64_t deadline;
     } lingering[LINGER_MAX];
     unsigned nlingering; /* guarded by reaper_mu */
-    /* the worker pool */
-    pthread_t *workers;
+    /* the worker pool; idle workers wait on a stack, so the one that went idle last takes the
+     * next request: under a light load a few workers do the work with their database
+     * connection's page cache and their malloc arena warm, instead of every request going to
+     * the worker that has waited longest (measured: getTasks unresolved + Critical on a million
+     * tasks, 30-60 ms a request in turn over 64 cold workers) */
+    struct worker *workers;
     unsigned nworkers;
     pthread_mutex_t jobs_mu;
-    pthread_cond_t jobs_cv;
+    struct worker *idle; /* the stack of waiting workers, guarded by jobs_mu */
     struct req_state *jobs_head, *jobs_tail;
     bool jobs_stop;
+};
+
+struct worker {
+    struct http_server *srv;
+    pthread_t thread;
+    pthread_cond_t cv;
+    bool woken; /* popped from the idle stack by hand_to_worker (or stopping) */
+    struct worker *next_idle;
 };
 
 /* Per-request state, MHD's con_cls. */
@@ -307,11 +319,17 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
 
 static void *worker_main(void *arg)
 {
-    struct http_server *srv = arg;
+    struct worker *w = arg;
+    struct http_server *srv = w->srv;
     pthread_mutex_lock(&srv->jobs_mu);
     for (;;) {
-        while (!srv->jobs_head && !srv->jobs_stop)
-            pthread_cond_wait(&srv->jobs_cv, &srv->jobs_mu);
+        while (!srv->jobs_head && !srv->jobs_stop) {
+            w->woken = false;
+            w->next_idle = srv->idle;
+            srv->idle = w;
+            while (!w->woken && !srv->jobs_stop)
+                pthread_cond_wait(&w->cv, &srv->jobs_mu);
+        }
         struct req_state *st = srv->jobs_head;
         if (!st)
             break;
@@ -340,7 +358,12 @@ static void hand_to_worker(struct req_state *st, struct http_server *srv)
     else
         srv->jobs_head = st;
     srv->jobs_tail = st;
-    pthread_cond_signal(&srv->jobs_cv);
+    struct worker *w = srv->idle; /* none idle: a busy worker takes it when it is done */
+    if (w) {
+        srv->idle = w->next_idle;
+        w->woken = true;
+        pthread_cond_signal(&w->cv);
+    }
     pthread_mutex_unlock(&srv->jobs_mu);
 }
 
@@ -595,12 +618,14 @@ static void stop_workers_and_free(struct http_server *srv)
 {
     pthread_mutex_lock(&srv->jobs_mu);
     srv->jobs_stop = true; /* the queue is empty: nothing is in flight any more */
-    pthread_cond_broadcast(&srv->jobs_cv);
-    pthread_mutex_unlock(&srv->jobs_mu);
     for (unsigned i = 0; i < srv->nworkers; i++)
-        pthread_join(srv->workers[i], NULL);
+        pthread_cond_signal(&srv->workers[i].cv);
+    pthread_mutex_unlock(&srv->jobs_mu);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        pthread_join(srv->workers[i].thread, NULL);
+        pthread_cond_destroy(&srv->workers[i].cv);
+    }
     free(srv->workers);
-    pthread_cond_destroy(&srv->jobs_cv);
     pthread_mutex_destroy(&srv->jobs_mu);
     pthread_cond_destroy(&srv->reaper_cv);
     pthread_mutex_destroy(&srv->reaper_mu);
@@ -621,13 +646,17 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
     pthread_mutex_init(&srv->reaper_mu, NULL);
     pthread_cond_init(&srv->reaper_cv, NULL);
     pthread_mutex_init(&srv->jobs_mu, NULL);
-    pthread_cond_init(&srv->jobs_cv, NULL);
     /* The pool and the reaper exist before the daemon: MHD's threads answer requests from the
      * moment it starts, and read nworkers without a lock. */
     srv->workers = xcalloc(cfg->workers ? cfg->workers : 1, sizeof *srv->workers);
     for (unsigned i = 0; i < cfg->workers; i++) {
-        if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0)
+        struct worker *w = &srv->workers[i];
+        w->srv = srv;
+        pthread_cond_init(&w->cv, NULL);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            pthread_cond_destroy(&w->cv);
             break;
+        }
         srv->nworkers++;
     }
     if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
