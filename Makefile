@@ -184,7 +184,7 @@ FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_WORK    ?= tests/fuzz/work
 FUZZ_ARGS    ?=
-FUZZ_NAMES   := body jwt query http
+FUZZ_NAMES   := body jwt query http jtext
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -std=c17 $(WARN) -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \

@@ -1,0 +1,65 @@
+/* fuzz_jtext — jtext (util/jtext.h) against jansson, the library it must agree with byte for
+ * byte. The input is read by jtext_parse and by json_loadb(0): both refuse it or both give
+ * values that are json_equal and that jansson writes to the same text. Every value read is
+ * written by jtext_dump and by json_dumps(JSON_COMPACT): the same bytes or both NULL. The input
+ * is also read as any value (JSON_DECODE_ANY), so that scalars and strings of every kind reach
+ * the writer. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "util/jtext.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fail(const char *what, const uint8_t *data, size_t size)
+{
+    fprintf(stderr, "fuzz_jtext: %s for input %.*s\n", what, (int)(size > 400 ? 400 : size),
+            (const char *)data);
+    abort();
+}
+
+static void same_text(const json_t *v, const uint8_t *data, size_t size)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = 0;
+    char *got = jtext_dump(v, &len);
+    if (!want != !got)
+        fail(want ? "jtext_dump refused what json_dumps wrote" : "jtext_dump wrote what json_dumps refused",
+             data, size);
+    if (want && (len != strlen(want) || memcmp(got, want, len + 1) != 0))
+        fail("jtext_dump and json_dumps differ", data, size);
+    free(want);
+    free(got);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *text = (const char *)data;
+    json_t *want = json_loadb(text, size, 0, NULL);
+    json_t *got = jtext_parse(text, size);
+    if (!want != !got)
+        fail(want ? "jtext_parse refused what json_loadb read" : "jtext_parse read what json_loadb refused",
+             data, size);
+    if (want) {
+        if (!json_equal(want, got))
+            fail("jtext_parse and json_loadb read different values", data, size);
+        char *a = json_dumps(want, JSON_COMPACT), *b = json_dumps(got, JSON_COMPACT);
+        if (!a != !b || (a && strcmp(a, b) != 0))
+            fail("jtext_parse kept another member order or number type", data, size);
+        free(a);
+        free(b);
+        same_text(got, data, size);
+    }
+    json_decref(want);
+    json_decref(got);
+
+    json_t *any = json_loadb(text, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (any)
+        same_text(any, data, size);
+    json_decref(any);
+    return 0;
+}
