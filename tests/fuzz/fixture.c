@@ -7,6 +7,7 @@
 
 #include "doc/config.h"
 #include "doc/create.h"
+#include "http/http.h"
 
 static struct fuzz_fixture fx;
 
@@ -49,6 +50,23 @@ json_t *fuzz_create(enum doc_kind kind, const char *body_json, long long ref)
         die(body_json, &e);
     doc_set_ref(doc, kind == DOC_CASE ? "CS" : "TS", ref);
     return doc;
+}
+
+void fuzz_check_refusal(const struct err *e)
+{
+    struct http_reply rep;
+    memset(&rep, 0, sizeof rep);
+    http_reply_err(&rep, e);
+    json_t *doc = rep.body ? json_loadb(rep.body, rep.body_len, 0, NULL) : NULL;
+    const json_t *first = json_array_get(json_object_get(doc, "errors"), 0);
+    if (rep.status < 400 || rep.status > 499 || !json_is_string(json_object_get(first, "msg")) ||
+        json_integer_value(json_object_get(first, "code")) != (json_int_t)rep.status) {
+        fprintf(stderr, "fuzz fixture: a refusal's reply is not the error envelope: %u %.*s\n",
+                rep.status, (int)rep.body_len, rep.body ? rep.body : "");
+        abort();
+    }
+    json_decref(doc);
+    http_reply_cleanup(&rep);
 }
 
 const struct fuzz_fixture *fuzz_fixture(void)

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "doc/apply.h"
+#include "util/error.h"
 
 #define FUZZ_STREAM "st-fuzz-0001"
 #define FUZZ_ACCOUNT "acc-fuzz"
@@ -27,5 +28,8 @@ const struct fuzz_fixture *fuzz_fixture(void);
 /* A create body (JSON text) that doc_create_case/doc_create_task accept; aborts when it does
  * not. The returned document is the caller's (decref). */
 json_t *fuzz_create(enum doc_kind kind, const char *body_json, long long ref);
+/* Answers e as a handler does (http_reply_err) and aborts unless the reply is the error envelope
+ * of API.md §10: valid JSON, a 4xx status, and errors[0] with a msg and that code. */
+void fuzz_check_refusal(const struct err *e);
 
 #endif
