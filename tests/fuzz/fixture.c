@@ -91,6 +91,7 @@ const struct fuzz_fixture *fuzz_fixture(void)
                               "\"currAssignee\":{\"_id\":\"u-agent-7\",\"name\":\"Seven\"},"
                               "\"tags\":[\"printer\"]}",
                               1);
+    json_object_set_new(fx.case_doc, "_id", json_string(FUZZ_CASE_ID));
     char body[512];
     snprintf(body, sizeof body,
              "{\"caseId\":\"%s\",\"caseRefId\":\"CS000001\",\"taskTmp\":\"" FUZZ_TASK_TMP "\","
@@ -98,5 +99,6 @@ const struct fuzz_fixture *fuzz_fixture(void)
              "\"source\":\"email\",\"name\":\"Call back\"}",
              json_string_value(json_object_get(fx.case_doc, "_id")));
     fx.task_doc = fuzz_create(DOC_TASK, body, 1);
+    json_object_set_new(fx.task_doc, "_id", json_string(FUZZ_TASK_ID));
     return &fx;
 }

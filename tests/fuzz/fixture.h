@@ -15,6 +15,10 @@
 #define FUZZ_CASE_TMP_REQ "ctm-fuzz-req" /* case template with a required field */
 #define FUZZ_TASK_TMP "ttm-fuzz"
 #define FUZZ_NOW_MS 1749032280725LL /* 2025-06-04T10:18:00.725Z */
+/* Fixed ids of the stored case and task (the server draws random ones), so that inputs can name
+ * them: a createTask body's caseId, read-only echoes of _id, getTasks's caseId filter. */
+#define FUZZ_CASE_ID "ci-fuzz000-0000-4000-8000-000000000001"
+#define FUZZ_TASK_ID "ti-fuzz000-0000-4000-8000-000000000001"
 
 struct fuzz_fixture {
     json_t *config;   /* the stream's configuration */
