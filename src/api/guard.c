@@ -202,8 +202,8 @@ int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err 
     if (s && !json_is_null(s)) {
         if (!json_is_integer(s))
             return err_set(e, ERR_INVALID_TYPE, "skip", "skip must be an integer");
-        if (json_integer_value(s) < 0)
-            return err_set(e, ERR_INVALID_VALUE, "skip", "skip must not be negative");
+        if (json_integer_value(s) < 0 || json_integer_value(s) > API_SKIP_MAX)
+            return err_set(e, ERR_INVALID_VALUE, "skip", "skip must be 0 to %lld", API_SKIP_MAX);
         *skip = json_integer_value(s);
     }
     if (l && !json_is_null(l)) {

@@ -34,8 +34,11 @@ int api_read_config(struct store_txn *t, const char *stream_id, json_t **cfg);
 
 #define API_LIMIT_DEFAULT 50
 #define API_LIMIT_MAX 500
-/* Reads skip (>= 0, default 0) and limit (1..API_LIMIT_MAX, default 50) of a list body that may
- * carry nothing else. 0, or -1 with the 400 written. */
+/* The largest skip: the largest integer a JSON client holds exactly (2^53 - 1), and small enough
+ * that page = skip/limit + 1 (API.md §8) never overflows. */
+#define API_SKIP_MAX 9007199254740991LL
+/* Reads skip (0..API_SKIP_MAX, default 0) and limit (1..API_LIMIT_MAX, default 50) of a list body
+ * that may carry nothing else. 0, or -1 with the 400 written. */
 int api_page_or_reply(const json_t *body, struct http_reply *rep, int64_t *skip, int64_t *limit);
 /* Checks skip and limit members only (for bodies that carry more); 0 or -1 with *e. */
 int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err *e);

@@ -7,6 +7,7 @@
 
 #include "doc/config.h"
 #include "doc/create.h"
+#include "http/http.h"
 
 static struct fuzz_fixture fx;
 
@@ -51,6 +52,23 @@ json_t *fuzz_create(enum doc_kind kind, const char *body_json, long long ref)
     return doc;
 }
 
+void fuzz_check_refusal(const struct err *e)
+{
+    struct http_reply rep;
+    memset(&rep, 0, sizeof rep);
+    http_reply_err(&rep, e);
+    json_t *doc = rep.body ? json_loadb(rep.body, rep.body_len, 0, NULL) : NULL;
+    const json_t *first = json_array_get(json_object_get(doc, "errors"), 0);
+    if (rep.status < 400 || rep.status > 499 || !json_is_string(json_object_get(first, "msg")) ||
+        json_integer_value(json_object_get(first, "code")) != (json_int_t)rep.status) {
+        fprintf(stderr, "fuzz fixture: a refusal's reply is not the error envelope: %u %.*s\n",
+                rep.status, (int)rep.body_len, rep.body ? rep.body : "");
+        abort();
+    }
+    json_decref(doc);
+    http_reply_cleanup(&rep);
+}
+
 const struct fuzz_fixture *fuzz_fixture(void)
 {
     if (fx.config)
@@ -73,6 +91,7 @@ const struct fuzz_fixture *fuzz_fixture(void)
                               "\"currAssignee\":{\"_id\":\"u-agent-7\",\"name\":\"Seven\"},"
                               "\"tags\":[\"printer\"]}",
                               1);
+    json_object_set_new(fx.case_doc, "_id", json_string(FUZZ_CASE_ID));
     char body[512];
     snprintf(body, sizeof body,
              "{\"caseId\":\"%s\",\"caseRefId\":\"CS000001\",\"taskTmp\":\"" FUZZ_TASK_TMP "\","
@@ -80,5 +99,6 @@ const struct fuzz_fixture *fuzz_fixture(void)
              "\"source\":\"email\",\"name\":\"Call back\"}",
              json_string_value(json_object_get(fx.case_doc, "_id")));
     fx.task_doc = fuzz_create(DOC_TASK, body, 1);
+    json_object_set_new(fx.task_doc, "_id", json_string(FUZZ_TASK_ID));
     return &fx;
 }

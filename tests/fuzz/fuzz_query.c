@@ -2,7 +2,8 @@
  * store_query, run by store_query against a temporary SQLite database holding a few cases and
  * tasks of the fixture's stream, so every SQL fragment a filter adds is prepared and bound. The
  * input is the raw request body (empty means {} as in the handler); each input runs as a
- * getCases and as a getTasks body. */
+ * getCases and as a getTasks body. A refused body must answer the error envelope; a decoded one
+ * must return the page its skip and limit promise, with page numbers as API.md §8 states. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -175,6 +176,28 @@ static int query_txn(struct store_txn *t, void *arg)
     return store_query(t, &job->q, on_doc, job, &job->total);
 }
 
+/* The page numbers of the answer (API.md §8: page = skip/limit + 1), computed as the handlers
+ * compute them. */
+static void page(const struct job *job)
+{
+    int64_t skip = job->q.skip, limit = job->q.limit, total = job->total;
+    json_t *results = json_array();
+    for (size_t i = 0; i < job->count; i++)
+        json_array_append_new(results, json_object());
+    json_t *p = api_page_json(results, skip, limit, total);
+    json_int_t n = json_integer_value(json_object_get(p, "page"));
+    json_int_t pages = json_integer_value(json_object_get(p, "totalPages"));
+    bool more = json_is_true(json_object_get(p, "hasMore"));
+    if (n != skip / limit + 1 || n < 1 || pages < 0 || pages * limit < total ||
+        more != (skip + (int64_t)job->count < total)) {
+        char *text = json_dumps(p, JSON_COMPACT);
+        fprintf(stderr, "fuzz_query: bad page numbers %s (skip %lld, limit %lld)\n", text,
+                (long long)skip, (long long)limit);
+        abort();
+    }
+    json_decref(p);
+}
+
 static void run(const json_t *body, enum doc_kind kind)
 {
     struct job job;
@@ -186,6 +209,8 @@ static void run(const json_t *body, enum doc_kind kind)
     job.q.account_id = FUZZ_ACCOUNT;
     job.q.now_ms = FUZZ_NOW_MS;
     int rc = store_read(st, query_txn, &job);
+    if (!job.decoded)
+        fuzz_check_refusal(&job.e);
     if (job.decoded) {
         if (rc != STORE_OK) {
             fprintf(stderr, "fuzz_query: store_query failed (%d) on a decoded body\n", rc);
@@ -201,6 +226,7 @@ static void run(const json_t *body, enum doc_kind kind)
                     (long long)job.q.limit);
             abort();
         }
+        page(&job);
     }
     free(job.own.search);
     free(job.own.name);
@@ -213,8 +239,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct err e;
     json_t *body = size == 0 ? json_object()
                              : doc_parse_body((const char *)data, size, &doc_default_limits, &e);
-    if (!body)
+    if (!body) {
+        fuzz_check_refusal(&e);
         return 0;
+    }
     run(body, DOC_CASE);
     run(body, DOC_TASK);
     json_decref(body);

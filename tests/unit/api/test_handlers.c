@@ -597,6 +597,40 @@ Test(api_handlers, get_activities_paging)
     json_decref(c);
 }
 
+/* API.md §8: page = skip/limit + 1. A skip up to API_SKIP_MAX is answered (an empty page); a
+ * larger one is refused, so the page number cannot overflow (skip 9223372036854775807 with
+ * limit 1 was signed overflow in the page number; tests/fuzz/fuzz_query.c's page check reports
+ * it under UBSan). */
+Test(api_handlers, list_skip_bounds)
+{
+    json_t *c = create_case("Printer Broken");
+    const char *id = str_of(c, "_id");
+    const struct header h[] = {{"auth", auth_token}, {"accountId", ACCOUNT}, {NULL, NULL}};
+    struct http_reply rep;
+    char activities[256];
+    snprintf(activities, sizeof activities, STREAM "/getActivities/%s", id);
+    const char *lists[] = {STREAM "/getCases", STREAM "/getTasks", activities};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        cr_assert_eq(post(lists[i], fmt("{\"skip\":%lld,\"limit\":1}", API_SKIP_MAX), h, &rep),
+                     200, "%s: %.*s", lists[i], (int)rep.body_len, rep.body);
+        json_t *p = reply_json(&rep);
+        http_reply_cleanup(&rep);
+        cr_expect_eq(json_integer_value(json_object_get(p, "page")), API_SKIP_MAX + 1);
+        cr_expect_eq(json_array_size(json_object_get(p, "results")), 0);
+        cr_expect(json_is_false(json_object_get(p, "hasMore")));
+        json_decref(p);
+        static const char *const refused[] = {"{\"skip\":9007199254740992}",
+                                              "{\"skip\":9223372036854775807,\"limit\":1}",
+                                              "{\"skip\":-1}"};
+        for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+            post(lists[i], refused[k], h, &rep);
+            expect_error(&rep, 400, "invalid_value");
+            http_reply_cleanup(&rep);
+        }
+    }
+    json_decref(c);
+}
+
 /* ---------------------------------------------------------------- Idempotency-Key (API.md §6) */
 
 Test(api_handlers, idempotent_create_case)
