@@ -468,12 +468,14 @@ export async function seed(ctx, opts = {}) {
   edges.forEach((due, k) => taskPlans.push({ ci: k % ncases, over: { name: `Boundary ${k} request`, status: { name: 'Open' }, dueDate: due }, upd: {} }));
   taskPlans.push({ ci: 2 % ncases, over: { name: `Follow-up of ${cases[1].refId}` }, upd: {} });
   taskPlans.push({ ci: 2 % ncases, over: { name: 'Follow-up of TS000003 and cs000004' }, upd: {} });
-  // one task due in a moment: stored isBreached false, read as true once the moment passed
-  const soonDue = Date.now() + 1500;
-  taskPlans.push({ ci: 1 % ncases, over: { name: 'Soon due task', status: { name: 'Open' }, dueDate: soonDue }, upd: {}, soon: true });
-
   let tasks = await pool(taskPlans.length, width, (j) => post(client, 'createTask', taskBody(cfg, cases[taskPlans[j].ci], taskPlans[j].over)));
-  const soonId = tasks[taskPlans.findIndex((p) => p.soon)]._id;
+  // one task due in a moment: stored isBreached false, read as true once the moment passed
+  // (created alone, after the others, so a slow run cannot pass the moment before it exists)
+  const soonDue = Date.now() + 1500;
+  const soonPlan = { ci: 1 % ncases, over: { name: 'Soon due task', status: { name: 'Open' }, dueDate: soonDue }, upd: {}, soon: true };
+  taskPlans.push(soonPlan);
+  tasks.push(await post(client, 'createTask', taskBody(cfg, cases[soonPlan.ci], soonPlan.over)));
+  const soonId = tasks[tasks.length - 1]._id;
   const createdTasks = tasks.slice();
   tasks = await pool(tasks.length, width, (j) => (Object.keys(taskPlans[j].upd).length
     ? post(client, `updateTask/${tasks[j]._id}`, taskPlans[j].upd) : tasks[j]));
