@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { before, after } from 'node:test';
 import { Client } from './client.mjs';
+import { PRISM, ContractProxy, takeViolations } from './contract.mjs';
 
 export const BIN = process.env.CASEMGR_BIN || new URL('../../../build/casemgr', import.meta.url).pathname;
 
@@ -131,7 +132,10 @@ export class Server {
     this.proc = proc;
     this.port = port;
     this.args = args;
-    this.base = `http://127.0.0.1:${port}`;
+    /** The server itself; `base` is where clients go (its contract proxy under make e2e-contract). */
+    this.direct = `http://127.0.0.1:${port}`;
+    this.base = this.direct;
+    this.proxy = null;
     this.stdoutText = '';
     this.stderrText = '';
     this.exited = null; // {code, signal} once the process is gone
@@ -181,8 +185,14 @@ export class Server {
     return { ...r2, killed: true };
   }
 
-  /** Sends a signal and waits for exit (SIGKILL after the timeout). Returns {code, signal, killed}. */
+  /** Sends a signal and waits for exit (SIGKILL after the timeout); stops its contract proxy too. Returns {code, signal, killed}. */
   async stop(signal = 'SIGTERM', ms = STOP_TIMEOUT_MS) {
+    const res = await this.stopProcess(signal, ms);
+    await this.proxy?.stop();
+    return res;
+  }
+
+  async stopProcess(signal, ms) {
     if (this.exited) return { ...this.exited, killed: false };
     this.stopping = true;
     try { this.proc.kill(signal); } catch { /* gone */ }
@@ -304,6 +314,11 @@ export class Env {
     server.stderrText = stderr;
     server.stdoutText = stdout;
     this.servers.push(server);
+    if (PRISM) {
+      server.proxy = await ContractProxy.start(server.direct, live);
+      server.proxy.attach(server);
+      server.base = server.proxy.base;
+    }
     return server;
   }
 
@@ -323,6 +338,8 @@ export class Env {
       const s = crashed[0];
       throw new Error(`server died during the test (code ${s.exited.code}, signal ${s.exited.signal})\nstderr: ${s.stderrTail()}`);
     }
+    const broken = takeViolations(); // each failed its test already; this catches any a test swallowed
+    if (broken.length) throw new Error(`${broken.length} contract violation(s); the first:\n${broken[0]}`);
   }
 }
 
