@@ -1240,6 +1240,33 @@ static const char *qb_glob(struct qbuild *b, const char *text)
     return out;
 }
 
+/* Whether the trigram index finds every name containing text. SQLite 3.40 (Debian 12's) takes a
+ * run of three bytes between GLOB wildcards for a trigram even when it holds fewer than three
+ * characters, and then matches nothing: "aï" (3 bytes) never found "naïve". Such a text is
+ * matched on the column instead, within the tenant's rows. */
+static bool trigram_finds(const char *text)
+{
+    size_t chars = 0;
+    bool ascii = true, wildcard = false;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        ascii = ascii && *p < 0x80;
+        wildcard = wildcard || *p == '*' || *p == '?' || *p == '[';
+        chars += (*p & 0xC0) != 0x80; /* not a UTF-8 continuation byte */
+    }
+    return ascii || (!wildcard && chars >= 3);
+}
+
+/* " AND <the name contains text>": through the trigram index when it can, else on the column. */
+static void qb_name_contains(struct qbuild *b, const char *text)
+{
+    if (trigram_finds(text))
+        qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
+    else
+        qb_sql(b, " AND (r.name_lower GLOB ");
+    qb_text(b, qb_glob(b, text));
+    qb_sql(b, ")");
+}
+
 static void qb_list(struct qbuild *b, const struct store_strings *l)
 {
     qb_sql(b, "(");
@@ -1255,7 +1282,8 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
 {
     /* With a name search the few rows the trigram index finds drive the query; the unary +
      * keeps SQLite from walking the whole tenant's index instead and probing each row. */
-    const char *plus = q->search || q->name ? "+" : "";
+    bool fts = (q->search && trigram_finds(q->search)) || (q->name && trigram_finds(q->name));
+    const char *plus = fts ? "+" : "";
     char frag[64];
     snprintf(frag, sizeof frag, " WHERE %sr.stream_id = ", plus);
     qb_sql(b, frag);
@@ -1271,21 +1299,26 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
         char *upper = qb_alloc(b, strlen(q->search));
         for (size_t i = 0; q->search[i]; i++)
             upper[i] = (char)toupper((unsigned char)q->search[i]);
-        qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
-        qb_text(b, qb_glob(b, q->search));
-        qb_sql(b, " UNION ALL SELECT rowid FROM records WHERE ref_id = ");
-        qb_text(b, upper);
-        qb_sql(b, " AND stream_id = ");
-        qb_text(b, q->stream_id);
-        qb_sql(b, " AND kind = ");
-        qb_int(b, q->kind);
-        qb_sql(b, ")");
+        if (trigram_finds(q->search)) {
+            qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
+            qb_text(b, qb_glob(b, q->search));
+            qb_sql(b, " UNION ALL SELECT rowid FROM records WHERE ref_id = ");
+            qb_text(b, upper);
+            qb_sql(b, " AND stream_id = ");
+            qb_text(b, q->stream_id);
+            qb_sql(b, " AND kind = ");
+            qb_int(b, q->kind);
+            qb_sql(b, ")");
+        } else {
+            qb_sql(b, " AND (r.name_lower GLOB ");
+            qb_text(b, qb_glob(b, q->search));
+            qb_sql(b, " OR r.ref_id = ");
+            qb_text(b, upper);
+            qb_sql(b, ")");
+        }
     }
-    if (q->name) {
-        qb_sql(b, " AND r.rowid IN (SELECT rowid FROM records_fts WHERE name_lower GLOB ");
-        qb_text(b, qb_glob(b, q->name));
-        qb_sql(b, ")");
-    }
+    if (q->name)
+        qb_name_contains(b, q->name);
     if (q->unresolved)
         qb_sql(b, " AND r.status_category IN ('open', 'inProgress')");
     if (q->unassigned)
