@@ -10,6 +10,7 @@
 // Protocol, one line each way: `open <upstream URL>` answers `<port>` (or `error <message>`);
 // `close <port>` answers `closed`. The process prints `ready` once the contract is loaded, and
 // exits when its stdin closes.
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 
@@ -17,6 +18,11 @@ const require = createRequire(import.meta.url);
 const { createServer } = require('@stoplight/prism-http-server');
 const { getHttpOperationsFromSpec } = require('@stoplight/prism-http');
 const { createLogger } = require('@stoplight/prism-core');
+
+// Prism forwards through Node's global agent, which keeps connections alive (Node 20): idle
+// ones would hold slots of a server started with a small --max-connections and change what the
+// suite's connection tests count. One connection per forwarded request, as a plain client's.
+http.globalAgent = new http.Agent({ keepAlive: false });
 
 const operations = await getHttpOperationsFromSpec(process.argv[2]);
 // violations travel in the answers' header; the log would only repeat them
