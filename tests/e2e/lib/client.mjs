@@ -319,7 +319,7 @@ export async function rawRequest(port, bytes, ms = 5000) {
   try {
     await conn.write(bytes);
     const res = await conn.readResponse(ms);
-    await checkRawAnswer(bytes, res); // make e2e-contract: the answer against the contract
+    await checkRawAnswer(port, bytes, res); // make e2e-contract: the answer against the contract
     return { ...res, conn };
   } catch (e) {
     conn.destroy();

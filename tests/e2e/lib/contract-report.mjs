@@ -11,16 +11,16 @@ try {
   console.error(`e2e-contract: no statistics in ${file} (${e.message})`);
   process.exit(1);
 }
-const total = { proxied: 0, local: 0, proxies: 0, violations: 0, bypassed: {}, unchecked: {} };
+const total = { proxied: 0, local: 0, proxies: 0, unproxied: 0, violations: 0, bypassed: {}, unchecked: {} };
 for (const l of lines) {
-  for (const k of ['proxied', 'local', 'proxies', 'violations']) total[k] += l[k] ?? 0;
+  for (const k of ['proxied', 'local', 'proxies', 'unproxied', 'violations']) total[k] += l[k] ?? 0;
   for (const m of ['bypassed', 'unchecked']) {
     for (const [k, v] of Object.entries(l[m] ?? {})) total[m][k] = (total[m][k] ?? 0) + v;
   }
 }
 const list = (m) => Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, v]) => `    ${v} ${k}`).join('\n') || '    none';
 const sum = (m) => Object.values(m).reduce((a, b) => a + b, 0);
-console.log(`e2e-contract: ${lines.length} test files, ${total.proxies} Prism proxies (docs/openapi.yaml)
+console.log(`e2e-contract: ${lines.length} test files, ${total.proxies} Prism proxies (docs/openapi.yaml), ${total.unproxied} servers without one (41-slow-clients)
   ${total.proxied} requests and answers checked by Prism on the way
   ${total.local} answers checked in-process by Prism's validator: raw-socket requests, and
   ${sum(total.bypassed)} requests sent around Prism because it cannot forward them unchanged:

@@ -21,7 +21,9 @@
 // reads through request() or rawRequest() is checked. Counted, not checked: answers to paths
 // that name no endpoint (no operation of the contract describes them) and libmicrohttpd's own
 // answers (README.md, known gaps). Raw sockets the suite drives by hand (framing, keep-alive,
-// slow clients) never meet Prism.
+// slow clients) never meet Prism, and a file that measures the server's own connections and
+// latency under attack (41-slow-clients) starts its server without a proxy, which would add
+// connections and CPU to what it measures: its answers are checked in-process.
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -42,7 +44,7 @@ const requireHere = createRequire(import.meta.url);
 
 // ------------------------------------------------------------------ bookkeeping
 
-const stats = { proxied: 0, bypassed: {}, local: 0, unchecked: {}, proxies: 0 };
+const stats = { proxied: 0, bypassed: {}, local: 0, unchecked: {}, proxies: 0, unproxied: 0 };
 /** Violations found in this test process (each also thrown where it was found). */
 export const violations = [];
 
@@ -69,6 +71,11 @@ function fail(what, detail) {
   const msg = `contract (docs/openapi.yaml): ${what}\n${detail}`;
   violations.push(msg);
   throw new ContractViolation(msg);
+}
+
+/** Counts a server started without a proxy (Env.startServer's contractProxy: false). */
+export function noteUnproxied() {
+  stats.unproxied++;
 }
 
 /** Takes (and clears) the violations found so far; for Env.dispose(). */
@@ -211,7 +218,7 @@ export function routeRequest(url, method, headers, body) {
   if (!PRISM) return { url, proxied: false, local: false };
   const u = new URL(url);
   const server = byProxyPort.get(Number(u.port));
-  if (!server) return { url, proxied: false, local: true, path: u.pathname, method }; // a direct URL
+  if (!server) return { url, proxied: false, local: true, path: u.pathname, method, port: Number(u.port) }; // a direct URL
   const why = bypassReason(method, headers, body);
   if (!why) {
     stats.proxied++;
@@ -219,7 +226,7 @@ export function routeRequest(url, method, headers, body) {
   }
   count(stats.bypassed, why);
   u.port = String(server.port);
-  return { url: u.toString(), proxied: false, local: true, path: u.pathname, method };
+  return { url: u.toString(), proxied: false, local: true, path: u.pathname, method, port: server.port };
 }
 
 /**
@@ -238,7 +245,7 @@ export function routeAround(route, res) {
   stats.proxied--;
   count(stats.bypassed, 'sent again around Prism: it could not forward it (connection refused or reset by the server)');
   u.port = String(server.port);
-  return { ...route, url: u.toString(), proxied: false, local: true };
+  return { ...route, url: u.toString(), proxied: false, local: true, port: server.port };
 }
 
 // ------------------------------------------------------------------ checking an answer
@@ -256,8 +263,13 @@ function bodyOf(contentType, text) {
 }
 
 let validator;
-/** Prism's own router and response validator over docs/openapi.yaml (loaded on first use). */
-function prismValidator() {
+/**
+ * Prism's own router and response validator over docs/openapi.yaml, loaded once. Env.startServer
+ * loads it before the first server starts: loading blocks the event loop for a second or two,
+ * which in the middle of a test would let a server's short idle timeout close the connections a
+ * client keeps alive.
+ */
+export function prismValidator() {
   validator ??= (async () => {
     const http = requireHere('@stoplight/prism-http');
     const route = requireHere('@stoplight/prism-http/dist/router').default;
@@ -283,6 +295,42 @@ export async function validateLocally({ method, path, status, headers, text }) {
   return v._tag === 'Left' ? v.left : [];
 }
 
+/** Direct ports of servers whose answers are checked at dispose, not at once (deferChecks). */
+const deferredPorts = new Set();
+const pending = [];
+
+/**
+ * Answers from the server on port are checked when the environment is disposed: for a file that
+ * measures latency and connections, which checking in the middle (CPU in the client's process)
+ * would disturb.
+ */
+export function deferChecks(port) {
+  deferredPorts.add(port);
+}
+
+/** Checks one answer in-process now, or queues it (deferChecks). answer: {method, path, status, headers, text}. */
+async function checkLocally(port, answer, what) {
+  if (deferredPorts.has(port)) {
+    pending.push({ answer, what });
+    return;
+  }
+  const found = await validateLocally(answer);
+  if (found === null) { count(stats.unchecked, 'no operation of the contract (unknown path)'); return; }
+  stats.local++;
+  if (found.length) fail(`${what}: ${answer.method} ${answer.path} -> HTTP ${answer.status}`, `${show(found)}\nbody: ${answer.text.slice(0, 600)}`);
+}
+
+/** Checks the queued answers (deferChecks); their violations join takeViolations(). */
+export async function checkDeferred() {
+  for (const { answer, what } of pending.splice(0)) {
+    try {
+      await checkLocally(-1, answer, what);
+    } catch (e) {
+      if (!(e instanceof ContractViolation)) throw e;
+    }
+  }
+}
+
 function headersObject(h) {
   const out = {};
   h.forEach((v, k) => { out[k] = v; });
@@ -297,10 +345,8 @@ export async function checkAnswer(route, res) {
   if (!PRISM) return;
   const where = `${route.method} ${route.path} -> HTTP ${res.status}`;
   if (route.local) {
-    const found = await validateLocally({ method: route.method, path: route.path, status: res.status, headers: headersObject(res.headers), text: res.text });
-    if (found === null) { count(stats.unchecked, 'no operation of the contract (unknown path)'); return; }
-    stats.local++;
-    if (found.length) fail(`the answer breaks the contract (checked in-process): ${where}`, `${show(found)}\nbody: ${res.text.slice(0, 600)}`);
+    const answer = { method: route.method, path: route.path, status: res.status, headers: headersObject(res.headers), text: res.text };
+    await checkLocally(route.port, answer, 'the answer breaks the contract (checked in-process)');
     return;
   }
   if (!res.headers.get('x-request-id')) fail(`an answer of Prism's own, not the server's: ${where}`, res.text.slice(0, 1500));
@@ -327,7 +373,7 @@ export async function checkAnswer(route, res) {
  * the request line. libmicrohttpd's own HTML answers (README.md, Known gaps) are counted, not
  * checked.
  */
-export async function checkRawAnswer(bytes, res) {
+export async function checkRawAnswer(port, bytes, res) {
   if (!PRISM) return;
   const line = bytes.subarray(0, Math.max(0, bytes.indexOf('\r\n'))).toString('latin1');
   const m = /^([A-Z]+) (\/\S*) HTTP\/1\.[01]$/.exec(line);
@@ -336,8 +382,6 @@ export async function checkRawAnswer(bytes, res) {
     count(stats.unchecked, 'libmicrohttpd\'s own answer (README.md, known gaps)');
     return;
   }
-  const found = await validateLocally({ method: m[1], path: m[2], status: res.status, headers: res.headers, text: res.text });
-  if (found === null) { count(stats.unchecked, 'no operation of the contract (unknown path)'); return; }
-  stats.local++;
-  if (found.length) fail(`the answer to a raw request breaks the contract: ${m[1]} ${m[2]} -> HTTP ${res.status}`, `${show(found)}\nbody: ${res.text.slice(0, 600)}`);
+  const answer = { method: m[1], path: m[2], status: res.status, headers: res.headers, text: res.text };
+  await checkLocally(port, answer, 'the answer to a raw request breaks the contract');
 }

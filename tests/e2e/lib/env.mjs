@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { before, after } from 'node:test';
 import { Client } from './client.mjs';
-import { PRISM, ContractProxy, takeViolations } from './contract.mjs';
+import { PRISM, ContractProxy, takeViolations, noteUnproxied, prismValidator, deferChecks, checkDeferred } from './contract.mjs';
 
 export const BIN = process.env.CASEMGR_BIN || new URL('../../../build/casemgr', import.meta.url).pathname;
 
@@ -281,8 +281,13 @@ export class Env {
     this.configCache.delete(stream);
   }
 
-  /** Starts `casemgr serve` on an ephemeral port; resolves once it printed its listening line. */
-  async startServer(extraArgs = [], { env = {}, withDbOption = true } = {}) {
+  /**
+   * Starts `casemgr serve` on an ephemeral port; resolves once it printed its listening line.
+   * contractProxy false (make e2e-contract): no Prism proxy in front, for a file that measures
+   * the server's own connections and latency; its answers are checked in-process at dispose().
+   */
+  async startServer(extraArgs = [], { env = {}, withDbOption = true, contractProxy = true } = {}) {
+    if (PRISM) await prismValidator();
     const args = ['serve', '--listen', '127.0.0.1:0', ...(withDbOption ? ['--db', this.db] : []), '--threads', '2', ...extraArgs];
     const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     live.add(proc);
@@ -314,7 +319,11 @@ export class Env {
     server.stderrText = stderr;
     server.stdoutText = stdout;
     this.servers.push(server);
-    if (PRISM) {
+    if (PRISM && !contractProxy) {
+      noteUnproxied();
+      deferChecks(server.port);
+    }
+    if (PRISM && contractProxy) {
       server.proxy = await ContractProxy.start(server.direct, live);
       server.proxy.attach(server);
       server.base = server.proxy.base;
@@ -338,6 +347,7 @@ export class Env {
       const s = crashed[0];
       throw new Error(`server died during the test (code ${s.exited.code}, signal ${s.exited.signal})\nstderr: ${s.stderrTail()}`);
     }
+    await checkDeferred();
     const broken = takeViolations(); // each failed its test already; this catches any a test swallowed
     if (broken.length) throw new Error(`${broken.length} contract violation(s); the first:\n${broken[0]}`);
   }
