@@ -44,7 +44,7 @@ const requireHere = createRequire(import.meta.url);
 
 // ------------------------------------------------------------------ bookkeeping
 
-const stats = { proxied: 0, bypassed: {}, local: 0, unchecked: {}, proxies: 0, unproxied: 0 };
+const stats = { proxied: 0, bypassed: {}, local: 0, unchecked: {}, proxies: 0, unproxied: 0, violations: 0 };
 /** Violations found in this test process (each also thrown where it was found). */
 export const violations = [];
 
@@ -59,7 +59,7 @@ if (PRISM) {
   process.on('exit', () => {
     const file = process.env.CASEMGR_E2E_CONTRACT_STATS;
     if (file) {
-      const line = { file: process.argv[1]?.split('/').pop(), ...stats, violations: violations.length };
+      const line = { file: process.argv[1]?.split('/').pop(), ...stats };
       try { appendFileSync(file, `${JSON.stringify(line)}\n`); } catch { /* best effort */ }
     }
   });
@@ -70,6 +70,7 @@ export class ContractViolation extends Error {}
 function fail(what, detail) {
   const msg = `contract (docs/openapi.yaml): ${what}\n${detail}`;
   violations.push(msg);
+  stats.violations++;
   throw new ContractViolation(msg);
 }
 
@@ -243,7 +244,7 @@ export function routeAround(route, res) {
   const server = byProxyPort.get(Number(u.port));
   if (!server) return null;
   stats.proxied--;
-  count(stats.bypassed, 'sent again around Prism: it could not forward it (connection refused or reset by the server)');
+  count(stats.bypassed, 'sent again around Prism, which could not reach the server (refused or reset: a killed server, a 413 before the body)');
   u.port = String(server.port);
   return { ...route, url: u.toString(), proxied: false, local: true, port: server.port };
 }
