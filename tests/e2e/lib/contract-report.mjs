@@ -22,7 +22,8 @@ const list = (m) => Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, v]) =
 const sum = (m) => Object.values(m).reduce((a, b) => a + b, 0);
 console.log(`e2e-contract: ${lines.length} test files, ${total.proxies} Prism proxies (docs/openapi.yaml), ${total.unproxied} servers without one (41-slow-clients)
   ${total.proxied} requests and answers checked by Prism on the way
-  ${total.local} answers checked in-process by Prism's validator: raw-socket requests, and
+  ${total.local} answers checked in-process by Prism's validator: to raw-socket requests, to
+  41-slow-clients, and to those of the following that got an answer (a killed server's do not)
   ${sum(total.bypassed)} requests sent around Prism because it cannot forward them unchanged:
 ${list(total.bypassed)}
   ${sum(total.unchecked)} answers no operation of the contract describes (counted, not checked):
