@@ -32,8 +32,8 @@ E2E_PG_ONLY     := $(sort $(wildcard tests/e2e/*-pg-*.test.mjs))
 E2E_SQLITE_ONLY := $(sort $(wildcard tests/e2e/*-sqlite-*.test.mjs))
 E2E_FILES       := $(filter-out $(E2E_PG_ONLY) $(E2E_SQLITE_ONLY),$(sort $(wildcard tests/e2e/*.test.mjs)))
 
-.PHONY: all deps run test unit e2e e2e-pg test-asan check check-static check-tsan cppcheck \
-        clang-tidy gcc-analyzer clean fmt bench
+.PHONY: all deps run test unit e2e e2e-pg e2e-contract test-asan check check-static check-tsan \
+        cppcheck clang-tidy gcc-analyzer clean fmt bench
 all: $(BUILD)/casemgr
 
 $(BUILD)/%.o: %.c
@@ -77,11 +77,21 @@ e2e-pg: $(BUILD)/casemgr
 	scripts/pg-test-cluster run -- env CASEMGR_BIN=$(abspath $(BUILD)/casemgr) \
 	  node --test --test-concurrency=2 $(E2E_FILES) $(E2E_PG_ONLY)
 
+# The SQLite suite once more with every server behind a Prism proxy that validates each request
+# and answer against docs/openapi.yaml (tests/e2e/lib/contract.mjs); then what it checked.
+E2E_CONTRACT_STATS := $(BUILD)/e2e-contract.jsonl
+e2e-contract: $(BUILD)/casemgr
+	@rm -f $(E2E_CONTRACT_STATS)
+	CASEMGR_E2E_PRISM=1 CASEMGR_E2E_CONTRACT_STATS=$(abspath $(E2E_CONTRACT_STATS)) \
+	  CASEMGR_BIN=$(abspath $(BUILD)/casemgr) node --test --test-concurrency=2 $(E2E_FILES)
+	@node tests/e2e/lib/contract-report.mjs $(E2E_CONTRACT_STATS)
+
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-contract
 	@$(MAKE) --no-print-directory e2e-pg
 	@$(MAKE) --no-print-directory check
 

@@ -73,6 +73,14 @@ describe('getCases/getTasks filters (API.md §8)', () => {
         await c({ searchText: null, limit: 500 });
       });
 
+      it('searchText and name: two characters in three bytes (SQLite\'s trigram index alone finds none)', T, async () => {
+        // the seed names case 7 "Crème brûlée request" and case 26 "naïve café question"
+        for (const s of ['aï', 'ÏV', 'rû', 'ée', 'é ', 'ße']) {
+          await c({ searchText: s, limit: 500 }, { nonEmpty: kind === CASE && s !== 'ße' });
+          await c({ name: s, limit: 500 }, { nonEmpty: kind === CASE && s !== 'ße' });
+        }
+      });
+
       it('name: case-insensitive substring of name only', T, async () => {
         for (const s of ['Testing', 'network ERR', 'disk_full', '100%', 'q', 'crème', 'NAÏVE', 'ünïcode', 'fé', 'FÉ', 'é ', 'ûl', 'ße']) {
           const r = await c({ name: s, limit: 500 });

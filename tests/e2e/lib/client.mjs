@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { tokenFor } from './jwt.mjs';
+import { routeRequest, routeAround, checkAnswer, checkRawAnswer } from './contract.mjs';
 
 export const FETCH_TIMEOUT_MS = 10_000;
 export const apiBase = (stream) => `/caseManagement/api/public/analytics/${stream}/`;
@@ -17,11 +18,23 @@ export async function request(url, { method = 'POST', headers = {}, body, timeou
   if (body !== undefined) {
     init.body = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   }
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, headers: res.headers, text, json };
+  const send = async (to) => {
+    const res = await fetch(to, init);
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json };
+  };
+  // make e2e-contract: through the server's contract proxy, or around it (lib/contract.mjs)
+  let route = routeRequest(url, method, init.headers, init.body);
+  let out = await send(route.url);
+  const around = routeAround(route, out);
+  if (around) {
+    route = around;
+    out = await send(route.url);
+  }
+  await checkAnswer(route, out);
+  return out;
 }
 
 /** An API client bound to one server, one app and one stream. */
@@ -306,6 +319,7 @@ export async function rawRequest(port, bytes, ms = 5000) {
   try {
     await conn.write(bytes);
     const res = await conn.readResponse(ms);
+    await checkRawAnswer(port, bytes, res); // make e2e-contract: the answer against the contract
     return { ...res, conn };
   } catch (e) {
     conn.destroy();

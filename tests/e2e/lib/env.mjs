@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { before, after } from 'node:test';
 import { Client } from './client.mjs';
+import { PRISM, ContractProxy, takeViolations, noteUnproxied, prismValidator, deferChecks, checkDeferred } from './contract.mjs';
 
 export const BIN = process.env.CASEMGR_BIN || new URL('../../../build/casemgr', import.meta.url).pathname;
 
@@ -131,7 +132,10 @@ export class Server {
     this.proc = proc;
     this.port = port;
     this.args = args;
-    this.base = `http://127.0.0.1:${port}`;
+    /** The server itself; `base` is where clients go (its contract proxy under make e2e-contract). */
+    this.direct = `http://127.0.0.1:${port}`;
+    this.base = this.direct;
+    this.proxy = null;
     this.stdoutText = '';
     this.stderrText = '';
     this.exited = null; // {code, signal} once the process is gone
@@ -181,8 +185,14 @@ export class Server {
     return { ...r2, killed: true };
   }
 
-  /** Sends a signal and waits for exit (SIGKILL after the timeout). Returns {code, signal, killed}. */
+  /** Sends a signal and waits for exit (SIGKILL after the timeout); stops its contract proxy too. Returns {code, signal, killed}. */
   async stop(signal = 'SIGTERM', ms = STOP_TIMEOUT_MS) {
+    const res = await this.stopProcess(signal, ms);
+    await this.proxy?.stop();
+    return res;
+  }
+
+  async stopProcess(signal, ms) {
     if (this.exited) return { ...this.exited, killed: false };
     this.stopping = true;
     try { this.proc.kill(signal); } catch { /* gone */ }
@@ -275,8 +285,11 @@ export class Env {
    * Starts `casemgr serve` on an ephemeral port; resolves once it printed its listening line.
    * wrapper: a command that execs the rest of its arguments (e.g. fiu-run), so the server keeps
    * the pid of the process started here.
+   * contractProxy false (make e2e-contract): no Prism proxy in front, for a file that measures
+   * the server's own connections and latency; its answers are checked in-process at dispose().
    */
-  async startServer(extraArgs = [], { env = {}, withDbOption = true, wrapper = [] } = {}) {
+  async startServer(extraArgs = [], { env = {}, withDbOption = true, wrapper = [], contractProxy = true } = {}) {
+    if (PRISM) await prismValidator();
     const args = ['serve', '--listen', '127.0.0.1:0', ...(withDbOption ? ['--db', this.db] : []), '--threads', '2', ...extraArgs];
     const argv = [...wrapper, BIN, ...args];
     const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -309,6 +322,15 @@ export class Env {
     server.stderrText = stderr;
     server.stdoutText = stdout;
     this.servers.push(server);
+    if (PRISM && !contractProxy) {
+      noteUnproxied();
+      deferChecks(server.port);
+    }
+    if (PRISM && contractProxy) {
+      server.proxy = await ContractProxy.start(server.direct, live);
+      server.proxy.attach(server);
+      server.base = server.proxy.base;
+    }
     return server;
   }
 
@@ -328,6 +350,9 @@ export class Env {
       const s = crashed[0];
       throw new Error(`server died during the test (code ${s.exited.code}, signal ${s.exited.signal})\nstderr: ${s.stderrTail()}`);
     }
+    await checkDeferred();
+    const broken = takeViolations(); // each failed its test already; this catches any a test swallowed
+    if (broken.length) throw new Error(`${broken.length} contract violation(s); the first:\n${broken[0]}`);
   }
 }
 

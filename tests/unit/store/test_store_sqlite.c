@@ -462,6 +462,82 @@ Test(store_sqlite, record_ref_id_is_unique_per_stream_and_kind)
     expect_absent(STORE_CASE, "st-1", "acc-1", "ci-2");
 }
 
+/* ---- name search (API.md §8) ---- */
+
+static void count_doc(const char *doc, size_t len, void *arg)
+{
+    (void)doc;
+    (void)len;
+    (*(int *)arg)++;
+}
+
+struct search_arg {
+    struct store_query q;
+    int found;
+    int64_t total;
+};
+
+static int search_cb(struct store_txn *t, void *arg)
+{
+    struct search_arg *a = arg;
+    return store_query(t, &a->q, count_doc, &a->found, &a->total);
+}
+
+/* How many cases of st-1/acc-1 a searchText (search) or name filter (!search) finds. */
+static int search_count(const char *text, bool search)
+{
+    struct search_arg *a = xcalloc(1, sizeof *a);
+    a->q.kind = STORE_CASE;
+    a->q.stream_id = "st-1";
+    a->q.account_id = "acc-1";
+    a->q.limit = 50;
+    if (search)
+        a->q.search = text;
+    else
+        a->q.name = text;
+    cr_assert_eq(store_read(st, search_cb, a), STORE_OK, "%s", text);
+    cr_assert_eq(a->total, a->found);
+    int n = a->found;
+    free(a);
+    return n;
+}
+
+Test(store_sqlite, search_finds_substrings_of_any_length_and_script)
+{
+    const char *names[] = {"naïve café question", "printer on fire", "a*b? [x] chars", "ïï"};
+    const char *ids[] = {"ci-1", "ci-2", "ci-3", "ci-4"};
+    const char *refs[] = {"CS000001", "CS000002", "CS000003", "CS000004"};
+    for (int i = 0; i < 4; i++) {
+        struct store_record r = record(STORE_CASE, ids[i], "st-1", "acc-1", refs[i], "{}");
+        r.name_lower = names[i];
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    struct store_record other = record(STORE_CASE, "ci-9", "st-1", "acc-2", "CS000009", "{}");
+    other.name_lower = "naïve café question";
+    cr_assert_eq(store_write(st, put_cb, &other), STORE_OK);
+    static const struct {
+        const char *text;
+        int found;
+    } cases[] = {
+        /* two characters in three bytes: SQLite's trigram index alone finds nothing */
+        {"aï", 1}, {"ïv", 1}, {"é ", 1}, {"ïï", 1},
+        /* one character, three characters and more, ASCII */
+        {"ï", 2}, {"é", 1}, {"aïv", 1}, {"naïve café", 1}, {"fire", 1}, {"on", 2}, {"o", 2},
+        /* GLOB's own characters are plain text */
+        {"*", 1}, {"a*b?", 1}, {"[x]", 1}, {"?", 1}, {"ï*", 0},
+        {"absent", 0}, {"ïx", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_expect_eq(search_count(cases[i].text, true), cases[i].found, "searchText \"%s\"",
+                     cases[i].text);
+        cr_expect_eq(search_count(cases[i].text, false), cases[i].found, "name \"%s\"",
+                     cases[i].text);
+    }
+    /* searchText also matches a refId exactly, whatever the name */
+    cr_expect_eq(search_count("cs000002", true), 1);
+    cr_expect_eq(search_count("cs000002", false), 0);
+}
+
 /* ---- transactions ---- */
 
 /* What a write callback saw; checked by the test after store_write returns, because write
