@@ -573,10 +573,12 @@ char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, 
                 if (v >= end || *v != ':')
                     return NULL;
                 v = skip_ws_text(v + 1, end);
-                size_t old = (size_t)(end - v) >= 4 && memcmp(v, "true", 4) == 0    ? 4
-                             : (size_t)(end - v) >= 5 && memcmp(v, "false", 5) == 0 ? 5
-                                                                                    : 0;
-                if (old == 0)
+                size_t avail = (size_t)(end - v), old = 0;
+                if (avail >= 4 && memcmp(v, "true", 4) == 0)
+                    old = 4;
+                else if (avail >= 5 && memcmp(v, "false", 5) == 0)
+                    old = 5;
+                else
                     return NULL;
                 const char *word = value ? "true" : "false";
                 size_t nw = value ? 4 : 5, head = (size_t)(v - text), tail = len - head - old;
