@@ -27,8 +27,10 @@
 #define JTEXT_MAX_DEPTH 1024
 
 /* The text (heap, NUL-terminated; free() it) and its length in *len when len is not NULL.
- * NULL where json_dumps fails too: a string that is not valid UTF-8, or nesting deeper than
- * JTEXT_MAX_DEPTH (where json_dumps would have found a cycle). */
+ * NULL where json_dumps fails too (a string that is not valid UTF-8), and for nesting deeper than
+ * JTEXT_MAX_DEPTH, which json_dumps would write: documents here are far shallower (request
+ * bodies are refused past a small depth), and the bound is what stands in for jansson's cycle
+ * check. */
 char *jtext_dump(const json_t *v, size_t *len);
 
 /* The value json_loadb(text, len, 0, NULL) returns (a new reference, or NULL). */

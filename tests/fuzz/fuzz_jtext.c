@@ -22,11 +22,39 @@ static void fail(const char *what, const uint8_t *data, size_t size)
     abort();
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): the parsers bound the depth */
+static int depth_of(const json_t *v)
+{
+    int d = 0;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int k = depth_of(json_array_get(v, i));
+            d = k > d ? k : d;
+        }
+        return d + 1;
+    }
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach((json_t *)v, key, m)
+        {
+            int k = depth_of(m);
+            d = k > d ? k : d;
+        }
+        return d + 1;
+    }
+    return 0;
+}
+
 static void same_text(const json_t *v, const uint8_t *data, size_t size)
 {
     char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     size_t len = 0;
     char *got = jtext_dump(v, &len);
+    if (want && !got && depth_of(v) > JTEXT_MAX_DEPTH + 1) { /* jtext's documented bound */
+        free(want);
+        return;
+    }
     if (!want != !got)
         fail(want ? "jtext_dump refused what json_dumps wrote" : "jtext_dump wrote what json_dumps refused",
              data, size);
