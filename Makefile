@@ -32,7 +32,7 @@ E2E_PG_ONLY     := $(sort $(wildcard tests/e2e/*-pg-*.test.mjs))
 E2E_SQLITE_ONLY := $(sort $(wildcard tests/e2e/*-sqlite-*.test.mjs))
 E2E_FILES       := $(filter-out $(E2E_PG_ONLY) $(E2E_SQLITE_ONLY),$(sort $(wildcard tests/e2e/*.test.mjs)))
 
-.PHONY: all deps run test unit e2e e2e-pg e2e-contract e2e-contract-asan test-asan check check-static check-tsan \
+.PHONY: all deps run test unit e2e e2e-pg e2e-contract e2e-contract-asan asan-run test-asan check check-static check-tsan \
         cppcheck clang-tidy gcc-analyzer clean fmt bench
 all: $(BUILD)/casemgr
 
@@ -96,37 +96,34 @@ test: deps
 	@$(MAKE) --no-print-directory e2e-pg
 	@$(MAKE) --no-print-directory check
 
-# The whole suite under ASan+UBSan. Servers write sanitizer reports to build/asan/reports/;
-# any report fails the run (a leak shows only at exit, after the test saw a clean answer).
-test-asan: deps
+# The unit tests and one end-to-end leg (ASAN_LEG: e2e or e2e-contract) on an ASan+UBSan build.
+# Servers write sanitizer reports to build/asan/reports/; any report fails the run (a leak shows
+# only at exit, after the test saw a clean answer).
+ASAN_LEG ?= e2e
+asan-run: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined all build/asan/unit-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(abspath tests/static/lsan-unit.supp) build/asan/unit-tests --jobs 2
 	rm -rf build/asan/reports && mkdir -p build/asan/reports
 	ASAN_OPTIONS=detect_leaks=1:log_path=$(abspath build/asan/reports)/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath build/asan/reports)/ubsan \
-	  $(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined e2e
+	  $(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined $(ASAN_LEG)
 	@if ls build/asan/reports/* >/dev/null 2>&1; then cat build/asan/reports/*; \
-	  echo "test-asan: sanitizer reports above"; exit 1; fi
-	@echo "test-asan: no sanitizer reports"
+	  echo "$(ASAN_LEG) under ASan+UBSan: sanitizer reports above"; exit 1; fi
+	@echo "$(ASAN_LEG) under ASan+UBSan: no sanitizer reports"
+
+# The whole SQLite suite under ASan+UBSan.
+test-asan:
+	@$(MAKE) --no-print-directory asan-run ASAN_LEG=e2e
 
 # What make test runs under the sanitizers: the unit tests, and the end-to-end suite once more
 # through the contract proxy (make e2e-contract) with every server an ASan+UBSan build, so one
-# leg checks both the documents against docs/openapi.yaml and the server's memory. Any sanitizer
-# report fails it, like test-asan. 41-slow-clients measures timeouts and latency in seconds,
-# which an ASan build under a proxy does not keep: it runs in the e2e and e2e-pg legs.
-e2e-contract-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined all build/asan/unit-tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  LSAN_OPTIONS=suppressions=$(abspath tests/static/lsan-unit.supp) build/asan/unit-tests --jobs 2
-	rm -rf build/asan/reports && mkdir -p build/asan/reports
-	ASAN_OPTIONS=detect_leaks=1:log_path=$(abspath build/asan/reports)/asan \
-	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath build/asan/reports)/ubsan \
-	  $(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined e2e-contract \
+# leg checks both the documents against docs/openapi.yaml and the server's memory.
+# 41-slow-clients measures timeouts and latency in seconds, which an ASan build under a proxy
+# does not keep: it runs in the e2e and e2e-pg legs.
+e2e-contract-asan:
+	@$(MAKE) --no-print-directory asan-run ASAN_LEG=e2e-contract \
 	  E2E_CONTRACT_FILES="$(filter-out %/41-slow-clients.test.mjs,$(E2E_FILES))"
-	@if ls build/asan/reports/* >/dev/null 2>&1; then cat build/asan/reports/*; \
-	  echo "e2e-contract-asan: sanitizer reports above"; exit 1; fi
-	@echo "e2e-contract-asan: no sanitizer reports"
 
 # Static analysis of src/ and the concurrency tests under ThreadSanitizer; any finding fails.
 # What is not a finding is written down where it is decided: .clang-tidy (the check set, each
