@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/mem.h"
+#include "util/text.h"
 
 struct out {
     char *p;
@@ -38,35 +39,11 @@ static void put_char(struct out *o, char c)
     o->p[o->len++] = c;
 }
 
-/* Length of the UTF-8 sequence at s (at most n bytes), 0 when it is not valid UTF-8: an
- * overlong form, a surrogate, a code point above U+10FFFF or a missing continuation byte. */
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when it is not valid UTF-8. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong below U+0800 */
-        else if (c == 0xED)
-            hi = 0x9F; /* U+D800..U+DFFF */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong below U+10000 */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
+    uint32_t cp;
+    return text_utf8_decode(s, n, &cp);
 }
 
 /* A JSON string: the escapes jansson writes (\" \\ \b \f \n \r \t, \u00XX in upper case for
@@ -240,30 +217,6 @@ static int hex4(const unsigned char *s)
     return v;
 }
 
-static size_t put_utf8(char *out, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* The escapes of a string from s (just past a backslash-free prefix) to its closing quote,
  * written into in->buf after the n bytes already there. false: not for the fast path. */
 static bool read_escaped(struct in *in, const unsigned char *s, size_t n, size_t *len)
@@ -315,7 +268,7 @@ static bool read_escaped(struct in *in, const unsigned char *s, size_t n, size_t
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 s += 6;
             }
-            n += put_utf8(b + n, (unsigned)cp);
+            n += text_utf8_encode((uint32_t)cp, b + n);
             break;
         }
         default: return false;
@@ -354,7 +307,7 @@ static bool read_string(struct in *in, const char **out, size_t *len)
     if (s >= in->end)
         return false;
     size_t need = (size_t)(in->end - start);
-    if (need > in->cap) {
+    if (!in->buf || need > in->cap) {
         in->buf = xrealloc(in->buf, need);
         in->cap = need;
     }

@@ -16,8 +16,7 @@ static void utf8_locale_init(void)
     utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
-/* Decodes one UTF-8 sequence at s (n bytes left); returns its length, 0 when invalid. */
-static size_t decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     if (s[0] < 0x80) {
         *cp = s[0];
@@ -39,7 +38,7 @@ static size_t decode(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-static size_t encode(uint32_t cp, char *out)
+size_t text_utf8_encode(uint32_t cp, char *out)
 {
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -72,7 +71,7 @@ char *text_lower(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = decode(p + i, len - i, &cp);
+        size_t n = text_utf8_decode(p + i, len - i, &cp);
         if (n == 0) {
             out[o++] = (char)p[i++];
             continue;
@@ -81,7 +80,7 @@ char *text_lower(const char *s, size_t len)
             cp = (uint32_t)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
         else if (utf8_locale)
             cp = (uint32_t)towlower_l((wint_t)cp, utf8_locale);
-        o += encode(cp, out + o);
+        o += text_utf8_encode(cp, out + o);
         i += n;
     }
     out[o] = '\0';
