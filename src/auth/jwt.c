@@ -334,6 +334,13 @@ int jwt_verify(const struct jwt *t, const unsigned char *key, size_t keylen,
     return jwt_check_claims(t, p, why);
 }
 
+int jwt_verify_claims(const struct jwt *t, const struct jwt_policy *p, const char **why)
+{
+    if (jwt_check_alg(t, p->alg, why) < 0)
+        return -1;
+    return jwt_check_claims(t, p, why);
+}
+
 void jwt_cleanup(struct jwt *t)
 {
     json_decref(t->header);

@@ -66,6 +66,9 @@ const char *jwt_jti(const struct jwt *t);
    refused. Returns 0, or -1 with *why a static sentence. Replay of jti is the caller's check. */
 int jwt_verify(const struct jwt *t, const unsigned char *key, size_t keylen,
                const struct jwt_policy *p, const char **why);
+/* jwt_verify without the signature: the alg and the claims only. For a token whose signature
+   the caller verified before with the same key (auth's cache of verified tokens). */
+int jwt_verify_claims(const struct jwt *t, const struct jwt_policy *p, const char **why);
 /* Frees the header and payload and zeroes *t; safe on a zeroed or cleaned-up struct. */
 void jwt_cleanup(struct jwt *t);
 /* Signs payload (not stolen) under header {"alg":...,"typ":"JWT"} with key[0..keylen). Returns

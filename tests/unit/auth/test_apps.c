@@ -498,3 +498,126 @@ Test(auth_apps, jti_is_not_recorded_without_enforcement)
     json_decref(doc);
     store_close(st);
 }
+
+/* The cache of verified tokens (apps.c): a hit must decide exactly as a full check would. */
+
+Test(auth_apps, cached_token_is_checked_again_against_the_server_key)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    char *tok = token(cid, secret, NULL);
+    struct auth_identity id;
+    const char *why;
+    for (int i = 0; i < 2; i++) { /* the second is a hit */
+        cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "try %d: %s", i, why ? why : "");
+        cr_expect_str_eq(id.app.client_id, cid);
+        auth_identity_cleanup(&id);
+    }
+    key_of(&keys, 43);
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "another server key");
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
+Test(auth_apps, cached_token_sees_a_rotated_secret)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    char *tok = token(cid, secret, NULL);
+    struct auth_identity id;
+    const char *why;
+    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
+    auth_identity_cleanup(&id);
+    /* a new salt is a new secret: the token signed with the old one no longer verifies */
+    json_object_set_new(doc, "salt", json_string("00112233445566778899aabbccddeeff"));
+    cr_assert_eq(store_write(st, put_app_txn, doc), STORE_OK);
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "the old secret's token");
+    cr_expect(why && strstr(why, "signature"), "why: %s", why ? why : "(null)");
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
+Test(auth_apps, cached_token_expires)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    int64_t now = time_now_ms() / 1000;
+    char extra[96];
+    snprintf(extra, sizeof extra, "{\"iat\":%lld,\"exp\":%lld}", (long long)now,
+             (long long)(now + 1));
+    char *tok = token(cid, secret, extra);
+    const struct auth_policy strict = {.leeway = 0, .max_age = 3600};
+    struct auth_identity id;
+    const char *why = NULL;
+    cr_assert_eq(auth_authenticate(st, &keys, &strict, tok, &id, &why), AUTH_OK, "%s",
+                 why ? why : "");
+    auth_identity_cleanup(&id);
+    while (time_now_ms() / 1000 <= now + 1)
+        usleep(50 * 1000);
+    why = NULL;
+    cr_expect_eq(auth_authenticate(st, &keys, &strict, tok, &id, &why), AUTH_DENIED,
+                 "expired since it was verified");
+    cr_expect(why && strstr(why, "expired"), "why: %s", why ? why : "(null)");
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
+Test(auth_apps, cached_token_with_another_signature_is_refused)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    char *tok = token(cid, secret, "{\"sub\":\"u-1\"}");
+    struct auth_identity id;
+    const char *why;
+    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
+    auth_identity_cleanup(&id);
+    /* same header and claims, one signature character changed */
+    size_t n = strlen(tok);
+    tok[n - 2] = tok[n - 2] == 'A' ? 'B' : 'A';
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "a forged signature");
+    cr_expect_null(id.app.doc);
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
+Test(auth_apps, more_tokens_than_the_cache_holds)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    char *toks[20];
+    for (int i = 0; i < 20; i++) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "{\"sub\":\"u-%d\"}", i);
+        toks[i] = token(cid, secret, extra);
+    }
+    struct auth_identity id;
+    const char *why;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 20; i++) {
+            int k = round == 1 ? 19 - i : i;
+            cr_assert_eq(authenticate(toks[k], &id, &why), AUTH_OK, "%s", why ? why : "");
+            char want[16];
+            snprintf(want, sizeof want, "u-%d", k);
+            cr_expect_str_eq(id.sub, want);
+            auth_identity_cleanup(&id);
+        }
+    }
+    for (int i = 0; i < 20; i++)
+        free(toks[i]);
+    json_decref(doc);
+    store_close(st);
+}
