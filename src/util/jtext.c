@@ -46,6 +46,28 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return text_utf8_decode(s, n, &cp);
 }
 
+/* How many bytes from s on are plain: printable ASCII other than '"' and '\\', which a JSON
+ * string holds as they are. Eight bytes at a time while they last: a byte below 0x20, a quote,
+ * a backslash or a high bit anywhere in the word stops the fast loop (the tests are exact for
+ * "any byte of the word"), and the byte loop finds which. */
+static size_t plain_run(const unsigned char *s, const unsigned char *end)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    const unsigned char *p = s;
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, sizeof x);
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        uint64_t stop = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x;
+        if (stop & highs)
+            break;
+        p += 8;
+    }
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return (size_t)(p - s);
+}
+
 /* A JSON string: the escapes jansson writes (\" \\ \b \f \n \r \t, \u00XX in upper case for
  * the other control characters), everything else as it is, UTF-8 checked. */
 static void put_string(struct out *o, const char *str, size_t n)
@@ -55,11 +77,10 @@ static void put_string(struct out *o, const char *str, size_t n)
     reserve(o, n + 2);
     o->p[o->len++] = '"';
     while (s < end) {
+        s += plain_run(s, end);
+        if (s >= end)
+            break;
         unsigned c = *s;
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            s++;
-            continue;
-        }
         if (c >= 0x80) {
             size_t k = utf8_seq(s, (size_t)(end - s));
             if (k == 0) {
@@ -284,6 +305,9 @@ static bool read_string(struct in *in, const char **out, size_t *len)
 {
     const unsigned char *s = in->p, *start = s;
     while (s < in->end) {
+        s += plain_run(s, in->end);
+        if (s >= in->end)
+            break;
         unsigned c = *s;
         if (c == '"') {
             *out = (const char *)start;

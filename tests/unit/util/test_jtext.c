@@ -218,6 +218,37 @@ Test(jtext, parse_edge_cases)
     expect_parse_same("[1,2]garbage", 5);
 }
 
+/* Strings are scanned eight bytes at a time while the bytes need no escape: every special byte
+ * (and a multi-byte character) at every position of strings around that width, both ways. */
+Test(jtext, special_bytes_at_every_position)
+{
+    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+                                           "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                           "\xc3", "\xff"};
+    char buf[64];
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+                size_t sl = strlen(specials[k]);
+                memset(buf, 'a', len);
+                memcpy(buf + at, specials[k], sl);
+                memset(buf + at + sl, 'b', len - at);
+                size_t n = len + sl;
+                json_t *v = json_stringn_nocheck(buf, n); /* invalid UTF-8 too: both refuse */
+                expect_same(v);
+                json_decref(v);
+                /* and as JSON text: the raw bytes inside quotes */
+                char text[80];
+                text[0] = '[';
+                text[1] = '"';
+                memcpy(text + 2, buf, n);
+                memcpy(text + 2 + n, "\"]", 3);
+                expect_parse_same(text, n + 4);
+            }
+        }
+    }
+}
+
 Test(jtext, parse_deep_nesting)
 {
     for (int depth = 1000; depth <= 2100; depth += 50) {
