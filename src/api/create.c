@@ -36,16 +36,32 @@ static int fail(struct create_job *job)
     return STORE_ABORT;
 }
 
-/* A task joins its case's taskIds in the same transaction (API.md §6). */
-static int append_to_case(struct store_txn *t, json_t *case_doc, const char *task_id)
+/* A task joins its case's taskIds in the same transaction (API.md §6). The id is appended to
+ * the stored text, without parsing a document that grows with every task (a case of a thousand
+ * tasks is 40 KB); only a text jtext cannot place it in (a member name spelled with escapes) is
+ * parsed and written again. No indexed column of the case changes. */
+static int append_to_case(struct store_txn *t, const struct create_job *job, const char *case_id,
+                          const struct store_record *cr, const char *task_id)
 {
-    struct store_record r, prev;
-    doc_record_columns(case_doc, DOC_CASE, &prev);
-    json_array_append_new(json_object_get(case_doc, "taskIds"), json_string(task_id));
-    doc_record_from(case_doc, DOC_CASE, &r);
-    int rc = store_record_update(t, &r, &prev); /* no indexed column changes */
-    doc_record_cleanup(&r);
-    doc_record_cleanup(&prev);
+    size_t len;
+    char *text = jtext_append_string(cr->doc, cr->doc_len, "taskIds", task_id, &len);
+    if (!text) {
+        json_t *case_doc = jtext_parse(cr->doc, cr->doc_len);
+        json_t *ids = json_object_get(case_doc, "taskIds");
+        if (!json_is_array(ids)) {
+            ids = json_array();
+            json_object_set_new(case_doc, "taskIds", ids);
+        }
+        json_array_append_new(ids, json_string(task_id));
+        text = jtext_dump(case_doc, &len);
+        json_decref(case_doc);
+        if (!text)
+            return STORE_ERROR;
+    }
+    int64_t version;
+    int rc = store_record_set_doc(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
+                                  text, len, &version);
+    free(text);
     return rc;
 }
 
@@ -72,14 +88,15 @@ static int create_txn(struct store_txn *t, void *arg)
             return rc;
     }
     json_t *cfg = NULL, *case_doc = NULL, *doc = NULL;
+    struct store_record cr = {0};
+    const char *case_id = NULL;
     int rc = api_load_config(t, job->ctx.stream_id, &cfg);
     if (rc != STORE_OK)
         goto out;
     job->ctx.config = cfg;
     if (job->kind == DOC_TASK) {
         /* api_create checked the members: caseId is a string here, or absent */
-        const char *case_id = json_string_value(json_object_get(job->body, "caseId"));
-        struct store_record cr;
+        case_id = json_string_value(json_object_get(job->body, "caseId"));
         if (!case_id) {
             err_set(&job->e, ERR_MISSING_MEMBER, "caseId", "caseId is required");
             rc = fail(job);
@@ -95,12 +112,14 @@ static int create_txn(struct store_txn *t, void *arg)
         }
         if (rc != STORE_OK)
             goto out;
-        case_doc = jtext_parse(cr.doc, cr.doc_len);
-        doc_record_cleanup(&cr);
-        if (!case_doc) {
-            rc = STORE_ERROR;
+        /* the task takes the case's _id and refId (its head: the document is read above for
+         * the append, and locked there on PostgreSQL, but not parsed) */
+        struct store_record_head h;
+        rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
+                               &h);
+        if (rc != STORE_OK)
             goto out;
-        }
+        case_doc = json_pack("{s:s, s:s}", "_id", case_id, "refId", h.ref_id);
         doc = doc_create_task(job->body, case_doc, &job->ctx, &job->e);
     } else {
         doc = doc_create_case(job->body, &job->ctx, &job->e);
@@ -123,8 +142,8 @@ static int create_txn(struct store_txn *t, void *arg)
     job->len = r.doc_len;
     r.doc = NULL;
     doc_record_cleanup(&r);
-    if (rc == STORE_OK && case_doc)
-        rc = append_to_case(t, case_doc, json_string_value(json_object_get(doc, "_id")));
+    if (rc == STORE_OK && case_id)
+        rc = append_to_case(t, job, case_id, &cr, json_string_value(json_object_get(doc, "_id")));
     if (rc == STORE_OK && job->idem_key) {
         struct store_idem in = {.status = 200, .body = job->text, .body_len = job->len,
                                 .created_at = job->ctx.now_ms};
@@ -132,6 +151,7 @@ static int create_txn(struct store_txn *t, void *arg)
         rc = store_idem_put(t, job->client_id, job->idem_key, &in);
     }
 out:
+    doc_record_cleanup(&cr);
     json_decref(doc);
     json_decref(case_doc);
     json_decref(cfg);

@@ -21,6 +21,9 @@ struct store_ops {
     int (*record_put)(struct store_txn *t, struct store_record *r);
     int (*record_update)(struct store_txn *t, struct store_record *r,
                          const struct store_record *prev);
+    int (*record_set_doc)(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                          const char *account_id, const char *id, const char *doc, size_t len,
+                          int64_t *version);
     int (*record_get)(struct store_txn *t, enum store_kind kind, const char *stream_id,
                       const char *account_id, const char *id, struct store_record *r);
     int (*record_head)(struct store_txn *t, enum store_kind kind, const char *stream_id,

@@ -90,6 +90,13 @@ int store_record_update(struct store_txn *t, struct store_record *r,
     return t->store->ops->record_update(t, r, prev);
 }
 
+int store_record_set_doc(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                         const char *account_id, const char *id, const char *doc, size_t len,
+                         int64_t *version)
+{
+    return t->store->ops->record_set_doc(t, kind, stream_id, account_id, id, doc, len, version);
+}
+
 int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
                      const char *account_id, const char *id, struct store_record *r)
 {

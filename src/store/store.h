@@ -123,6 +123,12 @@ int store_record_put(struct store_txn *t, struct store_record *r);
  * r->version. NOT_FOUND when no such record exists. */
 int store_record_update(struct store_txn *t, struct store_record *r,
                         const struct store_record *prev);
+/* Replaces the document of an existing record of that tenant and kind, for a change that moves
+ * none of its indexed columns or values (a case's taskIds): the row keeps its columns, the
+ * version is bumped and returned in *version. NOT_FOUND when no such record exists. */
+int store_record_set_doc(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                         const char *account_id, const char *id, const char *doc, size_t len,
+                         int64_t *version);
 /* Loads a record by kind + stream + account + id; a record of another tenant is NOT_FOUND.
  * On OK, r->doc is a heap string the caller frees; the other strings are NULL. */
 int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,

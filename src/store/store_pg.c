@@ -124,6 +124,7 @@ enum stmt_id {
     ST_REF_NEXT,
     ST_RECORD_PUT,
     ST_RECORD_UPDATE,
+    ST_RECORD_SET_DOC,
     ST_RECORD_GET,
     ST_RECORD_GET_LOCK,
     ST_RECORD_HEAD,
@@ -195,6 +196,10 @@ static const struct stmt_def stmts[ST_COUNT] = {
          " WHERE id = $13 AND stream_id = $14 AND account_id = $15 AND kind = $16"
          " AND ($17 = 0 OR version = $17) RETURNING version",
          17, "jibttttititatttii"},
+    [ST_RECORD_SET_DOC] = {"UPDATE records SET doc = $1, version = version + 1"
+                           " WHERE id = $2 AND kind = $3 AND stream_id = $4 AND account_id = $5"
+                           " RETURNING version",
+                           5, "jtitt"},
     [ST_RECORD_GET] = {"SELECT doc, version FROM records"
                        " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4",
                        4, "titt"},
@@ -1027,6 +1032,28 @@ static int pg_record_update(struct store_txn *tb, struct store_record *r,
     return rc;
 }
 
+static int pg_record_set_doc(struct store_txn *tb, enum store_kind kind, const char *stream_id,
+                             const char *account_id, const char *id, const char *doc,
+                             size_t len, int64_t *version)
+{
+    (void)len; /* the text is NUL-terminated; libpq sends it as such */
+    struct pg_txn *t = pg_txn_of(tb);
+    struct num k = num(kind);
+    const char *v[] = {doc, id, k.s, stream_id, account_id};
+    int rc;
+    PGresult *res = run(t, ST_RECORD_SET_DOC, v, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 1) {
+        *version = get_i64(res, 0, 0);
+        rc = STORE_OK;
+    } else {
+        rc = STORE_NOT_FOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
 static int pg_record_get(struct store_txn *tb, enum store_kind kind, const char *stream_id,
                          const char *account_id, const char *id, struct store_record *r)
 {
@@ -1546,6 +1573,7 @@ static const struct store_ops pg_ops = {
     .next_ref = pg_next_ref,
     .record_put = pg_record_put,
     .record_update = pg_record_update,
+    .record_set_doc = pg_record_set_doc,
     .record_get = pg_record_get,
     .record_head = pg_record_head,
     .query = pg_query,

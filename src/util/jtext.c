@@ -530,7 +530,11 @@ static const char *skip_ws_text(const char *s, const char *end)
     return s;
 }
 
-char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, size_t *out_len)
+/* Where the value of the top-level member key of the object text starts (past the colon and
+ * blanks), or NULL when text is not an object or has no such member. Member names are compared
+ * as written, so a name spelled with escapes is not found (the callers then fall back to parsing
+ * the whole text). */
+static const char *member_value(const char *text, size_t len, const char *key)
 {
     const char *s = skip_ws_text(text, text + len), *end = text + len;
     size_t klen = strlen(key);
@@ -549,24 +553,7 @@ char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, 
                 const char *v = skip_ws_text(after, end);
                 if (v >= end || *v != ':')
                     return NULL;
-                v = skip_ws_text(v + 1, end);
-                size_t avail = (size_t)(end - v), old = 0;
-                if (avail >= 4 && memcmp(v, "true", 4) == 0)
-                    old = 4;
-                else if (avail >= 5 && memcmp(v, "false", 5) == 0)
-                    old = 5;
-                else
-                    return NULL;
-                const char *word = value ? "true" : "false";
-                size_t nw = value ? 4 : 5, head = (size_t)(v - text), tail = len - head - old;
-                char *out = xmalloc(head + nw + tail + 1);
-                memcpy(out, text, head);
-                memcpy(out + head, word, nw);
-                memcpy(out + head + nw, v + old, tail);
-                out[head + nw + tail] = '\0';
-                if (out_len)
-                    *out_len = head + nw + tail;
-                return out;
+                return skip_ws_text(v + 1, end);
             }
             key_next = false;
             s = after;
@@ -584,4 +571,79 @@ char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, 
         s++;
     }
     return NULL;
+}
+
+/* text[0..head) + mid[0..n) + text[head + skip..len), heap and NUL-terminated. */
+static char *splice(const char *text, size_t len, size_t head, size_t skip, const char *mid,
+                    size_t n, size_t *out_len)
+{
+    size_t tail = len - head - skip;
+    char *out = xmalloc(head + n + tail + 1);
+    memcpy(out, text, head);
+    memcpy(out + head, mid, n);
+    memcpy(out + head + n, text + head + skip, tail);
+    out[head + n + tail] = '\0';
+    if (out_len)
+        *out_len = head + n + tail;
+    return out;
+}
+
+char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, size_t *out_len)
+{
+    const char *v = member_value(text, len, key), *end = text + len;
+    if (!v)
+        return NULL;
+    size_t avail = (size_t)(end - v), old = 0;
+    if (avail >= 4 && memcmp(v, "true", 4) == 0)
+        old = 4;
+    else if (avail >= 5 && memcmp(v, "false", 5) == 0)
+        old = 5;
+    else
+        return NULL;
+    return splice(text, len, (size_t)(v - text), old, value ? "true" : "false", value ? 4 : 5,
+                  out_len);
+}
+
+char *jtext_append_string(const char *text, size_t len, const char *key, const char *str,
+                          size_t *out_len)
+{
+    const char *v = member_value(text, len, key), *end = text + len;
+    if (!v || *v != '[')
+        return NULL;
+    /* the array's closing bracket, and whether anything comes before it */
+    const char *s = v + 1;
+    bool empty = true;
+    int depth = 1;
+    while (s < end) {
+        char c = *s;
+        if (c == '"') {
+            s = skip_string(s, end);
+            if (!s)
+                return NULL;
+            empty = false;
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 0)
+                break;
+        }
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            empty = false;
+        s++;
+    }
+    if (s >= end || *s != ']')
+        return NULL;
+    struct out o = {0};
+    if (!empty)
+        put_char(&o, ',');
+    put_string(&o, str, strlen(str));
+    if (o.failed) {
+        free(o.p);
+        return NULL;
+    }
+    char *out = splice(text, len, (size_t)(s - text), 0, o.p, o.len, out_len);
+    free(o.p);
+    return out;
 }

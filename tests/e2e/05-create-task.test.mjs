@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { useServer, ids, T, ID_RE } from './lib/env.mjs';
 import { tokenFor } from './lib/jwt.mjs';
 import { caseBody, taskBody, assertOk, assertError, fieldByName, statusNamed, priorityNamed, DAY } from './lib/client.mjs';
+import { CASE, snapshot } from './lib/update.mjs';
 
 const TASK_MEMBERS = [
   '_id', 'caseId', 'caseRefId', 'taskTmp', 'name', 'lname', 'desc', 'tags', 'userInfo', 'sessIds', 'accountId', 'iId',
@@ -90,6 +91,23 @@ describe('05 createTask: the document', () => {
     assert.deepEqual(d.status, statusNamed(ctx.cfg, 'On-Hold'));
     assert.deepEqual(d.priority, priorityNamed(ctx.cfg, 'Critical'));
     assert.equal(d.isBreached, true);
+  });
+
+  it('tasks created at once on one case: each in its taskIds once, one case version each, nothing else of the case moves', T, async () => {
+    const theCase = await ctx.client.newCase(ctx.cfg);
+    const before = await snapshot(ctx.client, CASE, theCase._id);
+    const N = 40;
+    const tasks = await Promise.all(Array.from({ length: N }, async (_, i) => {
+      const r = await ctx.client.createTask(taskBody(ctx.cfg, theCase, { name: `at once ${i}` }));
+      assertOk(r, `createTask ${i}`);
+      return r.json;
+    }));
+    const after = await snapshot(ctx.client, CASE, theCase._id);
+    assert.equal(after.doc.taskIds.length, N, 'no task twice, none lost');
+    assert.deepEqual([...after.doc.taskIds].sort(), tasks.map((t) => t._id).sort());
+    assert.equal(after.version, before.version + N, 'the case version moves once per task');
+    const rest = (d) => { const { taskIds, isBreached, ...other } = d; return other; };
+    assert.deepEqual(rest(after.doc), rest(before.doc), 'only taskIds changed');
   });
 
   it('TS numbers are per stream and independent of CS numbers', T, async () => {

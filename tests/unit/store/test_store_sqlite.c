@@ -490,7 +490,7 @@ static int search_count(const char *text, bool search)
     a->q.kind = STORE_CASE;
     a->q.stream_id = "st-1";
     a->q.account_id = "acc-1";
-    a->q.limit = 50;
+    a->q.limit = 500;
     if (search)
         a->q.search = text;
     else
@@ -536,6 +536,121 @@ Test(store_sqlite, search_finds_substrings_of_any_length_and_script)
     /* searchText also matches a refId exactly, whatever the name */
     cr_expect_eq(search_count("cs000002", true), 1);
     cr_expect_eq(search_count("cs000002", false), 0);
+}
+
+/* Migration 5: the triggers queue name changes in fts_pending and the writer moves them into
+ * records_fts before each COMMIT. Concurrent writers (so groups hold several writes), some
+ * rolled back to their savepoint, and renames: the index must answer as the rows say. */
+struct fts_writer {
+    int thread;
+    int committed;
+};
+
+static int put_or_abort_cb(struct store_txn *t, void *arg)
+{
+    struct store_record *r = arg;
+    int rc = store_record_put(t, r);
+    return rc != STORE_OK ? rc : r->priority_score == 0 ? STORE_ABORT : STORE_OK;
+}
+
+static void *fts_writer_main(void *arg)
+{
+    struct fts_writer *w = arg;
+    for (int i = 0; i < 25; i++) {
+        char id[32], ref[32], name[64];
+        snprintf(id, sizeof id, "ci-%d-%d", w->thread, i);
+        snprintf(ref, sizeof ref, "CS%03d%03d", w->thread, i);
+        snprintf(name, sizeof name, "zebra %s", i % 5 == 4 ? "rolledback" : "kept");
+        struct store_record r = record(STORE_CASE, id, "st-1", "acc-1", ref, "{}");
+        r.name_lower = name;
+        r.priority_score = i % 5 == 4 ? 0 : 10; /* 0: the callback aborts after the put */
+        int rc = store_write(st, put_or_abort_cb, &r);
+        if (rc == STORE_OK)
+            w->committed++;
+    }
+    return NULL;
+}
+
+static int rename_cb(struct store_txn *t, void *arg)
+{
+    struct store_record *r = arg;
+    struct store_record prev = *r;
+    prev.name_lower = "zebra kept";
+    prev.version = 0;
+    return store_record_update(t, r, &prev);
+}
+
+Test(store_sqlite, name_index_follows_puts_renames_and_rollbacks)
+{
+    pthread_t th[8];
+    struct fts_writer w[8] = {0};
+    for (int i = 0; i < 8; i++) {
+        w[i].thread = i;
+        cr_assert_eq(pthread_create(&th[i], NULL, fts_writer_main, &w[i]), 0);
+    }
+    int committed = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        committed += w[i].committed;
+    }
+    cr_assert_eq(committed, 8 * 20, "every write but the aborted ones committed");
+    cr_expect_eq(search_count("zebra", true), 160);
+    cr_expect_eq(search_count("rolledback", true), 0, "a rolled-back write left its name");
+    /* rename two of them */
+    for (int i = 0; i < 2; i++) {
+        char id[32], ref[32];
+        snprintf(id, sizeof id, "ci-%d-0", i);
+        snprintf(ref, sizeof ref, "CS%03d000", i);
+        struct store_record r = record(STORE_CASE, id, "st-1", "acc-1", ref, "{}");
+        r.name_lower = "okapi renamed";
+        cr_assert_eq(store_write(st, rename_cb, &r), STORE_OK);
+    }
+    cr_expect_eq(search_count("okapi", true), 2);
+    cr_expect_eq(search_count("zebra kept", true), 158, "the old names are gone");
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM fts_pending"), 0);
+    /* FTS5's own check of the index against the records table (external content) */
+    exec_on(db_path, "INSERT INTO records_fts (records_fts, rank) VALUES ('integrity-check', 1)");
+}
+
+/* A database written before migration 5 (names indexed by triggers into records_fts at once):
+ * opened again, it is migrated and its names, old and new, are all found. */
+Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
+{
+    struct store_record a = record(STORE_CASE, "ci-old", "st-1", "acc-1", "CS000001", "{}");
+    a.name_lower = "walrus before";
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    store_close(st);
+    st = NULL;
+    /* back to schema 4: the triggers of migration 3, no fts_pending */
+    exec_on(db_path,
+            "DROP TRIGGER records_fts_insert; DROP TRIGGER records_fts_update;"
+            "DROP TABLE fts_pending;"
+            "CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN"
+            "  INSERT INTO records_fts (rowid, name_lower) VALUES (new.rowid, new.name_lower); END;"
+            "CREATE TRIGGER records_fts_update AFTER UPDATE OF name_lower ON records"
+            "  WHEN old.name_lower IS NOT new.name_lower BEGIN"
+            "  INSERT INTO records_fts (records_fts, rowid, name_lower)"
+            "    VALUES ('delete', old.rowid, old.name_lower);"
+            "  INSERT INTO records_fts (rowid, name_lower) VALUES (new.rowid, new.name_lower); END;"
+            "INSERT INTO records (id, kind, stream_id, account_id, ref_id, name_lower, created_at,"
+            "  updated_at, version, doc) VALUES ('ci-raw', 0, 'st-1', 'acc-1', 'CS000002',"
+            "  'walrus raw', 1, 1, 1, '');"
+            "INSERT INTO record_docs (rid, doc) VALUES (last_insert_rowid(), '{}');"
+            "PRAGMA user_version = 4;");
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records_fts WHERE records_fts MATCH"
+                                    " '\"walrus\"'"),
+                 2, "schema 4 indexed both");
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st, "reopen: %s", err ? err : "?");
+    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), 5);
+    struct store_record b = record(STORE_CASE, "ci-new", "st-1", "acc-1", "CS000003", "{}");
+    b.name_lower = "walrus after";
+    cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
+    cr_expect_eq(search_count("walrus", true), 3);
+    cr_expect_eq(search_count("after", true), 1);
+    exec_on(db_path, "INSERT INTO records_fts (records_fts, rank) VALUES ('integrity-check', 1)");
 }
 
 /* ---- transactions ---- */

@@ -338,3 +338,75 @@ Test(jtext, set_bool_agrees_with_parse_and_dump_on_random_documents)
         json_decref(v);
     }
 }
+
+/* ---- jtext_append_string ---- */
+
+static void expect_append(const char *text, const char *str, const char *want)
+{
+    size_t len = 999;
+    char *got = jtext_append_string(text, strlen(text), "taskIds", str, &len);
+    if (!want) {
+        cr_assert_null(got, "appended in %s: %s", text, got);
+        return;
+    }
+    cr_assert_not_null(got, "nothing appended in %s", text);
+    cr_assert_str_eq(got, want);
+    cr_assert_eq(len, strlen(want));
+    free(got);
+}
+
+Test(jtext, append_string_to_the_top_level_array_only)
+{
+    expect_append("{\"taskIds\":[]}", "ti-1", "{\"taskIds\":[\"ti-1\"]}");
+    expect_append("{\"a\":1,\"taskIds\":[\"ti-1\"],\"b\":[]}", "ti-2",
+                  "{\"a\":1,\"taskIds\":[\"ti-1\",\"ti-2\"],\"b\":[]}");
+    expect_append("{ \"taskIds\" : [ ] }", "x", "{ \"taskIds\" : [ \"x\"] }");
+    expect_append("{\"taskIds\":[[],{\"k\":\"]\"},\"a]\\\"b\"]}", "q\"\\\n",
+                  "{\"taskIds\":[[],{\"k\":\"]\"},\"a]\\\"b\",\"q\\\"\\\\\\n\"]}");
+    /* nested members and names inside strings are not it */
+    expect_append("{\"o\":{\"taskIds\":[]},\"taskIds\":[]}", "t",
+                  "{\"o\":{\"taskIds\":[]},\"taskIds\":[\"t\"]}");
+    expect_append("{\"s\":\"\\\"taskIds\\\":[]\",\"taskIds\":[1]}", "t",
+                  "{\"s\":\"\\\"taskIds\\\":[]\",\"taskIds\":[1,\"t\"]}");
+    /* refusals: no such member, not an array, not an object, broken text, bad UTF-8 */
+    expect_append("{\"o\":{\"taskIds\":[]}}", "t", NULL);
+    expect_append("{\"taskIds\":{}}", "t", NULL);
+    expect_append("{\"taskIds\":\"[]\"}", "t", NULL);
+    expect_append("[{\"taskIds\":[]}]", "t", NULL);
+    expect_append("{\"taskIds\":[\"a\"", "t", NULL);
+    expect_append("{\"taskIds\":[", "t", NULL);
+    expect_append("", "t", NULL);
+    expect_append("{\"taskIds\":[]}", "bad\xc3", NULL);
+}
+
+Test(jtext, append_string_agrees_with_parse_and_dump_on_random_documents)
+{
+    for (int i = 0; i < 2000; i++) {
+        json_t *ids = json_array();
+        for (int k = 0; k < i % 4; k++)
+            json_array_append_new(ids, random_value(1));
+        json_t *v = json_pack("{s:o, s:o, s:o}", "x", random_value(0), "taskIds", ids, "y",
+                              random_value(0));
+        char *text = jtext_dump(v, NULL);
+        cr_assert_not_null(text);
+        json_t *s = random_string();
+        size_t len = 0;
+        char *got = jtext_append_string(text, strlen(text), "taskIds", json_string_value(s), &len);
+        if (!json_string_value(s) || strlen(json_string_value(s)) != json_string_length(s)) {
+            /* an embedded NUL: the C string is shorter, which is what gets appended */
+            json_t *cut = json_string(json_string_value(s));
+            json_decref(s);
+            s = cut;
+        }
+        json_array_append(ids, s);
+        char *want = jtext_dump(v, NULL);
+        cr_assert_not_null(got, "nothing appended in %s", text);
+        cr_assert_str_eq(got, want);
+        cr_assert_eq(len, strlen(want));
+        free(got);
+        free(want);
+        free(text);
+        json_decref(s);
+        json_decref(v);
+    }
+}
