@@ -106,11 +106,10 @@ void auth_app_cleanup(struct auth_app *app)
     memset(app, 0, sizeof *app);
 }
 
-/* Fills out from an app document it takes. */
-static int app_from_doc(json_t *doc, struct auth_app *out)
+int auth_app_parse(const char *json, struct auth_app *out)
 {
     memset(out, 0, sizeof *out);
-    out->doc = doc;
+    out->doc = json_loads(json, 0, NULL);
     if (!json_is_object(out->doc))
         goto fail;
     out->client_id = json_string_value(json_object_get(out->doc, "clientId"));
@@ -130,21 +129,6 @@ static int app_from_doc(json_t *doc, struct auth_app *out)
 fail:
     auth_app_cleanup(out);
     return -1;
-}
-
-int auth_app_parse(const char *json, struct auth_app *out)
-{
-    return app_from_doc(json_loads(json, 0, NULL), out);
-}
-
-/* An app of one's own, equal to app: the identity a request carries may be released on another
- * thread (an update's answer is sent from the store's writer), and jansson's reference counts,
- * though atomic, are read plainly first; so a cached app is never shared with it. */
-static void app_copy(const struct auth_app *app, struct auth_app *out)
-{
-    json_t *doc = json_deep_copy(app->doc);
-    if (!doc || app_from_doc(doc, out) != 0)
-        mem_oom(); /* app was parsed from this document: only memory can fail */
 }
 
 static bool array_has(const json_t *arr, const char *s)
@@ -319,7 +303,7 @@ static struct verified *verified_find(struct verified_cache *c, const char *toke
 }
 
 /* Keeps a verified token: in v (the token's entry, when the app text changed) or a new slot.
- * Takes *parsed (zeroed) and app_json; keeps a copy of app. Returns the entry. */
+ * Takes *parsed (zeroed) and app_json; shares app's document. Returns the entry. */
 static struct verified *verified_put(struct verified_cache *c, struct verified *v,
                                      const char *token, size_t len, struct jwt *parsed,
                                      char *app_json, const struct auth_app *app,
@@ -338,7 +322,8 @@ static struct verified *verified_put(struct verified_cache *c, struct verified *
     free(v->app_json);
     auth_app_cleanup(&v->app);
     v->app_json = app_json;
-    app_copy(app, &v->app);
+    v->app = *app;
+    json_incref(v->app.doc);
     memcpy(v->key, keys->key, sizeof v->key);
     return v;
 }
@@ -378,7 +363,8 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         CRYPTO_memcmp(v->key, keys->key, sizeof v->key) == 0) {
         /* verified before against this very app text: the signature holds */
         free(load.json);
-        app_copy(&v->app, &out->app);
+        out->app = v->app;
+        json_incref(out->app.doc);
         p.alg = out->app.alg;
         p.enforce_jti = out->app.enforce_jti;
         if (jwt_verify_claims(t, &p, why) != 0)
