@@ -199,90 +199,54 @@ static int update_txn(struct store_txn *t, void *arg)
     return rc == STORE_OK ? commit(t, arg, false) : rc;
 }
 
-/* An update in flight: the job and what it borrows, kept until the answer is sent. */
-struct update_call {
-    struct update_job job;
-    json_t *patch;
-    struct auth_identity id;
-    char *if_match;
-    struct http_request *req;
-    struct http_reply *rep;
-    bool in_writer; /* the whole read-modify-write was handed to the writer */
-};
-
-/* The answer to rc, where the job's work ended; then the call is released. */
-static void update_answer(struct update_call *u, int rc)
-{
-    struct update_job *job = &u->job;
-    /* a failed commit answers 503 even when the job had decided (see store_write); so does a
-     * job that decided nothing */
-    bool stored = rc == STORE_OK || rc == STORE_ABORT;
-    if (stored && job->failed) {
-        http_reply_err(u->rep, &job->e);
-    } else if (stored && job->text) {
-        api_reply_doc(u->rep, job->text, job->len, job->version); /* takes text */
-        job->text = NULL;
-    } else {
-        api_reply_store_error(u->rep);
-    }
-    job_reset(job);
-    json_decref(u->patch);
-    auth_identity_cleanup(&u->id);
-    free(u->if_match);
-    struct http_request *req = u->req;
-    bool later = u->rep->later;
-    free(u);
-    if (later)
-        http_reply_done(req);
-}
-
-/* On the writer thread, once the commit of an update prepared on a worker is known. A record
- * that changed since the worker read it is updated wholly inside the writer instead, which
- * always succeeds against other writers. */
-static void update_committed(void *arg, int rc)
-{
-    struct update_call *u = arg;
-    if (rc == STORE_CONFLICT && !u->in_writer) {
-        u->in_writer = true;
-        job_reset(&u->job);
-        store_write_async(api_cfg.store, update_txn, &u->job, update_committed);
-        return;
-    }
-    update_answer(u, rc);
-}
+#define OPTIMISTIC_TRIES 3
 
 /* API.md §7: the read-modify-write is atomic. The document work (parse, rules, serialise) runs
  * here on the worker with a read snapshot, and the writer only checks the version is unchanged
- * and writes, so the single writer stays free for SQL. The worker does not wait for the commit:
- * the answer is sent from the writer's thread once the group it joined is durable (one thread
- * switch less a request, and no worker held while a commit is on its way). */
+ * and writes, so the single writer stays free for SQL. A record that keeps changing under us
+ * (OPTIMISTIC_TRIES times) is updated wholly inside the writer instead, which always succeeds. */
+static int run_update(struct update_job *job)
+{
+    for (int attempt = 0; attempt < OPTIMISTIC_TRIES; attempt++) {
+        job_reset(job);
+        int rc = store_read(api_cfg.store, prepare_txn, job);
+        if (rc != STORE_OK)
+            return rc;
+        rc = store_write(api_cfg.store, commit_txn, job);
+        if (rc != STORE_CONFLICT)
+            return rc;
+    }
+    job_reset(job);
+    return store_write(api_cfg.store, update_txn, job);
+}
+
 static void update(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
 {
-    struct update_call *u = xcalloc(1, sizeof *u);
-    u->req = req;
-    u->rep = rep;
-    if (api_auth_or_reply(req, rep, true, &u->id)) {
-        free(u);
+    struct auth_identity id;
+    if (api_auth_or_reply(req, rep, true, &id))
         return;
+    json_t *patch = api_body_or_reply(req, rep, false);
+    if (!patch)
+        goto out;
+    struct update_job job = {.kind = kind, .id = req->params[1], .patch = patch,
+                             .if_match = http_header(req, "If-Match")};
+    api_doc_ctx(&id, req->params[0], &job.ctx);
+    int rc = run_update(&job);
+    /* a failed commit answers 503 even when the job had decided (see store_write); so does a
+     * job that decided nothing */
+    bool stored = rc == STORE_OK || rc == STORE_ABORT;
+    if (stored && job.failed) {
+        http_reply_err(rep, &job.e);
+    } else if (stored && job.text) {
+        api_reply_doc(rep, job.text, job.len, job.version); /* takes text */
+        job.text = NULL;
+    } else {
+        api_reply_store_error(rep);
     }
-    u->patch = api_body_or_reply(req, rep, false);
-    if (!u->patch) {
-        auth_identity_cleanup(&u->id);
-        free(u);
-        return;
-    }
-    const char *if_match = http_header(req, "If-Match"); /* the headers are MHD's: copy */
-    u->if_match = if_match ? xstrdup(if_match) : NULL;
-    u->job = (struct update_job){.kind = kind, .id = req->params[1], .patch = u->patch,
-                                 .if_match = u->if_match};
-    api_doc_ctx(&u->id, req->params[0], &u->job.ctx);
-    int rc = store_read(api_cfg.store, prepare_txn, &u->job);
-    if (rc != STORE_OK) { /* an answer already: an error, or nothing to change */
-        update_answer(u, rc);
-        return;
-    }
-    rep->later = true;
-    store_write_async(api_cfg.store, commit_txn, &u->job, update_committed);
+    job_reset(&job);
+out:
+    json_decref(patch);
+    auth_identity_cleanup(&id);
 }
 
 void api_update_case(struct http_request *req, struct http_reply *rep)

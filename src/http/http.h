@@ -24,8 +24,6 @@ struct http_request {
     const char *(*header_fn)(void *ctx, const char *name);
     unsigned (*header_count_fn)(void *ctx, const char *name); /* how many times it was sent */
     void *header_ctx;
-    /* what http_reply_done calls: set by whoever runs the handler (the server, a test) */
-    void (*reply_done)(struct http_request *req);
     /* path parameters captured by the router ({} segments, in order) */
     const char *params[2];
     /* filled by handlers for the access log: who called, on which stream */
@@ -41,9 +39,6 @@ struct http_reply {
     char etag[48];            /* without quotes; empty for none */
     const char *allow;        /* static "Allow" header value (405), or NULL */
     bool close;               /* close the connection after this reply */
-    /* set by a handler that answers later, from another thread: the request and this reply
-     * stay valid, and nothing is sent, until it calls http_reply_done (worker routes only) */
-    bool later;
 };
 
 /* Value of a request header (case-insensitive name), or NULL; the first when sent twice. */
@@ -66,8 +61,5 @@ void http_reply_error(struct http_reply *rep, enum err_code err, const char *fie
 void http_reply_err(struct http_reply *rep, const struct err *e);
 /* Frees the body; leaves rep reusable. */
 void http_reply_cleanup(struct http_reply *rep);
-/* Sends the reply of a request whose handler set rep->later, from any thread, once; req and
- * its reply must not be touched afterwards. */
-void http_reply_done(struct http_request *req);
 
 #endif

@@ -89,8 +89,3 @@ void http_reply_err(struct http_reply *rep, const struct err *e)
     http_reply_error(rep, e->code, e->field[0] ? e->field : NULL, "%s",
                      e->msg[0] ? e->msg : err_message(e->code));
 }
-
-void http_reply_done(struct http_request *req)
-{
-    req->reply_done(req);
-}

@@ -17,7 +17,6 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,9 +93,6 @@ struct req_state {
     size_t body_len, body_cap;
     bool queued;      /* a reply was queued already (rejected before the body) */
     bool replied;     /* a worker finished: reply holds the answer */
-    /* a reply.later request is resumed by the second of its handler returning and
-     * http_reply_done: whichever comes first sets this, the other resumes */
-    atomic_bool handoff;
     bool linger;      /* answered before its body was read: close lingering */
     struct http_reply reply;
     struct req_state *next_job; /* worker queue link */
@@ -321,31 +317,6 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
     return true;
 }
 
-static void resume(struct req_state *st)
-{
-    st->replied = true;
-    /* st belongs to MHD again from here: it may be freed at any moment */
-    MHD_resume_connection(st->conn);
-}
-
-/* http_reply_done of a request of this server */
-static void reply_done(struct http_request *req)
-{
-    struct req_state *st = (struct req_state *)((char *)req - offsetof(struct req_state, req));
-    if (atomic_exchange(&st->handoff, true)) /* its handler has returned */
-        resume(st);
-}
-
-/* Runs the handler of a suspended request and resumes it once it has its answer: at once, or
- * for a reply.later, when both the handler has returned and http_reply_done was called (until
- * then st must stay, so neither side may resume alone). */
-static void run_handler(struct req_state *st)
-{
-    st->route->handler(&st->req, &st->reply);
-    if (!st->reply.later || atomic_exchange(&st->handoff, true))
-        resume(st);
-}
-
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -366,7 +337,10 @@ static void *worker_main(void *arg)
         if (!srv->jobs_head)
             srv->jobs_tail = NULL;
         pthread_mutex_unlock(&srv->jobs_mu);
-        run_handler(st);
+        st->route->handler(&st->req, &st->reply);
+        st->replied = true;
+        /* st belongs to MHD again from here: it may be freed at any moment */
+        MHD_resume_connection(st->conn);
         pthread_mutex_lock(&srv->jobs_mu);
     }
     pthread_mutex_unlock(&srv->jobs_mu);
@@ -410,7 +384,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->req.header_fn = mhd_header;
         st->req.header_count_fn = mhd_header_count;
         st->req.header_ctx = conn;
-        st->req.reply_done = reply_done;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         st->entry = ci ? ci->socket_context : NULL;
@@ -450,15 +423,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http_reply rep = {0};
     if (!route_request(st, srv, url, method, &rep))
         return queue_reply(st, srv, &rep);
-    if (st->route->fast) {
+    if (st->route->fast || srv->nworkers == 0) {
         st->route->handler(&st->req, &rep);
         return queue_reply(st, srv, &rep);
-    }
-    if (srv->nworkers == 0) {
-        /* no pool: run it here, suspended as on a worker, so that it may answer later */
-        MHD_suspend_connection(st->conn);
-        run_handler(st);
-        return MHD_YES;
     }
     hand_to_worker(st, srv);
     return MHD_YES;

@@ -10,9 +10,6 @@ struct store_ops {
     bool (*ready)(struct store *s);
     const char *(*path)(const struct store *s);
     int (*write)(struct store *s, store_txn_fn fn, void *arg);
-    /* optional: store_write_async; without it the write runs and done is called at once */
-    void (*write_async)(struct store *s, store_txn_fn fn, void *arg,
-                        void (*done)(void *arg, int status));
     int (*read)(struct store *s, store_txn_fn fn, void *arg);
     int (*app_put)(struct store_txn *t, const char *client_id, const char *account_id,
                    const char *json);

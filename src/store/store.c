@@ -43,15 +43,6 @@ int store_write(struct store *s, store_txn_fn fn, void *arg)
     return s->ops->write(s, fn, arg);
 }
 
-void store_write_async(struct store *s, store_txn_fn fn, void *arg,
-                       void (*done)(void *arg, int status))
-{
-    if (s->ops->write_async)
-        s->ops->write_async(s, fn, arg, done);
-    else
-        done(arg, s->ops->write(s, fn, arg));
-}
-
 int store_read(struct store *s, store_txn_fn fn, void *arg)
 {
     return s->ops->read(s, fn, arg);

@@ -96,13 +96,6 @@ const char *store_path(const struct store *s);
  * other writes (group commit) and have decided on what they wrote, so when that transaction
  * does not commit, neither fn's writes nor its decisions (an abort, a conflict) stand. */
 int store_write(struct store *s, store_txn_fn fn, void *arg);
-/* store_write without waiting for it: done(arg, status) is called once, with what store_write
- * would have returned, when the write's transaction committed or failed. On SQLite it runs on
- * the writer thread after the group's commit (so it must be quick and must not wait on the
- * store, though it may call store_write_async again); on PostgreSQL before this returns. A
- * handler that answers from done saves the thread switches of waiting for the commit. */
-void store_write_async(struct store *s, store_txn_fn fn, void *arg,
-                       void (*done)(void *arg, int status));
 /* Runs fn in a read-only snapshot; returns fn's status or STORE_ERROR. */
 int store_read(struct store *s, store_txn_fn fn, void *arg);
 

@@ -255,14 +255,12 @@ struct sqlite_conn {
     struct sqlite_conn *next;
 };
 
-/* A write waiting for the writer thread: on the caller's stack, which waits on done, or on the
- * heap with on_done to call (store_write_async), freed by the writer. */
+/* A write waiting for the writer thread; lives on the caller's stack. */
 struct write_job {
     store_txn_fn fn;
     void *arg;
     int rc;
     sem_t done;
-    void (*on_done)(void *arg, int status);
     struct write_job *next;
 };
 
@@ -582,51 +580,28 @@ static int run_txn(struct store *base, enum stmt_id begin, store_txn_fn fn, void
     return rc;
 }
 
-/* Queues job for the writer thread; false when the store is closing. */
-static bool enqueue(struct sqlite_store *s, struct write_job *job)
-{
-    pthread_mutex_lock(&s->queue_mu);
-    if (s->stopping) {
-        pthread_mutex_unlock(&s->queue_mu);
-        return false;
-    }
-    if (s->queue_tail)
-        s->queue_tail->next = job;
-    else
-        s->queue_head = job;
-    s->queue_tail = job;
-    pthread_cond_signal(&s->queue_cv);
-    pthread_mutex_unlock(&s->queue_mu);
-    return true;
-}
-
 static int sqlite_write(struct store *base, store_txn_fn fn, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     struct write_job job = {.fn = fn, .arg = arg, .rc = STORE_ERROR};
     sem_init(&job.done, 0, 0);
-    if (!enqueue(s, &job)) {
+    pthread_mutex_lock(&s->queue_mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->queue_mu);
         sem_destroy(&job.done);
         return STORE_ERROR;
     }
+    if (s->queue_tail)
+        s->queue_tail->next = &job;
+    else
+        s->queue_head = &job;
+    s->queue_tail = &job;
+    pthread_cond_signal(&s->queue_cv);
+    pthread_mutex_unlock(&s->queue_mu);
     while (sem_wait(&job.done) != 0)
         ; /* EINTR */
     sem_destroy(&job.done);
     return job.rc;
-}
-
-static void sqlite_write_async(struct store *base, store_txn_fn fn, void *arg,
-                               void (*done)(void *arg, int status))
-{
-    struct write_job *job = xcalloc(1, sizeof *job);
-    job->fn = fn;
-    job->arg = arg;
-    job->rc = STORE_ERROR;
-    job->on_done = done;
-    if (!enqueue((struct sqlite_store *)base, job)) {
-        free(job);
-        done(arg, STORE_ERROR);
-    }
 }
 
 /* Called by SQLite on the writer's connection after each commit with the WAL's size. */
@@ -749,12 +724,7 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
          * earlier jobs wrote: if the transaction did not commit, none of them stands. */
         if (!committed)
             j->rc = STORE_ERROR;
-        if (j->on_done) {
-            j->on_done(j->arg, j->rc);
-            free(j);
-        } else {
-            sem_post(&j->done);
-        }
+        sem_post(&j->done);
         j = next;
     }
 }
@@ -1794,7 +1764,6 @@ static const struct store_ops sqlite_ops = {
     .ready = sqlite_ready,
     .path = sqlite_path,
     .write = sqlite_write,
-    .write_async = sqlite_write_async,
     .read = sqlite_read,
     .app_put = sqlite_app_put,
     .app_get = sqlite_app_get,
