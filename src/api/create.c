@@ -28,6 +28,10 @@ struct create_job {
     char *text;    /* the document or the replayed answer */
     size_t len;
     long long version;
+    /* a task built on the worker (prepare_task_txn), which the writer numbers and stores */
+    json_t *doc;
+    struct store_record rec; /* its record: the columns borrow from doc */
+    char ref[32];
 };
 
 static int fail(struct create_job *job)
@@ -65,6 +69,72 @@ static int append_to_case(struct store_txn *t, const struct create_job *job, con
     return rc;
 }
 
+/* A task's document built on the worker, from a read snapshot, so that the single writer only
+ * numbers and stores it (the document work is most of a createTask's cost). STORE_OK when built,
+ * STORE_ABORT with the answer (the case is not there, the body breaks a rule), anything else
+ * when the writer is to do it all (the stream has no stored configuration yet). */
+static int prepare_task_txn(struct store_txn *t, void *arg)
+{
+    struct create_job *job = arg;
+    const char *case_id = json_string_value(json_object_get(job->body, "caseId"));
+    if (!case_id)
+        return STORE_NOT_FOUND; /* the writer's path answers it */
+    json_t *cfg = NULL;
+    int rc = api_read_stored_config(t, job->ctx.stream_id, &cfg);
+    if (rc != STORE_OK)
+        return rc;
+    struct store_record_head h;
+    rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id, &h);
+    if (rc == STORE_NOT_FOUND) {
+        /* records are never deleted: a case missing now was missing when the request came */
+        err_set(&job->e, ERR_NOT_FOUND, "caseId", "case %s not found", case_id);
+        rc = fail(job);
+    }
+    if (rc != STORE_OK) {
+        json_decref(cfg);
+        return rc;
+    }
+    json_t *case_doc = json_pack("{s:s, s:s}", "_id", case_id, "refId", h.ref_id);
+    job->ctx.config = cfg;
+    json_t *doc = doc_create_task(job->body, case_doc, &job->ctx, &job->e);
+    job->ctx.config = NULL;
+    json_decref(case_doc);
+    json_decref(cfg);
+    if (!doc)
+        return fail(job);
+    doc_set_ref(doc, "TS", 0); /* numbered by the writer (put_prepared) */
+    doc_record_from(doc, DOC_TASK, &job->rec);
+    job->doc = doc;
+    return STORE_OK;
+}
+
+/* The writer's part of a prepared task: its number, written into the document's text. */
+static int put_prepared(struct store_txn *t, struct create_job *job, const char *case_id,
+                          const struct store_record *cr)
+{
+    int64_t n;
+    int rc = store_next_ref(t, job->ctx.stream_id, "TS", &n);
+    if (rc != STORE_OK)
+        return rc;
+    snprintf(job->ref, sizeof job->ref, "TS%06lld", (long long)n);
+    size_t len;
+    char *text = jtext_set_string(job->rec.doc, job->rec.doc_len, "refId", job->ref, &len);
+    if (!text)
+        return STORE_ERROR; /* the text prepare_task_txn wrote has the member */
+    struct store_record r = job->rec;
+    r.doc = text;
+    r.doc_len = len;
+    r.ref_id = job->ref;
+    r.ref_seq = n;
+    rc = store_record_put(t, &r);
+    job->version = r.version;
+    job->text = text; /* the answer */
+    job->len = len;
+    if (rc == STORE_OK)
+        rc = append_to_case(t, job, case_id, cr, json_string_value(json_object_get(job->doc, "_id")));
+    return rc;
+}
+
 static int create_txn(struct store_txn *t, void *arg)
 {
     struct create_job *job = arg;
@@ -90,6 +160,15 @@ static int create_txn(struct store_txn *t, void *arg)
     json_t *cfg = NULL, *case_doc = NULL, *doc = NULL;
     struct store_record cr = {0};
     const char *case_id = NULL;
+    if (job->doc) { /* built on the worker: the case's text (for taskIds), a number, the put */
+        case_id = json_string_value(json_object_get(job->body, "caseId"));
+        int rc = store_record_get(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
+                                  &cr);
+        if (rc == STORE_OK)
+            rc = put_prepared(t, job, case_id, &cr);
+        doc_record_cleanup(&cr);
+        return rc;
+    }
     int rc = api_load_config(t, job->ctx.stream_id, &cfg);
     if (rc != STORE_OK)
         goto out;
@@ -193,7 +272,19 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
         }
         auth_sha256_hex(req->body, req->body_len, job.body_hash);
     }
-    int rc = store_write(api_cfg.store, create_txn, &job);
+    int rc = STORE_OK;
+    /* without an Idempotency-Key (whose check comes first, in the writer) a task is built here */
+    if (kind == DOC_TASK && !job.idem_key) {
+        rc = store_read(api_cfg.store, prepare_task_txn, &job);
+        if (rc != STORE_OK && !job.failed) { /* the writer does it all */
+            json_decref(job.doc);
+            doc_record_cleanup(&job.rec);
+            job.doc = NULL;
+            rc = STORE_OK;
+        }
+    }
+    if (rc == STORE_OK)
+        rc = store_write(api_cfg.store, create_txn, &job);
     /* a failed commit answers 503 even when the job had decided (see store_write); so does a
      * job that decided nothing */
     bool stored = rc == STORE_OK || rc == STORE_ABORT;
@@ -208,6 +299,8 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
         api_reply_store_error(rep);
     }
     free(job.text);
+    json_decref(job.doc);
+    doc_record_cleanup(&job.rec);
 out:
     json_decref(body);
     auth_identity_cleanup(&id);

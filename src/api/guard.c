@@ -194,6 +194,16 @@ int api_read_config(struct store_txn *t, const char *stream_id, json_t **cfg)
     return config_get(t, stream_id, false, cfg);
 }
 
+int api_read_stored_config(struct store_txn *t, const char *stream_id, json_t **cfg)
+{
+    char *text = NULL;
+    int rc = store_stream_get(t, stream_id, &text);
+    if (rc != STORE_OK)
+        return rc;
+    *cfg = config_cached(stream_id, text);
+    return *cfg ? STORE_OK : STORE_ERROR;
+}
+
 int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err *e)
 {
     const json_t *s = json_object_get(body, "skip"), *l = json_object_get(body, "limit");

@@ -31,6 +31,9 @@ void api_reply_doc(struct http_reply *rep, char *text, size_t len, long long ver
 int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg);
 /* The same for a read transaction: a stream without one gets the defaults, not stored. */
 int api_read_config(struct store_txn *t, const char *stream_id, json_t **cfg);
+/* The stream's stored configuration only: NOT_FOUND when it has none yet (the defaults
+ * api_read_config answers then have template ids of their own, new each time). */
+int api_read_stored_config(struct store_txn *t, const char *stream_id, json_t **cfg);
 
 #define API_LIMIT_DEFAULT 50
 #define API_LIMIT_MAX 500

@@ -604,6 +604,26 @@ char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, 
                   out_len);
 }
 
+char *jtext_set_string(const char *text, size_t len, const char *key, const char *str,
+                       size_t *out_len)
+{
+    const char *v = member_value(text, len, key), *end = text + len;
+    if (!v || *v != '"')
+        return NULL;
+    const char *after = skip_string(v, end);
+    if (!after)
+        return NULL;
+    struct out o = {0};
+    put_string(&o, str, strlen(str));
+    if (o.failed) {
+        free(o.p);
+        return NULL;
+    }
+    char *out = splice(text, len, (size_t)(v - text), (size_t)(after - v), o.p, o.len, out_len);
+    free(o.p);
+    return out;
+}
+
 char *jtext_append_string(const char *text, size_t len, const char *key, const char *str,
                           size_t *out_len)
 {

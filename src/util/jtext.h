@@ -42,6 +42,13 @@ json_t *jtext_parse(const char *text, size_t len);
  * list queries recompute on every read (API.md §8). */
 char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, size_t *out_len);
 
+/* A copy of the object text with the string value of its top-level member key replaced by str
+ * (heap, NUL-terminated, its length in *out_len): the text json_dumps would write after
+ * json_object_set. NULL when text is not an object with such a string member, or str is not
+ * valid UTF-8. For a task's refId, numbered by the writer after the document was built. */
+char *jtext_set_string(const char *text, size_t len, const char *key, const char *str,
+                       size_t *out_len);
+
 /* A copy of the object text with the string str appended to the array that is its top-level
  * member key (heap, NUL-terminated, its length in *out_len): the text json_dumps would write
  * after json_array_append. NULL when text is not an object with such an array member, or str is

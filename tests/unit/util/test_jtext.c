@@ -410,3 +410,62 @@ Test(jtext, append_string_agrees_with_parse_and_dump_on_random_documents)
         json_decref(v);
     }
 }
+
+/* ---- jtext_set_string ---- */
+
+static void expect_set_string(const char *text, const char *str, const char *want)
+{
+    size_t len = 999;
+    char *got = jtext_set_string(text, strlen(text), "refId", str, &len);
+    if (!want) {
+        cr_assert_null(got, "set in %s: %s", text, got);
+        return;
+    }
+    cr_assert_not_null(got, "nothing set in %s", text);
+    cr_assert_str_eq(got, want);
+    cr_assert_eq(len, strlen(want));
+    free(got);
+}
+
+Test(jtext, set_string_replaces_the_top_level_string_only)
+{
+    expect_set_string("{\"refId\":\"TS000000\"}", "TS000042", "{\"refId\":\"TS000042\"}");
+    expect_set_string("{\"a\":{\"refId\":\"x\"},\"refId\":\"TS000000\",\"b\":\"refId\"}",
+                      "TS1234567", "{\"a\":{\"refId\":\"x\"},\"refId\":\"TS1234567\",\"b\":\"refId\"}");
+    expect_set_string("{\"refId\":\"a\\\"b\\\\\"}", "q\"\n",
+                      "{\"refId\":\"q\\\"\\n\"}");
+    expect_set_string("{ \"refId\" : \"\" , \"x\":1}", "é", "{ \"refId\" : \"é\" , \"x\":1}");
+    /* refusals: no such member, not a string, not an object, broken text, bad UTF-8 */
+    expect_set_string("{\"o\":{\"refId\":\"x\"}}", "t", NULL);
+    expect_set_string("{\"refId\":7}", "t", NULL);
+    expect_set_string("{\"refId\":null}", "t", NULL);
+    expect_set_string("[{\"refId\":\"x\"}]", "t", NULL);
+    expect_set_string("{\"refId\":\"x", "t", NULL);
+    expect_set_string("{\"refId\":\"x\"}", "bad\xc3", NULL);
+}
+
+Test(jtext, set_string_agrees_with_parse_and_dump_on_random_documents)
+{
+    for (int i = 0; i < 2000; i++) {
+        json_t *old = random_string();
+        json_t *v = json_pack("{s:o, s:o, s:o}", "x", random_value(0), "refId", old, "y",
+                              random_value(0));
+        char *text = jtext_dump(v, NULL);
+        cr_assert_not_null(text);
+        json_t *s = random_string();
+        json_t *c = json_string(json_string_value(s)); /* what a C string can carry */
+        size_t len = 0;
+        char *got = jtext_set_string(text, strlen(text), "refId", json_string_value(c), &len);
+        json_object_set(v, "refId", c);
+        char *want = jtext_dump(v, NULL);
+        cr_assert_not_null(got, "nothing set in %s", text);
+        cr_assert_str_eq(got, want);
+        cr_assert_eq(len, strlen(want));
+        free(got);
+        free(want);
+        free(text);
+        json_decref(s);
+        json_decref(c);
+        json_decref(v);
+    }
+}
