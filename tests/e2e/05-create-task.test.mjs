@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { useServer, ids, T, ID_RE } from './lib/env.mjs';
 import { tokenFor } from './lib/jwt.mjs';
 import { caseBody, taskBody, assertOk, assertError, fieldByName, statusNamed, priorityNamed, DAY } from './lib/client.mjs';
-import { CASE, snapshot } from './lib/update.mjs';
+import { CASE, TASK, snapshot } from './lib/update.mjs';
 
 const TASK_MEMBERS = [
   '_id', 'caseId', 'caseRefId', 'taskTmp', 'name', 'lname', 'desc', 'tags', 'userInfo', 'sessIds', 'accountId', 'iId',
@@ -108,6 +108,15 @@ describe('05 createTask: the document', () => {
     assert.equal(after.version, before.version + N, 'the case version moves once per task');
     const rest = (d) => { const { taskIds, isBreached, ...other } = d; return other; };
     assert.deepEqual(rest(after.doc), rest(before.doc), 'only taskIds changed');
+    // numbered by the writer after the document was built: distinct, and stored as answered
+    assert.equal(new Set(tasks.map((t) => t.refId)).size, N);
+    for (const t of tasks) assert.match(t.refId, /^TS\d{6,}$/), assert.notEqual(t.refId, 'TS000000');
+    for (const t of tasks.slice(0, 5)) {
+      const stored = await snapshot(ctx.client, TASK, t._id);
+      const { isBreached: a, ...got } = stored.doc;
+      const { isBreached: b, ...want } = t;
+      assert.deepEqual(got, want, `task ${t._id} as stored`);
+    }
   });
 
   it('TS numbers are per stream and independent of CS numbers', T, async () => {
