@@ -139,12 +139,24 @@ Test(store_migrate, a_first_version_file_is_migrated_in_place)
     cr_expect_eq(count(s, by_chat, STORE_TASK), 0);
     cr_expect_eq(count(s, by_billing, STORE_CASE), 1, "queue names");
     cr_expect_eq(count(s, by_search, STORE_CASE), 1, "the name search index");
+    cr_expect_eq(count(s, by_search, STORE_TASK), 0, "keyed by tenant and kind");
     cr_expect_eq(count(s, by_severity, STORE_CASE), 1, "custom field values");
     json_decref(three);
     store_close(s);
 
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
+    /* version 6 replaced the name index of version 3 */
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM"
+                                        " sqlite_schema WHERE name GLOB 'records_fts*' OR name ="
+                                        " 'record_names' OR name GLOB 'records_names_*'"
+                                        " ORDER BY name)",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect_str_eq((const char *)sqlite3_column_text(st, 0),
+                     "record_names records_names_insert records_names_update");
+    sqlite3_finalize(st);
     cr_assert_eq(sqlite3_prepare_v2(db, "SELECT ref_seq, source FROM records WHERE id = 'ti-1'",
                                     -1, &st, NULL),
                  SQLITE_OK);

@@ -539,7 +539,7 @@ Test(store_sqlite, search_finds_substrings_of_any_length_and_script)
 }
 
 /* Migration 5: the triggers queue name changes in fts_pending and the writer moves them into
- * records_fts before each COMMIT. Concurrent writers (so groups hold several writes), some
+ * the name index (record_names since migration 6) before each COMMIT. Concurrent writers (so groups hold several writes), some
  * rolled back to their savepoint, and renames: the index must answer as the rows say. */
 struct fts_writer {
     int thread;
@@ -608,12 +608,12 @@ Test(store_sqlite, name_index_follows_puts_renames_and_rollbacks)
     cr_expect_eq(search_count("okapi", true), 2);
     cr_expect_eq(search_count("zebra kept", true), 158, "the old names are gone");
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM fts_pending"), 0);
-    /* FTS5's own check of the index against the records table (external content) */
-    exec_on(db_path, "INSERT INTO records_fts (records_fts, rank) VALUES ('integrity-check', 1)");
+    /* FTS5's own check of the index (contentless since migration 6: of its structure) */
+    exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
 }
 
 /* A database written before migration 5 (names indexed by triggers into records_fts at once):
- * opened again, it is migrated and its names, old and new, are all found. */
+ * opened again, it is migrated (to record_names too) and its names, old and new, are found. */
 Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
 {
     struct store_record a = record(STORE_CASE, "ci-old", "st-1", "acc-1", "CS000001", "{}");
@@ -621,10 +621,15 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
     store_close(st);
     st = NULL;
-    /* back to schema 4: the triggers of migration 3, no fts_pending */
+    /* back to schema 4: records_fts and the triggers of migration 3, no fts_pending, nothing
+     * of the later migrations */
     exec_on(db_path,
-            "DROP TRIGGER records_fts_insert; DROP TRIGGER records_fts_update;"
+            "DROP TRIGGER records_names_insert; DROP TRIGGER records_names_update;"
+            "DROP TABLE record_names; DROP TABLE record_scopes;"
             "DROP TABLE fts_pending;"
+            "CREATE VIRTUAL TABLE records_fts USING fts5 (name_lower, content = 'records',"
+            "  content_rowid = 'rowid', tokenize = 'trigram case_sensitive 1');"
+            "INSERT INTO records_fts (records_fts) VALUES ('rebuild');"
             "CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN"
             "  INSERT INTO records_fts (rowid, name_lower) VALUES (new.rowid, new.name_lower); END;"
             "CREATE TRIGGER records_fts_update AFTER UPDATE OF name_lower ON records"
@@ -644,13 +649,176 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     url_of(url, sizeof url);
     st = store_open(url, &fast_opts, &err);
     cr_assert_not_null(st, "reopen: %s", err ? err : "?");
-    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), 5);
+    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), 6);
     struct store_record b = record(STORE_CASE, "ci-new", "st-1", "acc-1", "CS000003", "{}");
     b.name_lower = "walrus after";
     cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
     cr_expect_eq(search_count("walrus", true), 3);
     cr_expect_eq(search_count("after", true), 1);
-    exec_on(db_path, "INSERT INTO records_fts (records_fts, rank) VALUES ('integrity-check', 1)");
+    exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
+}
+
+/* A search's pages, under every sort, must be what sorting the matches gives: the store picks
+ * how to find them (walk the sort's index, or read the name index's matches and sort them) by
+ * how deep the page is, and both ways must agree. */
+#define PAGED 240
+
+static struct paged {
+    char id[16], ref[16], name[48], doc[48];
+    int64_t created, updated, due;
+    bool has_due;
+    int score;
+} paged[PAGED];
+static enum store_sort paged_sort;
+static bool paged_desc;
+
+static int paged_cmp(const void *pa, const void *pb)
+{
+    const struct paged *a = pa, *b = pb;
+    int c = 0;
+    switch (paged_sort) {
+    case STORE_SORT_CREATED: c = (a->created > b->created) - (a->created < b->created); break;
+    case STORE_SORT_UPDATED: c = (a->updated > b->updated) - (a->updated < b->updated); break;
+    case STORE_SORT_DUE:
+        /* records without a dueDate come last either way (API.md §8) */
+        if (a->has_due != b->has_due)
+            return a->has_due ? -1 : 1;
+        c = (a->due > b->due) - (a->due < b->due);
+        break;
+    case STORE_SORT_PRIORITY: c = (a->score > b->score) - (a->score < b->score); break;
+    case STORE_SORT_NAME: c = strcmp(a->name, b->name); break;
+    case STORE_SORT_REF: c = strcmp(a->ref, b->ref); break;
+    }
+    if (c == 0)
+        c = strcmp(a->id, b->id);
+    return paged_desc ? -c : c;
+}
+
+struct page_arg {
+    struct store_query q;
+    char ids[64][16];
+    int found;
+    int64_t total;
+};
+
+static void page_doc(const char *doc, size_t len, void *arg)
+{
+    struct page_arg *a = arg;
+    const char *id = strstr(doc, "ti-");
+    cr_assert_not_null(id);
+    cr_assert_lt(a->found, 64);
+    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.6s", id);
+    (void)len;
+}
+
+static int page_cb(struct store_txn *t, void *arg)
+{
+    struct page_arg *a = arg;
+    return store_query(t, &a->q, page_doc, a, &a->total);
+}
+
+Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_found)
+{
+    for (int i = 0; i < PAGED; i++) {
+        struct paged *p = &paged[i];
+        snprintf(p->id, sizeof p->id, "ti-%03d", (i * 131) % PAGED);
+        snprintf(p->ref, sizeof p->ref, "TS%06d", i);
+        snprintf(p->name, sizeof p->name, i % 6 ? "plain %d" : "a quokka %d", (i * 7) % 50);
+        snprintf(p->doc, sizeof p->doc, "{\"_id\":\"%.15s\"}", p->id);
+        p->created = 1000 + (i * 37) % 60; /* four records per instant: ties go by _id */
+        p->updated = 5000 - (i * 11) % 90;
+        p->has_due = i % 5 != 0;
+        p->due = p->has_due ? 9000 + (i * 13) % 70 : 0;
+        p->score = i % 4;
+        struct store_record r = record(STORE_TASK, p->id, "st-1", "acc-1", p->ref, p->doc);
+        r.name_lower = p->name;
+        r.created_at = p->created;
+        r.updated_at = p->updated;
+        r.has_due_date = p->has_due;
+        r.due_date = p->due;
+        r.priority_score = p->score;
+        r.ref_seq = i;
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    /* the same word in another account's tasks and in this account's cases */
+    for (int i = 0; i < 30; i++) {
+        char id[16], ref[16];
+        snprintf(id, sizeof id, "tx-%03d", i);
+        snprintf(ref, sizeof ref, "TS9%05d", i); /* refIds are unique per stream */
+        struct store_record r = record(STORE_TASK, id, "st-1", "acc-2", ref, "{}");
+        r.name_lower = "another quokka";
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+        snprintf(id, sizeof id, "ci-%03d", i);
+        snprintf(ref, sizeof ref, "CS%06d", i);
+        r = record(STORE_CASE, id, "st-1", "acc-1", ref, "{}");
+        r.name_lower = "a case quokka";
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    static struct paged match[PAGED];
+    int nmatch = 0;
+    for (int i = 0; i < PAGED; i++)
+        if (strstr(paged[i].name, "quokka"))
+            match[nmatch++] = paged[i];
+    static const int64_t skips[] = {0, 3, 10, 25, 39, 40, 45}, limits[] = {1, 7, 50};
+    for (int sort = STORE_SORT_CREATED; sort <= STORE_SORT_REF; sort++) {
+        for (int desc = 0; desc < 2; desc++) {
+            paged_sort = (enum store_sort)sort;
+            paged_desc = desc;
+            qsort(match, (size_t)nmatch, sizeof match[0], paged_cmp);
+            for (size_t s = 0; s < sizeof skips / sizeof skips[0]; s++) {
+                for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+                    struct page_arg *a = xcalloc(1, sizeof *a);
+                    a->q = (struct store_query){.kind = STORE_TASK, .stream_id = "st-1",
+                                                .account_id = "acc-1", .search = "quokka",
+                                                .sort = paged_sort, .descending = desc,
+                                                .skip = skips[s], .limit = limits[l]};
+                    cr_assert_eq(store_read(st, page_cb, a), STORE_OK);
+                    cr_assert_eq(a->total, nmatch);
+                    int64_t want = nmatch - skips[s] < limits[l] ? nmatch - skips[s] : limits[l];
+                    cr_assert_eq(a->found, want < 0 ? 0 : want, "sort %d desc %d skip %lld limit"
+                                 " %lld", sort, desc, (long long)skips[s], (long long)limits[l]);
+                    for (int k = 0; k < a->found; k++)
+                        cr_assert_str_eq(a->ids[k], match[skips[s] + k].id,
+                                         "sort %d desc %d skip %lld limit %lld: row %d", sort,
+                                         desc, (long long)skips[s], (long long)limits[l], k);
+                    free(a);
+                }
+            }
+        }
+    }
+}
+
+static int update_cb(struct store_txn *t, void *arg)
+{
+    struct store_record *r = arg;
+    struct store_record prev = *r;
+    prev.name_lower = "the old name";
+    prev.version = 0;
+    return store_record_update(t, r, &prev);
+}
+
+Test(store_sqlite, a_renamed_record_is_found_by_its_new_name_only)
+{
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    r.name_lower = "the old name";
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    struct store_record same = record(STORE_CASE, "ci-2", "st-1", "acc-2", "CS000002", "{}");
+    same.name_lower = "the old name";
+    cr_assert_eq(store_write(st, put_cb, &same), STORE_OK);
+    cr_expect_eq(search_count("old name", true), 1);
+    r.name_lower = "a new name";
+    cr_assert_eq(store_write(st, update_cb, &r), STORE_OK);
+    cr_expect_eq(search_count("old name", true), 0, "the old name left the index");
+    cr_expect_eq(search_count("old name", false), 0);
+    cr_expect_eq(search_count("new name", true), 1);
+    /* a put over an existing id renames too */
+    r.name_lower = "the third name";
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_expect_eq(search_count("new name", true), 0);
+    cr_expect_eq(search_count("third", false), 1);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_names WHERE record_names"
+                                    " MATCH '\"old name\"'"),
+                 1, "the other account's record keeps its entry");
 }
 
 /* ---- transactions ---- */
