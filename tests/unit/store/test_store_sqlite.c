@@ -539,8 +539,9 @@ Test(store_sqlite, search_finds_substrings_of_any_length_and_script)
 }
 
 /* Migration 5: the triggers queue name changes in fts_pending and the writer moves them into
- * the name index (record_names since migration 6) before each COMMIT. Concurrent writers (so groups hold several writes), some
- * rolled back to their savepoint, and renames: the index must answer as the rows say. */
+ * the name index (record_names since migration 6) before each COMMIT. Concurrent writers (so
+ * groups hold several writes), some rolled back to their savepoint, and renames: the index must
+ * answer as the rows say. */
 struct fts_writer {
     int thread;
     int committed;
@@ -626,6 +627,8 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     exec_on(db_path,
             "DROP TRIGGER records_names_insert; DROP TRIGGER records_names_update;"
             "DROP TABLE record_names; DROP TABLE record_scopes;"
+            "DROP TRIGGER records_status_insert; DROP TRIGGER records_status_update;"
+            "DROP TABLE record_status_counts;"
             "DROP TABLE fts_pending;"
             "CREATE VIRTUAL TABLE records_fts USING fts5 (name_lower, content = 'records',"
             "  content_rowid = 'rowid', tokenize = 'trigram case_sensitive 1');"
@@ -649,7 +652,7 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     url_of(url, sizeof url);
     st = store_open(url, &fast_opts, &err);
     cr_assert_not_null(st, "reopen: %s", err ? err : "?");
-    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), 6);
+    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), 7);
     struct store_record b = record(STORE_CASE, "ci-new", "st-1", "acc-1", "CS000003", "{}");
     b.name_lower = "walrus after";
     cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
@@ -819,6 +822,109 @@ Test(store_sqlite, a_renamed_record_is_found_by_its_new_name_only)
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_names WHERE record_names"
                                     " MATCH '\"old name\"'"),
                  1, "the other account's record keeps its entry");
+}
+
+/* The total of a list filtered on statuses and priorities alone comes from counts the triggers
+ * keep (migration 7): it must stay the number of matching records through inserts, updates and
+ * puts that move records between statuses and priorities, NULL ones included. */
+#define STATUSED 60
+
+static const char *const categories[] = {"open", "inProgress", "resolved", "closed", NULL};
+static const char *const status_names[] = {"Open", "Doing", "Done", NULL};
+static const char *const priority_names[] = {"Critical", "High", NULL};
+
+static struct store_record statused[STATUSED];
+
+static bool in_list(const char *v, const struct store_strings *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (v && strcmp(v, l->v[i]) == 0)
+            return true;
+    return false;
+}
+
+static int64_t statused_matching(const struct store_query *q)
+{
+    int64_t n = 0;
+    for (int i = 0; i < STATUSED; i++) {
+        const struct store_record *r = &statused[i];
+        const char *cat = r->status_category;
+        if (q->unresolved && !(cat && (!strcmp(cat, "open") || !strcmp(cat, "inProgress"))))
+            continue;
+        if (q->priorities.n && !in_list(r->priority_name, &q->priorities))
+            continue;
+        if (q->statuses.n && !in_list(r->status_name, &q->statuses))
+            continue;
+        n++;
+    }
+    return n;
+}
+
+static int update_columns_cb(struct store_txn *t, void *arg)
+{
+    struct store_record *pair = arg; /* the new columns, then the old */
+    return store_record_update(t, &pair[0], &pair[1]);
+}
+
+static void expect_status_totals(const char *when)
+{
+    static const char *const prio_sets[][2] = {{NULL, NULL}, {"Critical", NULL},
+                                               {"Critical", "High"}};
+    static const char *const status_sets[][2] = {{NULL, NULL}, {"Open", NULL}, {"Open", "Done"}};
+    for (int u = 0; u < 2; u++)
+        for (int p = 0; p < 3; p++)
+            for (int s = 0; s < 3; s++) {
+                struct page_arg *a = xcalloc(1, sizeof *a);
+                a->q = (struct store_query){.kind = STORE_TASK, .stream_id = "st-1",
+                                            .account_id = "acc-1", .unresolved = u, .limit = 1};
+                for (int k = 0; k < 2 && prio_sets[p][k]; k++)
+                    a->q.priorities.v[a->q.priorities.n++] = prio_sets[p][k];
+                for (int k = 0; k < 2 && status_sets[s][k]; k++)
+                    a->q.statuses.v[a->q.statuses.n++] = status_sets[s][k];
+                cr_assert_eq(store_read(st, page_cb, a), STORE_OK);
+                cr_expect_eq(a->total, statused_matching(&a->q),
+                             "%s: unresolved %d, priorities %zu, statuses %zu", when, u,
+                             a->q.priorities.n, a->q.statuses.n);
+                free(a);
+            }
+}
+
+Test(store_sqlite, status_and_priority_totals_follow_every_change)
+{
+    static char ids[STATUSED][16], refs[STATUSED][16];
+    for (int i = 0; i < STATUSED; i++) {
+        snprintf(ids[i], sizeof ids[i], "ti-%03d", i);
+        snprintf(refs[i], sizeof refs[i], "TS%06d", i);
+        statused[i] = record(STORE_TASK, ids[i], "st-1", "acc-1", refs[i], "{\"_id\":\"ti-\"}");
+        statused[i].status_category = categories[i % 5];
+        statused[i].status_name = status_names[i % 4];
+        statused[i].priority_name = priority_names[i % 3];
+        cr_assert_eq(store_write(st, put_cb, &statused[i]), STORE_OK);
+    }
+    /* another tenant's and another kind's records count elsewhere */
+    struct store_record other = record(STORE_TASK, "tx-1", "st-1", "acc-2", "TS900001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &other), STORE_OK);
+    other = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &other), STORE_OK);
+    expect_status_totals("inserted");
+
+    for (int i = 0; i < STATUSED; i += 3) {
+        struct store_record pair[2] = {statused[i], statused[i]};
+        pair[0].status_category = categories[(i / 3 + 1) % 5];
+        pair[0].status_name = status_names[(i / 3 + 2) % 4];
+        if (i % 2)
+            pair[0].priority_name = priority_names[(i / 3 + 1) % 3];
+        cr_assert_eq(store_write(st, update_columns_cb, pair), STORE_OK);
+        statused[i] = pair[0];
+    }
+    expect_status_totals("updated");
+
+    for (int i = 1; i < STATUSED; i += 4) {
+        statused[i].priority_name = priority_names[(i + 1) % 3];
+        statused[i].status_category = NULL;
+        cr_assert_eq(store_write(st, put_cb, &statused[i]), STORE_OK);
+    }
+    expect_status_totals("put again");
 }
 
 /* ---- transactions ---- */
