@@ -791,6 +791,39 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
     }
 }
 
+/* A searchText and a name together: one goes through temp.name_matches, the other through the
+ * name index directly; the refId alternative belongs to the searchText only. */
+Test(store_sqlite, a_search_and_a_name_filter_combine_with_and)
+{
+    const char *names[] = {"quokka and wombat", "quokka alone", "wombat alone", "neither"};
+    const char *refs[] = {"CS000001", "CS000002", "CS000003", "CS000004"};
+    const char *ids[] = {"ci-1", "ci-2", "ci-3", "ci-4"};
+    for (int i = 0; i < 4; i++) {
+        struct store_record r = record(STORE_CASE, ids[i], "st-1", "acc-1", refs[i], "{}");
+        r.name_lower = names[i];
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    static const struct {
+        const char *search, *name;
+        int found;
+    } cases[] = {
+        {"quokka", "wombat", 1}, {"wombat", "quokka", 1}, {"quokka", "alone", 1},
+        {"cs000003", "wombat", 1}, {"cs000003", "quokka", 0}, {"quokka", "cs000001", 0},
+        {"qu", "wombat", 1},       {"quokka", "wo", 1},     {"absent", "quokka", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct search_arg *a = xcalloc(1, sizeof *a);
+        a->q = (struct store_query){.kind = STORE_CASE, .stream_id = "st-1", .account_id = "acc-1",
+                                    .search = cases[i].search, .name = cases[i].name,
+                                    .limit = 50};
+        cr_assert_eq(store_read(st, search_cb, a), STORE_OK);
+        cr_expect_eq(a->total, cases[i].found, "searchText %s, name %s", cases[i].search,
+                     cases[i].name);
+        cr_expect_eq(a->found, cases[i].found);
+        free(a);
+    }
+}
+
 static int update_cb(struct store_txn *t, void *arg)
 {
     struct store_record *r = arg;
