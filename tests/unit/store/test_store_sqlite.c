@@ -664,7 +664,7 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
 /* A search's pages, under every sort, must be what sorting the matches gives: the store picks
  * how to find them (walk the sort's index, or read the name index's matches and sort them) by
  * how deep the page is, and both ways must agree. */
-#define PAGED 240
+#define PAGED 480
 
 static struct paged {
     char id[16], ref[16], name[48], doc[48];
@@ -726,7 +726,7 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
         struct paged *p = &paged[i];
         snprintf(p->id, sizeof p->id, "ti-%03d", (i * 131) % PAGED);
         snprintf(p->ref, sizeof p->ref, "TS%06d", i);
-        snprintf(p->name, sizeof p->name, i % 6 ? "plain %d" : "a quokka %d", (i * 7) % 50);
+        snprintf(p->name, sizeof p->name, i % 12 ? "plain %d" : "a quokka %d", (i * 7) % 50);
         snprintf(p->doc, sizeof p->doc, "{\"_id\":\"%.15s\"}", p->id);
         p->created = 1000 + (i * 37) % 60; /* four records per instant: ties go by _id */
         p->updated = 5000 - (i * 11) % 90;
