@@ -164,6 +164,9 @@ static const char *const migrations[] = {
     "INSERT INTO record_names (rowid, name_lower)"
     "  SELECT (s.scope << 40) + r.rowid, r.name_lower FROM records r JOIN record_scopes s"
     "    ON s.stream_id = r.stream_id AND s.account_id = r.account_id AND s.kind = r.kind;"
+    /* one segment instead of the dozens a large INSERT leaves: a phrase is then read from one
+     * doclist per trigram (for a word in 1 % of a million names, 1.3 ms of CPU instead of 2.5) */
+    "INSERT INTO record_names (record_names) VALUES ('optimize');"
     "CREATE TRIGGER records_names_insert AFTER INSERT ON records BEGIN"
     "  INSERT INTO record_scopes (stream_id, account_id, kind)"
     "    VALUES (new.stream_id, new.account_id, new.kind) ON CONFLICT DO NOTHING;"
@@ -2038,6 +2041,7 @@ static int bulk_end_txn(struct store_txn *t, void *arg)
                      "  SELECT (s.scope << 40) + r.rowid, r.name_lower"
                      "  FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
                      "  AND s.account_id = r.account_id AND s.kind = r.kind;"
+                     "INSERT INTO record_names (record_names) VALUES ('optimize');"
                      "DELETE FROM record_status_counts;"
                      "INSERT INTO record_status_counts SELECT stream_id, account_id, kind,"
                      "  status_category, status_name, priority_name, count(*) FROM records"
