@@ -1712,8 +1712,8 @@ static void bind_params(sqlite3_stmt *st, const struct qbuild *b)
 /* True when q filters on something besides its tenant, searchText and name. */
 static bool other_filters(const struct store_query *q)
 {
-    return q->unresolved || q->unassigned || q->assignee || q->priorities.n ||
-           q->statuses.n || q->channels.n || q->queues.n || q->agents.n || q->has_created_from ||
+    return q->unresolved || q->unassigned || q->assignee || q->priorities.n || q->statuses.n ||
+           q->channels.n || q->queues.n || q->agents.n || q->has_created_from ||
            q->has_created_to || q->has_due || q->eta_filter || q->case_id || q->nfields;
 }
 

@@ -680,17 +680,27 @@ static int paged_cmp(const void *pa, const void *pb)
     const struct paged *a = pa, *b = pb;
     int c = 0;
     switch (paged_sort) {
-    case STORE_SORT_CREATED: c = (a->created > b->created) - (a->created < b->created); break;
-    case STORE_SORT_UPDATED: c = (a->updated > b->updated) - (a->updated < b->updated); break;
+    case STORE_SORT_CREATED:
+        c = (a->created > b->created) - (a->created < b->created);
+        break;
+    case STORE_SORT_UPDATED:
+        c = (a->updated > b->updated) - (a->updated < b->updated);
+        break;
     case STORE_SORT_DUE:
         /* records without a dueDate come last either way (API.md §8) */
         if (a->has_due != b->has_due)
             return a->has_due ? -1 : 1;
         c = (a->due > b->due) - (a->due < b->due);
         break;
-    case STORE_SORT_PRIORITY: c = (a->score > b->score) - (a->score < b->score); break;
-    case STORE_SORT_NAME: c = strcmp(a->name, b->name); break;
-    case STORE_SORT_REF: c = strcmp(a->ref, b->ref); break;
+    case STORE_SORT_PRIORITY:
+        c = (a->score > b->score) - (a->score < b->score);
+        break;
+    case STORE_SORT_NAME:
+        c = strcmp(a->name, b->name);
+        break;
+    case STORE_SORT_REF:
+        c = strcmp(a->ref, b->ref);
+        break;
     }
     if (c == 0)
         c = strcmp(a->id, b->id);
@@ -771,19 +781,25 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
             for (size_t s = 0; s < sizeof skips / sizeof skips[0]; s++) {
                 for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
                     struct page_arg *a = xcalloc(1, sizeof *a);
-                    a->q = (struct store_query){.kind = STORE_TASK, .stream_id = "st-1",
-                                                .account_id = "acc-1", .search = "quokka",
-                                                .sort = paged_sort, .descending = desc,
-                                                .skip = skips[s], .limit = limits[l]};
+                    a->q = (struct store_query){.kind = STORE_TASK,
+                                                .stream_id = "st-1",
+                                                .account_id = "acc-1",
+                                                .search = "quokka",
+                                                .sort = paged_sort,
+                                                .descending = desc,
+                                                .skip = skips[s],
+                                                .limit = limits[l]};
                     cr_assert_eq(store_read(st, page_cb, a), STORE_OK);
                     cr_assert_eq(a->total, nmatch);
                     int64_t want = nmatch - skips[s] < limits[l] ? nmatch - skips[s] : limits[l];
-                    cr_assert_eq(a->found, want < 0 ? 0 : want, "sort %d desc %d skip %lld limit"
-                                 " %lld", sort, desc, (long long)skips[s], (long long)limits[l]);
+                    cr_assert_eq(a->found, want < 0 ? 0 : want,
+                                 "sort %d desc %d skip %lld limit"
+                                 " %lld",
+                                 sort, desc, (long long)skips[s], (long long)limits[l]);
                     for (int k = 0; k < a->found; k++)
                         cr_assert_str_eq(a->ids[k], match[skips[s] + k].id,
-                                         "sort %d desc %d skip %lld limit %lld: row %d", sort,
-                                         desc, (long long)skips[s], (long long)limits[l], k);
+                                         "sort %d desc %d skip %lld limit %lld: row %d", sort, desc,
+                                         (long long)skips[s], (long long)limits[l], k);
                     free(a);
                 }
             }
@@ -807,14 +823,17 @@ Test(store_sqlite, a_search_and_a_name_filter_combine_with_and)
         const char *search, *name;
         int found;
     } cases[] = {
-        {"quokka", "wombat", 1}, {"wombat", "quokka", 1}, {"quokka", "alone", 1},
+        {"quokka", "wombat", 1},   {"wombat", "quokka", 1},   {"quokka", "alone", 1},
         {"cs000003", "wombat", 1}, {"cs000003", "quokka", 0}, {"quokka", "cs000001", 0},
-        {"qu", "wombat", 1},       {"quokka", "wo", 1},     {"absent", "quokka", 0},
+        {"qu", "wombat", 1},       {"quokka", "wo", 1},       {"absent", "quokka", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct search_arg *a = xcalloc(1, sizeof *a);
-        a->q = (struct store_query){.kind = STORE_CASE, .stream_id = "st-1", .account_id = "acc-1",
-                                    .search = cases[i].search, .name = cases[i].name,
+        a->q = (struct store_query){.kind = STORE_CASE,
+                                    .stream_id = "st-1",
+                                    .account_id = "acc-1",
+                                    .search = cases[i].search,
+                                    .name = cases[i].name,
                                     .limit = 50};
         cr_assert_eq(store_read(st, search_cb, a), STORE_OK);
         cr_expect_eq(a->total, cases[i].found, "searchText %s, name %s", cases[i].search,
@@ -901,15 +920,18 @@ static int update_columns_cb(struct store_txn *t, void *arg)
 
 static void expect_status_totals(const char *when)
 {
-    static const char *const prio_sets[][2] = {{NULL, NULL}, {"Critical", NULL},
-                                               {"Critical", "High"}};
+    static const char *const prio_sets[][2] = {
+        {NULL, NULL}, {"Critical", NULL}, {"Critical", "High"}};
     static const char *const status_sets[][2] = {{NULL, NULL}, {"Open", NULL}, {"Open", "Done"}};
     for (int u = 0; u < 2; u++)
         for (int p = 0; p < 3; p++)
             for (int s = 0; s < 3; s++) {
                 struct page_arg *a = xcalloc(1, sizeof *a);
-                a->q = (struct store_query){.kind = STORE_TASK, .stream_id = "st-1",
-                                            .account_id = "acc-1", .unresolved = u, .limit = 1};
+                a->q = (struct store_query){.kind = STORE_TASK,
+                                            .stream_id = "st-1",
+                                            .account_id = "acc-1",
+                                            .unresolved = u,
+                                            .limit = 1};
                 for (int k = 0; k < 2 && prio_sets[p][k]; k++)
                     a->q.priorities.v[a->q.priorities.n++] = prio_sets[p][k];
                 for (int k = 0; k < 2 && status_sets[s][k]; k++)
