@@ -245,7 +245,7 @@ static int setup_txn(struct store_txn *t, void *arg)
 /* ---- batches of built records and the thread that commits them ---- */
 
 struct entry {
-    json_t *doc; /* owns the strings r borrows */
+    char *strings; /* r's column strings, copied out of the document (entry_own) */
     struct store_record r;
     int64_t ref;
     bool bump; /* take the counter's next value in the transaction (not the setup's first) */
@@ -262,6 +262,34 @@ struct batch {
     int64_t txn_us; /* time inside the transaction callback (written by the writer thread) */
 };
 
+/* Copies the column strings r borrows from its document into one block of the entry's own, so
+ * that the document can go at once. A builder then frees each document's ~150 jansson values
+ * right after writing its text, on its own thread, and the next document reuses that memory
+ * while it is still in the core's cache. Before, whole batches of them (150,000 blocks) were
+ * freed later, on the committing thread: with glibc's malloc a tenth of the CPU went to
+ * malloc_consolidate, and with TCMalloc the change still takes 200,000 tasks from 22.4 s to
+ * 13.9 s of user CPU. */
+static void entry_own(struct entry *e)
+{
+    const char **field[] = {&e->r.id, &e->r.stream_id, &e->r.account_id, &e->r.ref_id,
+                            &e->r.case_id, &e->r.name_lower, &e->r.status_name,
+                            &e->r.status_category, &e->r.priority_name, &e->r.assignee,
+                            &e->r.source};
+    size_t n = sizeof field / sizeof field[0], size = 0;
+    for (size_t i = 0; i < n; i++)
+        size += *field[i] ? strlen(*field[i]) + 1 : 0;
+    char *p = e->strings = xmalloc(size ? size : 1);
+    for (size_t i = 0; i < n; i++) {
+        if (!*field[i])
+            continue;
+        size_t len = strlen(*field[i]) + 1;
+        memcpy(p, *field[i], len);
+        *field[i] = p;
+        p += len;
+    }
+}
+
+/* Adds doc's record to b; takes the reference to doc (it is released before returning). */
 static void batch_add(struct batch *b, json_t *doc, enum doc_kind kind, int64_t ref, bool bump)
 {
     if (b->n == b->cap) {
@@ -269,17 +297,18 @@ static void batch_add(struct batch *b, json_t *doc, enum doc_kind kind, int64_t 
         b->e = xrealloc(b->e, b->cap * sizeof *b->e);
     }
     struct entry *e = &b->e[b->n++];
-    e->doc = doc;
     e->ref = ref;
     e->bump = bump;
     doc_record_from(doc, kind, &e->r);
+    entry_own(e);
+    json_decref(doc);
 }
 
 static void batch_clear(struct batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         doc_record_cleanup(&b->e[i].r);
-        json_decref(b->e[i].doc);
+        free(b->e[i].strings);
     }
     b->n = 0;
 }
@@ -608,6 +637,7 @@ static void *builder_main(void *arg)
         if (stop)
             break;
         struct batch *b = &slot->b;
+        batch_clear(b); /* the slot's last batch, committed: freed by the thread that built it */
         b->counter = "TS";
         long long end = (i + 1) * per < sd->o->tasks ? (i + 1) * per : sd->o->tasks;
         for (long long j = i * per; j < end; j++) {
@@ -632,7 +662,7 @@ static void tasks_committed(struct seeder *sd, struct batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         const struct entry *e = &b->e[i];
-        const char *id = json_string_value(json_object_get(e->doc, "_id"));
+        const char *id = e->r.id;
         json_array_append_new(sd->cases[e->case_index].task_ids, json_string(id));
         sample_add(&sd->sample, id);
         if (sd->json_out) {
@@ -686,7 +716,6 @@ static int seed_tasks(struct seeder *sd, int64_t first_ref, int64_t start, int64
             break;
         }
         tasks_committed(sd, b);
-        batch_clear(b);
         pthread_mutex_lock(&run.mu);
         slot->ready = false;
         run.committed = i + 1;
