@@ -240,8 +240,11 @@ int store_jti_use(struct store_txn *t, const char *client_id, const char *jti, i
  * so each store_record_put only appends; store_bulk_end rebuilds them from their saved
  * definitions, with the name index and the per-tenant counts.
  * Nothing but store_record_put and store_next_ref may run in between, and no other process may
- * use the database; a database whose load was interrupted refuses to open. Backends without a
- * bulk mode (PostgreSQL) do nothing and return STORE_OK. */
+ * use the database; a database whose load was interrupted refuses to open. On SQLite the writer
+ * holds the database alone in between, without the WAL and without syncing (writes are not
+ * durable until store_bulk_end returns, which syncs them and leaves the database in WAL mode as
+ * store_open makes it). Backends without a bulk mode (PostgreSQL) do nothing and return
+ * STORE_OK. */
 int store_bulk_begin(struct store *s);
 int store_bulk_end(struct store *s);
 

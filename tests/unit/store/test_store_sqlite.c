@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1674,4 +1675,212 @@ Test(store_sqlite, an_interrupted_bulk_load_refuses_to_open)
     cr_assert_not_null(err);
     cr_assert_not_null(strstr(err, "bulk load"), "%s", err);
     free(err);
+}
+
+/* ---- what store_bulk_end leaves: WAL mode, synced commits as configured ----
+ * A VFS over the default one that counts the syncs of WAL files, so that a test can tell
+ * synchronous=FULL (a commit syncs the WAL) from NORMAL (it does not) on the store's own
+ * writer connection. */
+
+struct counting_file {
+    sqlite3_file base;
+    bool wal;
+    sqlite3_file *real; /* follows this struct in the same allocation */
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs counting_vfs;
+static sqlite3_io_methods counting_io;
+static atomic_int wal_syncs;
+
+#define REAL(f) (((struct counting_file *)(f))->real)
+
+static int c_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int c_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int c_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int c_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int c_sync(sqlite3_file *f, int flags)
+{
+    if (((struct counting_file *)f)->wal)
+        atomic_fetch_add(&wal_syncs, 1);
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int c_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int c_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int c_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int c_check(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int c_fcntl(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int c_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int c_caps(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int c_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **p)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, pgsz, extend, p);
+}
+static int c_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
+}
+static void c_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int c_shm_unmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static int c_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    struct counting_file *cf = (struct counting_file *)f;
+    cf->real = (sqlite3_file *)(cf + 1);
+    int rc = real_vfs->xOpen(real_vfs, name, cf->real, flags, out);
+    cf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    cf->base.pMethods = rc == SQLITE_OK && cf->real->pMethods ? &counting_io : NULL;
+    return rc;
+}
+
+/* Makes the counting VFS the default (until counting_vfs_remove). */
+static void counting_vfs_install(void)
+{
+    real_vfs = sqlite3_vfs_find(NULL);
+    counting_vfs = *real_vfs;
+    counting_vfs.zName = "counting";
+    counting_vfs.szOsFile = (int)sizeof(struct counting_file) + real_vfs->szOsFile;
+    counting_vfs.xOpen = c_open;
+    counting_io = (sqlite3_io_methods){
+        .iVersion = 2, .xClose = c_close, .xRead = c_read, .xWrite = c_write,
+        .xTruncate = c_truncate, .xSync = c_sync, .xFileSize = c_size, .xLock = c_lock,
+        .xUnlock = c_unlock, .xCheckReservedLock = c_check, .xFileControl = c_fcntl,
+        .xSectorSize = c_sector, .xDeviceCharacteristics = c_caps, .xShmMap = c_shm_map,
+        .xShmLock = c_shm_lock, .xShmBarrier = c_shm_barrier, .xShmUnmap = c_shm_unmap};
+    cr_assert_eq(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
+}
+
+static void counting_vfs_remove(void)
+{
+    sqlite3_vfs_unregister(&counting_vfs);
+}
+
+static char *query_text(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s", sql);
+    char *v = xstrdup((const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Loads 50 tasks in bulk mode into a store opened with durability d, then checks what
+ * store_bulk_end left and how many WAL syncs a write costs afterwards. */
+static int wal_syncs_after_bulk(enum store_durability d)
+{
+    store_close(st);
+    counting_vfs_install();
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    const struct store_options opt = {.durability = d, .busy_timeout_ms = 10000};
+    st = store_open(url, &opt, &err);
+    cr_assert_not_null(st, "%s", err ? err : "?");
+    cr_assert_eq(store_bulk_begin(st), STORE_OK);
+    for (int i = 1; i <= 50; i++) {
+        char id[32], ref[32];
+        snprintf(id, sizeof id, "ti-%d", i);
+        snprintf(ref, sizeof ref, "TS%06d", i);
+        struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, "{}");
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    char wal[160], journal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db_path);
+    snprintf(journal, sizeof journal, "%s-journal", db_path);
+    cr_assert_neq(access(wal, F_OK), 0, "the load writes the database without a WAL");
+    cr_assert_neq(access(journal, F_OK), 0, "nor a journal on disk");
+    cr_assert_eq(store_bulk_end(st), STORE_OK);
+
+    char *mode = query_text(db_path, "PRAGMA journal_mode");
+    cr_assert_str_eq(mode, "wal", "store_bulk_end goes back to WAL");
+    free(mode);
+    cr_assert_neq(access(journal, F_OK), 0, "no rollback journal is left");
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE"
+                                    " name = 'bulk_load'"),
+                 0);
+    cr_assert_eq(count_matching(NULL, false), 50, "a new read connection works");
+
+    /* the first commit into the emptied WAL syncs its header whatever the setting: count the
+     * second */
+    struct store_record r = record(STORE_TASK, "ti-51", "st-1", "acc-1", "TS000051", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    atomic_store(&wal_syncs, 0);
+    r = record(STORE_TASK, "ti-52", "st-1", "acc-1", "TS000052", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    int syncs = atomic_load(&wal_syncs);
+
+    /* and a server opens it, with what was written */
+    store_close(st);
+    st = store_open(url, &fast_opts, &err);
+    counting_vfs_remove();
+    cr_assert_not_null(st, "%s", err ? err : "?");
+    cr_assert_eq(count_matching(NULL, false), 52);
+    return syncs;
+}
+
+Test(store_sqlite, bulk_end_leaves_wal_with_full_durability)
+{
+    cr_assert_gt(wal_syncs_after_bulk(STORE_DURABILITY_FULL), 0, "a commit syncs the WAL");
+}
+
+Test(store_sqlite, bulk_end_leaves_wal_with_normal_durability)
+{
+    cr_assert_eq(wal_syncs_after_bulk(STORE_DURABILITY_NORMAL), 0, "a commit does not sync");
+}
+
+Test(store_sqlite, reads_wait_for_the_end_of_a_bulk_load)
+{
+    cr_assert_eq(store_bulk_begin(st), STORE_OK);
+    struct store_record r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_neq(sqlite3_exec(db, "SELECT count(*) FROM records", NULL, NULL, NULL), SQLITE_OK,
+                  "another connection cannot read a database being loaded");
+    sqlite3_close(db);
+    cr_assert_eq(store_bulk_end(st), STORE_OK);
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records"), 1);
 }
