@@ -22,7 +22,6 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -176,20 +175,6 @@ static int64_t due_date(int64_t now)
     if (r < 80)
         return now + 3600000 + (int64_t)rnd_below(60 * DAY_MS);
     return -1;
-}
-
-/* ---- bulk-load tuning of the store's connections ---- */
-
-/* Every SQLite connection this process opens (the store's own included) gets a page cache big
- * enough to hold a batch's dirty pages: with SQLite's default 2 MB a transaction of thousands of
- * records spills pages to the WAL again and again, and loading becomes write(2)-bound. Only the
- * seeding process is tuned; the server runs as it ships. */
-static int bulk_load_tuning(sqlite3 *db, const char **msg, const void *api)
-{
-    (void)msg;
-    (void)api;
-    sqlite3_exec(db, "PRAGMA cache_size=-1048576", NULL, NULL, NULL);
-    return SQLITE_OK;
 }
 
 /* ---- one stream's setup: app, configuration with a task template carrying custom fields ---- */
@@ -878,7 +863,6 @@ int main(int argc, char **argv)
         return 2;
     }
     rng_state ^= o.seed * 0x2545F4914F6CDD1DULL;
-    sqlite3_auto_extension((void (*)(void))bulk_load_tuning);
     int64_t t0 = time_mono_us(), index_us = 0;
     int status = 1;
     struct store *s = NULL;
