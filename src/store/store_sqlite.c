@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/jtext.h"
@@ -444,7 +445,8 @@ static int busy_retry(void *arg, int tries)
     int64_t waited_us = tries < 200 ? (int64_t)tries * 100 : 20000 + (int64_t)(tries - 200) * 1000;
     if (waited_us >= (int64_t)*budget_ms * 1000)
         return 0;
-    usleep(tries < 200 ? 100 : 1000);
+    struct timespec pause = {.tv_nsec = tries < 200 ? 100000 : 1000000};
+    nanosleep(&pause, NULL);
     return 1;
 }
 
