@@ -110,7 +110,7 @@ static int prepare_task_txn(struct store_txn *t, void *arg)
 
 /* The writer's part of a prepared task: its number, written into the document's text. */
 static int put_prepared(struct store_txn *t, struct create_job *job, const char *case_id,
-                          const struct store_record *cr)
+                        const struct store_record *cr)
 {
     int64_t n;
     int rc = store_next_ref(t, job->ctx.stream_id, "TS", &n);
@@ -131,7 +131,8 @@ static int put_prepared(struct store_txn *t, struct create_job *job, const char 
     job->text = text; /* the answer */
     job->len = len;
     if (rc == STORE_OK)
-        rc = append_to_case(t, job, case_id, cr, json_string_value(json_object_get(job->doc, "_id")));
+        rc = append_to_case(t, job, case_id, cr,
+                            json_string_value(json_object_get(job->doc, "_id")));
     return rc;
 }
 

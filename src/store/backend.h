@@ -55,4 +55,9 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
 /* The PostgreSQL backend: url is a libpq connection URI (postgres://... or postgresql://...). */
 struct store *store_pg_open(const char *url, const struct store_options *opt, char **err);
 
+/* Hands fn a listed document with isBreached as of now (API.md §8): doc itself when that did
+ * not change since the write (stored), else a copy with the one member set. */
+void store_emit_listed(const char *doc, size_t len, bool stored, bool now,
+                       void (*fn)(const char *doc, size_t len, void *arg), void *arg);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jtext.h"
 #include "util/mem.h"
 
 struct store *store_open(const char *url, const struct store_options *opt, char **err)
@@ -153,4 +154,31 @@ int store_bulk_begin(struct store *s)
 int store_bulk_end(struct store *s)
 {
     return s->ops->bulk ? s->ops->bulk(s, false) : STORE_OK;
+}
+
+void store_emit_listed(const char *doc, size_t len, bool stored, bool now,
+                       void (*fn)(const char *doc, size_t len, void *arg), void *arg)
+{
+    if (stored == now) {
+        fn(doc, len, arg);
+        return;
+    }
+    /* the one member, set in the text: reading 50 documents into values and writing them
+     * again cost more than the rest of a list query */
+    size_t text_len = 0;
+    char *text = jtext_set_bool(doc, len, "isBreached", now, &text_len);
+    if (!text) {
+        json_t *d = jtext_parse(doc, len);
+        if (!d) {
+            fn(doc, len, arg);
+            return;
+        }
+        json_object_set_new(d, "isBreached", json_boolean(now));
+        text = jtext_dump(d, &text_len);
+        json_decref(d);
+        if (!text)
+            mem_oom();
+    }
+    fn(text, text_len, arg);
+    free(text);
 }

@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/jtext.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/scalar.h"
@@ -1490,35 +1489,13 @@ static int query_total(struct pg_txn *t, const struct store_query *q, const stru
     return STORE_OK;
 }
 
-/* Emits a document with isBreached as of now; rewrites it only when that changed since the
- * write. */
+/* Emits a listed document (store_emit_listed). */
 static void emit(const PGresult *res, int row, void (*fn)(const char *, size_t, void *), void *arg)
 {
     const char *doc = PQgetvalue(res, row, 0);
     size_t len = (size_t)PQgetlength(res, row, 0);
     bool stored = PQgetvalue(res, row, 1)[0] == 't', now = PQgetvalue(res, row, 2)[0] == 't';
-    if (stored == now) {
-        fn(doc, len, arg);
-        return;
-    }
-    /* the one member, set in the text: reading 50 documents into values and writing them
-     * again cost more than the rest of a list query */
-    size_t text_len = 0;
-    char *text = jtext_set_bool(doc, len, "isBreached", now, &text_len);
-    if (!text) {
-        json_t *d = jtext_parse(doc, len);
-        if (!d) {
-            fn(doc, len, arg);
-            return;
-        }
-        json_object_set_new(d, "isBreached", json_boolean(now));
-        text = jtext_dump(d, &text_len);
-        json_decref(d);
-        if (!text)
-            mem_oom();
-    }
-    fn(text, text_len, arg);
-    free(text);
+    store_emit_listed(doc, len, stored, now, fn, arg);
 }
 
 static int pg_query(struct store_txn *tb, const struct store_query *q,

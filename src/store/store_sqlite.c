@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/jtext.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/scalar.h"
@@ -1891,34 +1890,13 @@ static int query_total(struct sqlite_conn *c, const struct store_query *q,
     return rc == SQLITE_ROW ? STORE_OK : STORE_ERROR;
 }
 
-/* Emits a document with isBreached as of now; rewrites it only when that changed since the write. */
+/* Emits a listed document (store_emit_listed). */
 static void emit(sqlite3_stmt *st, void (*fn)(const char *, size_t, void *), void *arg)
 {
     const char *doc = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
     bool stored = sqlite3_column_int(st, 1) != 0, now = sqlite3_column_int(st, 2) != 0;
-    if (stored == now) {
-        fn(doc, len, arg);
-        return;
-    }
-    /* the one member, set in the text: reading 50 documents into values and writing them
-     * again cost more than the rest of a list query */
-    size_t text_len = 0;
-    char *text = jtext_set_bool(doc, len, "isBreached", now, &text_len);
-    if (!text) {
-        json_t *d = jtext_parse(doc, len);
-        if (!d) {
-            fn(doc, len, arg);
-            return;
-        }
-        json_object_set_new(d, "isBreached", json_boolean(now));
-        text = jtext_dump(d, &text_len);
-        json_decref(d);
-        if (!text)
-            mem_oom();
-    }
-    fn(text, text_len, arg);
-    free(text);
+    store_emit_listed(doc, len, stored, now, fn, arg);
 }
 
 static int sqlite_query(struct store_txn *t, const struct store_query *q,

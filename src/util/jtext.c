@@ -588,6 +588,24 @@ static char *splice(const char *text, size_t len, size_t head, size_t skip, cons
     return out;
 }
 
+/* splice with str written as a JSON string (after a comma when comma is set) for the middle;
+ * NULL when str is not valid UTF-8. */
+static char *splice_string(const char *text, size_t len, size_t head, size_t skip, bool comma,
+                           const char *str, size_t *out_len)
+{
+    struct out o = {0};
+    if (comma)
+        put_char(&o, ',');
+    put_string(&o, str, strlen(str));
+    if (o.failed) {
+        free(o.p);
+        return NULL;
+    }
+    char *out = splice(text, len, head, skip, o.p, o.len, out_len);
+    free(o.p);
+    return out;
+}
+
 char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, size_t *out_len)
 {
     const char *v = member_value(text, len, key), *end = text + len;
@@ -613,15 +631,8 @@ char *jtext_set_string(const char *text, size_t len, const char *key, const char
     const char *after = skip_string(v, end);
     if (!after)
         return NULL;
-    struct out o = {0};
-    put_string(&o, str, strlen(str));
-    if (o.failed) {
-        free(o.p);
-        return NULL;
-    }
-    char *out = splice(text, len, (size_t)(v - text), (size_t)(after - v), o.p, o.len, out_len);
-    free(o.p);
-    return out;
+    return splice_string(text, len, (size_t)(v - text), (size_t)(after - v), false, str,
+                         out_len);
 }
 
 char *jtext_append_string(const char *text, size_t len, const char *key, const char *str,
@@ -655,15 +666,5 @@ char *jtext_append_string(const char *text, size_t len, const char *key, const c
     }
     if (s >= end || *s != ']')
         return NULL;
-    struct out o = {0};
-    if (!empty)
-        put_char(&o, ',');
-    put_string(&o, str, strlen(str));
-    if (o.failed) {
-        free(o.p);
-        return NULL;
-    }
-    char *out = splice(text, len, (size_t)(s - text), 0, o.p, o.len, out_len);
-    free(o.p);
-    return out;
+    return splice_string(text, len, (size_t)(s - text), 0, !empty, str, out_len);
 }
