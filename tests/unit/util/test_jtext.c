@@ -280,18 +280,24 @@ Test(jtext, parse_random_documents)
 
 /* ---- jtext_set_bool ---- */
 
+/* What a text edit of text answered (got, its length len) against want (NULL: refused). */
+static void expect_edit(const char *text, char *got, size_t len, const char *want)
+{
+    if (!want) {
+        cr_assert_null(got, "edited %s: %s", text, got);
+        return;
+    }
+    cr_assert_not_null(got, "nothing edited in %s", text);
+    cr_assert_str_eq(got, want);
+    cr_assert_eq(len, strlen(want));
+    free(got);
+}
+
 static void expect_set(const char *text, bool value, const char *want)
 {
     size_t len = 999;
     char *got = jtext_set_bool(text, strlen(text), "isBreached", value, &len);
-    if (!want) {
-        cr_assert_null(got, "set in %s: %s", text, got);
-        return;
-    }
-    cr_assert_not_null(got, "nothing set in %s", text);
-    cr_assert_str_eq(got, want);
-    cr_assert_eq(len, strlen(want));
-    free(got);
+    expect_edit(text, got, len, want);
 }
 
 Test(jtext, set_bool_sets_the_top_level_member_only)
@@ -345,14 +351,7 @@ static void expect_append(const char *text, const char *str, const char *want)
 {
     size_t len = 999;
     char *got = jtext_append_string(text, strlen(text), "taskIds", str, &len);
-    if (!want) {
-        cr_assert_null(got, "appended in %s: %s", text, got);
-        return;
-    }
-    cr_assert_not_null(got, "nothing appended in %s", text);
-    cr_assert_str_eq(got, want);
-    cr_assert_eq(len, strlen(want));
-    free(got);
+    expect_edit(text, got, len, want);
 }
 
 Test(jtext, append_string_to_the_top_level_array_only)
@@ -417,14 +416,7 @@ static void expect_set_string(const char *text, const char *str, const char *wan
 {
     size_t len = 999;
     char *got = jtext_set_string(text, strlen(text), "refId", str, &len);
-    if (!want) {
-        cr_assert_null(got, "set in %s: %s", text, got);
-        return;
-    }
-    cr_assert_not_null(got, "nothing set in %s", text);
-    cr_assert_str_eq(got, want);
-    cr_assert_eq(len, strlen(want));
-    free(got);
+    expect_edit(text, got, len, want);
 }
 
 Test(jtext, set_string_replaces_the_top_level_string_only)
