@@ -224,6 +224,80 @@ static const char *const migrations[] = {
     "    AND account_id = new.account_id AND kind = new.kind"
     "    AND status_category IS new.status_category AND status_name IS new.status_name"
     "    AND priority_name IS new.priority_name; END;",
+    /* 8: the counts of migration 7 per assignee as well, so that the totals of "my tasks"
+     * (mytask, mycase), agents[] and unassigned, alone or with the status filters, are sums over
+     * a few groups: counting the 20,000 tasks of one agent among a million read 20,000 index
+     * entries (1.3 ms of CPU). A table of its own, keyed by assignee first, so that the status
+     * filters alone still sum migration 7's few groups (with the assignee in them, "unresolved
+     * Critical" summed 2,000 of 4,000 groups for 200 agents). And the dueDate indexes carry the
+     * status category and priority after the row id, so that "unresolved, Critical, by dueDate"
+     * filters index entries as it walks them, where it read the row of each (12 % of its
+     * entries match, so 400 rows for a page of 50). */
+    "CREATE TABLE record_assignee_counts (stream_id TEXT NOT NULL, account_id TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL, assignee TEXT, status_category TEXT, status_name TEXT,"
+    "  priority_name TEXT, n INTEGER NOT NULL);"
+    "CREATE INDEX record_assignee_counts_group ON record_assignee_counts (stream_id,"
+    "  account_id, kind, assignee, status_category, status_name, priority_name);"
+    "INSERT INTO record_assignee_counts SELECT stream_id, account_id, kind, assignee,"
+    "  status_category, status_name, priority_name, count(*) FROM records"
+    "  GROUP BY stream_id, account_id, kind, assignee, status_category, status_name,"
+    "  priority_name;"
+    /* migration 7's triggers again, a look-up less each: the group's count is raised, and
+     * the group made only when no row changed (changes() counts the trigger's own statements) */
+    "DROP TRIGGER records_status_insert;"
+    "DROP TRIGGER records_status_update;"
+    "CREATE TRIGGER records_status_insert AFTER INSERT ON records BEGIN"
+    "  UPDATE record_status_counts SET n = n + 1 WHERE stream_id = new.stream_id"
+    "    AND account_id = new.account_id AND kind = new.kind"
+    "    AND status_category IS new.status_category AND status_name IS new.status_name"
+    "    AND priority_name IS new.priority_name;"
+    "  INSERT INTO record_status_counts SELECT new.stream_id, new.account_id, new.kind,"
+    "    new.status_category, new.status_name, new.priority_name, 1"
+    "    WHERE changes() = 0; END;"
+    "CREATE TRIGGER records_status_update AFTER UPDATE OF status_category, status_name,"
+    "  priority_name ON records WHEN old.status_category IS NOT new.status_category"
+    "  OR old.status_name IS NOT new.status_name OR old.priority_name IS NOT new.priority_name"
+    "  BEGIN"
+    "  UPDATE record_status_counts SET n = n - 1 WHERE stream_id = old.stream_id"
+    "    AND account_id = old.account_id AND kind = old.kind"
+    "    AND status_category IS old.status_category AND status_name IS old.status_name"
+    "    AND priority_name IS old.priority_name;"
+    "  UPDATE record_status_counts SET n = n + 1 WHERE stream_id = new.stream_id"
+    "    AND account_id = new.account_id AND kind = new.kind"
+    "    AND status_category IS new.status_category AND status_name IS new.status_name"
+    "    AND priority_name IS new.priority_name;"
+    "  INSERT INTO record_status_counts SELECT new.stream_id, new.account_id, new.kind,"
+    "    new.status_category, new.status_name, new.priority_name, 1"
+    "    WHERE changes() = 0; END;"
+    "CREATE TRIGGER records_assignee_insert AFTER INSERT ON records BEGIN"
+    "  UPDATE record_assignee_counts SET n = n + 1 WHERE stream_id = new.stream_id"
+    "    AND account_id = new.account_id AND kind = new.kind AND assignee IS new.assignee"
+    "    AND status_category IS new.status_category AND status_name IS new.status_name"
+    "    AND priority_name IS new.priority_name;"
+    "  INSERT INTO record_assignee_counts SELECT new.stream_id, new.account_id, new.kind,"
+    "    new.assignee, new.status_category, new.status_name, new.priority_name, 1"
+    "    WHERE changes() = 0; END;"
+    "CREATE TRIGGER records_assignee_update AFTER UPDATE OF assignee, status_category,"
+    "  status_name, priority_name ON records WHEN old.assignee IS NOT new.assignee"
+    "  OR old.status_category IS NOT new.status_category OR old.status_name IS NOT"
+    "  new.status_name OR old.priority_name IS NOT new.priority_name BEGIN"
+    "  UPDATE record_assignee_counts SET n = n - 1 WHERE stream_id = old.stream_id"
+    "    AND account_id = old.account_id AND kind = old.kind AND assignee IS old.assignee"
+    "    AND status_category IS old.status_category AND status_name IS old.status_name"
+    "    AND priority_name IS old.priority_name;"
+    "  UPDATE record_assignee_counts SET n = n + 1 WHERE stream_id = new.stream_id"
+    "    AND account_id = new.account_id AND kind = new.kind AND assignee IS new.assignee"
+    "    AND status_category IS new.status_category AND status_name IS new.status_name"
+    "    AND priority_name IS new.priority_name;"
+    "  INSERT INTO record_assignee_counts SELECT new.stream_id, new.account_id, new.kind,"
+    "    new.assignee, new.status_category, new.status_name, new.priority_name, 1"
+    "    WHERE changes() = 0; END;"
+    "DROP INDEX records_due;"
+    "CREATE INDEX records_due ON records (stream_id, account_id, kind, due_date, id,"
+    "  status_category, priority_name);"
+    "DROP INDEX records_due_asc;"
+    "CREATE INDEX records_due_asc ON records (stream_id, account_id, kind, due_asc, id,"
+    "  status_category, priority_name);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1751,13 +1825,19 @@ static bool only_tenant(const struct store_query *q)
     return !q->search && !q->name && !other_filters(q);
 }
 
+/* True when q filters on nothing but statuses, priorities and assignees, which
+ * record_assignee_counts counts (migration 8). */
+static bool only_groups(const struct store_query *q)
+{
+    return !q->search && !q->name && !q->channels.n && !q->queues.n && !q->has_created_from &&
+           !q->has_created_to && !q->has_due && !q->eta_filter && !q->case_id && !q->nfields;
+}
+
 /* True when q filters on nothing but statuses and priorities, which record_status_counts
- * counts (migration 7). */
+ * counts in fewer groups (migration 7). */
 static bool only_status(const struct store_query *q)
 {
-    return !q->search && !q->name && !q->unassigned && !q->assignee && !q->channels.n &&
-           !q->queues.n && !q->agents.n && !q->has_created_from && !q->has_created_to &&
-           !q->has_due && !q->eta_filter && !q->case_id && !q->nfields;
+    return only_groups(q) && !q->unassigned && !q->assignee && !q->agents.n;
 }
 
 #define NAMES_SHIFT 40 /* record_names rowids: (scope << 40) + records rowid (migration 6) */
@@ -1867,13 +1947,15 @@ static bool walk_pays(const struct store_query *q, int64_t total, int64_t n)
 static int query_total(struct sqlite_conn *c, const struct store_query *q,
                        const struct qbuild *where, int64_t *total)
 {
-    /* the tenant's whole count, and its counts per status and priority, are kept by triggers:
-     * counting a million rows, or the tenth of them that are open, would be slow; the WHERE
-     * clause reads the same columns of the counts tables as of records */
-    bool fast = only_tenant(q) || only_status(q);
+    /* the tenant's whole count, and its counts per status, priority and assignee, are kept by
+     * triggers: counting a million rows, or the tenth of them that are open, would be slow; the
+     * WHERE clause reads the same columns of the counts tables as of records */
+    bool fast = only_tenant(q) || only_groups(q);
     const char *head = only_tenant(q)   ? "SELECT coalesce((SELECT n FROM record_counts r"
                        : only_status(q) ? "SELECT coalesce((SELECT sum(n) FROM"
                                           " record_status_counts r"
+                       : only_groups(q) ? "SELECT coalesce((SELECT sum(n) FROM"
+                                          " record_assignee_counts r"
                                         : "SELECT count(*) FROM records r";
     size_t size = strlen(head) + where->len + 8;
     char *sql = xmalloc(size);
@@ -2082,6 +2164,11 @@ static int bulk_end_sql(sqlite3 *db)
                      "  status_category, status_name, priority_name, count(*) FROM records"
                      "  GROUP BY stream_id, account_id, kind, status_category, status_name,"
                      "  priority_name;"
+                     "DELETE FROM record_assignee_counts;"
+                     "INSERT INTO record_assignee_counts SELECT stream_id, account_id, kind,"
+                     "  assignee, status_category, status_name, priority_name, count(*)"
+                     "  FROM records GROUP BY stream_id, account_id, kind, assignee,"
+                     "  status_category, status_name, priority_name;"
                      "DELETE FROM record_counts;"
                      "INSERT INTO record_counts SELECT stream_id, account_id, kind, count(*)"
                      "  FROM records GROUP BY stream_id, account_id, kind;"))

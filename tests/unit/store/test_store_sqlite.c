@@ -621,11 +621,14 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     struct store_record a = record(STORE_CASE, "ci-old", "st-1", "acc-1", "CS000001", "{}");
     a.name_lower = "walrus before";
     cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    long long latest = query_int(db_path, "PRAGMA user_version");
     store_close(st);
     st = NULL;
     /* back to schema 4: records_fts and the triggers of migration 3, no fts_pending, nothing
      * of the later migrations */
     exec_on(db_path,
+            "DROP TRIGGER records_assignee_insert; DROP TRIGGER records_assignee_update;"
+            "DROP TABLE record_assignee_counts;"
             "DROP TRIGGER records_names_insert; DROP TRIGGER records_names_update;"
             "DROP TABLE record_names; DROP TABLE record_scopes;"
             "DROP TRIGGER records_status_insert; DROP TRIGGER records_status_update;"
@@ -653,7 +656,7 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     url_of(url, sizeof url);
     st = store_open(url, &fast_opts, &err);
     cr_assert_not_null(st, "reopen: %s", err ? err : "?");
-    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), 7);
+    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), latest);
     struct store_record b = record(STORE_CASE, "ci-new", "st-1", "acc-1", "CS000003", "{}");
     b.name_lower = "walrus after";
     cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
@@ -879,14 +882,16 @@ Test(store_sqlite, a_renamed_record_is_found_by_its_new_name_only)
                  1, "the other account's record keeps its entry");
 }
 
-/* The total of a list filtered on statuses and priorities alone comes from counts the triggers
- * keep (migration 7): it must stay the number of matching records through inserts, updates and
- * puts that move records between statuses and priorities, NULL ones included. */
+/* The total of a list filtered on statuses, priorities and assignees alone comes from counts
+ * the triggers keep (migrations 7 and 8): it must stay the number of matching records through
+ * inserts, updates and puts that move records between statuses, priorities and assignees, NULL
+ * ones included. */
 #define STATUSED 60
 
 static const char *const categories[] = {"open", "inProgress", "resolved", "closed", NULL};
 static const char *const status_names[] = {"Open", "Doing", "Done", NULL};
 static const char *const priority_names[] = {"Critical", "High", NULL};
+static const char *const assignees[] = {"u-1", "u-2", "u-3", NULL};
 
 static struct store_record statused[STATUSED];
 
@@ -910,6 +915,12 @@ static int64_t statused_matching(const struct store_query *q)
             continue;
         if (q->statuses.n && !in_list(r->status_name, &q->statuses))
             continue;
+        if (q->unassigned && r->assignee)
+            continue;
+        if (q->assignee && !(r->assignee && strcmp(q->assignee, r->assignee) == 0))
+            continue;
+        if (q->agents.n && !in_list(r->assignee, &q->agents))
+            continue;
         n++;
     }
     return n;
@@ -926,28 +937,36 @@ static void expect_status_totals(const char *when)
     static const char *const prio_sets[][2] = {
         {NULL, NULL}, {"Critical", NULL}, {"Critical", "High"}};
     static const char *const status_sets[][2] = {{NULL, NULL}, {"Open", NULL}, {"Open", "Done"}};
-    for (int u = 0; u < 2; u++)
-        for (int p = 0; p < 3; p++)
-            for (int s = 0; s < 3; s++) {
-                struct page_arg *a = xcalloc(1, sizeof *a);
-                a->q = (struct store_query){.kind = STORE_TASK,
-                                            .stream_id = "st-1",
-                                            .account_id = "acc-1",
-                                            .unresolved = u,
-                                            .limit = 1};
-                for (int k = 0; k < 2 && prio_sets[p][k]; k++)
-                    a->q.priorities.v[a->q.priorities.n++] = prio_sets[p][k];
-                for (int k = 0; k < 2 && status_sets[s][k]; k++)
-                    a->q.statuses.v[a->q.statuses.n++] = status_sets[s][k];
-                cr_assert_eq(store_read(st, page_cb, a), STORE_OK);
-                cr_expect_eq(a->total, statused_matching(&a->q),
-                             "%s: unresolved %d, priorities %zu, statuses %zu", when, u,
-                             a->q.priorities.n, a->q.statuses.n);
-                free(a);
-            }
+    /* by assignee: none, mytask, unassigned, agents[] */
+    for (int who = 0; who < 4; who++)
+        for (int u = 0; u < 2; u++)
+            for (int p = 0; p < 3; p++)
+                for (int s = 0; s < 3; s++) {
+                    struct page_arg *a = xcalloc(1, sizeof *a);
+                    a->q = (struct store_query){.kind = STORE_TASK,
+                                                .stream_id = "st-1",
+                                                .account_id = "acc-1",
+                                                .unresolved = u,
+                                                .unassigned = who == 2,
+                                                .assignee = who == 1 ? "u-2" : NULL,
+                                                .limit = 1};
+                    if (who == 3) {
+                        a->q.agents.v[a->q.agents.n++] = "u-1";
+                        a->q.agents.v[a->q.agents.n++] = "u-3";
+                    }
+                    for (int k = 0; k < 2 && prio_sets[p][k]; k++)
+                        a->q.priorities.v[a->q.priorities.n++] = prio_sets[p][k];
+                    for (int k = 0; k < 2 && status_sets[s][k]; k++)
+                        a->q.statuses.v[a->q.statuses.n++] = status_sets[s][k];
+                    cr_assert_eq(store_read(st, page_cb, a), STORE_OK);
+                    cr_expect_eq(a->total, statused_matching(&a->q),
+                                 "%s: assignees %d, unresolved %d, priorities %zu, statuses %zu",
+                                 when, who, u, a->q.priorities.n, a->q.statuses.n);
+                    free(a);
+                }
 }
 
-Test(store_sqlite, status_and_priority_totals_follow_every_change)
+Test(store_sqlite, status_priority_and_assignee_totals_follow_every_change)
 {
     static char ids[STATUSED][16], refs[STATUSED][16];
     for (int i = 0; i < STATUSED; i++) {
@@ -957,6 +976,7 @@ Test(store_sqlite, status_and_priority_totals_follow_every_change)
         statused[i].status_category = categories[i % 5];
         statused[i].status_name = status_names[i % 4];
         statused[i].priority_name = priority_names[i % 3];
+        statused[i].assignee = assignees[i % 4 ^ (i / 20)];
         cr_assert_eq(store_write(st, put_cb, &statused[i]), STORE_OK);
     }
     /* another tenant's and another kind's records count elsewhere */
@@ -968,10 +988,14 @@ Test(store_sqlite, status_and_priority_totals_follow_every_change)
 
     for (int i = 0; i < STATUSED; i += 3) {
         struct store_record pair[2] = {statused[i], statused[i]};
-        pair[0].status_category = categories[(i / 3 + 1) % 5];
-        pair[0].status_name = status_names[(i / 3 + 2) % 4];
-        if (i % 2)
-            pair[0].priority_name = priority_names[(i / 3 + 1) % 3];
+        if (i % 5 != 0) { /* every fifth changes its assignee alone */
+            pair[0].status_category = categories[(i / 3 + 1) % 5];
+            pair[0].status_name = status_names[(i / 3 + 2) % 4];
+            if (i % 2)
+                pair[0].priority_name = priority_names[(i / 3 + 1) % 3];
+        }
+        if (i % 5 < 2)
+            pair[0].assignee = assignees[(i / 3 + 3) % 4];
         cr_assert_eq(store_write(st, update_columns_cb, pair), STORE_OK);
         statused[i] = pair[0];
     }
@@ -980,6 +1004,7 @@ Test(store_sqlite, status_and_priority_totals_follow_every_change)
     for (int i = 1; i < STATUSED; i += 4) {
         statused[i].priority_name = priority_names[(i + 1) % 3];
         statused[i].status_category = NULL;
+        statused[i].assignee = assignees[(i + 2) % 4];
         cr_assert_eq(store_write(st, put_cb, &statused[i]), STORE_OK);
     }
     expect_status_totals("put again");
@@ -1627,6 +1652,7 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
         r = record(STORE_TASK, id, "st-1", "acc-1", ref, "{}");
         r.name_lower = i % 3 == 0 ? "quokka in the name" : "an ordinary name";
         r.status_category = i % 2 ? "open" : "closed";
+        r.assignee = i % 4 == 0 ? "u-bulk" : NULL;
         cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
     }
     cr_assert_eq(store_bulk_end(st), STORE_OK);
@@ -1642,6 +1668,13 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     cr_assert_eq(count_matching("quokka", false), 100, "the name index covers loaded rows");
     cr_assert_eq(count_matching("before the", false), 1, "and the rows from before");
     cr_assert_eq(count_matching(NULL, true), 151);
+    struct count_arg mine = {.q = {.kind = STORE_TASK, .stream_id = "st-1", .account_id = "acc-1",
+                                   .assignee = "u-bulk", .unresolved = true, .limit = 50}};
+    cr_assert_eq(store_read(st, count_cb, &mine), STORE_OK);
+    cr_assert_eq(mine.total, 0, "u-bulk's tasks are the closed ones (every fourth)");
+    mine.q.unresolved = false;
+    cr_assert_eq(store_read(st, count_cb, &mine), STORE_OK);
+    cr_assert_eq(mine.total, 75, "the counts per assignee cover loaded rows");
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *q = NULL;
