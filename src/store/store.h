@@ -31,6 +31,9 @@ enum store_durability { STORE_DURABILITY_FULL, STORE_DURABILITY_NORMAL };
 struct store_options {
     enum store_durability durability;
     int busy_timeout_ms;
+    /* SQLite: how many matches of a name search are kept in memory between queries, in
+     * createdAt order (matchcache.h); 0 is the default, 200,000 */
+    long match_list_max;
 };
 
 struct store;     /* one database, shared by all threads */

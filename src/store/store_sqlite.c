@@ -12,6 +12,7 @@
  * the writer if it ran them on commit, as SQLite does by default; a checkpointer thread runs them
  * instead, PASSIVE, when the WAL has grown past CHECKPOINT_FRAMES. */
 #include "store/backend.h"
+#include "store/matchcache.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -298,6 +299,10 @@ static const char *const migrations[] = {
     "DROP INDEX records_due_asc;"
     "CREATE INDEX records_due_asc ON records (stream_id, account_id, kind, due_asc, id,"
     "  status_category, priority_name);",
+    /* 9: a generation of each tenant's names, raised by every commit that changes one of them
+     * (fts_apply) and by a bulk load, so that a search's matches kept in memory (matchcache.h)
+     * are known to be still what the name index holds */
+    "ALTER TABLE record_scopes ADD COLUMN names_gen INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -332,8 +337,11 @@ enum stmt_id {
     ST_MATCHES_NAMES,
     ST_MATCHES_REF,
     ST_MATCHES_TOTAL,
+    ST_MATCHES_ORDER,
+    ST_PAGE_ROW,
     ST_SAVEPOINT,
     ST_RELEASE,
+    ST_NAMES_BUMP,
     ST_FTS_APPLY,
     ST_FTS_CLEAR,
     ST_ROLLBACK_TO,
@@ -390,6 +398,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                            " AND stream_id = ?2 AND account_id = ?3",
     [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
     [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_NAMES_BUMP] = "UPDATE record_scopes SET names_gen = names_gen + 1"
+                      " WHERE scope IN (SELECT rid >> 40 FROM fts_pending)",
     /* FTS5's special column: 'delete' with the old name removes an entry, NULL inserts one */
     [ST_FTS_APPLY] = "INSERT INTO record_names (record_names, rowid, name_lower)"
                      " SELECT CASE del WHEN 1 THEN 'delete' END, rid, name FROM fts_pending"
@@ -399,8 +409,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK_TO] = "ROLLBACK TO job",
     [ST_JTI_INSERT] = "INSERT INTO jti (client_id, jti, exp) VALUES (?1, ?2, ?3)"
                       " ON CONFLICT DO NOTHING",
-    [ST_SCOPE_GET] = "SELECT scope FROM record_scopes WHERE stream_id = ?1 AND account_id = ?2"
-                     " AND kind = ?3",
+    [ST_SCOPE_GET] = "SELECT scope, names_gen FROM record_scopes WHERE stream_id = ?1"
+                     " AND account_id = ?2 AND kind = ?3",
     /* a query's name search, found once in the name index into the connection's table
      * name_matches (see fill_matches) */
     [ST_MATCHES_CLEAR] = "DELETE FROM temp.name_matches",
@@ -410,9 +420,18 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " WHERE ref_id = ?1 AND stream_id = ?2 AND kind = ?3 AND account_id = ?4",
     [ST_MATCHES_TOTAL] = "SELECT (SELECT count(*) FROM temp.name_matches), (SELECT n FROM"
                          " record_counts WHERE stream_id = ?1 AND account_id = ?2 AND kind = ?3)",
+    /* the matches in the order matchcache.h keeps them; the tenant's test is the refId's */
+    [ST_MATCHES_ORDER] = "SELECT r.rowid FROM temp.name_matches m CROSS JOIN records r"
+                         " ON r.rowid = m.rid WHERE r.stream_id = ?1 AND r.account_id = ?2"
+                         " AND r.kind = ?3 ORDER BY r.created_at DESC, r.id DESC",
+    /* one row of a page by rowid, with what the page query reads (see sqlite_query) */
+    [ST_PAGE_ROW] = "SELECT d.doc, x.breached, (x.status_category IN ('open', 'inProgress')"
+                    " AND x.due_date < ?1) FROM records x JOIN record_docs d ON d.rid = x.rowid"
+                    " WHERE x.rowid = ?2",
 };
 
 #define QUERY_CACHE 32 /* prepared list queries kept per connection, by SQL text */
+#define MATCH_CACHE_BYTES (32u << 20) /* searches' matches kept in memory (matchcache.h) */
 
 struct sqlite_conn {
     sqlite3 *db;
@@ -461,6 +480,7 @@ struct sqlite_store {
     int busy_ms, ckpt_busy_ms; /* how long busy_retry waits (connections, checkpointer) */
     pthread_mutex_t mu;  /* guards conns */
     struct sqlite_conn *conns;
+    struct match_cache *matches; /* searches' matches, kept between queries */
 };
 
 struct sqlite_txn {
@@ -650,6 +670,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     s->ckpt_busy_ms = 1000;
     s->generation = atomic_fetch_add(&next_generation, 1);
     pthread_mutex_init(&s->mu, NULL);
+    s->matches = match_cache_new(MATCH_CACHE_BYTES);
 
     /* Migrate on a private connection before any statement is prepared against the schema. */
     sqlite3 *db = NULL;
@@ -703,6 +724,7 @@ fail:
     if (tls_conn.generation == s->generation)
         tls_conn.conn = NULL;
     pthread_mutex_destroy(&s->mu);
+    match_cache_free(s->matches);
     free(s->path);
     free(s);
     return NULL;
@@ -730,6 +752,7 @@ static void sqlite_close(struct store *base)
     if (tls_conn.generation == s->generation)
         tls_conn.conn = NULL;
     pthread_mutex_destroy(&s->mu);
+    match_cache_free(s->matches);
     free(s->path);
     free(s);
 }
@@ -890,7 +913,8 @@ static bool txn_open(struct sqlite_conn *c)
 /* Moves the name changes the group's writes queued into the name index (migration 5). */
 static bool fts_apply(struct sqlite_conn *c)
 {
-    return step_done(c, c->stmt[ST_FTS_APPLY]) == STORE_OK &&
+    return step_done(c, c->stmt[ST_NAMES_BUMP]) == STORE_OK &&
+           step_done(c, c->stmt[ST_FTS_APPLY]) == STORE_OK &&
            step_done(c, c->stmt[ST_FTS_CLEAR]) == STORE_OK;
 }
 
@@ -1594,6 +1618,8 @@ static bool fts_usable(const char *text)
 
 /* How a query with a name search runs, decided before its WHERE clause is built. */
 struct qplan {
+    bool scoped;                /* the tenant has a scope: */
+    int64_t scope, names_gen;   /* which, and its names generation (migration 9) */
     int64_t names_lo, names_hi; /* the tenant's rowids in record_names (migration 6) */
     enum { MATCHED_NONE, MATCHED_SEARCH, MATCHED_NAME } matched; /* what temp.name_matches holds */
     bool walk; /* walk the sort order's index and probe the matches, rather than read each
@@ -1851,7 +1877,10 @@ static int names_scope(struct sqlite_conn *c, const struct store_query *q, struc
     sqlite3_bind_int(st, 3, (int)q->kind);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        p->names_lo = sqlite3_column_int64(st, 0) << NAMES_SHIFT;
+        p->scoped = true;
+        p->scope = sqlite3_column_int64(st, 0);
+        p->names_gen = sqlite3_column_int64(st, 1);
+        p->names_lo = p->scope << NAMES_SHIFT;
         p->names_hi = p->names_lo + ((INT64_C(1) << NAMES_SHIFT) - 1);
     }
     sqlite3_reset(st);
@@ -1981,6 +2010,119 @@ static void emit(sqlite3_stmt *st, void (*fn)(const char *, size_t, void *), voi
     store_emit_listed(doc, len, stored, now, fn, arg);
 }
 
+/* True when q's page can be cut from the tenant's matches in createdAt order (matchcache.h):
+ * one name search and nothing else to filter on, sorted by createdAt either way. */
+static bool from_match_list(const struct store_query *q, const struct qplan *p)
+{
+    return p->matched && p->scoped && !other_filters(q) && !(q->search && q->name) &&
+           q->sort == STORE_SORT_CREATED;
+}
+
+/* Matches kept in createdAt order at most (store_options.match_list_max): reading each match's
+ * row to sort them costs about 4 us a match on a cold cache, where the sort index's walk
+ * (sqlite_query) costs about 0.1 us an entry for a page near the top; past this many the list is
+ * kept without its rowids, and every query of it takes the walk. */
+#define MATCH_LIST_MAX 200000
+
+/* The tenant's matches of q's search (already in temp.name_matches, n of them) in createdAt
+ * order, in a new list. */
+static int read_match_list(struct sqlite_conn *c, const struct store_query *q,
+                           const struct qplan *p, int64_t n, struct match_list **out)
+{
+    bool search = p->matched == MATCHED_SEARCH;
+    struct match_list *l =
+        match_list_new(p->scope, p->names_gen, search ? MATCH_SEARCH : MATCH_NAME,
+                       search ? q->search : q->name, (size_t)n);
+    sqlite3_stmt *st = c->stmt[ST_MATCHES_ORDER];
+    bind_text(st, 1, q->stream_id);
+    bind_text(st, 2, q->account_id);
+    sqlite3_bind_int(st, 3, (int)q->kind);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        match_list_push(l, sqlite3_column_int64(st, 0));
+    if (step != SQLITE_DONE)
+        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (step != SQLITE_DONE) {
+        match_list_free(l);
+        return STORE_ERROR;
+    }
+    *out = l;
+    return STORE_OK;
+}
+
+/* Emits rows [q->skip, q->skip + q->limit) of list l in q's direction, each read by rowid. */
+static int emit_from_list(struct sqlite_conn *c, const struct store_query *q,
+                          const struct match_list *l,
+                          void (*fn)(const char *doc, size_t len, void *arg), void *arg)
+{
+    sqlite3_stmt *st = c->stmt[ST_PAGE_ROW];
+    sqlite3_bind_int64(st, 1, q->now_ms);
+    int rc = STORE_OK;
+    for (int64_t i = q->skip; i < q->skip + q->limit && i < (int64_t)l->n && rc == STORE_OK;
+         i++) {
+        size_t at = q->descending ? (size_t)i : l->n - 1 - (size_t)i;
+        sqlite3_bind_int64(st, 2, l->rids[at]);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            emit(st, fn, arg);
+        } else {
+            /* every rowid listed is in this snapshot: the list is of its names generation */
+            log_error("sqlite: query: a listed row is missing: %s", sqlite3_errmsg(c->db));
+            rc = STORE_ERROR;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+#define NOT_LISTED 1 /* query_match_list: the matches are too many to keep; walk instead */
+
+/* A search's page and total from its matches in createdAt order: kept from an earlier query of
+ * the same names generation, or read now and kept. NOT_LISTED when there are too many matches
+ * to keep in order (temp.name_matches may hold them then). */
+static int query_match_list(struct sqlite_conn *c, struct sqlite_store *s,
+                            const struct store_query *q, const struct qplan *p,
+                            void (*fn)(const char *doc, size_t len, void *arg), void *arg,
+                            int64_t *total)
+{
+    struct match_cache *mc = s->matches;
+    enum match_what what = p->matched == MATCHED_SEARCH ? MATCH_SEARCH : MATCH_NAME;
+    const char *text = what == MATCH_SEARCH ? q->search : q->name;
+    const struct match_list *kept = match_cache_get(mc, p->scope, p->names_gen, what, text);
+    if (kept && !kept->rids) {
+        match_cache_release(mc, kept);
+        return NOT_LISTED;
+    }
+    struct match_list *read = NULL;
+    if (!kept) {
+        int64_t n = 0, tenant = 0;
+        int rc = fill_matches(c, q, p);
+        if (rc == STORE_OK)
+            rc = matches_total(c, q, &n, &tenant);
+        long max = s->opt.match_list_max ? s->opt.match_list_max : MATCH_LIST_MAX;
+        if (rc == STORE_OK && n > max) {
+            match_cache_put(mc, match_list_count_only(p->scope, p->names_gen, what, text,
+                                                      (size_t)n));
+            return NOT_LISTED;
+        }
+        if (rc == STORE_OK)
+            rc = read_match_list(c, q, p, n, &read);
+        if (rc != STORE_OK) {
+            match_cache_abandon(mc, p->scope, p->names_gen, what, text);
+            return rc;
+        }
+    }
+    const struct match_list *l = kept ? kept : read;
+    *total = (int64_t)l->n;
+    int rc = emit_from_list(c, q, l, fn, arg);
+    match_cache_release(mc, kept);
+    if (read)
+        match_cache_put(mc, read);
+    return rc;
+}
+
 static int sqlite_query(struct store_txn *t, const struct store_query *q,
                         void (*fn)(const char *doc, size_t len, void *arg), void *arg,
                         int64_t *total)
@@ -1998,6 +2140,13 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
         plan.matched = MATCHED_NAME;
     if (plan.matched || (q->name && fts_usable(q->name))) {
         rc = names_scope(c, q, &plan);
+        if (rc == STORE_OK && from_match_list(q, &plan)) {
+            struct sqlite_store *s = (struct sqlite_store *)t->store;
+            rc = query_match_list(c, s, q, &plan, fn, arg, total);
+            if (rc != NOT_LISTED)
+                goto out;
+            rc = STORE_OK;
+        }
         if (rc == STORE_OK && plan.matched)
             rc = fill_matches(c, q, &plan);
         if (rc != STORE_OK)
@@ -2123,11 +2272,13 @@ static int bulk_begin_sql(sqlite3 *db)
 
 static int bulk_names_fill(sqlite3 *db)
 {
-    /* queued changes (migration 5) would be applied again on top of the fill */
+    /* queued changes (migration 5) would be applied again on top of the fill; every tenant's
+     * names are new (migration 9) */
     return exec_sql(db, "DELETE FROM fts_pending;"
                         "INSERT OR IGNORE INTO record_scopes (stream_id, account_id, kind)"
                         "  SELECT stream_id, account_id, kind FROM records"
                         "  GROUP BY stream_id, account_id, kind;"
+                        "UPDATE record_scopes SET names_gen = names_gen + 1;"
                         "INSERT INTO record_names (record_names) VALUES ('delete-all');"
                         "INSERT INTO record_names (record_names, rank)"
                         "  VALUES ('hashsize', " BULK_FTS_HASHSIZE ");"

@@ -813,6 +813,138 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
     }
 }
 
+/* A search sorted by createdAt is answered from its matches kept in memory (matchcache.h) as
+ * long as the tenant's names generation stands: every commit that adds or renames one of the
+ * tenant's names must be seen by the next search, other tenants' names must not count, and a
+ * write that leaves the names alone keeps the generation. */
+struct kept_arg {
+    struct store_query q;
+    char ids[16][16];
+    int found;
+    int64_t total;
+};
+
+static void kept_doc(const char *doc, size_t len, void *arg)
+{
+    struct kept_arg *a = arg;
+    const char *id = strstr(doc, "\"_id\":\"");
+    cr_assert_not_null(id);
+    cr_assert_lt(a->found, 16);
+    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.5s", id + 7);
+    (void)len;
+}
+
+static int kept_cb(struct store_txn *t, void *arg)
+{
+    struct kept_arg *a = arg;
+    return store_query(t, &a->q, kept_doc, a, &a->total);
+}
+
+/* The ids of acc-1's tasks a search (or name filter) finds, newest first, joined by spaces. */
+static char *kept_search(const char *text, bool search)
+{
+    struct kept_arg *a = xcalloc(1, sizeof *a);
+    a->q = (struct store_query){.kind = STORE_TASK, .stream_id = "st-1", .account_id = "acc-1",
+                                .search = search ? text : NULL, .name = search ? NULL : text,
+                                .sort = STORE_SORT_CREATED, .descending = true, .limit = 16};
+    cr_assert_eq(store_read(st, kept_cb, a), STORE_OK, "%s", text);
+    cr_assert_eq(a->total, a->found, "%s", text);
+    char *out = xcalloc(16, 8);
+    for (int i = 0; i < a->found; i++)
+        snprintf(out + strlen(out), 8, "%s%s", i ? " " : "", a->ids[i]);
+    free(a);
+    return out;
+}
+
+static void put_task(const char *id, const char *account, const char *ref, const char *name,
+                     int64_t created)
+{
+    char doc[64];
+    snprintf(doc, sizeof doc, "{\"_id\":\"%s\"}", id);
+    struct store_record r = record(STORE_TASK, id, "st-1", account, ref, doc);
+    r.name_lower = name;
+    r.created_at = created;
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+}
+
+#define EXPECT_KEPT(text, search, want)                                                        \
+    do {                                                                                       \
+        char *got_ = kept_search(text, search);                                                \
+        cr_expect_str_eq(got_, want, "%s (%s)", text, search ? "searchText" : "name");         \
+        free(got_);                                                                            \
+    } while (0)
+
+static long long names_gen(const char *account)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT names_gen FROM record_scopes WHERE stream_id = 'st-1' AND"
+                              " account_id = '%s' AND kind = 1", account);
+    return query_int(db_path, sql);
+}
+
+Test(store_sqlite, a_kept_search_follows_its_tenants_names)
+{
+    put_task("ti-01", "acc-1", "TS000001", "okapi one", 100);
+    put_task("ti-02", "acc-1", "TS000002", "two okapis", 200);
+    put_task("ti-03", "acc-1", "TS000003", "no match", 300);
+    put_task("tx-01", "acc-2", "TS000004", "okapi elsewhere", 400);
+    EXPECT_KEPT("okapi", true, "ti-02 ti-01");
+    EXPECT_KEPT("okapi", true, "ti-02 ti-01"); /* again, from the kept list */
+    EXPECT_KEPT("okapi", false, "ti-02 ti-01");
+    /* searchText matches a refId too; the name filter does not */
+    EXPECT_KEPT("ts000003", true, "ti-03");
+    EXPECT_KEPT("ts000003", false, "");
+
+    /* a write that changes no name keeps the generation, and the answers */
+    long long gen = names_gen("acc-1");
+    struct store_record same = record(STORE_TASK, "ti-01", "st-1", "acc-1", "TS000001",
+                                      "{\"_id\":\"ti-01\"}");
+    same.name_lower = "okapi one";
+    same.created_at = 100;
+    same.status_category = "closed";
+    cr_assert_eq(store_write(st, put_cb, &same), STORE_OK);
+    cr_expect_eq(names_gen("acc-1"), gen, "a write without a new name raised the generation");
+    EXPECT_KEPT("okapi", true, "ti-02 ti-01");
+
+    /* a new match, a renamed one, and one in the other account */
+    put_task("ti-04", "acc-1", "TS000005", "okapi four", 50);
+    EXPECT_KEPT("okapi", true, "ti-02 ti-01 ti-04");
+    EXPECT_KEPT("okapi", false, "ti-02 ti-01 ti-04");
+    put_task("ti-02", "acc-1", "TS000002", "renamed", 200);
+    EXPECT_KEPT("okapi", true, "ti-01 ti-04");
+    EXPECT_KEPT("okapi", false, "ti-01 ti-04");
+    gen = names_gen("acc-1");
+    put_task("tx-02", "acc-2", "TS000006", "okapi too", 500);
+    cr_expect_eq(names_gen("acc-1"), gen, "another account's name raised this one's generation");
+    EXPECT_KEPT("okapi", true, "ti-01 ti-04");
+    /* the record a searchText's refId names comes and goes with the tenant's writes too */
+    EXPECT_KEPT("ts000007", true, "");
+    put_task("ti-07", "acc-1", "TS000007", "plain", 700);
+    EXPECT_KEPT("ts000007", true, "ti-07");
+}
+
+/* Past store_options.match_list_max matches, a search's list is kept without its rowids and its
+ * pages are found by walking the sort index: the same answers either way. */
+Test(store_sqlite, a_search_with_too_many_matches_to_keep_is_walked)
+{
+    store_close(st);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    struct store_options opts = fast_opts;
+    opts.match_list_max = 3;
+    st = store_open(url, &opts, &err);
+    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+    put_task("ti-01", "acc-1", "TS000001", "okapi one", 100);
+    put_task("ti-02", "acc-1", "TS000002", "two okapis", 200);
+    put_task("ti-03", "acc-1", "TS000003", "okapi three", 300);
+    EXPECT_KEPT("okapi", true, "ti-03 ti-02 ti-01");
+    put_task("ti-04", "acc-1", "TS000004", "okapi four", 50);
+    for (int i = 0; i < 2; i++) /* the first finds 4 matches, the second that they are many */
+        EXPECT_KEPT("okapi", true, "ti-03 ti-02 ti-01 ti-04");
+    put_task("ti-03", "acc-1", "TS000003", "renamed", 300);
+    EXPECT_KEPT("okapi", true, "ti-02 ti-01 ti-04");
+}
+
 /* A searchText and a name together: one goes through temp.name_matches, the other through the
  * name index directly; the refId alternative belongs to the searchText only. */
 Test(store_sqlite, a_search_and_a_name_filter_combine_with_and)
@@ -1639,6 +1771,8 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     struct store_record r = record(STORE_TASK, "ti-0", "st-1", "acc-1", "TS000000", "{}");
     r.name_lower = "written before the load";
     cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    /* a search made before the load, whose matches the store keeps (matchcache.h) */
+    cr_assert_eq(count_matching("quokka", false), 0);
 
     cr_assert_eq(store_bulk_begin(st), STORE_OK);
     cr_assert_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE"
