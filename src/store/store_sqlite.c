@@ -18,6 +18,7 @@
 #include <semaphore.h>
 #include <sqlite3.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,8 +304,47 @@ static const char *const migrations[] = {
      * (fts_apply) and by a bulk load, so that a search's matches kept in memory (matchcache.h)
      * are known to be still what the name index holds */
     "ALTER TABLE record_scopes ADD COLUMN names_gen INTEGER NOT NULL DEFAULT 0;",
+    /* 10: the name index written once per batch of changes, not once per group of writes
+     * (migration 5): FTS5 wrote a segment of a few names at each COMMIT and merged segments
+     * again and again, 140,000 instructions a createTask. The writer applies fts_pending when it
+     * holds FTS_BATCH changes, or when the writer has been idle for FTS_IDLE_MS; until then
+     * searches read the queued names too (fill_matches), by rowid through fts_pending_rid.
+     * The names generation (migration 9) is raised by the triggers, with each change queued. */
+    "CREATE INDEX fts_pending_rid ON fts_pending (rid, seq);"
+    "DROP TRIGGER records_names_insert;"
+    "DROP TRIGGER records_names_update;"
+    "CREATE TRIGGER records_names_insert AFTER INSERT ON records BEGIN"
+    "  INSERT INTO record_scopes (stream_id, account_id, kind)"
+    "    VALUES (new.stream_id, new.account_id, new.kind) ON CONFLICT DO NOTHING;"
+    "  UPDATE record_scopes SET names_gen = names_gen + 1 WHERE stream_id = new.stream_id"
+    "    AND account_id = new.account_id AND kind = new.kind;"
+    "  INSERT INTO fts_pending (rid, del, name) VALUES (((SELECT scope FROM record_scopes"
+    "    WHERE stream_id = new.stream_id AND account_id = new.account_id"
+    "    AND kind = new.kind) << 40) + new.rowid, 0, new.name_lower); END;"
+    "CREATE TRIGGER records_names_update AFTER UPDATE OF name_lower ON records"
+    "  WHEN old.name_lower IS NOT new.name_lower BEGIN"
+    "  UPDATE record_scopes SET names_gen = names_gen + 1 WHERE stream_id = new.stream_id"
+    "    AND account_id = new.account_id AND kind = new.kind;"
+    "  INSERT INTO fts_pending (rid, del, name) VALUES (((SELECT scope FROM record_scopes"
+    "    WHERE stream_id = new.stream_id AND account_id = new.account_id"
+    "    AND kind = new.kind) << 40) + old.rowid, 1, old.name_lower);"
+    "  INSERT INTO fts_pending (rid, del, name) VALUES (((SELECT scope FROM record_scopes"
+    "    WHERE stream_id = new.stream_id AND account_id = new.account_id"
+    "    AND kind = new.kind) << 40) + new.rowid, 0, new.name_lower); END;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* The records rowids (record_names rowid - lo) of one tenant's names, record_names rowids lo to
+ * hi, that contain a text: phrase, its trigrams as an FTS5 phrase, and glob, a GLOB pattern
+ * matching what contains it. Names in fts_pending are matched there (migration 10): the last
+ * change queued for a record is always the insertion of its current name, and what the index
+ * holds for such a record may be its old name. */
+#define NAMES_MATCHING(phrase, lo, hi, glob)                                                   \
+    "SELECT rowid - " lo " FROM record_names WHERE record_names MATCH " phrase                 \
+    " AND rowid BETWEEN " lo " AND " hi " AND rowid NOT IN (SELECT rid FROM fts_pending"       \
+    " WHERE rid BETWEEN " lo " AND " hi ") UNION ALL SELECT p.rid - " lo " FROM fts_pending p" \
+    " WHERE p.rid BETWEEN " lo " AND " hi " AND p.del = 0 AND p.name GLOB " glob               \
+    " AND p.seq = (SELECT max(seq) FROM fts_pending WHERE rid = p.rid)"
 
 enum stmt_id {
     ST_BEGIN_IMMEDIATE,
@@ -341,7 +381,7 @@ enum stmt_id {
     ST_PAGE_ROW,
     ST_SAVEPOINT,
     ST_RELEASE,
-    ST_NAMES_BUMP,
+    ST_FTS_PENDING,
     ST_FTS_APPLY,
     ST_FTS_CLEAR,
     ST_ROLLBACK_TO,
@@ -398,8 +438,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                            " AND stream_id = ?2 AND account_id = ?3",
     [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
     [ST_SAVEPOINT] = "SAVEPOINT job",
-    [ST_NAMES_BUMP] = "UPDATE record_scopes SET names_gen = names_gen + 1"
-                      " WHERE scope IN (SELECT rid >> 40 FROM fts_pending)",
+    [ST_FTS_PENDING] = "SELECT count(*) FROM fts_pending",
     /* FTS5's special column: 'delete' with the old name removes an entry, NULL inserts one */
     [ST_FTS_APPLY] = "INSERT INTO record_names (record_names, rowid, name_lower)"
                      " SELECT CASE del WHEN 1 THEN 'delete' END, rid, name FROM fts_pending"
@@ -414,8 +453,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* a query's name search, found once in the name index into the connection's table
      * name_matches (see fill_matches) */
     [ST_MATCHES_CLEAR] = "DELETE FROM temp.name_matches",
-    [ST_MATCHES_NAMES] = "INSERT INTO temp.name_matches (rid) SELECT rowid - ?2 FROM record_names"
-                         " WHERE record_names MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
+    [ST_MATCHES_NAMES] = "INSERT INTO temp.name_matches (rid) " NAMES_MATCHING("?1", "?2", "?3",
+                                                                                 "?4"),
     [ST_MATCHES_REF] = "INSERT OR IGNORE INTO temp.name_matches (rid) SELECT rowid FROM records"
                        " WHERE ref_id = ?1 AND stream_id = ?2 AND kind = ?3 AND account_id = ?4",
     [ST_MATCHES_TOTAL] = "SELECT (SELECT count(*) FROM temp.name_matches), (SELECT n FROM"
@@ -431,6 +470,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 #define QUERY_CACHE 32 /* prepared list queries kept per connection, by SQL text */
+
 #define MATCH_CACHE_BYTES (32u << 20) /* searches' matches kept in memory (matchcache.h) */
 
 struct sqlite_conn {
@@ -910,12 +950,37 @@ static bool txn_open(struct sqlite_conn *c)
     return !sqlite3_get_autocommit(c->db);
 }
 
-/* Moves the name changes the group's writes queued into the name index (migration 5). */
-static bool fts_apply(struct sqlite_conn *c)
+#define FTS_BATCH 1024   /* name changes queued before the writer applies them (migration 10) */
+#define FTS_IDLE_MS 200  /* or how long the writer waits idle before it does */
+
+/* Moves the name changes queued in fts_pending into the name index (migrations 5 and 10) once
+ * there are at least min of them. */
+static bool fts_apply(struct sqlite_conn *c, int min)
 {
-    return step_done(c, c->stmt[ST_NAMES_BUMP]) == STORE_OK &&
-           step_done(c, c->stmt[ST_FTS_APPLY]) == STORE_OK &&
+    sqlite3_stmt *st = c->stmt[ST_FTS_PENDING];
+    int rc = sqlite3_step(st);
+    int64_t queued = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (queued < 0) {
+        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        return false;
+    }
+    if (queued == 0 || queued < min)
+        return true;
+    return step_done(c, c->stmt[ST_FTS_APPLY]) == STORE_OK &&
            step_done(c, c->stmt[ST_FTS_CLEAR]) == STORE_OK;
+}
+
+/* Applies whatever name changes are queued, in a transaction of its own: when the writer is
+ * idle, or stops. True when there were none, or once they are committed. */
+static bool fts_apply_all(struct sqlite_conn *c)
+{
+    if (step_done(c, c->stmt[ST_BEGIN_IMMEDIATE]) != STORE_OK)
+        return false;
+    bool committed = fts_apply(c, 1) && step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
+    if (!committed && txn_open(c))
+        step_done(c, c->stmt[ST_ROLLBACK]);
+    return committed;
 }
 
 /* Runs one group of writes in one transaction (see the comment at the top). */
@@ -937,7 +1002,7 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
         if (step_done(c, c->stmt[ST_RELEASE]) != STORE_OK)
             began = false;
     }
-    bool committed = began && txn_open(c) && fts_apply(c) &&
+    bool committed = began && txn_open(c) && fts_apply(c, FTS_BATCH) &&
                      step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
     if (!committed && txn_open(c))
         step_done(c, c->stmt[ST_ROLLBACK]);
@@ -953,13 +1018,37 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
     }
 }
 
+/* When the writer's wait for work is over: FTS_IDLE_MS from now. */
+static struct timespec idle_deadline(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += (long)FTS_IDLE_MS * 1000000L;
+    t.tv_sec += t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    return t;
+}
+
 static void *writer_main(void *arg)
 {
     struct sqlite_store *s = arg;
+    bool names_queued = true; /* fts_pending may hold changes: any group may have queued some */
     pthread_mutex_lock(&s->queue_mu);
     for (;;) {
-        while (!s->queue_head && !s->stopping)
-            pthread_cond_wait(&s->queue_cv, &s->queue_mu);
+        while (!s->queue_head && !s->stopping) {
+            if (!names_queued) {
+                pthread_cond_wait(&s->queue_cv, &s->queue_mu);
+                continue;
+            }
+            struct timespec until = idle_deadline();
+            if (pthread_cond_timedwait(&s->queue_cv, &s->queue_mu, &until) == ETIMEDOUT &&
+                !s->queue_head && !s->stopping) {
+                pthread_mutex_unlock(&s->queue_mu);
+                fts_apply_all(s->wconn); /* on failure, the next group's commit tries again */
+                names_queued = false;
+                pthread_mutex_lock(&s->queue_mu);
+            }
+        }
         if (!s->queue_head && s->stopping)
             break;
         struct write_job *group = s->queue_head, *last = group;
@@ -971,9 +1060,12 @@ static void *writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&s->queue_mu);
         commit_group(s, group);
+        names_queued = true;
         pthread_mutex_lock(&s->queue_mu);
     }
     pthread_mutex_unlock(&s->queue_mu);
+    if (names_queued)
+        fts_apply_all(s->wconn); /* a closed database keeps no queue */
     return NULL;
 }
 
@@ -1486,16 +1578,25 @@ static void qb_sql(struct qbuild *b, const char *frag)
     b->len += n;
 }
 
-static struct qparam *qb_param(struct qbuild *b)
+/* A new parameter, which the SQL names ref ("?N", in 16 bytes). */
+static struct qparam *qb_param_as(struct qbuild *b, char *ref)
 {
     if (b->n + 2 > QUERY_PARAMS_MAX) {
         b->overflow = true;
+        snprintf(ref, 16, "?1");
         return &b->params[0];
     }
-    char ref[40];
-    snprintf(ref, sizeof ref, "?%d", b->n + 2);
-    qb_sql(b, ref);
+    snprintf(ref, 16, "?%d", b->n + 2);
     return &b->params[b->n++];
+}
+
+/* A new parameter, named here. */
+static struct qparam *qb_param(struct qbuild *b)
+{
+    char ref[16];
+    struct qparam *p = qb_param_as(b, ref);
+    qb_sql(b, ref);
+    return p;
 }
 
 static void qb_text(struct qbuild *b, const char *v)
@@ -1546,9 +1647,8 @@ static const char *qb_string(struct qbuild *b, const char *a, const char *mid, c
 }
 
 /* A GLOB pattern matching names that contain text (already lower-case), however long. */
-static const char *qb_glob(struct qbuild *b, const char *text)
+static void glob_containing(const char *text, char *out) /* out: strlen(text) * 3 + 3 bytes */
 {
-    char *out = qb_alloc(b, strlen(text) * 3 + 2);
     size_t o = 0;
     out[o++] = '*';
     for (const char *p = text; *p; p++) {
@@ -1562,6 +1662,12 @@ static const char *qb_glob(struct qbuild *b, const char *text)
     }
     out[o++] = '*';
     out[o] = '\0';
+}
+
+static const char *qb_glob(struct qbuild *b, const char *text)
+{
+    char *out = qb_alloc(b, strlen(text) * 3 + 2);
+    glob_containing(text, out);
     return out;
 }
 
@@ -1626,17 +1732,35 @@ struct qplan {
                 * match's row and sort them */
 };
 
-/* The tenant's matches of phrase in record_names, as records rowids (migration 6). */
-static void qb_names(struct qbuild *b, const char *phrase, const struct qplan *p)
+/* The tenant's records whose name contains text, as records rowids (NAMES_MATCHING). */
+static void qb_names(struct qbuild *b, const char *text, const struct qplan *p)
 {
+    char lo[16], hi[16], phrase[16], glob[16]; /* each named more than once */
+    *qb_param_as(b, lo) = (struct qparam){.type = QP_INT, .i = p->names_lo};
+    *qb_param_as(b, hi) = (struct qparam){.type = QP_INT, .i = p->names_hi};
+    *qb_param_as(b, phrase) = (struct qparam){.type = QP_TEXT, .text = qb_phrase(b, text)};
+    *qb_param_as(b, glob) = (struct qparam){.type = QP_TEXT, .text = qb_glob(b, text)};
     qb_sql(b, "SELECT rowid - ");
-    qb_int(b, p->names_lo);
+    qb_sql(b, lo);
     qb_sql(b, " FROM record_names WHERE record_names MATCH ");
-    qb_text(b, qb_phrase(b, phrase));
+    qb_sql(b, phrase);
     qb_sql(b, " AND rowid BETWEEN ");
-    qb_int(b, p->names_lo);
+    qb_sql(b, lo);
     qb_sql(b, " AND ");
-    qb_int(b, p->names_hi);
+    qb_sql(b, hi);
+    qb_sql(b, " AND rowid NOT IN (SELECT rid FROM fts_pending WHERE rid BETWEEN ");
+    qb_sql(b, lo);
+    qb_sql(b, " AND ");
+    qb_sql(b, hi);
+    qb_sql(b, ") UNION ALL SELECT p.rid - ");
+    qb_sql(b, lo);
+    qb_sql(b, " FROM fts_pending p WHERE p.rid BETWEEN ");
+    qb_sql(b, lo);
+    qb_sql(b, " AND ");
+    qb_sql(b, hi);
+    qb_sql(b, " AND p.del = 0 AND p.name GLOB ");
+    qb_sql(b, glob);
+    qb_sql(b, " AND p.seq = (SELECT max(seq) FROM fts_pending WHERE rid = p.rid)");
 }
 
 /* The refId a searchText would be (API.md §8: or exactly the refId); refIds are upper-case. */
@@ -1911,18 +2035,21 @@ static int clear_matches(struct sqlite_conn *c)
 static int fill_matches(struct sqlite_conn *c, const struct store_query *q, const struct qplan *p)
 {
     const char *text = p->matched == MATCHED_SEARCH ? q->search : q->name;
-    char *phrase = xmalloc(strlen(text) * 2 + 3);
+    char *phrase = xmalloc(strlen(text) * 2 + 3), *glob = xmalloc(strlen(text) * 3 + 3);
     fts_phrase(text, phrase);
+    glob_containing(text, glob);
     sqlite3_stmt *st = c->stmt[ST_MATCHES_NAMES];
     bind_text(st, 1, phrase);
     sqlite3_bind_int64(st, 2, p->names_lo);
     sqlite3_bind_int64(st, 3, p->names_hi);
+    bind_text(st, 4, glob);
     int rc = clear_matches(c);
     if (rc == STORE_OK)
         rc = step_matches(c, st);
     else
         sqlite3_clear_bindings(st);
     free(phrase);
+    free(glob);
     if (rc != STORE_OK || p->matched != MATCHED_SEARCH)
         return rc;
     char *ref = xmalloc(strlen(text) + 1);
