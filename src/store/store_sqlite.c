@@ -224,6 +224,21 @@ static const char *const migrations[] = {
     "    AND account_id = new.account_id AND kind = new.kind"
     "    AND status_category IS new.status_category AND status_name IS new.status_name"
     "    AND priority_name IS new.priority_name; END;",
+    /* record_created_buckets: the tenant's records counted by creation time, in buckets of
+     * 2^24 ms (4.7 hours; CREATED_SHIFT), so that a page deep in creation order is found without
+     * stepping through every index entry before it (see created_start). created_at is set when a
+     * record is inserted and never changes (a managed member; no UPDATE writes it) and records
+     * are never deleted, so a trigger on insert keeps the counts. The shift is an arithmetic one:
+     * a bucket is created_at divided by 2^24, rounded down, for times before 1970 too. */
+    "CREATE TABLE record_created_buckets (stream_id TEXT NOT NULL, account_id TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,"
+    "  PRIMARY KEY (stream_id, account_id, kind, bucket)) WITHOUT ROWID;"
+    "INSERT INTO record_created_buckets SELECT stream_id, account_id, kind, created_at >> 24,"
+    "  count(*) FROM records GROUP BY stream_id, account_id, kind, created_at >> 24;"
+    "CREATE TRIGGER records_created_insert AFTER INSERT ON records BEGIN"
+    "  INSERT INTO record_created_buckets (stream_id, account_id, kind, bucket, n)"
+    "  VALUES (new.stream_id, new.account_id, new.kind, new.created_at >> 24, 1)"
+    "  ON CONFLICT (stream_id, account_id, kind, bucket) DO UPDATE SET n = n + 1; END;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1890,6 +1905,22 @@ static int query_total(struct sqlite_conn *c, const struct store_query *q,
     return rc == SQLITE_ROW ? STORE_OK : STORE_ERROR;
 }
 
+/* Deep pages in creation order. An OFFSET steps through every index entry it skips: for skip
+ * 100,000 of a tenant's million tasks, 4 ms. record_created_buckets counts the tenant's records
+ * per bucket of creation time, so the rows before a page can be counted a bucket at a time from
+ * the sort's start, and the page read from the start of the bucket it falls in, with the rest of
+ * the skip as its OFFSET. On 1,000,000 tasks over a year (114 an hour), a bucket costs ~70 ns to
+ * count and an entry ~35 ns to step over; for skip 100,000 (walk + page, in us) widths of 2^22
+ * ms gave 54 + 5, 2^23 27 + 9, 2^24 14 + 17, 2^25 7 + 17, 2^26 4 + 43, and for skip 1,000 5,
+ * 8, 15, 15, 16 (against 32 for the plain OFFSET). 2^24 (4.7 hours) keeps both small, and the
+ * walk to the middle of a year under 1,000 buckets (120 us). Changing it takes a migration
+ * that recounts the table. */
+#define CREATED_SHIFT 24
+#define SQL_NUMBER_(n) #n
+#define SQL_NUMBER(n) SQL_NUMBER_(n) /* a macro's value as text of a statement */
+/* a record's bucket in SQL, as the trigger computes it */
+#define CREATED_BUCKET "created_at >> " SQL_NUMBER(CREATED_SHIFT)
+
 /* Emits a listed document (store_emit_listed). */
 static void emit(sqlite3_stmt *st, void (*fn)(const char *, size_t, void *), void *arg)
 {
@@ -2074,10 +2105,14 @@ static int bulk_end_sql(sqlite3 *db)
     sqlite3_finalize(st);
     int rc = creates && exec_sql(db, creates) == 0 ? STORE_OK : STORE_ERROR;
     free(creates);
-    /* what the dropped triggers did not do: the counts per tenant and per status and priority
-     * (the scopes and the name index: above) */
+    /* what the dropped triggers did not do: the counts per tenant, per status and priority, and
+     * per bucket of creation time (the scopes and the name index: above) */
     if (rc == STORE_OK &&
-        exec_sql(db, "DELETE FROM record_status_counts;"
+        exec_sql(db, "DELETE FROM record_created_buckets;"
+                     "INSERT INTO record_created_buckets SELECT stream_id, account_id, kind,"
+                     "  " CREATED_BUCKET ", count(*) FROM records"
+                     "  GROUP BY stream_id, account_id, kind, " CREATED_BUCKET ";"
+                     "DELETE FROM record_status_counts;"
                      "INSERT INTO record_status_counts SELECT stream_id, account_id, kind,"
                      "  status_category, status_name, priority_name, count(*) FROM records"
                      "  GROUP BY stream_id, account_id, kind, status_category, status_name,"
