@@ -1174,7 +1174,40 @@ static const struct created_run mixed_runs[] = {
 };
 /* A tenant with one record a bucket: the walk stops before the skip's bucket. */
 static const struct created_run sparse_runs[] = {{0, 1300, 1, 1, 1}};
-static struct created_set mixed, sparse;
+/* The same buckets for another kind: counted apart. */
+static const struct created_run case_runs[] = {{100, 10, 3, 2, 1}};
+
+static struct created_set mixed, sparse, cases;
+
+Test(store_sqlite, deep_pages_in_creation_order_are_those_of_an_offset)
+{
+    created_fill(&mixed, "acc-1", STORE_TASK, mixed_runs, sizeof mixed_runs / sizeof mixed_runs[0]);
+    created_fill(&sparse, "acc-2", STORE_TASK, sparse_runs,
+                 sizeof sparse_runs / sizeof sparse_runs[0]);
+    created_fill(&cases, "acc-1", STORE_CASE, case_runs, sizeof case_runs / sizeof case_runs[0]);
+    created_put(&mixed);
+    created_put(&sparse);
+    created_put(&cases);
+    /* a put of an existing id replaces the record: it is not counted again */
+    created_put(&cases);
+    expect_buckets_counted("inserted");
+    expect_created_pages(&mixed, 7);
+    expect_created_pages(&sparse, 13);
+    expect_created_pages(&cases, 1);
+
+    /* the counts, not an OFFSET from the start, place a deep page: one more in the newest
+     * bucket moves every deep page newest first by a row; shallow pages stay */
+    exec_on(db_path, "UPDATE record_created_buckets SET n = n + 1 WHERE account_id = 'acc-1'"
+                     " AND kind = 1 AND bucket = (SELECT max(bucket) FROM record_created_buckets"
+                     " WHERE account_id = 'acc-1' AND kind = 1)");
+    created_desc = true;
+    struct created_rec *sorted = xmalloc(sizeof mixed.rec);
+    memcpy(sorted, mixed.rec, sizeof mixed.rec);
+    qsort(sorted, (size_t)mixed.n, sizeof sorted[0], created_cmp);
+    expect_created_page(&mixed, sorted, 1100, 50, -1);
+    expect_created_page(&mixed, sorted, 500, 50, 0);
+    free(sorted);
+}
 
 /* ---- transactions ---- */
 
