@@ -331,6 +331,21 @@ static const char *const migrations[] = {
     "  INSERT INTO fts_pending (rid, del, name) VALUES (((SELECT scope FROM record_scopes"
     "    WHERE stream_id = new.stream_id AND account_id = new.account_id"
     "    AND kind = new.kind) << 40) + new.rowid, 0, new.name_lower); END;",
+    /* 11: record_created_buckets: the tenant's records counted by creation time, in buckets of
+     * 2^24 ms (4.7 hours; CREATED_SHIFT), so that a page deep in creation order is found without
+     * stepping through every index entry before it (see created_start). created_at is set when a
+     * record is inserted and never changes (a managed member; no UPDATE writes it) and records
+     * are never deleted, so a trigger on insert keeps the counts. The shift is an arithmetic one:
+     * a bucket is created_at divided by 2^24, rounded down, for times before 1970 too. */
+    "CREATE TABLE record_created_buckets (stream_id TEXT NOT NULL, account_id TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,"
+    "  PRIMARY KEY (stream_id, account_id, kind, bucket)) WITHOUT ROWID;"
+    "INSERT INTO record_created_buckets SELECT stream_id, account_id, kind, created_at >> 24,"
+    "  count(*) FROM records GROUP BY stream_id, account_id, kind, created_at >> 24;"
+    "CREATE TRIGGER records_created_insert AFTER INSERT ON records BEGIN"
+    "  INSERT INTO record_created_buckets (stream_id, account_id, kind, bucket, n)"
+    "  VALUES (new.stream_id, new.account_id, new.kind, new.created_at >> 24, 1)"
+    "  ON CONFLICT (stream_id, account_id, kind, bucket) DO UPDATE SET n = n + 1; END;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -385,6 +400,8 @@ enum stmt_id {
     ST_FTS_APPLY,
     ST_FTS_CLEAR,
     ST_ROLLBACK_TO,
+    ST_CREATED_ASC,
+    ST_CREATED_DESC,
     ST_COUNT
 };
 
@@ -467,6 +484,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PAGE_ROW] = "SELECT d.doc, x.breached, (x.status_category IN ('open', 'inProgress')"
                     " AND x.due_date < ?1) FROM records x JOIN record_docs d ON d.rid = x.rowid"
                     " WHERE x.rowid = ?2",
+    /* the tenant's counts by creation time, oldest or newest first (see created_start) */
+    [ST_CREATED_ASC] = "SELECT bucket, n FROM record_created_buckets WHERE stream_id = ?1"
+                       " AND account_id = ?2 AND kind = ?3 ORDER BY bucket",
+    [ST_CREATED_DESC] = "SELECT bucket, n FROM record_created_buckets WHERE stream_id = ?1"
+                        " AND account_id = ?2 AND kind = ?3 ORDER BY bucket DESC",
 };
 
 #define QUERY_CACHE 32 /* prepared list queries kept per connection, by SQL text */
@@ -2128,6 +2150,77 @@ static int query_total(struct sqlite_conn *c, const struct store_query *q,
     return rc == SQLITE_ROW ? STORE_OK : STORE_ERROR;
 }
 
+/* Deep pages in creation order. An OFFSET steps through every index entry it skips: for skip
+ * 100,000 of a tenant's million tasks, 4 ms. record_created_buckets counts the tenant's records
+ * per bucket of creation time, so the rows before a page can be counted a bucket at a time from
+ * the sort's start, and the page read from the start of the bucket it falls in, with the rest of
+ * the skip as its OFFSET. On 1,000,000 tasks over a year (114 an hour), a bucket costs ~70 ns to
+ * count and an entry ~35 ns to step over; for skip 100,000 (walk + page, in us) widths of 2^22
+ * ms gave 54 + 5, 2^23 27 + 9, 2^24 14 + 17, 2^25 7 + 17, 2^26 4 + 43, and for skip 1,000 5,
+ * 8, 15, 15, 16 (against 32 for the plain OFFSET). 2^24 (4.7 hours) keeps both small, and the
+ * walk to the middle of a year under 1,000 buckets (120 us). Changing it takes a migration
+ * that recounts the table. */
+#define CREATED_SHIFT 24
+#define SQL_NUMBER_(n) #n
+#define SQL_NUMBER(n) SQL_NUMBER_(n) /* a macro's value as text of a statement */
+/* a record's bucket in SQL, as the trigger computes it */
+#define CREATED_BUCKET "created_at >> " SQL_NUMBER(CREATED_SHIFT)
+#define CREATED_WIDTH (INT64_C(1) << CREATED_SHIFT)
+/* Below this skip the OFFSET costs under ~40 us: nothing to win. */
+#define CREATED_SKIP_MIN 1000
+/* A bucket costs about two entries, so a tenant whose buckets hold one record or two gains
+ * nothing from counting them: the walk stops after skip / CREATED_WALK_RATIO buckets and the
+ * OFFSET steps over the rest, which costs at most about a tenth more than the OFFSET alone. */
+#define CREATED_WALK_RATIO 8
+
+static bool created_pays(const struct store_query *q)
+{
+    return only_tenant(q) && q->sort == STORE_SORT_CREATED && q->skip >= CREATED_SKIP_MIN;
+}
+
+/* For a page of q in creation order (created_pays): counts the tenant's rows before it bucket by
+ * bucket from the sort's start, then adds to tail a bound on created_at at the start of the
+ * bucket the page falls in (or of the first bucket left uncounted, when the walk stops early),
+ * and sets *offset to the rest of the skip. The page is the same: the rows the bound leaves out
+ * are exactly those of the buckets counted, and those it keeps come in the same order. Without
+ * a bucket to start from (the counts short of the skip), tail and *offset are left alone. */
+static int created_start(struct sqlite_conn *c, const struct store_query *q, struct qbuild *tail,
+                         int64_t *offset)
+{
+    sqlite3_stmt *st = c->stmt[q->descending ? ST_CREATED_DESC : ST_CREATED_ASC];
+    bind_text(st, 1, q->stream_id);
+    bind_text(st, 2, q->account_id);
+    sqlite3_bind_int(st, 3, (int)q->kind);
+    int64_t before = 0, walked = 0, bucket = 0;
+    const int64_t walk_max = q->skip / CREATED_WALK_RATIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 1);
+        if (before + n > q->skip || walked++ == walk_max) {
+            bucket = sqlite3_column_int64(st, 0);
+            break;
+        }
+        before += n;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+    /* bucket * CREATED_WIDTH stays in range: |bucket| <= 2^(63 - CREATED_SHIFT) */
+    int64_t first = bucket * CREATED_WIDTH;
+    if (q->descending) {
+        qb_sql(tail, " AND r.created_at <= ");
+        qb_int(tail, first + (CREATED_WIDTH - 1));
+    } else {
+        qb_sql(tail, " AND r.created_at >= ");
+        qb_int(tail, first);
+    }
+    *offset = q->skip - before;
+    return STORE_OK;
+}
+
 /* Emits a listed document (store_emit_listed). */
 static void emit(sqlite3_stmt *st, void (*fn)(const char *, size_t, void *), void *arg)
 {
@@ -2298,11 +2391,14 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
     if (rc != STORE_OK || *total <= q->skip)
         goto out;
     struct qbuild tail = {.n = where->n};
+    int64_t offset = q->skip;
+    if (created_pays(q) && (rc = created_start(c, q, &tail, &offset)) != STORE_OK)
+        goto out;
     qb_order(&tail, q);
     qb_sql(&tail, " LIMIT ");
     qb_int(&tail, q->limit);
     qb_sql(&tail, " OFFSET ");
-    qb_int(&tail, q->skip);
+    qb_int(&tail, offset);
     /* The page is chosen on rowids alone, so that an index which orders the rows and holds
      * every column the filters read covers the inner query: the rows a deep skip passes over
      * then cost an index step each, never a look-up of the row. Only the page's rows are read
@@ -2434,10 +2530,14 @@ static int bulk_end_sql(sqlite3 *db)
     sqlite3_finalize(st);
     int rc = creates && exec_sql(db, creates) == 0 ? STORE_OK : STORE_ERROR;
     free(creates);
-    /* what the dropped triggers did not do: the counts per tenant and per status and priority
-     * (the scopes and the name index: above) */
+    /* what the dropped triggers did not do: the counts per tenant, per status and priority, and
+     * per bucket of creation time (the scopes and the name index: above) */
     if (rc == STORE_OK &&
-        exec_sql(db, "DELETE FROM record_status_counts;"
+        exec_sql(db, "DELETE FROM record_created_buckets;"
+                     "INSERT INTO record_created_buckets SELECT stream_id, account_id, kind,"
+                     "  " CREATED_BUCKET ", count(*) FROM records"
+                     "  GROUP BY stream_id, account_id, kind, " CREATED_BUCKET ";"
+                     "DELETE FROM record_status_counts;"
                      "INSERT INTO record_status_counts SELECT stream_id, account_id, kind,"
                      "  status_category, status_name, priority_name, count(*) FROM records"
                      "  GROUP BY stream_id, account_id, kind, status_category, status_name,"

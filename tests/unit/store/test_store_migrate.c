@@ -1,6 +1,7 @@
 /* Migration in place (DESIGN.md §4): a database file written by the first schema, with a case
- * and a task in it, opened by this casemgr. The schema below is the first version as it was
- * released, kept here verbatim as a fixture: the test must not follow later edits of the code. */
+ * and a task in it (or many tasks), opened by this casemgr. The schema below is the first version
+ * as it was released, kept here verbatim as a fixture: the test must not follow later edits of the
+ * code. */
 #include <criterion/criterion.h>
 
 #include <sqlite3.h>
@@ -163,6 +164,134 @@ Test(store_migrate, a_first_version_file_is_migrated_in_place)
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     cr_expect_eq(sqlite3_column_int(st, 0), 1);
     cr_expect_str_eq((const char *)sqlite3_column_text(st, 1), "email");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* Many tasks of the first schema, created at times spread over buckets of 2^24 ms (the later
+ * record_created_buckets): a few in each of 300 buckets, and 40 more in each of the oldest 20,
+ * some at equal times, some before 1970; ids in another order than the times. */
+#define OLD_TASKS 1500
+
+static int64_t old_created(int i)
+{
+    return (int64_t)((i * 37) % (i < 700 ? 300 : 20) - 50) * (INT64_C(1) << 24) + (i % 7) * 1000;
+}
+
+static void old_id(int i, char *out, size_t size)
+{
+    snprintf(out, size, "tm-%04d", (i * 7919) % 10000);
+}
+
+static const char *const rows_old_tasks =
+    "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 1499)"
+    " INSERT INTO records SELECT printf('tm-%04d', (i * 7919) % 10000), 1, 'st-1', 'acc-1',"
+    "  printf('TS%06d', i), 'ci-1', 'old task', 'Open', 'open', 'Medium', 10, NULL,"
+    "  ((i * 37) % CASE WHEN i < 700 THEN 300 ELSE 20 END - 50) * 16777216 + (i % 7) * 1000,"
+    "  0, NULL, 1,"
+    "  printf('{\"_id\":\"tm-%04d\"}', (i * 7919) % 10000) FROM s;";
+
+struct old_task {
+    char id[16];
+    int64_t created;
+};
+
+static bool old_desc;
+
+static int old_cmp(const void *pa, const void *pb)
+{
+    const struct old_task *a = pa, *b = pb;
+    int c = (a->created > b->created) - (a->created < b->created);
+    if (c == 0)
+        c = strcmp(a->id, b->id);
+    return old_desc ? -c : c;
+}
+
+struct old_page {
+    struct store_query q;
+    char ids[50][16];
+    int found;
+    int64_t total;
+};
+
+static void old_doc(const char *doc, size_t len, void *arg)
+{
+    struct old_page *a = arg;
+    const char *id = strstr(doc, "tm-");
+    cr_assert_not_null(id, "%.*s", (int)len, doc);
+    cr_assert_lt(a->found, 50);
+    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.7s", id);
+}
+
+static int old_page_cb(struct store_txn *t, void *arg)
+{
+    struct old_page *a = arg;
+    return store_query(t, &a->q, old_doc, a, &a->total);
+}
+
+Test(store_migrate, deep_pages_of_a_first_version_file_follow_the_back_filled_counts)
+{
+    snprintf(dir, sizeof dir, "/tmp/casemgr-migrate-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, rows_old_tasks, NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+    sqlite3_close(db);
+
+    char url[160], *err = NULL;
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL};
+    struct store *s = store_open(url, &opt, &err);
+    cr_assert_not_null(s, "%s", err ? err : "?");
+
+    static struct old_task sorted[OLD_TASKS];
+    for (old_desc = false;; old_desc = true) {
+        for (int i = 0; i < OLD_TASKS; i++) {
+            old_id(i, sorted[i].id, sizeof sorted[i].id);
+            sorted[i].created = old_created(i);
+        }
+        qsort(sorted, OLD_TASKS, sizeof sorted[0], old_cmp);
+        for (int64_t skip = 0; skip <= OLD_TASKS; skip += 17) {
+            struct old_page *a = calloc(1, sizeof *a);
+            a->q = (struct store_query){.kind = STORE_TASK,
+                                        .stream_id = "st-1",
+                                        .account_id = "acc-1",
+                                        .sort = STORE_SORT_CREATED,
+                                        .descending = old_desc,
+                                        .skip = skip,
+                                        .limit = 50};
+            cr_assert_eq(store_read(s, old_page_cb, a), STORE_OK);
+            cr_assert_eq(a->total, OLD_TASKS);
+            int64_t want = OLD_TASKS - skip < 50 ? OLD_TASKS - skip : 50;
+            cr_assert_eq(a->found, want, "desc %d skip %lld", old_desc, (long long)skip);
+            for (int k = 0; k < a->found; k++)
+                cr_assert_str_eq(a->ids[k], sorted[skip + k].id, "desc %d skip %lld: row %d",
+                                 old_desc, (long long)skip, k);
+            free(a);
+        }
+        if (old_desc)
+            break;
+    }
+    store_close(s);
+
+    /* the counts came from the old rows: one row a bucket, none empty */
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT count(*), sum(n), min(n) > 0 FROM"
+                                    " record_created_buckets WHERE kind = 1",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(st, 0), 300);
+    cr_expect_eq(sqlite3_column_int(st, 1), OLD_TASKS);
+    cr_expect_eq(sqlite3_column_int(st, 2), 1);
     sqlite3_finalize(st);
     sqlite3_close(db);
     char cmd[200];

@@ -648,6 +648,7 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     exec_on(db_path,
             "DROP TRIGGER records_assignee_insert; DROP TRIGGER records_assignee_update;"
             "DROP TABLE record_assignee_counts;"
+            "DROP TRIGGER records_created_insert; DROP TABLE record_created_buckets;"
             "DROP TRIGGER records_names_insert; DROP TRIGGER records_names_update;"
             "DROP TABLE record_names; DROP TABLE record_scopes;"
             "DROP TRIGGER records_status_insert; DROP TRIGGER records_status_update;"
@@ -1195,6 +1196,228 @@ Test(store_sqlite, status_priority_and_assignee_totals_follow_every_change)
         cr_assert_eq(store_write(st, put_cb, &statused[i]), STORE_OK);
     }
     expect_status_totals("put again");
+}
+
+/* ---- deep pages in creation order ----
+ * A page of a tenant's list sorted by createdAt with a deep skip is placed by the counts of
+ * record_created_buckets (buckets of 2^24 ms): it must be the page an OFFSET from the start
+ * gives, whichever way it is found: the bucket the skip falls in (at its first row, inside it,
+ * past several), or buckets of one record each, whose walk stops early (CREATED_WALK_RATIO). */
+#define BUCKET_WIDTH (INT64_C(1) << 24) /* CREATED_SHIFT in store_sqlite.c */
+#define CREATED_MAX 1400
+
+/* Records of one tenant and kind: buckets of `per` records from bucket `first`, every `stride`
+ * buckets; `ties` records share each creation time, the first and second of a bucket on its
+ * edges. */
+struct created_run {
+    int64_t first;
+    int buckets, stride, per, ties;
+};
+
+struct created_set {
+    const char *account;
+    enum store_kind kind;
+    int n;
+    struct created_rec {
+        char id[24], ref[24], doc[48];
+        int64_t created;
+    } rec[CREATED_MAX];
+};
+
+static int created_serial; /* ids and refIds of every set, unique in the stream */
+
+static int64_t created_time(int64_t bucket, int instant)
+{
+    int64_t within = instant == 0 ? 0 : instant == 1 ? BUCKET_WIDTH - 1 : instant * 12345;
+    return bucket * BUCKET_WIDTH + within;
+}
+
+static void created_fill(struct created_set *set, const char *account, enum store_kind kind,
+                         const struct created_run *runs, size_t nruns)
+{
+    memset(set, 0, sizeof *set);
+    set->account = account;
+    set->kind = kind;
+    for (size_t r = 0; r < nruns; r++)
+        for (int b = 0; b < runs[r].buckets; b++)
+            for (int k = 0; k < runs[r].per; k++) {
+                cr_assert_lt(set->n, CREATED_MAX);
+                struct created_rec *c = &set->rec[set->n++];
+                int serial = created_serial++;
+                cr_assert_lt(serial, 10000);
+                /* ids in another order than creation times (7919 is prime to 10,000, so they
+                 * stay distinct): the tie-break is seen */
+                const char *prefix = kind == STORE_TASK ? "tc" : "cc";
+                int n = (serial * 7919) % 10000;
+                snprintf(c->id, sizeof c->id, "%s-%04d", prefix, n);
+                /* from prefix and n, not from c->id: gcc takes the two for overlapping */
+                snprintf(c->doc, sizeof c->doc, "{\"_id\":\"%s-%04d\"}", prefix, n);
+                snprintf(c->ref, sizeof c->ref, "%s%06d", kind == STORE_TASK ? "TS" : "CS", serial);
+                c->created =
+                    created_time(runs[r].first + (int64_t)b * runs[r].stride, k / runs[r].ties);
+            }
+}
+
+/* Puts records [from, to) of set. */
+static void created_put_range(const struct created_set *set, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        const struct created_rec *c = &set->rec[i];
+        struct store_record r = record(set->kind, c->id, "st-1", set->account, c->ref, c->doc);
+        r.created_at = r.updated_at = c->created;
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK, "%s", c->id);
+    }
+}
+
+static void created_put(const struct created_set *set)
+{
+    created_put_range(set, 0, set->n);
+}
+
+static bool created_desc;
+
+static int created_cmp(const void *pa, const void *pb)
+{
+    const struct created_rec *a = pa, *b = pb;
+    int c = (a->created > b->created) - (a->created < b->created);
+    if (c == 0)
+        c = strcmp(a->id, b->id);
+    return created_desc ? -c : c;
+}
+
+struct created_page {
+    struct store_query q;
+    char ids[64][24];
+    int found;
+    int64_t total;
+};
+
+static void created_doc(const char *doc, size_t len, void *arg)
+{
+    struct created_page *a = arg;
+    const char *id = strstr(doc, "\"_id\":\"");
+    cr_assert_not_null(id, "%.*s", (int)len, doc);
+    cr_assert_lt(a->found, 64);
+    id += 7;
+    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.*s", (int)strcspn(id, "\""), id);
+}
+
+static int created_page_cb(struct store_txn *t, void *arg)
+{
+    struct created_page *a = arg;
+    return store_query(t, &a->q, created_doc, a, &a->total);
+}
+
+/* Asserts that the page at skip is sorted[skip + shift ...] (shift 0: the right page). */
+static void expect_created_page(const struct created_set *set, const struct created_rec *sorted,
+                                int64_t skip, int64_t limit, int64_t shift)
+{
+    struct created_page *a = xcalloc(1, sizeof *a);
+    a->q = (struct store_query){.kind = set->kind,
+                                .stream_id = "st-1",
+                                .account_id = set->account,
+                                .sort = STORE_SORT_CREATED,
+                                .descending = created_desc,
+                                .skip = skip,
+                                .limit = limit};
+    cr_assert_eq(store_read(st, created_page_cb, a), STORE_OK);
+    cr_assert_eq(a->total, set->n);
+    int64_t from = skip + shift;
+    int64_t want = from >= set->n ? 0 : set->n - from < limit ? set->n - from : limit;
+    cr_assert_eq(a->found, want, "%s kind %d desc %d skip %lld limit %lld", set->account, set->kind,
+                 created_desc, (long long)skip, (long long)limit);
+    for (int k = 0; k < a->found; k++)
+        cr_assert_str_eq(a->ids[k], sorted[from + k].id,
+                         "%s kind %d desc %d skip %lld limit %lld: row %d", set->account, set->kind,
+                         created_desc, (long long)skip, (long long)limit, k);
+    free(a);
+}
+
+static int64_t bucket_of(int64_t created)
+{
+    return created >= 0 ? created / BUCKET_WIDTH : -((-created - 1) / BUCKET_WIDTH) - 1;
+}
+
+/* Every page of set, both ways: a sweep of skips, and each skip at a bucket's first row and
+ * either side of it, up to past the end. */
+static void expect_created_pages(const struct created_set *set, int step)
+{
+    struct created_rec *sorted = xmalloc(sizeof set->rec);
+    for (int desc = 0; desc < 2; desc++) {
+        created_desc = desc;
+        memcpy(sorted, set->rec, sizeof set->rec);
+        qsort(sorted, (size_t)set->n, sizeof sorted[0], created_cmp);
+        for (int64_t skip = 0; skip < set->n + 3; skip += step)
+            expect_created_page(set, sorted, skip, skip % 3 ? 50 : 7, 0);
+        for (int i = 1; i < set->n; i++) {
+            if (bucket_of(sorted[i].created) == bucket_of(sorted[i - 1].created))
+                continue;
+            for (int d = -1; d <= 1; d++)
+                expect_created_page(set, sorted, i + d, 50, 0);
+        }
+        expect_created_page(set, sorted, set->n > 50 ? set->n - 50 : 0, 50, 0);
+        expect_created_page(set, sorted, set->n - 1, 50, 0);
+        expect_created_page(set, sorted, set->n, 50, 0);
+    }
+    free(sorted);
+}
+
+/* record_created_buckets holds what counting records by bucket gives, and nothing else. */
+static void expect_buckets_counted(const char *when)
+{
+    static const char counted[] = "SELECT stream_id, account_id, kind, created_at >> 24, count(*)"
+                                  " FROM records GROUP BY 1, 2, 3, 4";
+    static const char kept[] = "SELECT stream_id, account_id, kind, bucket, n"
+                               " FROM record_created_buckets";
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM (%s EXCEPT %s))"
+             " + (SELECT count(*) FROM (%s EXCEPT %s))",
+             counted, kept, kept, counted);
+    cr_expect_eq(query_int(db_path, sql), 0, "%s: the bucket counts differ from the records", when);
+}
+
+/* A tenant with a few records in each of many buckets, runs of equal times and buckets of one
+ * record at both ends (negative times, before 1970, at the old end). */
+static const struct created_run mixed_runs[] = {
+    {-30, 60, 1, 1, 1}, {100, 40, 3, 25, 5}, {300, 1, 1, 100, 100},
+    {400, 3, 1, 7, 1},  {500, 40, 2, 1, 1},
+};
+/* A tenant with one record a bucket: the walk stops before the skip's bucket. */
+static const struct created_run sparse_runs[] = {{0, 1300, 1, 1, 1}};
+/* The same buckets for another kind: counted apart. */
+static const struct created_run case_runs[] = {{100, 10, 3, 2, 1}};
+
+static struct created_set mixed, sparse, cases;
+
+Test(store_sqlite, deep_pages_in_creation_order_are_those_of_an_offset)
+{
+    created_fill(&mixed, "acc-1", STORE_TASK, mixed_runs, sizeof mixed_runs / sizeof mixed_runs[0]);
+    created_fill(&sparse, "acc-2", STORE_TASK, sparse_runs,
+                 sizeof sparse_runs / sizeof sparse_runs[0]);
+    created_fill(&cases, "acc-1", STORE_CASE, case_runs, sizeof case_runs / sizeof case_runs[0]);
+    created_put(&mixed);
+    created_put(&sparse);
+    created_put(&cases);
+    /* a put of an existing id replaces the record: it is not counted again */
+    created_put(&cases);
+    expect_buckets_counted("inserted");
+    expect_created_pages(&mixed, 7);
+    expect_created_pages(&sparse, 13);
+    expect_created_pages(&cases, 1);
+
+    /* the counts, not an OFFSET from the start, place a deep page: one more in the newest
+     * bucket moves every deep page newest first by a row; shallow pages stay */
+    exec_on(db_path, "UPDATE record_created_buckets SET n = n + 1 WHERE account_id = 'acc-1'"
+                     " AND kind = 1 AND bucket = (SELECT max(bucket) FROM record_created_buckets"
+                     " WHERE account_id = 'acc-1' AND kind = 1)");
+    created_desc = true;
+    struct created_rec *sorted = xmalloc(sizeof mixed.rec);
+    memcpy(sorted, mixed.rec, sizeof mixed.rec);
+    qsort(sorted, (size_t)mixed.n, sizeof sorted[0], created_cmp);
+    expect_created_page(&mixed, sorted, 1100, 50, -1);
+    expect_created_page(&mixed, sorted, 500, 50, 0);
+    free(sorted);
 }
 
 /* ---- transactions ---- */
@@ -1885,6 +2108,25 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     cr_assert_eq(query_int(db_path, "SELECT n FROM record_counts WHERE kind = 1"), 302);
     free(before);
     free(after);
+}
+
+/* The loader drops the trigger that counts records by creation time; store_bulk_end counts them
+ * again, the records from before the load included, and the trigger counts from then on. */
+Test(store_sqlite, bulk_load_counts_records_by_creation_time)
+{
+    created_fill(&mixed, "acc-1", STORE_TASK, mixed_runs, sizeof mixed_runs / sizeof mixed_runs[0]);
+    created_fill(&sparse, "acc-2", STORE_TASK, sparse_runs,
+                 sizeof sparse_runs / sizeof sparse_runs[0]);
+    created_put_range(&mixed, 0, 100);
+    cr_assert_eq(store_bulk_begin(st), STORE_OK);
+    created_put_range(&mixed, 100, mixed.n - 1);
+    created_put(&sparse);
+    cr_assert_eq(store_bulk_end(st), STORE_OK);
+    expect_buckets_counted("after the load");
+    created_put_range(&mixed, mixed.n - 1, mixed.n);
+    expect_buckets_counted("a write after the load");
+    expect_created_pages(&mixed, 11);
+    expect_created_pages(&sparse, 29);
 }
 
 Test(store_sqlite, an_interrupted_bulk_load_refuses_to_open)
