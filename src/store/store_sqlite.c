@@ -2311,35 +2311,34 @@ static int query_match_list(struct sqlite_conn *c, struct sqlite_store *s,
     enum match_what what = p->matched == MATCHED_SEARCH ? MATCH_SEARCH : MATCH_NAME;
     const char *text = what == MATCH_SEARCH ? q->search : q->name;
     const struct match_list *kept = match_cache_get(mc, p->scope, p->names_gen, what, text);
-    if (kept && !kept->rids) {
+    if (kept) {
+        int rc = NOT_LISTED;
+        if (kept->rids) {
+            *total = (int64_t)kept->n;
+            rc = emit_from_list(c, q, kept, fn, arg);
+        }
         match_cache_release(mc, kept);
+        return rc;
+    }
+    int64_t n = 0, tenant = 0;
+    int rc = fill_matches(c, q, p);
+    if (rc == STORE_OK)
+        rc = matches_total(c, q, &n, &tenant);
+    long max = s->opt.match_list_max ? s->opt.match_list_max : MATCH_LIST_MAX;
+    if (rc == STORE_OK && n > max) {
+        match_cache_put(mc, match_list_count_only(p->scope, p->names_gen, what, text, (size_t)n));
         return NOT_LISTED;
     }
     struct match_list *read = NULL;
-    if (!kept) {
-        int64_t n = 0, tenant = 0;
-        int rc = fill_matches(c, q, p);
-        if (rc == STORE_OK)
-            rc = matches_total(c, q, &n, &tenant);
-        long max = s->opt.match_list_max ? s->opt.match_list_max : MATCH_LIST_MAX;
-        if (rc == STORE_OK && n > max) {
-            match_cache_put(mc, match_list_count_only(p->scope, p->names_gen, what, text,
-                                                      (size_t)n));
-            return NOT_LISTED;
-        }
-        if (rc == STORE_OK)
-            rc = read_match_list(c, q, p, n, &read);
-        if (rc != STORE_OK) {
-            match_cache_abandon(mc, p->scope, p->names_gen, what, text);
-            return rc;
-        }
+    if (rc == STORE_OK)
+        rc = read_match_list(c, q, p, n, &read);
+    if (rc != STORE_OK) {
+        match_cache_abandon(mc, p->scope, p->names_gen, what, text);
+        return rc;
     }
-    const struct match_list *l = kept ? kept : read;
-    *total = (int64_t)l->n;
-    int rc = emit_from_list(c, q, l, fn, arg);
-    match_cache_release(mc, kept);
-    if (read)
-        match_cache_put(mc, read);
+    *total = (int64_t)read->n;
+    rc = emit_from_list(c, q, read, fn, arg);
+    match_cache_put(mc, read);
     return rc;
 }
 
