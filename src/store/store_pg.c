@@ -104,6 +104,25 @@ static const char *const migrations[] = {
     "DROP INDEX records_due_desc;"
     "CREATE INDEX records_due_desc ON records (stream_id, account_id, kind,"
     "  due_date DESC NULLS LAST, id DESC) INCLUDE (status_category, priority_name);",
+    /* 3: each tenant's records counted by creation time in buckets of 2^24 ms, as in the SQLite
+     * backend (its migration 11): a page deep in creation order starts at the bucket its skip
+     * falls in (created_start) instead of stepping over every index entry before it. created_at
+     * never changes and records are never deleted, so a trigger on insert keeps the counts; the
+     * counted row is the one record_counts' trigger already holds for the transaction's tenant,
+     * so concurrent creates of one tenant wait no more than they did. */
+    "CREATE TABLE record_created_buckets (stream_id " TXT " NOT NULL, account_id " TXT
+    "  NOT NULL, kind integer NOT NULL, bucket bigint NOT NULL, n bigint NOT NULL,"
+    "  PRIMARY KEY (stream_id, account_id, kind, bucket));"
+    "INSERT INTO record_created_buckets SELECT stream_id, account_id, kind, created_at >> 24,"
+    "  count(*) FROM records GROUP BY stream_id, account_id, kind, created_at >> 24;"
+    "CREATE FUNCTION casemgr_records_created() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO record_created_buckets (stream_id, account_id, kind, bucket, n)"
+    "  VALUES (NEW.stream_id, NEW.account_id, NEW.kind, NEW.created_at >> 24, 1)"
+    "  ON CONFLICT (stream_id, account_id, kind, bucket)"
+    "  DO UPDATE SET n = record_created_buckets.n + 1;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER records_created AFTER INSERT ON records"
+    "  FOR EACH ROW EXECUTE FUNCTION casemgr_records_created();",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK 0x63617365 /* pg_advisory_lock key while migrating ("case") */
@@ -145,6 +164,8 @@ enum stmt_id {
     ST_ACTIVITY_COUNT,
     ST_JTI_USE,
     ST_JTI_PURGE,
+    ST_CREATED_ASC,
+    ST_CREATED_DESC,
     ST_COUNT
 };
 
@@ -249,6 +270,13 @@ static const struct stmt_def stmts[ST_COUNT] = {
     [ST_JTI_PURGE] = {"DELETE FROM jti WHERE ctid = ANY (ARRAY (SELECT ctid FROM jti"
                       " WHERE exp < $1 LIMIT 1000 FOR UPDATE SKIP LOCKED))",
                       1, "i"},
+    /* the tenant's counts by creation time, oldest or newest first (created_start) */
+    [ST_CREATED_ASC] = {"SELECT bucket, n FROM record_created_buckets WHERE stream_id = $1"
+                        " AND account_id = $2 AND kind = $3 ORDER BY bucket",
+                        3, "tti"},
+    [ST_CREATED_DESC] = {"SELECT bucket, n FROM record_created_buckets WHERE stream_id = $1"
+                         " AND account_id = $2 AND kind = $3 ORDER BY bucket DESC",
+                         3, "tti"},
 };
 
 #define QUERY_CACHE 32        /* prepared list queries kept per connection, by SQL text */
@@ -1503,6 +1531,54 @@ static int query_total(struct pg_txn *t, const struct store_query *q, const stru
     return STORE_OK;
 }
 
+#define CREATED_SHIFT 24 /* the buckets of record_created_buckets (migration 3) */
+#define CREATED_WIDTH (INT64_C(1) << CREATED_SHIFT)
+#define CREATED_SKIP_MIN 1000 /* below, stepping over the skipped entries costs little */
+#define CREATED_WALK_RATIO 8  /* buckets read at most per row skipped: see the SQLite backend */
+
+static bool created_pays(const struct store_query *q)
+{
+    return only_tenant(q) && q->sort == STORE_SORT_CREATED && q->skip >= CREATED_SKIP_MIN;
+}
+
+/* For a page of q in creation order (created_pays): counts the tenant's rows before it bucket by
+ * bucket from the sort's start, then adds to b a bound on created_at at the start of the bucket
+ * the page falls in (or of the first bucket left uncounted, when the walk stops early), and sets
+ * *offset to the rest of the skip. The page is the same: the rows the bound leaves out are
+ * exactly those of the buckets counted. Without a bucket to start from, b and *offset stay. */
+static int created_start(struct pg_txn *t, const struct store_query *q, struct qbuild *b,
+                         int64_t *offset)
+{
+    struct num kind = num(q->kind);
+    const char *v[] = {q->stream_id, q->account_id, kind.s};
+    int rc;
+    PGresult *res = run(t, q->descending ? ST_CREATED_DESC : ST_CREATED_ASC, v, &rc);
+    if (!res)
+        return rc;
+    int64_t before = 0;
+    const int64_t walk_max = q->skip / CREATED_WALK_RATIO;
+    int row = 0, rows = PQntuples(res);
+    for (; row < rows; row++) {
+        int64_t n = get_i64(res, row, 1);
+        if (before + n > q->skip || row == walk_max)
+            break;
+        before += n;
+    }
+    if (row < rows) {
+        int64_t first = get_i64(res, row, 0) * CREATED_WIDTH; /* |bucket| <= 2^39: in range */
+        if (q->descending) {
+            qb_sql(b, " AND r.created_at <= ");
+            qb_int(b, first + (CREATED_WIDTH - 1));
+        } else {
+            qb_sql(b, " AND r.created_at >= ");
+            qb_int(b, first);
+        }
+        *offset = q->skip - before;
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
 /* Emits a listed document (store_emit_listed). */
 static void emit(const PGresult *res, int row, void (*fn)(const char *, size_t, void *), void *arg)
 {
@@ -1528,11 +1604,14 @@ static int pg_query(struct store_txn *tb, const struct store_query *q,
     rc = query_total(t, q, &b, total);
     if (rc != STORE_OK || *total <= q->skip)
         goto out;
+    int64_t offset = q->skip;
+    if (created_pays(q) && (rc = created_start(t, q, &b, &offset)) != STORE_OK)
+        goto out;
     qb_order(&b, q);
     qb_sql(&b, " LIMIT ");
     qb_int(&b, q->limit);
     qb_sql(&b, " OFFSET ");
-    qb_int(&b, q->skip);
+    qb_int(&b, offset);
     /* The page is chosen on ids alone, so that an index holding the sort order and the ids
      * answers the inner query (an index-only scan once the table is vacuumed): a deep skip then
      * passes over index entries, where fetching each skipped row read its document too. Only
