@@ -237,9 +237,9 @@ describe('41 slow and greedy clients (--idle-timeout 2, --max-connections 64)', 
 
   it(`descriptors over the whole file stayed under the cap: at most baseline + ${MAX_CONNS} connections + ${FD_MARGIN}`, S, async (t) => {
     const m = fds.stop();
-    figures.push(`descriptors: baseline ${base.total} (${base.sockets} sockets, ${base.conns} client connections), max ${m.max} (${m.maxSockets} sockets, ${m.maxConns} client connections) over ${m.samples} samples`);
+    figures.push(`descriptors: baseline ${base.total} (${base.sockets} sockets, ${base.conns} client connections), max ${m.max} (${m.maxSockets} sockets, ${m.maxConns} client connections, ${m.maxConnsHeld} in two samples in a row) over ${m.samples} samples`);
     t.diagnostic(figures.join(' || '));
-    assert.ok(m.maxConns <= MAX_CONNS, `the server held ${m.maxConns} client connections at once (cap ${MAX_CONNS})`);
+    assert.ok(m.maxConnsHeld <= MAX_CONNS, `the server held ${m.maxConnsHeld} client connections at once, over 50 ms (cap ${MAX_CONNS}; ${m.maxConns} in one sample)`);
     assert.ok(m.max <= base.total + MAX_CONNS + FD_MARGIN, `the server held ${m.max} descriptors (baseline ${base.total}, cap ${MAX_CONNS}, margin ${FD_MARGIN})`);
     alive();
     leaks.assertClean([server]);

@@ -216,6 +216,8 @@ export class FdSampler {
     this.max = 0;
     this.maxSockets = 0;
     this.maxConns = 0;
+    this.maxConnsHeld = 0;
+    this.lastConns = NaN;
     this.samples = 0;
     this.sample();
     this.timer = setInterval(() => this.sample(), everyMs);
@@ -227,17 +229,24 @@ export class FdSampler {
       this.max = Math.max(this.max, k.total);
       this.maxSockets = Math.max(this.maxSockets, k.sockets);
       const c = serverConnections(this.pid, this.port);
-      if (Number.isFinite(c)) this.maxConns = Math.max(this.maxConns, c);
+      if (Number.isFinite(c)) {
+        this.maxConns = Math.max(this.maxConns, c);
+        // held: in two samples in a row. A socket libmicrohttpd accepts while the descriptors of
+        // connections it has just let go are still being closed lives a few microseconds.
+        if (Number.isFinite(this.lastConns)) this.maxConnsHeld = Math.max(this.maxConnsHeld, Math.min(c, this.lastConns));
+      }
+      this.lastConns = c;
       this.samples++;
     }
     return k;
   }
 
-  /** Stops; returns {max (all descriptors), maxSockets, maxConns (client connections), samples}. */
+  /** Stops; returns {max (all descriptors), maxSockets, maxConns (client connections in any
+   * sample), maxConnsHeld (in two samples in a row), samples}. */
   stop() {
     clearInterval(this.timer);
     this.sample();
-    return { max: this.max, maxSockets: this.maxSockets, maxConns: this.maxConns, samples: this.samples };
+    return { max: this.max, maxSockets: this.maxSockets, maxConns: this.maxConns, maxConnsHeld: this.maxConnsHeld, samples: this.samples };
   }
 }
 
