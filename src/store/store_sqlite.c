@@ -301,8 +301,8 @@ static const char *const migrations[] = {
     "CREATE INDEX records_due_asc ON records (stream_id, account_id, kind, due_asc, id,"
     "  status_category, priority_name);",
     /* 9: a generation of each tenant's names, raised by every commit that changes one of them
-     * (fts_apply) and by a bulk load, so that a search's matches kept in memory (matchcache.h)
-     * are known to be still what the name index holds */
+     * (by fts_apply; since migration 10 by the triggers) and by a bulk load, so that a search's
+     * matches kept in memory (matchcache.h) are known to be still what the name index holds */
     "ALTER TABLE record_scopes ADD COLUMN names_gen INTEGER NOT NULL DEFAULT 0;",
     /* 10: the name index written once per batch of changes, not once per group of writes
      * (migration 5): FTS5 wrote a segment of a few names at each COMMIT and merged segments
@@ -1762,27 +1762,9 @@ static void qb_names(struct qbuild *b, const char *text, const struct qplan *p)
     *qb_param_as(b, hi) = (struct qparam){.type = QP_INT, .i = p->names_hi};
     *qb_param_as(b, phrase) = (struct qparam){.type = QP_TEXT, .text = qb_phrase(b, text)};
     *qb_param_as(b, glob) = (struct qparam){.type = QP_TEXT, .text = qb_glob(b, text)};
-    qb_sql(b, "SELECT rowid - ");
-    qb_sql(b, lo);
-    qb_sql(b, " FROM record_names WHERE record_names MATCH ");
-    qb_sql(b, phrase);
-    qb_sql(b, " AND rowid BETWEEN ");
-    qb_sql(b, lo);
-    qb_sql(b, " AND ");
-    qb_sql(b, hi);
-    qb_sql(b, " AND rowid NOT IN (SELECT rid FROM fts_pending WHERE rid BETWEEN ");
-    qb_sql(b, lo);
-    qb_sql(b, " AND ");
-    qb_sql(b, hi);
-    qb_sql(b, ") UNION ALL SELECT p.rid - ");
-    qb_sql(b, lo);
-    qb_sql(b, " FROM fts_pending p WHERE p.rid BETWEEN ");
-    qb_sql(b, lo);
-    qb_sql(b, " AND ");
-    qb_sql(b, hi);
-    qb_sql(b, " AND p.del = 0 AND p.name GLOB ");
-    qb_sql(b, glob);
-    qb_sql(b, " AND p.seq = (SELECT max(seq) FROM fts_pending WHERE rid = p.rid)");
+    char sql[sizeof NAMES_MATCHING("", "", "", "") + 10 * 16]; /* 10 names of up to 15 bytes */
+    snprintf(sql, sizeof sql, NAMES_MATCHING("%3$s", "%1$s", "%2$s", "%4$s"), lo, hi, phrase, glob);
+    qb_sql(b, sql);
 }
 
 /* The refId a searchText would be (API.md §8: or exactly the refId); refIds are upper-case. */
