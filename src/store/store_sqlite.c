@@ -1762,7 +1762,7 @@ static void qb_names(struct qbuild *b, const char *text, const struct qplan *p)
     *qb_param_as(b, hi) = (struct qparam){.type = QP_INT, .i = p->names_hi};
     *qb_param_as(b, phrase) = (struct qparam){.type = QP_TEXT, .text = qb_phrase(b, text)};
     *qb_param_as(b, glob) = (struct qparam){.type = QP_TEXT, .text = qb_glob(b, text)};
-    char sql[sizeof NAMES_MATCHING("", "", "", "") + 10 * 16]; /* 10 names of up to 15 bytes */
+    char sql[sizeof NAMES_MATCHING("", "", "", "") + 160]; /* 10 names of up to 15 bytes */
     snprintf(sql, sizeof sql, NAMES_MATCHING("%3$s", "%1$s", "%2$s", "%4$s"), lo, hi, phrase, glob);
     qb_sql(b, sql);
 }
