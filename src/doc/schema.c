@@ -2,7 +2,11 @@
  * API.md §5; validation, null handling and the tests are all driven by it. */
 #include "doc/schema.h"
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/mem.h"
 
 #define BOTH (DOC_CASE | DOC_TASK)
 #define IN DOC_F_IN_DOC
@@ -156,6 +160,68 @@ int doc_check_limits(const json_t *v, const struct doc_limits *lim, struct err *
     return check_value(v, 1, lim, NULL, e);
 }
 
+/* The end of the number token at p (JSON's grammar, loosely: the parser judges it), and whether
+ * it is an integer of more than 18 digits (past what jansson keeps in a json_int_t). */
+static const char *number_end(const char *p, const char *end, bool *big_int)
+{
+    const char *q = p + (*p == '-');
+    size_t digits = 0;
+    while (q < end && *q >= '0' && *q <= '9') {
+        q++;
+        digits++;
+    }
+    *big_int = digits > 18 && (q == end || (*q != '.' && *q != 'e' && *q != 'E'));
+    while (q < end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' ||
+                       *q == '+' || *q == '-'))
+        q++;
+    return q;
+}
+
+/* body with ".0" after every integer literal too large for jansson's integers, outside strings;
+ * NULL when there is none. JSON puts no bound on numbers: such a member is then a real number,
+ * and gets the error of a wrongly typed value (or is accepted where a number is), where jansson
+ * refused the whole body as invalid JSON. */
+static char *widen_big_ints(const char *body, size_t len, size_t *out_len)
+{
+    char *out = NULL;
+    size_t n = 0, widened = 0;
+    const char *p = body, *end = body + len, *copied = body;
+    bool in_string = false;
+    while (p < end) {
+        if (in_string) {
+            if (*p == '\\' && p + 1 < end)
+                p++;
+            else if (*p == '"')
+                in_string = false;
+            p++;
+        } else if (*p == '"') {
+            in_string = true;
+            p++;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            bool big = false;
+            const char *q = number_end(p, end, &big);
+            if (big) {
+                if (!out)
+                    out = xmalloc(len + len / 2 + 3); /* ".0" after a token of 19+ bytes */
+                memcpy(out + n, copied, (size_t)(q - copied));
+                n += (size_t)(q - copied);
+                memcpy(out + n, ".0", 2);
+                n += 2;
+                copied = q;
+                widened++;
+            }
+            p = q;
+        } else {
+            p++;
+        }
+    }
+    if (!widened)
+        return NULL;
+    memcpy(out + n, copied, (size_t)(end - copied));
+    *out_len = n + (size_t)(end - copied);
+    return out;
+}
+
 json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *lim, struct err *e)
 {
     if (len == 0) {
@@ -164,6 +230,14 @@ json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *li
     }
     json_error_t je;
     json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!v && json_error_code(&je) == json_error_numeric_overflow) {
+        size_t wide_len = 0;
+        char *wide = widen_big_ints(body, len, &wide_len);
+        if (wide) {
+            v = json_loadb(wide, wide_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+            free(wide);
+        }
+    }
     if (!v) {
         enum json_error_code code = json_error_code(&je);
         if (code == json_error_invalid_utf8)

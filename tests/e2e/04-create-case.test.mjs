@@ -364,6 +364,13 @@ describe('04 createCase: properties', () => {
     return k !== want;
   });
 
+  it('an integer past 2^63 is a number of the wrong type, not invalid JSON (a counterexample the property found)', async () => {
+    for (const raw of ['9223372036854776000', '-99999999999999999999']) {
+      const body = JSON.stringify(caseBody(ctx.cfg, { name: 'x' })).replace('"name":"x"', `"name":${raw}`);
+      assertError(await ctx.client.createCase(body), 400, 'invalid_type', 'name');
+    }
+  });
+
   it('a random wrong-typed member → 400 invalid_type naming it', { timeout: 60_000 }, async () => {
     await fc.assert(fc.asyncProperty(wrong, async ([member, value]) => {
       const r = await ctx.client.createCase(caseBody(ctx.cfg, { [member]: value }));

@@ -586,6 +586,48 @@ Test(doc_schema, parse_accepts_an_object)
     parse_ok("{\"name\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}", &doc_default_limits);
 }
 
+/* JSON puts no bound on numbers; jansson refuses an integer past 2^63 as invalid JSON. Such a
+ * literal is read as a real number instead, so the member gets the error of its type (found by
+ * the property test of createCase: {"name": 9223372036854776000}). Strings, smaller integers and
+ * reals are read as before. */
+Test(doc_schema, parse_reads_integers_past_64_bits_as_reals)
+{
+    struct err e;
+    json_t *v = parse("{\"name\":9223372036854776000,\"n\":-99999999999999999999,"
+                      "\"s\":\"12345678901234567890\\\" 12345678901234567890\",\"i\":42,"
+                      "\"r\":1.5e300,\"a\":[123456789012345678901234]}",
+                      &e);
+    cr_assert_not_null(v, "%s", e.msg);
+    cr_expect(json_is_real(json_object_get(v, "name")));
+    cr_expect_eq(json_real_value(json_object_get(v, "name")), 9223372036854776000.0);
+    cr_expect(json_is_real(json_object_get(v, "n")));
+    cr_expect_lt(json_real_value(json_object_get(v, "n")), -9.9e19);
+    cr_expect_str_eq(json_string_value(json_object_get(v, "s")),
+                     "12345678901234567890\" 12345678901234567890", "a string is left alone");
+    cr_expect(json_is_integer(json_object_get(v, "i")));
+    cr_expect_eq(json_integer_value(json_object_get(v, "i")), 42);
+    cr_expect(json_is_real(json_object_get(v, "r")));
+    cr_expect(json_is_real(json_array_get(json_object_get(v, "a"), 0)));
+    json_decref(v);
+    /* 2^63 - 1 still fits an integer */
+    v = parse("{\"i\":9223372036854775807}", &e);
+    cr_assert_not_null(v, "%s", e.msg);
+    cr_expect(json_is_integer(json_object_get(v, "i")));
+    json_decref(v);
+    /* past a double's range it is still refused */
+    char huge[420] = "{\"i\":1";
+    size_t at = strlen(huge);
+    memset(huge + at, '0', 400);
+    memcpy(huge + at + 400, "}", 2);
+    expect_parse_refused(huge, strlen(huge), &doc_default_limits, ERR_INVALID_JSON);
+    struct err he;
+    cr_assert_null(parse(huge, &he));
+    cr_expect_not_null(strstr(he.msg, "overflow"), "refused for its size: %s", he.msg);
+    /* and other invalid JSON after a wide integer is still invalid */
+    expect_parse_refused("{\"i\":12345678901234567890,}", 27, &doc_default_limits,
+                         ERR_INVALID_JSON);
+}
+
 Test(doc_schema, parse_empty_body_is_invalid_json)
 {
     struct err e;
