@@ -205,8 +205,8 @@ static char *widen_big_ints(const char *body, size_t len, size_t *out_len)
                     out = xmalloc(len + len / 2 + 3); /* ".0" after a token of 19+ bytes */
                 memcpy(out + n, copied, (size_t)(q - copied));
                 n += (size_t)(q - copied);
-                memcpy(out + n, ".0", 2);
-                n += 2;
+                out[n++] = '.';
+                out[n++] = '0';
                 copied = q;
                 widened++;
             }
