@@ -8,21 +8,10 @@
 // `make test` (scripts/pg-test-cluster sets CASEMGR_E2E_PG); without it the file fails.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { useServer, pool, PG_URL, T } from './lib/env.mjs';
+import { useServer, pool, PG_URL, T, psql } from './lib/env.mjs';
 import { assertOk, caseBody, taskBody } from './lib/client.mjs';
 
 const TASKS = 1300;
-
-function psql(db, sql) {
-  return new Promise((resolve, reject) => {
-    execFile('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql],
-      { timeout: 30_000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`psql -c ${sql}: ${stderr || err.message}`));
-        else resolve(stdout.trim());
-      });
-  });
-}
 
 describe('30 PostgreSQL deep pages from the counts by creation time', () => {
   if (!PG_URL) {

@@ -4,19 +4,7 @@
 // sets CASEMGR_E2E_PG); without it the file fails, never skips.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { Env, PG_URL, T, H } from './lib/env.mjs';
-
-/** Runs one SQL statement on the environment's own database with psql. */
-function psql(db, sql) {
-  return new Promise((resolve, reject) => {
-    execFile('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql],
-      { timeout: 15_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`psql -c ${sql}: ${stderr || err.message}`));
-        else resolve(stdout.trim());
-      });
-  });
-}
+import { Env, PG_URL, T, H, psql } from './lib/env.mjs';
 
 describe('30 PostgreSQL schema version', () => {
   if (!PG_URL) {

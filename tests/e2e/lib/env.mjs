@@ -36,15 +36,25 @@ export function pgDatabaseUrl(name, server = PG_URL) {
   return u.toString();
 }
 
-/** Runs one SQL statement on a server's `postgres` database with psql; throws on failure. */
-export function pgAdmin(sql, { server = PG_URL, timeout = CLI_TIMEOUT_MS } = {}) {
+/** Runs SQL on database URL db with psql (unaligned, tuples only); its output, or throws. */
+function runPsql(db, sql, timeout) {
   return new Promise((resolve, reject) => {
-    execFile('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', pgDatabaseUrl('postgres', server), '-c', sql],
-      { timeout, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql],
+      { timeout, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`psql -c ${sql}: ${stderr || err.message}`));
         else resolve(stdout);
       });
   });
+}
+
+/** Runs one SQL statement on a server's `postgres` database with psql; throws on failure. */
+export function pgAdmin(sql, { server = PG_URL, timeout = CLI_TIMEOUT_MS } = {}) {
+  return runPsql(pgDatabaseUrl('postgres', server), sql, timeout);
+}
+
+/** Runs SQL on an environment's own database (env.db); its output, trimmed. */
+export async function psql(db, sql, { timeout = CLI_TIMEOUT_MS } = {}) {
+  return (await runPsql(db, sql, timeout)).trim();
 }
 
 if (PG_URL && !process.env.CASEMGR_KEY_FILE) {
