@@ -837,37 +837,38 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
  * long as the tenant's names generation stands: every commit that adds or renames one of the
  * tenant's names must be seen by the next search, other tenants' names must not count, and a
  * write that leaves the names alone keeps the generation. */
-struct kept_arg {
+/* A page of a list query, as the _id of each document in it. */
+struct id_page {
     struct store_query q;
-    char ids[16][16];
+    char ids[64][24];
     int found;
     int64_t total;
 };
 
-static void kept_doc(const char *doc, size_t len, void *arg)
+static void id_page_doc(const char *doc, size_t len, void *arg)
 {
-    struct kept_arg *a = arg;
+    struct id_page *a = arg;
     const char *id = strstr(doc, "\"_id\":\"");
-    cr_assert_not_null(id);
-    cr_assert_lt(a->found, 16);
-    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.5s", id + 7);
-    (void)len;
+    cr_assert_not_null(id, "%.*s", (int)len, doc);
+    cr_assert_lt(a->found, 64);
+    id += 7;
+    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.*s", (int)strcspn(id, "\""), id);
 }
 
-static int kept_cb(struct store_txn *t, void *arg)
+static int id_page_cb(struct store_txn *t, void *arg)
 {
-    struct kept_arg *a = arg;
-    return store_query(t, &a->q, kept_doc, a, &a->total);
+    struct id_page *a = arg;
+    return store_query(t, &a->q, id_page_doc, a, &a->total);
 }
 
 /* The ids of acc-1's tasks a search (or name filter) finds, newest first, joined by spaces. */
 static char *kept_search(const char *text, bool search)
 {
-    struct kept_arg *a = xcalloc(1, sizeof *a);
+    struct id_page *a = xcalloc(1, sizeof *a);
     a->q = (struct store_query){.kind = STORE_TASK, .stream_id = "st-1", .account_id = "acc-1",
                                 .search = search ? text : NULL, .name = search ? NULL : text,
                                 .sort = STORE_SORT_CREATED, .descending = true, .limit = 16};
-    cr_assert_eq(store_read(st, kept_cb, a), STORE_OK, "%s", text);
+    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK, "%s", text);
     cr_assert_eq(a->total, a->found, "%s", text);
     char *out = xcalloc(16, 8);
     for (int i = 0; i < a->found; i++)
@@ -1285,34 +1286,11 @@ static int created_cmp(const void *pa, const void *pb)
     return created_desc ? -c : c;
 }
 
-struct created_page {
-    struct store_query q;
-    char ids[64][24];
-    int found;
-    int64_t total;
-};
-
-static void created_doc(const char *doc, size_t len, void *arg)
-{
-    struct created_page *a = arg;
-    const char *id = strstr(doc, "\"_id\":\"");
-    cr_assert_not_null(id, "%.*s", (int)len, doc);
-    cr_assert_lt(a->found, 64);
-    id += 7;
-    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.*s", (int)strcspn(id, "\""), id);
-}
-
-static int created_page_cb(struct store_txn *t, void *arg)
-{
-    struct created_page *a = arg;
-    return store_query(t, &a->q, created_doc, a, &a->total);
-}
-
 /* Asserts that the page at skip is sorted[skip + shift ...] (shift 0: the right page). */
 static void expect_created_page(const struct created_set *set, const struct created_rec *sorted,
                                 int64_t skip, int64_t limit, int64_t shift)
 {
-    struct created_page *a = xcalloc(1, sizeof *a);
+    struct id_page *a = xcalloc(1, sizeof *a);
     a->q = (struct store_query){.kind = set->kind,
                                 .stream_id = "st-1",
                                 .account_id = set->account,
@@ -1320,7 +1298,7 @@ static void expect_created_page(const struct created_set *set, const struct crea
                                 .descending = created_desc,
                                 .skip = skip,
                                 .limit = limit};
-    cr_assert_eq(store_read(st, created_page_cb, a), STORE_OK);
+    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
     cr_assert_eq(a->total, set->n);
     int64_t from = skip + shift;
     int64_t want = from >= set->n ? 0 : set->n - from < limit ? set->n - from : limit;
