@@ -319,6 +319,7 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
 
 static void *worker_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "cm-worker"); /* for top -H, perf, gdb */
     struct worker *w = arg;
     struct http_server *srv = w->srv;
     pthread_mutex_lock(&srv->jobs_mu);
@@ -540,6 +541,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
  * entry (NOTIFY_CLOSED) before it closes the fd, so the fd cannot have been reused. */
 static void *reaper_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "cm-reaper"); /* for top -H, perf, gdb */
     struct http_server *srv = arg;
     pthread_mutex_lock(&srv->reaper_mu);
     while (!srv->reaper_stop) {

@@ -899,6 +899,7 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
 
 static void *checkpointer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "cm-checkpoint"); /* for top -H, perf, gdb */
     struct sqlite_store *s = arg;
     pthread_mutex_lock(&s->ckpt_mu);
     while (!s->ckpt_stop) {
@@ -1053,6 +1054,7 @@ static struct timespec idle_deadline(void)
 
 static void *writer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "cm-writer"); /* for top -H, perf, gdb */
     struct sqlite_store *s = arg;
     bool names_queued = true; /* fts_pending may hold changes: any group may have queued some */
     pthread_mutex_lock(&s->queue_mu);
