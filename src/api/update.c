@@ -168,11 +168,10 @@ static int commit(struct store_txn *t, struct update_job *job, bool expect_versi
         .created_at = job->ctx.now_ms,
         .doc = job->activity_text,
     };
-    int rc = store_activity_put(t, &a);
-    if (rc != STORE_OK)
-        return rc;
     job->prev.version = expect_version ? job->version : 0;
-    rc = store_record_update(t, &job->rec, &job->prev);
+    job->rec.activity = &a;
+    int rc = store_record_update(t, &job->rec, &job->prev);
+    job->rec.activity = NULL;
     if (rc != STORE_OK)
         return rc;
     job->version = job->rec.version;

@@ -34,7 +34,6 @@ struct store_ops {
                     struct store_idem *out);
     int (*idem_put)(struct store_txn *t, const char *client_id, const char *key,
                     const struct store_idem *in);
-    int (*activity_put)(struct store_txn *t, const struct store_activity *a);
     int (*activity_list)(struct store_txn *t, const char *stream_id, const char *account_id,
                          const char *record_id, int64_t skip, int64_t limit,
                          void (*fn)(const char *json, void *arg), void *arg, int64_t *total);

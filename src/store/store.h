@@ -41,6 +41,8 @@ struct store_txn; /* an open transaction on one thread's connection */
 
 /* A stored case or task: the document plus the columns queries filter and sort on.
  * Strings are borrowed by store_record_put; store_record_get fills doc with a heap copy. */
+struct store_activity;
+
 struct store_record {
     enum store_kind kind;
     const char *id;
@@ -69,6 +71,9 @@ struct store_record {
     int64_t version;  /* bumped by every put; the ETag */
     char *doc;        /* JSON text */
     size_t doc_len;
+    /* store_record_update only: the activity recording this change (API.md §7), written in the
+     * same call, or NULL */
+    const struct store_activity *activity;
 };
 
 /* A stored response to an Idempotency-Key; body owned (free()) when returned by get. */
@@ -123,7 +128,8 @@ int store_record_put(struct store_txn *t, struct store_record *r);
  * differ from prev (the same record's columns before the change): an index whose columns did not
  * change is not rewritten (nor the values, when they are the same). When prev->version is not
  * 0 the record must still be at that version (compare-and-set): CONFLICT otherwise. Sets
- * r->version. NOT_FOUND when no such record exists. */
+ * r->version. NOT_FOUND when no such record exists. r->activity, when set, is appended to the
+ * record's activities with it. */
 int store_record_update(struct store_txn *t, struct store_record *r,
                         const struct store_record *prev);
 /* Replaces the document of an existing record of that tenant and kind, for a change that moves
@@ -227,8 +233,6 @@ struct store_activity {
     const char *doc;    /* JSON text */
 };
 
-/* Appends an activity. */
-int store_activity_put(struct store_txn *t, const struct store_activity *a);
 /* Lists a record's activities newest first: calls fn for each of rows skip..skip+limit-1 with
  * the JSON text, and sets *total to the record's activity count. */
 int store_activity_list(struct store_txn *t, const char *stream_id, const char *account_id,

@@ -1034,6 +1034,13 @@ static int pg_record_put(struct store_txn *tb, struct store_record *r)
     return rc;
 }
 
+static int pg_activity_put(struct store_txn *tb, const struct store_activity *a)
+{
+    struct num created = num(a->created_at);
+    const char *v[] = {a->id, a->stream_id, a->account_id, a->record_id, created.s, a->doc};
+    return run_done(pg_txn_of(tb), ST_ACTIVITY_PUT, v);
+}
+
 static int pg_record_update(struct store_txn *tb, struct store_record *r,
                             const struct store_record *prev)
 {
@@ -1072,6 +1079,8 @@ static int pg_record_update(struct store_txn *tb, struct store_record *r,
         rc = prev->version ? STORE_CONFLICT : STORE_NOT_FOUND;
     }
     PQclear(res);
+    if (rc == STORE_OK && r->activity)
+        rc = pg_activity_put(tb, r->activity);
     return rc;
 }
 
@@ -1206,13 +1215,6 @@ static int pg_jti_use(struct store_txn *tb, const char *client_id, const char *j
         rc = run_done(t, ST_JTI_PURGE, pv);
     }
     return rc;
-}
-
-static int pg_activity_put(struct store_txn *tb, const struct store_activity *a)
-{
-    struct num created = num(a->created_at);
-    const char *v[] = {a->id, a->stream_id, a->account_id, a->record_id, created.s, a->doc};
-    return run_done(pg_txn_of(tb), ST_ACTIVITY_PUT, v);
 }
 
 static int pg_activity_list(struct store_txn *tb, const char *stream_id, const char *account_id,
@@ -1661,7 +1663,6 @@ static const struct store_ops pg_ops = {
     .query = pg_query,
     .idem_get = pg_idem_get,
     .idem_put = pg_idem_put,
-    .activity_put = pg_activity_put,
     .activity_list = pg_activity_list,
     .jti_use = pg_jti_use,
 };

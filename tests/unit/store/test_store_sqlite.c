@@ -654,6 +654,8 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
             "DROP TRIGGER records_status_insert; DROP TRIGGER records_status_update;"
             "DROP TABLE record_status_counts;"
             "DROP TABLE fts_pending;"
+            "ALTER TABLE record_docs DROP COLUMN acts;"
+            "CREATE INDEX activities_record ON activities (record_id, seq);"
             "CREATE VIRTUAL TABLE records_fts USING fts5 (name_lower, content = 'records',"
             "  content_rowid = 'rowid', tokenize = 'trigram case_sensitive 1');"
             "INSERT INTO records_fts (records_fts) VALUES ('rebuild');"
@@ -1425,6 +1427,165 @@ static int put_then_read_cb(struct store_txn *t, void *arg)
     p->get_version = out.version;
     free(out.doc);
     return STORE_OK;
+}
+
+/* ---- activities (API.md §7) ---- */
+
+struct act_update {
+    struct store_record *r;
+    const char *doc; /* the activity's, or NULL for an update without one */
+    int result;      /* what the callback returns after the update */
+};
+
+static int update_with_activity_cb(struct store_txn *t, void *arg)
+{
+    struct act_update *u = arg;
+    struct store_activity a = {.id = "ac-x", .stream_id = u->r->stream_id,
+                               .account_id = u->r->account_id, .record_id = u->r->id,
+                               .created_at = 1, .doc = u->doc};
+    struct store_record prev = *u->r;
+    prev.version = 0;
+    u->r->activity = u->doc ? &a : NULL;
+    int rc = store_record_update(t, u->r, &prev);
+    u->r->activity = NULL;
+    return rc == STORE_OK ? u->result : rc;
+}
+
+static void update_with_activity(struct store_record *r, const char *doc, int result)
+{
+    struct act_update u = {.r = r, .doc = doc, .result = result};
+    cr_assert_eq(store_write(st, update_with_activity_cb, &u), result);
+}
+
+struct act_list {
+    const char *account, *id;
+    int64_t skip, limit, total;
+    char docs[256]; /* the listed documents, each followed by a space */
+};
+
+static void collect_activity(const char *json, void *arg)
+{
+    struct act_list *l = arg;
+    size_t n = strlen(l->docs);
+    snprintf(l->docs + n, sizeof l->docs - n, "%s ", json);
+}
+
+static int act_list_cb(struct store_txn *t, void *arg)
+{
+    struct act_list *l = arg;
+    return store_activity_list(t, "st-1", l->account, l->id, l->skip, l->limit, collect_activity,
+                               l, &l->total);
+}
+
+/* The documents of a record's activities skip..skip+limit-1 (newest first), and their total. */
+static void expect_activities(const char *account, const char *id, int64_t skip, int64_t limit,
+                              const char *want_docs, int64_t want_total)
+{
+    struct act_list l = {.account = account, .id = id, .skip = skip, .limit = limit};
+    cr_assert_eq(store_read(st, act_list_cb, &l), STORE_OK);
+    cr_expect_str_eq(l.docs, want_docs, "%s skip %lld limit %lld", id, (long long)skip,
+                     (long long)limit);
+    cr_expect_eq(l.total, want_total, "%s", id);
+}
+
+Test(store_sqlite, activities_are_written_with_their_update_and_listed_newest_first)
+{
+    struct store_record r1 = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{}");
+    struct store_record r2 = record(STORE_TASK, "ti-2", "st-1", "acc-1", "TS000002", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r1), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &r2), STORE_OK);
+    expect_activities("acc-1", "ti-1", 0, 50, "", 0);
+
+    /* two records' activities interleaved, an update without one, and one rolled back */
+    update_with_activity(&r1, "1", STORE_OK);
+    update_with_activity(&r2, "a", STORE_OK);
+    update_with_activity(&r1, "2", STORE_OK);
+    update_with_activity(&r1, NULL, STORE_OK);
+    update_with_activity(&r1, "rolled-back", STORE_ABORT);
+    update_with_activity(&r2, "b", STORE_OK);
+    update_with_activity(&r1, "3", STORE_OK);
+    update_with_activity(&r1, "4", STORE_OK);
+
+    expect_activities("acc-1", "ti-1", 0, 50, "4 3 2 1 ", 4);
+    expect_activities("acc-1", "ti-1", 1, 2, "3 2 ", 4);
+    expect_activities("acc-1", "ti-1", 3, 50, "1 ", 4);
+    expect_activities("acc-1", "ti-1", 4, 50, "", 4);
+    expect_activities("acc-1", "ti-1", 9000000000000LL, 50, "", 4);
+    expect_activities("acc-1", "ti-1", 0, 0, "", 4);
+    expect_activities("acc-1", "ti-2", 0, 50, "b a ", 2);
+    expect_activities("acc-2", "ti-1", 0, 50, "", 0); /* another tenant's record: none */
+    expect_activities("acc-1", "ti-9", 0, 50, "", 0);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM activities"), 6,
+                 "the rolled-back update's activity was rolled back with it");
+    /* migration 12: no index of activities by record to write */
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE tbl_name ="
+                                    " 'activities' AND type = 'index'"),
+                 0);
+
+    /* a put (the bulk load's and creation's write) keeps the list */
+    r1.doc = "{\"v\":2}";
+    r1.doc_len = strlen(r1.doc);
+    cr_assert_eq(store_write(st, put_cb, &r1), STORE_OK);
+    expect_activities("acc-1", "ti-1", 0, 2, "4 3 ", 4);
+}
+
+/* A migration that fails leaves the file as it was and says why. */
+Test(store_sqlite, a_failed_migration_names_its_cause)
+{
+    long long latest = query_int(db_path, "PRAGMA user_version");
+    store_close(st);
+    st = NULL;
+    exec_on(db_path, "PRAGMA user_version = 11;"); /* but record_docs has migration 12's column */
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    cr_assert_null(store_open(url, &fast_opts, &err));
+    cr_assert_not_null(err);
+    cr_expect_not_null(strstr(err, "duplicate column name: acts"), "%s", err);
+    free(err);
+    cr_expect_eq(query_int(db_path, "PRAGMA user_version"), 11);
+    char back[64];
+    snprintf(back, sizeof back, "PRAGMA user_version = %lld;", latest);
+    exec_on(db_path, back);
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+}
+
+/* A database of schema 11 (activities found by an index on record_id) with activities in it:
+ * migration 12 lists each record's in the order they were written. */
+Test(store_sqlite, migration_12_lists_the_activities_of_an_older_database)
+{
+    struct store_record r1 = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{}");
+    struct store_record r2 = record(STORE_TASK, "ti-2", "st-1", "acc-1", "TS000002", "{}");
+    struct store_record r3 = record(STORE_TASK, "ti-3", "st-1", "acc-1", "TS000003", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r1), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &r2), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &r3), STORE_OK);
+    store_close(st);
+    st = NULL;
+    /* back to schema 11: no list, the index; rows inserted out of seq order */
+    exec_on(db_path,
+            "ALTER TABLE record_docs DROP COLUMN acts;"
+            "CREATE INDEX activities_record ON activities (record_id, seq);"
+            "INSERT INTO activities VALUES (30, 'ac-3', 'st-1', 'acc-1', 'ti-1', 3, 'c');"
+            "INSERT INTO activities VALUES (10, 'ac-1', 'st-1', 'acc-1', 'ti-1', 1, 'a');"
+            "INSERT INTO activities VALUES (15, 'ac-x', 'st-1', 'acc-1', 'ti-2', 1, 'x');"
+            "INSERT INTO activities VALUES (20, 'ac-2', 'st-1', 'acc-1', 'ti-1', 2, 'b');"
+            "INSERT INTO activities VALUES (25, 'ac-y', 'st-1', 'acc-1', 'ti-2', 2, 'y');"
+            "PRAGMA user_version = 11;");
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+
+    expect_activities("acc-1", "ti-1", 0, 50, "c b a ", 3);
+    expect_activities("acc-1", "ti-2", 0, 1, "y ", 2);
+    expect_activities("acc-1", "ti-3", 0, 50, "", 0);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+                                    " 'activities_record'"),
+                 0);
+    /* and new ones follow them */
+    update_with_activity(&r1, "d", STORE_OK);
+    expect_activities("acc-1", "ti-1", 0, 2, "d c ", 4);
 }
 
 Test(store_sqlite, abort_rolls_back)
