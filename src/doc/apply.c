@@ -70,6 +70,33 @@ static json_t *cleared(enum doc_type t)
     return json_null();
 }
 
+json_t *doc_own_member(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v && v->refcount > 1) {
+        v = json_copy(v);
+        json_object_set_new(obj, key, v);
+    }
+    return v;
+}
+
+/* Field f of doc, made doc's own (doc_own_member) with the array that holds it, for a change of
+ * its selectedValue. */
+static json_t *own_field(json_t *doc, json_t *f)
+{
+    json_t *fields = doc_own_member(doc, "fields");
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        if (json_array_get(fields, i) != f)
+            continue;
+        if (f->refcount > 1) {
+            f = json_copy(f);
+            json_array_set_new(fields, i, f);
+        }
+        return f;
+    }
+    return f; /* not an element of fields: nothing shares it */
+}
+
 static json_t *find_field(json_t *fields, const json_t *given)
 {
     const char *id = json_string_value(json_object_get(given, "_id"));
@@ -151,12 +178,11 @@ static const struct {
 
 static int apply_fields(json_t *doc, const json_t *v, const json_t *body, struct err *e)
 {
-    json_t *fields = json_object_get(doc, "fields");
     size_t i;
     const json_t *given;
     json_array_foreach(v, i, given)
     {
-        json_t *f = find_field(fields, given);
+        json_t *f = find_field(json_object_get(doc, "fields"), given);
         if (!f)
             return err_set(e, ERR_INVALID_VALUE, "fields",
                            "fields[%zu] names no field of this record (by _id or metaData.name)",
@@ -164,6 +190,7 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, struct
         json_t *val = field_value(f, json_object_get(given, "selectedValue"), e);
         if (!val)
             return -1;
+        f = own_field(doc, f);
         json_object_set_new(f, "selectedValue", val);
         /* a system field set here moves its member too, unless the body sets the member */
         const char *fname = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
@@ -267,7 +294,8 @@ static void set_field_value(json_t *doc, const char *field, json_t *value)
         const char *fname = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
         if (fname && strcmp(fname, field) == 0 && json_object_get(f, "type") &&
             strcmp(json_string_value(json_object_get(f, "type")), "system") == 0) {
-            json_object_set(f, "selectedValue", value);
+            if (!json_equal(json_object_get(f, "selectedValue"), value))
+                json_object_set(own_field(doc, f), "selectedValue", value);
             break;
         }
     }

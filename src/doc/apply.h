@@ -38,6 +38,10 @@ int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const st
 /* Recomputes what follows from other members: lname from name, ETA from dueDate, and the
  * Title/Description/Due Date fields' selectedValues from name, desc, dueDate. */
 void doc_sync_mirrors(json_t *doc);
+/* Member key of obj, made obj's own before it is changed in place: a value something else holds
+ * too (doc_update's copy of the document before the patch shares every member's value) is
+ * replaced by a shallow copy. The member's value, or NULL when obj has none. */
+json_t *doc_own_member(json_t *obj, const char *key);
 /* Recomputes the managed members after a write: doc_sync_mirrors, then updatedAt,
  * timestampValue, updatedBy and isBreached. */
 void doc_finish_write(json_t *doc, const struct doc_ctx *ctx);

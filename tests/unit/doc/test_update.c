@@ -369,6 +369,58 @@ Test(doc_update, task_update_and_task_members)
     json_decref(c);
 }
 
+/* The selectedValue of the system field metaData.name of doc. */
+static const char *field_value_of(const json_t *doc, const char *name)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(json_object_get(doc, "fields"), i, f)
+    {
+        if (strcmp(str_of(json_object_get(f, "metaData"), "name"), name) == 0)
+            return str_of(f, "selectedValue");
+    }
+    return NULL;
+}
+
+/* The document before the patch shares members with the document (a shallow copy): what the
+ * update changes in place (field values, through the mirrors and a fields patch; activityIds)
+ * must be copied first, or the old values and the activity's "old" would be the new ones. */
+Test(doc_update, the_document_before_keeps_the_old_field_values)
+{
+    static const char *const patches[] = {
+        "{\"desc\":\"Toner\"}",
+        "{\"fields\":[{\"metaData\":{\"name\":\"description\"},\"selectedValue\":\"Toner\"},"
+        "{\"metaData\":{\"name\":\"description\"},\"selectedValue\":\"Toner\"}]}",
+        "{\"desc\":\"Toner\",\"name\":\"Scanner Broken\"}",
+    };
+    for (size_t k = 0; k < sizeof patches / sizeof patches[0]; k++) {
+        json_t *doc = stored_case();
+        json_t *patch = obj(patches[k]), *changes = NULL, *before = NULL;
+        struct err e = {0};
+        cr_assert_eq(doc_update(doc, DOC_CASE, patch, &ctx, &changes, &before, &e), 0, "%s",
+                     e.msg);
+        cr_expect_str_eq(field_value_of(doc, "description"), "Toner", "%s", patches[k]);
+        cr_expect_str_eq(field_value_of(before, "description"), "It jams", "%s", patches[k]);
+        cr_expect_str_eq(field_value_of(before, "title"), "Printer Broken", "%s", patches[k]);
+        const json_t *c = change_of(changes, "fields");
+        cr_assert_not_null(c, "%s", patches[k]);
+        json_t *old = json_pack("{s:O}", "fields", json_object_get(c, "old"));
+        cr_expect_str_eq(field_value_of(old, "description"), "It jams", "%s", patches[k]);
+        json_decref(old);
+        cr_expect(json_equal(json_object_get(c, "new"), json_object_get(doc, "fields")));
+        /* the activity's id goes to the document only */
+        json_t *a = doc_activity(doc, DOC_CASE, changes, &ctx);
+        cr_expect_eq(json_array_size(json_object_get(doc, "activityIds")), 1);
+        cr_expect_eq(json_array_size(json_object_get(before, "activityIds")), 0, "%s",
+                     patches[k]);
+        json_decref(a);
+        json_decref(before);
+        json_decref(changes);
+        json_decref(patch);
+        json_decref(doc);
+    }
+}
+
 /* ---------------------------------------------------------------- activity */
 
 Test(doc_update, activity_records_the_change)
