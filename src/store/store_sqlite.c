@@ -1624,7 +1624,8 @@ static int sqlite_activity_list(struct store_txn *t, const char *stream_id,
     *total = (int64_t)n;
     int status = STORE_OK;
     st = c->stmt[ST_ACTIVITY_GET];
-    for (int64_t i = skip; status == STORE_OK && i < (int64_t)n && i - skip < limit; i++) {
+    int64_t first = skip > 0 ? skip : 0;
+    for (int64_t i = first; seqs && status == STORE_OK && i < (int64_t)n && i - skip < limit; i++) {
         sqlite3_bind_int64(st, 1, seqs[n - 1 - (size_t)i]); /* newest first */
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
