@@ -133,7 +133,6 @@ int store_jti_use(struct store_txn *t, const char *client_id, const char *jti, i
     return t->store->ops->jti_use(t, client_id, jti, exp);
 }
 
-
 int store_activity_list(struct store_txn *t, const char *stream_id, const char *account_id,
                         const char *record_id, int64_t skip, int64_t limit,
                         void (*fn)(const char *json, void *arg), void *arg, int64_t *total)

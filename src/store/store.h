@@ -39,10 +39,10 @@ struct store_options {
 struct store;     /* one database, shared by all threads */
 struct store_txn; /* an open transaction on one thread's connection */
 
-/* A stored case or task: the document plus the columns queries filter and sort on.
- * Strings are borrowed by store_record_put; store_record_get fills doc with a heap copy. */
 struct store_activity;
 
+/* A stored case or task: the document plus the columns queries filter and sort on.
+ * Strings are borrowed by store_record_put; store_record_get fills doc with a heap copy. */
 struct store_record {
     enum store_kind kind;
     const char *id;

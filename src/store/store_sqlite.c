@@ -600,10 +600,10 @@ static void conn_free(struct sqlite_conn *c)
 }
 
 /* Page cache per connection: the writer keeps the pages a group of writes touches; the many
- * readers (one per worker thread) stay small and lean on the OS page cache they share. */
-/* The writer's was 32 MiB; 16 MiB took the server's peak RSS under the update bench from 89-91
- * to 67-76 MB (the limit is 100) at the same throughput: the pages it then misses are in the OS
- * page cache (writer reads per small update 9.6 -> 12.7 KB, 100,000 tasks). */
+ * readers (one per worker thread) stay small and lean on the OS page cache they share. The
+ * writer's was 32 MiB; 16 MiB took the server's peak RSS under the update bench from 89-91 to
+ * 67-76 MB (the limit is 100) at the same throughput: the pages it then misses are in the OS page
+ * cache (writer reads per small update 9.6 -> 12.7 KB, 100,000 tasks). */
 #define WRITER_CACHE "PRAGMA cache_size=-16384" /* 16 MiB */
 #define READER_CACHE "PRAGMA cache_size=-1024"  /* 1 MiB */
 
