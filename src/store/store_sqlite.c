@@ -1628,10 +1628,13 @@ static int sqlite_activity_list(struct store_txn *t, const char *stream_id,
     for (int64_t i = first; seqs && status == STORE_OK && i < (int64_t)n && i - skip < limit; i++) {
         sqlite3_bind_int64(st, 1, seqs[n - 1 - (size_t)i]); /* newest first */
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
+        if (rc == SQLITE_ROW) {
             fn((const char *)sqlite3_column_text(st, 0), arg);
-        else if (rc != SQLITE_DONE)
+        } else {
+            /* a listed activity is written in the transaction that lists it, never deleted */
+            log_error("sqlite: activities: a listed one is missing: %s", sqlite3_errmsg(c->db));
             status = STORE_ERROR;
+        }
         sqlite3_reset(st);
     }
     free(seqs);

@@ -1527,6 +1527,11 @@ Test(store_sqlite, activities_are_written_with_their_update_and_listed_newest_fi
     r1.doc_len = strlen(r1.doc);
     cr_assert_eq(store_write(st, put_cb, &r1), STORE_OK);
     expect_activities("acc-1", "ti-1", 0, 2, "4 3 ", 4);
+
+    /* a listed activity that is not there is an error, not a short page */
+    exec_on(db_path, "DELETE FROM activities WHERE doc = '3'");
+    struct act_list l = {.account = "acc-1", .id = "ti-1", .limit = 50};
+    cr_expect_eq(store_read(st, act_list_cb, &l), STORE_ERROR);
 }
 
 /* A migration that fails leaves the file as it was and says why. */
