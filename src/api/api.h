@@ -23,5 +23,8 @@ struct api_config {
 void api_init(const struct api_config *cfg);
 /* The route table: API endpoints plus /healthz, /readyz, /metrics. */
 const struct http_route *api_routes(size_t *n);
+/* Before a handler's reply goes out (http_server_config.before_reply): waits until what the
+ * handler read is durable (store_settle); a 503 instead when that cannot be. */
+void api_settle_reply(struct http_reply *rep);
 
 #endif

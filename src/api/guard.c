@@ -23,6 +23,14 @@ void api_reply_store_error(struct http_reply *rep)
     http_reply_error(rep, ERR_UNAVAILABLE, NULL, "the database is unavailable; retry later");
 }
 
+void api_settle_reply(struct http_reply *rep)
+{
+    if (store_settle(api_cfg.store) == STORE_OK)
+        return;
+    rep->etag[0] = '\0';
+    api_reply_store_error(rep);
+}
+
 void api_reply_doc(struct http_reply *rep, char *text, size_t len, long long version)
 {
     http_reply_json_text(rep, 200, text, len);

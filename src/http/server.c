@@ -339,6 +339,8 @@ static void *worker_main(void *arg)
             srv->jobs_tail = NULL;
         pthread_mutex_unlock(&srv->jobs_mu);
         st->route->handler(&st->req, &st->reply);
+        if (srv->cfg.before_reply)
+            srv->cfg.before_reply(&st->reply);
         st->replied = true;
         /* st belongs to MHD again from here: it may be freed at any moment */
         MHD_resume_connection(st->conn);
@@ -426,6 +428,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return queue_reply(st, srv, &rep);
     if (st->route->fast || srv->nworkers == 0) {
         st->route->handler(&st->req, &rep);
+        if (!st->route->fast && srv->cfg.before_reply)
+            srv->cfg.before_reply(&rep);
         return queue_reply(st, srv, &rep);
     }
     hand_to_worker(st, srv);

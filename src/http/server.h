@@ -25,6 +25,9 @@ struct http_server_config {
     const struct http_route *routes;
     size_t route_count;
     http_complete_fn on_complete;
+    /* called after a handler that may block (not a fast route), on its thread, before its reply
+     * is sent; may replace the reply (NULL: none) */
+    void (*before_reply)(struct http_reply *rep);
 };
 
 /* Starts listening and serving; NULL with *err (heap) on failure. */

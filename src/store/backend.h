@@ -39,6 +39,7 @@ struct store_ops {
                          void (*fn)(const char *json, void *arg), void *arg, int64_t *total);
     int (*jti_use)(struct store_txn *t, const char *client_id, const char *jti, int64_t exp);
     int (*bulk)(struct store *s, bool begin); /* NULL: no bulk mode, loading works as is */
+    int (*settle)(struct store *s); /* NULL: reads see only durable commits */
 };
 
 /* Every backend's store and txn begin with these, so store.c can dispatch. */
@@ -51,6 +52,8 @@ struct store_txn {
 
 /* The SQLite backend: path is a filesystem path. */
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err);
+/* Tests only: when set, the SQLite syncer calls it before each sync of the WAL. */
+extern void (*store_sqlite_before_sync)(void);
 /* The PostgreSQL backend: url is a libpq connection URI (postgres://... or postgresql://...). */
 struct store *store_pg_open(const char *url, const struct store_options *opt, char **err);
 

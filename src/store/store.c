@@ -49,6 +49,11 @@ int store_read(struct store *s, store_txn_fn fn, void *arg)
     return s->ops->read(s, fn, arg);
 }
 
+int store_settle(struct store *s)
+{
+    return s->ops->settle ? s->ops->settle(s) : STORE_OK;
+}
+
 int store_app_put(struct store_txn *t, const char *client_id, const char *account_id,
                   const char *json)
 {

@@ -4,7 +4,7 @@
  * callback: reads on the calling thread's own connection, writes possibly on another thread (the
  * backend may group writes into one commit), so a write callback must touch only its arg.
  * store_write returns only after the commit is durable (or failed), so a handler that answers
- * after it never acknowledges a lost write.
+ * after it never acknowledges a lost write; an answer from reads alone waits in store_settle.
  * Every record lookup is keyed by stream and account as well as id (tenant isolation). */
 #ifndef CASEMGR_STORE_STORE_H
 #define CASEMGR_STORE_STORE_H
@@ -106,6 +106,10 @@ const char *store_path(const struct store *s);
 int store_write(struct store *s, store_txn_fn fn, void *arg);
 /* Runs fn in a read-only snapshot; returns fn's status or STORE_ERROR. */
 int store_read(struct store *s, store_txn_fn fn, void *arg);
+/* Before an answer built from this thread's reads: waits until every commit they may have seen
+ * is durable (a backend may show a commit to readers before its sync ends). STORE_OK, or
+ * STORE_ERROR when such a commit's sync failed. Forgets those reads either way. */
+int store_settle(struct store *s);
 
 /* Apps: the app document (JSON text, see auth/apps.h). get returns a heap copy in *json. */
 int store_app_put(struct store_txn *t, const char *client_id, const char *account_id,

@@ -4,9 +4,15 @@
  * Reads run on the calling thread's own connection (WAL readers never block the writer).
  * Writes go to one writer thread with its own connection, which commits them in groups: it takes
  * every write queued so far, runs each inside BEGIN IMMEDIATE under its own SAVEPOINT (so one
- * write's failure rolls back only that write), then COMMITs once — one fsync for the group — and
- * only then wakes each caller with its result. No caller is answered before its commit is
- * durable; a failed commit fails every write of the group.
+ * write's failure rolls back only that write), then COMMITs once, and each caller is woken with
+ * its result only once the commit is durable; a failed commit fails every write of the group.
+ *
+ * With --durability full the COMMIT itself does not sync (the writer's connection runs
+ * synchronous=NORMAL): a syncer thread fdatasyncs the WAL for every group committed so far and
+ * only then wakes their callers, while the writer already runs the next group (one group at
+ * most ahead of the sync, PIPELINE_DEPTH). A group's commit is visible to readers before it is
+ * durable, so an answer built from a read waits for the sync too: a read notes the newest commit
+ * it may have seen, and store_settle, called before the answer, waits until that is synced.
  *
  * Checkpoints (copying the WAL back into the database file, with their own fsyncs) would stall
  * the writer if it ran them on commit, as SQLite does by default; a checkpointer thread runs them
@@ -24,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -533,6 +540,9 @@ struct write_job {
 #define GROUP_MAX 512          /* writes committed together at most */
 #define CHECKPOINT_FRAMES 2000 /* WAL pages that wake the checkpointer */
 #define WAL_RESTART_FRAMES 65536 /* past this (256 MiB) a checkpoint also starts the WAL over */
+#define PIPELINE_DEPTH 2 /* groups committed and not yet synced, at most, before the writer waits */
+
+void (*store_sqlite_before_sync)(void); /* backend.h: tests only */
 
 struct sqlite_store {
     struct store base;
@@ -557,6 +567,23 @@ struct sqlite_store {
     pthread_mutex_t mu;  /* guards conns */
     struct sqlite_conn *conns;
     struct match_cache *matches; /* searches' matches, kept between queries */
+    /* the syncer (durability full): syncs the WAL for the groups the writer committed, then wakes
+     * their callers. Commits are numbered: committing counts COMMITs begun, synced is the number
+     * of the newest synced and attempted of the newest whose sync has ended (failed or not). */
+    bool pipelined;       /* durability full, and not in bulk mode */
+    int wal_fd;           /* our own descriptor of the -wal file, for fdatasync */
+    uint64_t id;          /* this store, for the thread-local horizons of reads */
+    pthread_t syncer;
+    bool syncer_running;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;   /* work for the syncer, or stop */
+    pthread_cond_t synced_cv; /* a sync ended */
+    struct write_job *sync_head, *sync_tail; /* the jobs of committed groups, in commit order */
+    uint64_t sync_seq;        /* the number of the newest group queued for the syncer */
+    unsigned unsynced;        /* groups queued or being synced */
+    bool sync_stop;
+    atomic_uint_fast64_t committing, synced;
+    uint64_t attempted; /* guarded by sync_mu */
 };
 
 struct sqlite_txn {
@@ -565,14 +592,22 @@ struct sqlite_txn {
 };
 
 static void *writer_main(void *arg);
+static void sync_destroy(struct sqlite_store *s);
 static int start_checkpointer(struct sqlite_store *s, char **err);
 static void stop_checkpointer(struct sqlite_store *s);
+static int start_syncer(struct sqlite_store *s, char **err);
+static void stop_syncer(struct sqlite_store *s);
 
 static atomic_uint_fast64_t next_generation = 1;
 static _Thread_local struct {
     uint64_t generation;
     struct sqlite_conn *conn;
 } tls_conn;
+/* The newest commit this thread's reads may have seen, of which store (sqlite_settle). */
+static _Thread_local struct {
+    uint64_t store_id;
+    uint64_t seq;
+} tls_horizon;
 
 static const struct store_ops sqlite_ops;
 
@@ -622,6 +657,12 @@ static int busy_retry(void *arg, int tries)
     return 1;
 }
 
+static const char *durability_sync(const struct sqlite_store *s)
+{
+    return s->opt.durability == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL"
+                                                        : "PRAGMA synchronous=FULL";
+}
+
 static struct sqlite_conn *conn_open(struct sqlite_store *s, bool writer, char **err)
 {
     struct sqlite_conn *c = xcalloc(1, sizeof *c);
@@ -632,9 +673,9 @@ static struct sqlite_conn *conn_open(struct sqlite_store *s, bool writer, char *
         goto fail;
     }
     sqlite3_busy_handler(c->db, busy_retry, &s->busy_ms);
-    /* DESIGN.md §4: WAL; synchronous=FULL makes a 2xx mean "on disk". */
-    const char *sync = s->opt.durability == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL"
-                                                                    : "PRAGMA synchronous=FULL";
+    /* DESIGN.md §4: WAL; synchronous=FULL makes a 2xx mean "on disk" (the writer's commits are
+     * synced by the syncer instead while it runs: start_syncer) */
+    const char *sync = durability_sync(s);
     /* savepoint and statement journals in memory: on disk they cost a write per page */
     if (exec_sql(c->db, "PRAGMA journal_mode=WAL") || exec_sql(c->db, sync) ||
         exec_sql(c->db, "PRAGMA foreign_keys=ON") || exec_sql(c->db, "PRAGMA temp_store=MEMORY") ||
@@ -749,7 +790,12 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     s->busy_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
     s->ckpt_busy_ms = 1000;
     s->generation = atomic_fetch_add(&next_generation, 1);
+    s->id = s->generation;
+    s->wal_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_cond_init(&s->sync_cv, NULL);
+    pthread_cond_init(&s->synced_cv, NULL);
     s->matches = match_cache_new(MATCH_CACHE_BYTES);
 
     /* Migrate on a private connection before any statement is prepared against the schema. */
@@ -780,7 +826,12 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     s->wconn = conn_open(s, true, err);
     if (!s->wconn)
         goto fail;
+    if (start_syncer(s, err) != 0) {
+        conn_free(s->wconn);
+        goto fail;
+    }
     if (start_checkpointer(s, err) != 0) {
+        stop_syncer(s);
         conn_free(s->wconn);
         goto fail;
     }
@@ -792,6 +843,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
         pthread_cond_destroy(&s->queue_cv);
         pthread_mutex_destroy(&s->queue_mu);
         stop_checkpointer(s);
+        stop_syncer(s);
         conn_free(s->wconn);
         goto fail;
     }
@@ -803,6 +855,7 @@ fail:
     }
     if (tls_conn.generation == s->generation)
         tls_conn.conn = NULL;
+    sync_destroy(s);
     pthread_mutex_destroy(&s->mu);
     match_cache_free(s->matches);
     free(s->path);
@@ -821,6 +874,7 @@ static void sqlite_close(struct store *base)
         pthread_join(s->writer, NULL);
     pthread_cond_destroy(&s->queue_cv);
     pthread_mutex_destroy(&s->queue_mu);
+    stop_syncer(s); /* after the writer: what it committed last is synced and answered */
     stop_checkpointer(s);
     conn_free(s->wconn);
     struct sqlite_conn *c = s->conns;
@@ -831,6 +885,7 @@ static void sqlite_close(struct store *base)
     }
     if (tls_conn.generation == s->generation)
         tls_conn.conn = NULL;
+    sync_destroy(s);
     pthread_mutex_destroy(&s->mu);
     match_cache_free(s->matches);
     free(s->path);
@@ -855,6 +910,17 @@ static int step_done(struct sqlite_conn *c, sqlite3_stmt *st)
     return STORE_OK;
 }
 
+static void note_horizon(struct sqlite_store *s)
+{
+    uint64_t seq = atomic_load(&s->committing);
+    if (tls_horizon.store_id != s->id) {
+        tls_horizon.store_id = s->id;
+        tls_horizon.seq = 0;
+    }
+    if (seq > tls_horizon.seq)
+        tls_horizon.seq = seq;
+}
+
 /* A read transaction on the calling thread's connection. */
 static int run_txn(struct store *base, enum stmt_id begin, store_txn_fn fn, void *arg)
 {
@@ -866,6 +932,9 @@ static int run_txn(struct store *base, enum stmt_id begin, store_txn_fn fn, void
         return STORE_ERROR;
     struct sqlite_txn t = {.base = {.store = base}, .conn = c};
     int rc = fn(&t.base, arg);
+    /* fn read a snapshot taken after every commit it sees began, and committing counts a commit
+     * before it begins: what this read saw is synced once committing is, as of now */
+    note_horizon(s);
     if (rc == STORE_OK) {
         if (step_done(c, c->stmt[ST_COMMIT]) == STORE_OK)
             return STORE_OK;
@@ -951,9 +1020,7 @@ static int start_checkpointer(struct sqlite_store *s, char **err)
     pthread_cond_init(&s->ckpt_cv, NULL);
     if (sqlite3_open_v2(s->path, &s->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
-        exec_sql(s->cdb, s->opt.durability == STORE_DURABILITY_NORMAL
-                             ? "PRAGMA synchronous=NORMAL"
-                             : "PRAGMA synchronous=FULL") ||
+        exec_sql(s->cdb, durability_sync(s)) ||
         pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
         *err = xstrdup("cannot start the checkpointer");
         sqlite3_close(s->cdb);
@@ -1024,6 +1091,29 @@ static bool fts_apply_all(struct sqlite_conn *c)
     return committed;
 }
 
+/* Hands a group to the syncer, which answers its callers once the WAL is synced. A group that
+ * did not commit goes too, already failed, so that the syncs end in commit order. */
+static void to_syncer(struct sqlite_store *s, struct write_job *group, uint64_t seq, bool committed)
+{
+    struct write_job *last = group;
+    for (struct write_job *j = group; j; j = j->next) {
+        /* every result of the group came from its transaction (see commit_group) */
+        if (!committed)
+            j->rc = STORE_ERROR;
+        last = j;
+    }
+    pthread_mutex_lock(&s->sync_mu);
+    if (s->sync_tail)
+        s->sync_tail->next = group;
+    else
+        s->sync_head = group;
+    s->sync_tail = last;
+    s->sync_seq = seq;
+    s->unsynced++;
+    pthread_cond_signal(&s->sync_cv);
+    pthread_mutex_unlock(&s->sync_mu);
+}
+
 /* Runs one group of writes in one transaction (see the comment at the top). */
 static void commit_group(struct sqlite_store *s, struct write_job *group)
 {
@@ -1043,10 +1133,16 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
         if (step_done(c, c->stmt[ST_RELEASE]) != STORE_OK)
             began = false;
     }
+    /* numbered before the COMMIT: a read that sees it waits for its sync (note_horizon) */
+    uint64_t seq = s->pipelined ? atomic_fetch_add(&s->committing, 1) + 1 : 0;
     bool committed = began && txn_open(c) && fts_apply(c, FTS_BATCH) &&
                      step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
     if (!committed && txn_open(c))
         step_done(c, c->stmt[ST_ROLLBACK]);
+    if (seq) {
+        to_syncer(s, group, seq, committed);
+        return;
+    }
     for (struct write_job *j = group; j;) {
         struct write_job *next = j->next; /* j may vanish once posted */
         /* Every result of the group came from its transaction, including a job's decision to
@@ -1068,6 +1164,160 @@ static struct timespec idle_deadline(void)
     t.tv_sec += t.tv_nsec / 1000000000L;
     t.tv_nsec %= 1000000000L;
     return t;
+}
+
+/* Under queue_mu (released while waiting): until fewer than PIPELINE_DEPTH groups await
+ * their sync. Meanwhile writes queue up and make the next group larger. */
+static void wait_pipeline(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->sync_mu);
+    bool full = s->unsynced >= PIPELINE_DEPTH;
+    pthread_mutex_unlock(&s->sync_mu);
+    if (!full)
+        return;
+    pthread_mutex_unlock(&s->queue_mu);
+    pthread_mutex_lock(&s->sync_mu);
+    while (s->unsynced >= PIPELINE_DEPTH)
+        pthread_cond_wait(&s->synced_cv, &s->sync_mu);
+    pthread_mutex_unlock(&s->sync_mu);
+    pthread_mutex_lock(&s->queue_mu);
+}
+
+/* Syncs the WAL for every group queued so far, records it, and wakes their callers. */
+static void *syncer_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "cm-syncer"); /* for top -H, perf, gdb */
+    struct sqlite_store *s = arg;
+    pthread_mutex_lock(&s->sync_mu);
+    for (;;) {
+        while (!s->sync_head && !s->sync_stop)
+            pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+        struct write_job *jobs = s->sync_head;
+        if (!jobs)
+            break; /* stopping, and nothing left */
+        uint64_t seq = s->sync_seq;
+        unsigned groups = s->unsynced;
+        s->sync_head = s->sync_tail = NULL;
+        pthread_mutex_unlock(&s->sync_mu);
+        if (store_sqlite_before_sync)
+            store_sqlite_before_sync();
+        int rc;
+        while ((rc = fdatasync(s->wal_fd)) != 0 && errno == EINTR)
+            ;
+        if (rc != 0) {
+            char why[128];
+            log_error("sqlite: fdatasync of the WAL: %s", strerror_r(errno, why, sizeof why));
+        }
+        pthread_mutex_lock(&s->sync_mu);
+        s->attempted = seq;
+        if (rc == 0)
+            atomic_store(&s->synced, seq);
+        s->unsynced -= groups;
+        pthread_cond_broadcast(&s->synced_cv);
+        pthread_mutex_unlock(&s->sync_mu);
+        for (struct write_job *j = jobs, *next; j; j = next) {
+            next = j->next; /* j may vanish once posted */
+            if (rc != 0)
+                j->rc = STORE_ERROR; /* committed, but not known to be on disk */
+            sem_post(&j->done);
+        }
+        pthread_mutex_lock(&s->sync_mu);
+    }
+    pthread_mutex_unlock(&s->sync_mu);
+    return NULL;
+}
+
+/* "what path: " and errno's text, on the heap. */
+static char *errno_message(const char *what, const char *path)
+{
+    char m[512];
+    snprintf(m, sizeof m, "%s %s: %m", what, path);
+    return xstrdup(m);
+}
+
+/* Opens the -wal file SQLite made (any connection in WAL mode has) for the syncer, and syncs
+ * its directory: SQLite syncs it at a new WAL's first sync, which its commits no longer make. */
+static int open_wal(struct sqlite_store *s, char **err)
+{
+    size_t n = strlen(s->path);
+    char *wal = xmalloc(n + 5);
+    memcpy(wal, s->path, n);
+    memcpy(wal + n, "-wal", 5);
+    s->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
+    free(wal);
+    if (s->wal_fd < 0) {
+        *err = errno_message("cannot open the WAL of", s->path);
+        return -1;
+    }
+    char *dir = xstrdup(s->path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        *err = errno_message("cannot sync the directory of", s->path);
+        if (dfd >= 0)
+            close(dfd);
+        close(s->wal_fd);
+        s->wal_fd = -1;
+        return -1;
+    }
+    close(dfd);
+    return 0;
+}
+
+/* Starts the syncer (durability full; nothing to do for normal), with the writer stopped. From
+ * here the writer's commits do not sync: the syncer does. */
+static int start_syncer(struct sqlite_store *s, char **err)
+{
+    if (s->opt.durability == STORE_DURABILITY_NORMAL)
+        return 0;
+    if (open_wal(s, err) != 0)
+        return -1;
+    pthread_mutex_lock(&s->sync_mu);
+    s->sync_stop = false;
+    s->syncer_running = pthread_create(&s->syncer, NULL, syncer_main, s) == 0;
+    pthread_mutex_unlock(&s->sync_mu);
+    if (!s->syncer_running || exec_sql(s->wconn->db, "PRAGMA synchronous=NORMAL")) {
+        *err = xstrdup("cannot start the syncer");
+        stop_syncer(s); /* closes the WAL's descriptor when the thread ran */
+        if (s->wal_fd >= 0)
+            close(s->wal_fd);
+        s->wal_fd = -1;
+        return -1;
+    }
+    s->pipelined = true;
+    return 0;
+}
+
+/* Syncs and answers what is left and stops the syncer, with the writer stopped; its commits
+ * sync again (synchronous=FULL). */
+static void stop_syncer(struct sqlite_store *s)
+{
+    s->pipelined = false;
+    pthread_mutex_lock(&s->sync_mu);
+    bool running = s->syncer_running;
+    s->sync_stop = true;
+    pthread_cond_signal(&s->sync_cv);
+    pthread_mutex_unlock(&s->sync_mu);
+    if (!running)
+        return;
+    pthread_join(s->syncer, NULL);
+    pthread_mutex_lock(&s->sync_mu);
+    s->syncer_running = false;
+    pthread_cond_broadcast(&s->synced_cv); /* a settle waiting for a number never counted */
+    pthread_mutex_unlock(&s->sync_mu);
+    close(s->wal_fd);
+    s->wal_fd = -1;
+    exec_sql(s->wconn->db, durability_sync(s)); /* a failure shows at the next commit */
+}
+
+static void sync_destroy(struct sqlite_store *s)
+{
+    pthread_cond_destroy(&s->synced_cv);
+    pthread_cond_destroy(&s->sync_cv);
+    pthread_mutex_destroy(&s->sync_mu);
 }
 
 static void *writer_main(void *arg)
@@ -1093,6 +1343,8 @@ static void *writer_main(void *arg)
         }
         if (!s->queue_head && s->stopping)
             break;
+        if (s->pipelined)
+            wait_pipeline(s); /* the group after next waits for the sync of the one before */
         struct write_job *group = s->queue_head, *last = group;
         for (int n = 1; n < GROUP_MAX && last->next; n++)
             last = last->next;
@@ -1114,6 +1366,25 @@ static void *writer_main(void *arg)
 static int sqlite_read(struct store *base, store_txn_fn fn, void *arg)
 {
     return run_txn(base, ST_BEGIN, fn, arg);
+}
+
+/* Waits until the commits this thread's reads may have seen are synced (see the top). */
+static int sqlite_settle(struct store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (tls_horizon.store_id != s->id)
+        return STORE_OK;
+    uint64_t want = tls_horizon.seq;
+    tls_horizon.seq = 0;
+    if (atomic_load(&s->synced) >= want)
+        return STORE_OK;
+    pthread_mutex_lock(&s->sync_mu);
+    /* every number counted has its group queued for the syncer by now or soon (to_syncer) */
+    while (s->attempted < want && s->syncer_running)
+        pthread_cond_wait(&s->synced_cv, &s->sync_mu);
+    bool ok = atomic_load(&s->synced) >= want;
+    pthread_mutex_unlock(&s->sync_mu);
+    return ok ? STORE_OK : STORE_ERROR;
 }
 
 static bool sqlite_ready(struct store *base)
@@ -2716,8 +2987,7 @@ static int bulk_leave(struct sqlite_store *s)
     if (exec_sql(db, "PRAGMA synchronous=FULL") || bulk_sort_setup(db) ||
         bulk_txn(db, bulk_end_sql) != STORE_OK)
         return STORE_ERROR;
-    const char *sync = s->opt.durability == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous=NORMAL"
-                                                                    : "PRAGMA synchronous=FULL";
+    const char *sync = durability_sync(s);
     /* back to how conn_open left it, then the DROP through the WAL, checkpointed and synced */
     if (exec_sql(db, "PRAGMA temp_store=MEMORY; PRAGMA threads=0") ||
         exec_sql(db, "PRAGMA locking_mode=NORMAL") || journal_mode(db, "WAL") ||
@@ -2737,7 +3007,21 @@ static int sqlite_bulk(struct store *base, bool begin)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     writer_pause(s);
-    int rc = begin ? bulk_enter(s) : bulk_leave(s);
+    /* bulk mode has no WAL (and syncs nothing until it ends): its groups are answered at their
+     * COMMIT; leaving it makes a new WAL, which the syncer opens */
+    int rc;
+    if (begin) {
+        stop_syncer(s);
+        rc = bulk_enter(s);
+    } else {
+        char *err = NULL;
+        rc = bulk_leave(s);
+        if (rc == STORE_OK && start_syncer(s, &err) != 0) {
+            log_error("sqlite: %s", err);
+            free(err);
+            rc = STORE_ERROR;
+        }
+    }
     if (writer_resume(s) != 0)
         rc = STORE_ERROR;
     return rc;
@@ -2767,4 +3051,5 @@ static const struct store_ops sqlite_ops = {
     .activity_list = sqlite_activity_list,
     .jti_use = sqlite_jti_use,
     .bulk = sqlite_bulk,
+    .settle = sqlite_settle,
 };

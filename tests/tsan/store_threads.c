@@ -6,7 +6,8 @@
  * among them), update one shared record with compare-and-set (conflicts), read on their own
  * connections, and query (searches too, through the matches the store keeps); the main thread
  * reads too and checks the store is ready. Two rounds, with the store closed and opened again
- * between them, so thread-local connections of a closed store are never reused. Exits 1 with a
+ * between them, so thread-local connections of a closed store are never reused; the first with
+ * durability full (the syncer thread answers the writes), the second normal. Exits 1 with a
  * message when an answer is wrong. */
 #include <pthread.h>
 #include <stdio.h>
@@ -132,6 +133,8 @@ static void *worker_main(void *arg)
         int seen = 0;
         if (i % 10 == 0 && store_read(w->s, query_cb, &seen) != STORE_OK)
             w->wrong++;
+        if (store_settle(w->s) != STORE_OK) /* what it read is durable before it "answers" */
+            w->wrong++;
     }
     return NULL;
 }
@@ -139,7 +142,10 @@ static void *worker_main(void *arg)
 static int run_round(const char *url, int round)
 {
     char *err = NULL;
-    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL, .busy_timeout_ms = 5000};
+    /* round 0 with the syncer (durability full), round 1 without */
+    struct store_options opt = {.durability = round == 0 ? STORE_DURABILITY_FULL
+                                                         : STORE_DURABILITY_NORMAL,
+                                .busy_timeout_ms = 5000};
     struct store *s = store_open(url, &opt, &err);
     if (!s) {
         fprintf(stderr, "store-threads: cannot open %s: %s\n", url, err ? err : "?");

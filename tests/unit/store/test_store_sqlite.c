@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/backend.h"
 #include "store/store.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -2418,12 +2420,40 @@ static char *query_text(const char *path, const char *sql)
     return v;
 }
 
+/* The syncer's syncs of the WAL (durability full) count too: they are not SQLite's. */
+static void count_syncer_sync(void)
+{
+    atomic_fetch_add(&wal_syncs, 1);
+}
+
+/* How many of this process's descriptors are of a -wal file that was deleted. */
+static int deleted_wals_open(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        char link[300], target[512];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", ent->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strstr(target, "-wal (deleted)"))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 /* Loads 50 tasks in bulk mode into a store opened with durability d, then checks what
  * store_bulk_end left and how many WAL syncs a write costs afterwards. */
 static int wal_syncs_after_bulk(enum store_durability d)
 {
     store_close(st);
     counting_vfs_install();
+    store_sqlite_before_sync = count_syncer_sync;
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     const struct store_options opt = {.durability = d, .busy_timeout_ms = 10000};
@@ -2461,6 +2491,9 @@ static int wal_syncs_after_bulk(enum store_durability d)
     r = record(STORE_TASK, "ti-52", "st-1", "acc-1", "TS000052", "{}");
     cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
     int syncs = atomic_load(&wal_syncs);
+    store_sqlite_before_sync = NULL;
+    /* the syncer synced the WAL bulk_end made, not the one bulk_begin deleted */
+    cr_assert_eq(deleted_wals_open(), 0);
 
     /* and a server opens it, with what was written */
     store_close(st);
@@ -2493,4 +2526,103 @@ Test(store_sqlite, reads_wait_for_the_end_of_a_bulk_load)
     sqlite3_close(db);
     cr_assert_eq(store_bulk_end(st), STORE_OK);
     cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records"), 1);
+}
+
+/* ---- durability full: the syncer (store_sqlite.c, at the top) ---- */
+
+static sem_t sync_entered, sync_release;
+static atomic_bool hold_syncs;
+
+/* store_sqlite_before_sync: holds the syncer before its sync while hold_syncs is set. */
+static void held_sync(void)
+{
+    if (!atomic_load(&hold_syncs))
+        return;
+    sem_post(&sync_entered);
+    while (sem_wait(&sync_release) != 0)
+        ;
+}
+
+struct bg_op {
+    pthread_t thread;
+    atomic_bool read_done, done;
+    int read_rc, rc;
+};
+
+static void *bg_write_main(void *arg)
+{
+    struct bg_op *op = arg;
+    struct store_record r = record(STORE_TASK, "ti-held", "st-1", "acc-1", "TS000001", "{}");
+    op->rc = store_write(st, put_cb, &r);
+    atomic_store(&op->done, true);
+    return NULL;
+}
+
+/* Reads the record the held write wrote, then settles, on this thread. */
+static void *bg_read_settle_main(void *arg)
+{
+    struct bg_op *op = arg;
+    char *doc = NULL;
+    int64_t version = 0;
+    op->read_rc = get_record(STORE_TASK, "st-1", "acc-1", "ti-held", &doc, &version);
+    free(doc);
+    atomic_store(&op->read_done, true);
+    op->rc = store_settle(st);
+    atomic_store(&op->done, true);
+    return NULL;
+}
+
+static void wait_flag(atomic_bool *flag)
+{
+    for (int i = 0; i < 5000 && !atomic_load(flag); i++)
+        sleep_ms(1);
+    cr_assert(atomic_load(flag));
+}
+
+Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading_it_waits_too)
+{
+    cr_assert_eq(store_settle(st), STORE_OK, "durability normal: nothing to wait for");
+    store_close(st);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    const struct store_options full = {.durability = STORE_DURABILITY_FULL,
+                                       .busy_timeout_ms = 10000};
+    st = store_open(url, &full, &err);
+    cr_assert_not_null(st, "%s", err ? err : "?");
+    sem_init(&sync_entered, 0, 0);
+    sem_init(&sync_release, 0, 0);
+    atomic_store(&hold_syncs, true);
+    store_sqlite_before_sync = held_sync;
+
+    struct bg_op w = {0}, r = {0};
+    pthread_create(&w.thread, NULL, bg_write_main, &w);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    cr_assert_eq(sem_timedwait(&sync_entered, &until), 0, "the syncer syncs the write's commit");
+    sleep_ms(50);
+    cr_assert_not(atomic_load(&w.done), "the write is not answered before its sync");
+
+    /* committed, so visible; an answer built from that read waits for the same sync */
+    pthread_create(&r.thread, NULL, bg_read_settle_main, &r);
+    wait_flag(&r.read_done);
+    cr_assert_eq(r.read_rc, STORE_OK, "a commit is visible before its sync ends");
+    sleep_ms(50);
+    cr_assert_not(atomic_load(&r.done), "store_settle waits for the sync of what was read");
+    cr_assert_not(atomic_load(&w.done));
+
+    atomic_store(&hold_syncs, false);
+    sem_post(&sync_release);
+    pthread_join(w.thread, NULL);
+    pthread_join(r.thread, NULL);
+    cr_assert_eq(w.rc, STORE_OK);
+    cr_assert_eq(r.rc, STORE_OK);
+
+    /* this thread read nothing unsynced: no wait; after a read of synced data, none either */
+    cr_assert_eq(store_settle(st), STORE_OK);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-held", "{}", 1);
+    cr_assert_eq(store_settle(st), STORE_OK);
+    store_sqlite_before_sync = NULL;
+    sem_destroy(&sync_entered);
+    sem_destroy(&sync_release);
 }
