@@ -1045,7 +1045,7 @@ Test(store_sqlite, a_renamed_record_is_found_by_its_new_name_only)
                  1, "the other account's record keeps its entry");
 }
 
-/* A group of writes that brings the queue of name changes to FTS_BATCH (1,024) moves it into
+/* A group of writes that brings the queue of name changes to FTS_BATCH (128) moves it into
  * the name index in the same commit, however busy the writer. */
 static int put_many_cb(struct store_txn *t, void *arg)
 {
@@ -1066,13 +1066,13 @@ static int put_many_cb(struct store_txn *t, void *arg)
 
 Test(store_sqlite, a_full_batch_of_name_changes_is_applied_with_its_commit)
 {
-    int n = 1100;
+    int n = 200;
     cr_assert_eq(store_write(st, put_many_cb, &n), STORE_OK);
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM fts_pending"), 0);
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_names WHERE record_names"
                                     " MATCH 'gecko'"),
-                 110);
-    cr_expect_eq(search_count("gecko", true), 110);
+                 20);
+    cr_expect_eq(search_count("gecko", true), 20);
 }
 
 /* The total of a list filtered on statuses, priorities and assignees alone comes from counts
