@@ -427,6 +427,10 @@ Test(jtext, set_string_replaces_the_top_level_string_only)
     expect_set_string("{\"refId\":\"a\\\"b\\\\\"}", "q\"\n",
                       "{\"refId\":\"q\\\"\\n\"}");
     expect_set_string("{ \"refId\" : \"\" , \"x\":1}", "é", "{ \"refId\" : \"é\" , \"x\":1}");
+    /* strings before it that end in runs of backslashes: an escaped quote, then a real one */
+    expect_set_string("{\"a\":\"\\\"refId\\\\\\\"\",\"b\":\"\\\\\",\"refId\":\"x\"}", "y",
+                      "{\"a\":\"\\\"refId\\\\\\\"\",\"b\":\"\\\\\",\"refId\":\"y\"}");
+    expect_set_string("{\"a\":\"\\\\\\\",\"refId\":\"x\"}", "y", NULL); /* one string, unended */
     /* refusals: no such member, not a string, not an object, broken text, bad UTF-8 */
     expect_set_string("{\"o\":{\"refId\":\"x\"}}", "t", NULL);
     expect_set_string("{\"refId\":7}", "t", NULL);
