@@ -40,33 +40,13 @@ static int fail(struct create_job *job)
     return STORE_ABORT;
 }
 
-/* A task joins its case's taskIds in the same transaction (API.md §6). The id is appended to
- * the stored text, without parsing a document that grows with every task (a case of a thousand
- * tasks is 40 KB); only a text jtext cannot place it in (a member name spelled with escapes) is
- * parsed and written again. No indexed column of the case changes. */
+/* A task joins its case's taskIds in the same transaction (API.md §6). */
 static int append_to_case(struct store_txn *t, const struct create_job *job, const char *case_id,
-                          const struct store_record *cr, const char *task_id)
+                          const char *task_id)
 {
-    size_t len;
-    char *text = jtext_append_string(cr->doc, cr->doc_len, "taskIds", task_id, &len);
-    if (!text) {
-        json_t *case_doc = jtext_parse(cr->doc, cr->doc_len);
-        json_t *ids = json_object_get(case_doc, "taskIds");
-        if (!json_is_array(ids)) {
-            ids = json_array();
-            json_object_set_new(case_doc, "taskIds", ids);
-        }
-        json_array_append_new(ids, json_string(task_id));
-        text = jtext_dump(case_doc, &len);
-        json_decref(case_doc);
-        if (!text)
-            return STORE_ERROR;
-    }
     int64_t version;
-    int rc = store_record_set_doc(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
-                                  text, len, &version);
-    free(text);
-    return rc;
+    return store_case_add_task(t, job->ctx.stream_id, job->ctx.account_id, case_id, task_id,
+                               &version);
 }
 
 /* A task's document built on the worker, from a read snapshot, so that the single writer only
@@ -109,8 +89,7 @@ static int prepare_task_txn(struct store_txn *t, void *arg)
 }
 
 /* The writer's part of a prepared task: its number, written into the document's text. */
-static int put_prepared(struct store_txn *t, struct create_job *job, const char *case_id,
-                        const struct store_record *cr)
+static int put_prepared(struct store_txn *t, struct create_job *job, const char *case_id)
 {
     int64_t n;
     int rc = store_next_ref(t, job->ctx.stream_id, "TS", &n);
@@ -131,8 +110,7 @@ static int put_prepared(struct store_txn *t, struct create_job *job, const char 
     job->text = text; /* the answer */
     job->len = len;
     if (rc == STORE_OK)
-        rc = append_to_case(t, job, case_id, cr,
-                            json_string_value(json_object_get(job->doc, "_id")));
+        rc = append_to_case(t, job, case_id, json_string_value(json_object_get(job->doc, "_id")));
     return rc;
 }
 
@@ -159,16 +137,10 @@ static int create_txn(struct store_txn *t, void *arg)
             return rc;
     }
     json_t *cfg = NULL, *case_doc = NULL, *doc = NULL;
-    struct store_record cr = {0};
     const char *case_id = NULL;
-    if (job->doc) { /* built on the worker: the case's text (for taskIds), a number, the put */
+    if (job->doc) { /* built on the worker: a number, the put, the case's taskIds */
         case_id = json_string_value(json_object_get(job->body, "caseId"));
-        int rc = store_record_get(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
-                                  &cr);
-        if (rc == STORE_OK)
-            rc = put_prepared(t, job, case_id, &cr);
-        doc_record_cleanup(&cr);
-        return rc;
+        return put_prepared(t, job, case_id);
     }
     int rc = api_load_config(t, job->ctx.stream_id, &cfg);
     if (rc != STORE_OK)
@@ -182,21 +154,16 @@ static int create_txn(struct store_txn *t, void *arg)
             rc = fail(job);
             goto out;
         }
-        rc = store_record_get(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
-                              &cr);
+        /* the task takes the case's _id and refId (its head) */
+        struct store_record_head h;
+        rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
+                               &h);
         if (rc == STORE_NOT_FOUND) {
             /* another tenant's case is answered exactly like a missing one (API.md §2) */
             err_set(&job->e, ERR_NOT_FOUND, "caseId", "case %s not found", case_id);
             rc = fail(job);
             goto out;
         }
-        if (rc != STORE_OK)
-            goto out;
-        /* the task takes the case's _id and refId (its head: the document is read above for
-         * the append, and locked there on PostgreSQL, but not parsed) */
-        struct store_record_head h;
-        rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
-                               &h);
         if (rc != STORE_OK)
             goto out;
         case_doc = json_pack("{s:s, s:s}", "_id", case_id, "refId", h.ref_id);
@@ -223,7 +190,7 @@ static int create_txn(struct store_txn *t, void *arg)
     r.doc = NULL;
     doc_record_cleanup(&r);
     if (rc == STORE_OK && case_id)
-        rc = append_to_case(t, job, case_id, &cr, json_string_value(json_object_get(doc, "_id")));
+        rc = append_to_case(t, job, case_id, json_string_value(json_object_get(doc, "_id")));
     if (rc == STORE_OK && job->idem_key) {
         struct store_idem in = {.status = 200, .body = job->text, .body_len = job->len,
                                 .created_at = job->ctx.now_ms};
@@ -231,7 +198,6 @@ static int create_txn(struct store_txn *t, void *arg)
         rc = store_idem_put(t, job->client_id, job->idem_key, &in);
     }
 out:
-    doc_record_cleanup(&cr);
     json_decref(doc);
     json_decref(case_doc);
     json_decref(cfg);

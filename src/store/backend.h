@@ -21,6 +21,8 @@ struct store_ops {
     int (*record_put)(struct store_txn *t, struct store_record *r);
     int (*record_update)(struct store_txn *t, struct store_record *r,
                          const struct store_record *prev);
+    int (*case_add_task)(struct store_txn *t, const char *stream_id, const char *account_id,
+                         const char *case_id, const char *task_id, int64_t *version);
     int (*record_set_doc)(struct store_txn *t, enum store_kind kind, const char *stream_id,
                           const char *account_id, const char *id, const char *doc, size_t len,
                           int64_t *version);

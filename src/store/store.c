@@ -109,6 +109,47 @@ int store_record_get(struct store_txn *t, enum store_kind kind, const char *stre
     return t->store->ops->record_get(t, kind, stream_id, account_id, id, r);
 }
 
+/* A backend without its own way: the case's document read (and locked, on PostgreSQL), the id
+ * appended to the stored text without parsing a document that grows with every task; only a
+ * text jtext cannot place it in (a member name spelled with escapes) is parsed and written
+ * again. No indexed column of the case changes. */
+static int case_add_task_by_doc(struct store_txn *t, const char *stream_id,
+                                const char *account_id, const char *case_id,
+                                const char *task_id, int64_t *version)
+{
+    struct store_record cr;
+    int rc = store_record_get(t, STORE_CASE, stream_id, account_id, case_id, &cr);
+    if (rc != STORE_OK)
+        return rc;
+    size_t len;
+    char *text = jtext_append_string(cr.doc, cr.doc_len, "taskIds", task_id, &len);
+    if (!text) {
+        json_t *case_doc = jtext_parse(cr.doc, cr.doc_len);
+        json_t *ids = json_object_get(case_doc, "taskIds");
+        if (case_doc && !json_is_array(ids)) {
+            ids = json_array();
+            json_object_set_new(case_doc, "taskIds", ids);
+        }
+        json_array_append_new(ids, json_string(task_id));
+        text = case_doc ? jtext_dump(case_doc, &len) : NULL;
+        json_decref(case_doc);
+    }
+    free(cr.doc);
+    if (!text)
+        return STORE_ERROR;
+    rc = store_record_set_doc(t, STORE_CASE, stream_id, account_id, case_id, text, len, version);
+    free(text);
+    return rc;
+}
+
+int store_case_add_task(struct store_txn *t, const char *stream_id, const char *account_id,
+                        const char *case_id, const char *task_id, int64_t *version)
+{
+    if (t->store->ops->case_add_task)
+        return t->store->ops->case_add_task(t, stream_id, account_id, case_id, task_id, version);
+    return case_add_task_by_doc(t, stream_id, account_id, case_id, task_id, version);
+}
+
 int store_record_head(struct store_txn *t, enum store_kind kind, const char *stream_id,
                       const char *account_id, const char *id, struct store_record_head *h)
 {

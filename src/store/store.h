@@ -142,6 +142,11 @@ int store_record_update(struct store_txn *t, struct store_record *r,
 int store_record_set_doc(struct store_txn *t, enum store_kind kind, const char *stream_id,
                          const char *account_id, const char *id, const char *doc, size_t len,
                          int64_t *version);
+/* A task joins the taskIds of a case (API.md §6): the id is appended to the case's document
+ * as every reader sees it, and the case's version raised (*version). NOT_FOUND when the tenant
+ * has no such case. */
+int store_case_add_task(struct store_txn *t, const char *stream_id, const char *account_id,
+                        const char *case_id, const char *task_id, int64_t *version);
 /* Loads a record by kind + stream + account + id; a record of another tenant is NOT_FOUND.
  * On OK, r->doc is a heap string the caller frees; the other strings are NULL. */
 int store_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,

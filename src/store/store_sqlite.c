@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "util/jtext.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/scalar.h"
@@ -364,6 +365,15 @@ static const char *const migrations[] = {
     "  ORDER BY a.seq)) WHERE rid IN (SELECT r.rowid FROM records r"
     "  WHERE r.id IN (SELECT record_id FROM activities));"
     "DROP INDEX activities_record;",
+    /* 13: the ids of a case's tasks created since its document was last written, in order
+     * (store_case_add_task). A createTask wrote its case's whole document again to append one id
+     * to taskIds: a page and its overflow pages per create, growing with the case (at 25,000
+     * tasks a 1 MB document, ~250 pages of WAL per create, on the single writer). The readers of a
+     * case's document append these to its taskIds (with_task_adds); a write of the whole document
+     * takes them in and clears them. */
+    "CREATE TABLE IF NOT EXISTS case_task_adds (rid INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL, task_id TEXT NOT NULL,"
+    "  PRIMARY KEY (rid, seq)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -394,6 +404,9 @@ enum stmt_id {
     ST_RECORD_PUT,
     ST_RECORD_GET,
     ST_RECORD_BUMP,
+    ST_CASE_ADD,
+    ST_CASE_ADDS,
+    ST_CASE_ADDS_CLEAR,
     ST_DOC_PUT,
     ST_RECORD_HEAD,
     ST_IDEM_GET,
@@ -449,9 +462,13 @@ static const char *const stmt_sql[ST_COUNT] = {
         " due_date = ?15, version = version + 1, source = ?17, breached = ?19"
         " WHERE stream_id = ?3 AND account_id = ?4 AND kind = ?2"
         " RETURNING version, rowid",
-    [ST_RECORD_GET] = "SELECT d.doc, r.version FROM records r JOIN record_docs d ON d.rid = r.rowid"
-                      " WHERE r.id = ?1 AND r.kind = ?2 AND r.stream_id = ?3"
+    [ST_RECORD_GET] = "SELECT d.doc, r.version, r.rowid FROM records r JOIN record_docs d"
+                      " ON d.rid = r.rowid WHERE r.id = ?1 AND r.kind = ?2 AND r.stream_id = ?3"
                       " AND r.account_id = ?4",
+    [ST_CASE_ADD] = "INSERT INTO case_task_adds (rid, seq, task_id) VALUES (?1, coalesce((SELECT"
+                    " max(seq) FROM case_task_adds WHERE rid = ?1), 0) + 1, ?2)",
+    [ST_CASE_ADDS] = "SELECT task_id FROM case_task_adds WHERE rid = ?1 ORDER BY seq",
+    [ST_CASE_ADDS_CLEAR] = "DELETE FROM case_task_adds WHERE rid = ?1",
     [ST_RECORD_BUMP] = "UPDATE records SET version = version + 1"
                        " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4"
                        " RETURNING version, rowid",
@@ -503,8 +520,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " AND r.kind = ?3 ORDER BY r.created_at DESC, r.id DESC",
     /* one row of a page by rowid, with what the page query reads (see sqlite_query) */
     [ST_PAGE_ROW] = "SELECT d.doc, x.breached, (x.status_category IN ('open', 'inProgress')"
-                    " AND x.due_date < ?1) FROM records x JOIN record_docs d ON d.rid = x.rowid"
-                    " WHERE x.rowid = ?2",
+                    " AND x.due_date < ?1), x.rowid, x.kind FROM records x JOIN record_docs d"
+                    " ON d.rid = x.rowid WHERE x.rowid = ?2",
     /* the tenant's counts by creation time, oldest or newest first (see created_start) */
     [ST_CREATED_ASC] = "SELECT bucket, n FROM record_created_buckets WHERE stream_id = ?1"
                        " AND account_id = ?2 AND kind = ?3 ORDER BY bucket",
@@ -1495,6 +1512,71 @@ static int sqlite_next_ref(struct store_txn *t, const char *stream_id, const cha
     return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 
+/* Appends to a case's document text (*doc, heap, replaced) the ids of the tasks added to the
+ * case since the document was written (migration 13), in the order they were added. */
+static int with_task_adds(struct sqlite_conn *c, int64_t rid, char **doc, size_t *len)
+{
+    sqlite3_stmt *st = c->stmt[ST_CASE_ADDS];
+    sqlite3_bind_int64(st, 1, rid);
+    char **ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ids = xrealloc(ids, cap * sizeof *ids);
+        }
+        ids[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    int status = rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+    if (status != STORE_OK)
+        log_error("sqlite: a case's added tasks: %s", sqlite3_errmsg(c->db));
+    if (status == STORE_OK && n > 0) {
+        size_t out_len = 0;
+        char *text = jtext_append_strings(*doc, *len, "taskIds", (const char *const *)ids, n,
+                                          &out_len);
+        if (!text) { /* no taskIds array as written, or one jtext cannot place ids in */
+            json_t *d = jtext_parse(*doc, *len);
+            json_t *arr = json_object_get(d, "taskIds");
+            if (d && !json_is_array(arr)) {
+                arr = json_array();
+                json_object_set_new(d, "taskIds", arr);
+            }
+            for (size_t i = 0; d && i < n; i++)
+                json_array_append_new(arr, json_string(ids[i]));
+            text = d ? jtext_dump(d, &out_len) : NULL;
+            json_decref(d);
+        }
+        if (text) {
+            free(*doc);
+            *doc = text;
+            *len = out_len;
+        } else {
+            log_error("sqlite: a case's document does not take its added tasks");
+            status = STORE_ERROR;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    return status;
+}
+
+static int clear_task_adds(struct sqlite_conn *c, int64_t rid)
+{
+    sqlite3_stmt *st = c->stmt[ST_CASE_ADDS_CLEAR];
+    sqlite3_bind_int64(st, 1, rid);
+    return step_done(c, st);
+}
+
+static void doc_free_on_error(struct store_record *r)
+{
+    free(r->doc);
+    r->doc = NULL;
+    r->doc_len = 0;
+}
+
 static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_record *r)
 {
     sqlite3_stmt *st = c->stmt[ST_DOC_PUT];
@@ -1607,11 +1689,11 @@ static int sqlite_record_put(struct store_txn *t, struct store_record *r)
     return status;
 }
 
-static int sqlite_record_set_doc(struct store_txn *t, enum store_kind kind, const char *stream_id,
-                                 const char *account_id, const char *id, const char *doc,
-                                 size_t len, int64_t *version)
+/* Raises a record's version (*version) and finds its rowid (*rid); NOT_FOUND when the tenant
+ * has no such record. */
+static int bump_version(struct sqlite_conn *c, enum store_kind kind, const char *stream_id,
+                        const char *account_id, const char *id, int64_t *version, int64_t *rid)
 {
-    struct sqlite_conn *c = txn_conn(t);
     sqlite3_stmt *st = c->stmt[ST_RECORD_BUMP];
     bind_text(st, 1, id);
     sqlite3_bind_int(st, 2, (int)kind);
@@ -1619,19 +1701,49 @@ static int sqlite_record_set_doc(struct store_txn *t, enum store_kind kind, cons
     bind_text(st, 4, account_id);
     int rc = sqlite3_step(st);
     int status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
-    int64_t rid = 0;
     if (rc == SQLITE_ROW) {
         *version = sqlite3_column_int64(st, 0);
-        rid = sqlite3_column_int64(st, 1);
+        *rid = sqlite3_column_int64(st, 1);
     } else if (rc != SQLITE_DONE) {
-        log_error("sqlite: record set doc: %s", sqlite3_errmsg(c->db));
+        log_error("sqlite: record version: %s", sqlite3_errmsg(c->db));
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (status != STORE_OK)
-        return status;
+    return status;
+}
+
+static int sqlite_record_set_doc(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                                 const char *account_id, const char *id, const char *doc,
+                                 size_t len, int64_t *version)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    int64_t rid = 0;
+    int rc = bump_version(c, kind, stream_id, account_id, id, version, &rid);
+    if (rc != STORE_OK)
+        return rc;
     struct store_record r = {.doc = (char *)doc, .doc_len = len};
-    return write_doc(c, rid, &r);
+    rc = write_doc(c, rid, &r);
+    /* the whole document: a case's added tasks are in it (migration 13) */
+    return rc == STORE_OK && kind == STORE_CASE ? clear_task_adds(c, rid) : rc;
+}
+
+/* A task joins its case's taskIds (migration 13): a row of case_task_adds and the case's
+ * version raised, not its document written again. */
+static int sqlite_case_add_task(struct store_txn *t, const char *stream_id,
+                                const char *account_id, const char *case_id,
+                                const char *task_id, int64_t *version)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    int64_t rid = 0;
+    int rc = bump_version(c, STORE_CASE, stream_id, account_id, case_id, version, &rid);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_stmt *st = c->stmt[ST_CASE_ADD];
+    sqlite3_bind_int64(st, 1, rid);
+    bind_text(st, 2, task_id);
+    rc = step_done(c, st);
+    sqlite3_clear_bindings(st);
+    return rc;
 }
 
 static bool same(const char *a, const char *b)
@@ -1717,6 +1829,8 @@ static int sqlite_record_update(struct store_txn *t, struct store_record *r,
                        (r->values_len == 0 || memcmp(r->values, prev->values, r->values_len) == 0);
     if (status == STORE_OK)
         status = r->activity ? write_doc_activity(c, rid, r) : write_doc(c, rid, r);
+    if (status == STORE_OK && r->kind == STORE_CASE)
+        status = clear_task_adds(c, rid); /* the document written has them (migration 13) */
     if (status == STORE_OK && !same_values)
         status = write_values(c, rid, r, false);
     return status;
@@ -1733,6 +1847,7 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
     bind_text(st, 4, account_id);
     int rc = sqlite3_step(st);
     int status;
+    int64_t rid = 0;
     if (rc == SQLITE_ROW) {
         memset(r, 0, sizeof *r);
         r->kind = kind;
@@ -1740,6 +1855,7 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
         r->doc = xstrndup((const char *)sqlite3_column_text(st, 0), (size_t)n);
         r->doc_len = (size_t)n;
         r->version = sqlite3_column_int64(st, 1);
+        rid = sqlite3_column_int64(st, 2);
         status = STORE_OK;
     } else if (rc == SQLITE_DONE) {
         status = STORE_NOT_FOUND;
@@ -1749,6 +1865,11 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    if (status == STORE_OK && kind == STORE_CASE) {
+        status = with_task_adds(c, rid, &r->doc, &r->doc_len);
+        if (status != STORE_OK)
+            doc_free_on_error(r);
+    }
     return status;
 }
 
@@ -2554,13 +2675,24 @@ static int created_start(struct sqlite_conn *c, const struct store_query *q, str
     return STORE_OK;
 }
 
-/* Emits a listed document (store_emit_listed). */
-static void emit(sqlite3_stmt *st, void (*fn)(const char *, size_t, void *), void *arg)
+/* Emits a listed document (store_emit_listed); a case's with its tasks added since it was
+ * written (migration 13). STORE_ERROR when those cannot be read. */
+static int emit(struct sqlite_conn *c, sqlite3_stmt *st,
+                void (*fn)(const char *, size_t, void *), void *arg)
 {
     const char *doc = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
     bool stored = sqlite3_column_int(st, 1) != 0, now = sqlite3_column_int(st, 2) != 0;
-    store_emit_listed(doc, len, stored, now, fn, arg);
+    if (sqlite3_column_int(st, 4) != STORE_CASE) {
+        store_emit_listed(doc, len, stored, now, fn, arg);
+        return STORE_OK;
+    }
+    char *text = xstrndup(doc, len);
+    int rc = with_task_adds(c, sqlite3_column_int64(st, 3), &text, &len);
+    if (rc == STORE_OK)
+        store_emit_listed(text, len, stored, now, fn, arg);
+    free(text);
+    return rc;
 }
 
 /* True when q's page can be cut from the tenant's matches in createdAt order (matchcache.h):
@@ -2618,7 +2750,7 @@ static int emit_from_list(struct sqlite_conn *c, const struct store_query *q,
         size_t at = q->descending ? (size_t)i : l->n - 1 - (size_t)i;
         sqlite3_bind_int64(st, 2, l->rids[at]);
         if (sqlite3_step(st) == SQLITE_ROW) {
-            emit(st, fn, arg);
+            rc = emit(c, st, fn, arg);
         } else {
             /* every rowid listed is in this snapshot: the list is of its names generation */
             log_error("sqlite: query: a listed row is missing: %s", sqlite3_errmsg(c->db));
@@ -2736,8 +2868,8 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
      * then cost an index step each, never a look-up of the row. Only the page's rows are read
      * back, with their documents. */
     static const char head[] = "SELECT d.doc, x.breached, (x.status_category IN ('open',"
-                               " 'inProgress') AND x.due_date < ?1) FROM (SELECT r.rowid AS rid"
-                               " FROM records r";
+                               " 'inProgress') AND x.due_date < ?1), x.rowid, x.kind FROM (SELECT"
+                               " r.rowid AS rid FROM records r";
     static const char foot[] = ") p JOIN records x ON x.rowid = p.rid JOIN record_docs d"
                                " ON d.rid = p.rid";
     size_t size = sizeof head + where->len + tail.len + sizeof foot;
@@ -2753,9 +2885,10 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
     for (int i = where->n; i < tail.n; i++)
         sqlite3_bind_int64(st, i + 2, tail.params[i].i);
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        emit(st, fn, arg);
-    rc = step == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+    int emitted = STORE_OK;
+    while (emitted == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+        emitted = emit(c, st, fn, arg);
+    rc = emitted == STORE_OK && step == SQLITE_DONE ? STORE_OK : STORE_ERROR;
     if (rc != STORE_OK)
         log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
     sqlite3_reset(st);
@@ -3047,6 +3180,7 @@ static const struct store_ops sqlite_ops = {
     .record_put = sqlite_record_put,
     .record_update = sqlite_record_update,
     .record_set_doc = sqlite_record_set_doc,
+    .case_add_task = sqlite_case_add_task,
     .record_get = sqlite_record_get,
     .record_head = sqlite_record_head,
     .query = sqlite_query,

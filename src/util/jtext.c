@@ -665,6 +665,12 @@ char *jtext_set_string(const char *text, size_t len, const char *key, const char
 char *jtext_append_string(const char *text, size_t len, const char *key, const char *str,
                           size_t *out_len)
 {
+    return jtext_append_strings(text, len, key, &str, 1, out_len);
+}
+
+char *jtext_append_strings(const char *text, size_t len, const char *key,
+                           const char *const *strs, size_t n, size_t *out_len)
+{
     const char *v = member_value(text, len, key), *end = text + len;
     if (!v || *v != '[')
         return NULL;
@@ -693,5 +699,17 @@ char *jtext_append_string(const char *text, size_t len, const char *key, const c
     }
     if (s >= end || *s != ']')
         return NULL;
-    return splice_string(text, len, (size_t)(s - text), 0, !empty, str, out_len);
+    struct out o = {0};
+    for (size_t i = 0; i < n && !o.failed; i++) {
+        if (i > 0 || !empty)
+            put_char(&o, ',');
+        put_string(&o, strs[i], strlen(strs[i]));
+    }
+    if (o.failed) {
+        free(o.p);
+        return NULL;
+    }
+    char *out = splice(text, len, (size_t)(s - text), 0, o.p ? o.p : "", o.len, out_len);
+    free(o.p);
+    return out;
 }

@@ -55,5 +55,8 @@ char *jtext_set_string(const char *text, size_t len, const char *key, const char
  * not valid UTF-8. For a case's taskIds, which grow with every task (API.md §6). */
 char *jtext_append_string(const char *text, size_t len, const char *key, const char *str,
                           size_t *out_len);
+/* The same with the n strings strs appended in order (n 0: a copy of the text). */
+char *jtext_append_strings(const char *text, size_t len, const char *key,
+                           const char *const *strs, size_t n, size_t *out_len);
 
 #endif

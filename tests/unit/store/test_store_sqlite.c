@@ -2626,3 +2626,100 @@ Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading
     sem_destroy(&sync_entered);
     sem_destroy(&sync_release);
 }
+
+/* ---- a case's taskIds (migration 13) ---- */
+
+struct add_task_arg {
+    const char *account, *case_id, *task_id;
+    int64_t version;
+};
+
+static int add_task_cb(struct store_txn *t, void *arg)
+{
+    struct add_task_arg *a = arg;
+    return store_case_add_task(t, "st-1", a->account, a->case_id, a->task_id, &a->version);
+}
+
+static int add_task(const char *account, const char *case_id, const char *task_id,
+                    int64_t *version)
+{
+    struct add_task_arg a = {.account = account, .case_id = case_id, .task_id = task_id};
+    int rc = store_write(st, add_task_cb, &a);
+    *version = a.version;
+    return rc;
+}
+
+struct listed_arg {
+    struct store_query q;
+    char *docs; /* the listed documents, one a line */
+    int64_t total;
+};
+
+static void list_doc(const char *doc, size_t len, void *arg)
+{
+    struct listed_arg *a = arg;
+    size_t had = a->docs ? strlen(a->docs) : 0;
+    a->docs = xrealloc(a->docs, had + len + 2);
+    memcpy(a->docs + had, doc, len);
+    a->docs[had + len] = '\n';
+    a->docs[had + len + 1] = '\0';
+}
+
+static int list_cb(struct store_txn *t, void *arg)
+{
+    struct listed_arg *a = arg;
+    return store_query(t, &a->q, list_doc, a, &a->total);
+}
+
+/* The documents of st-1/acc-1's cases, sorted by createdAt (heap); those whose name has
+ * search in it when search is not NULL (read through the matches kept in memory). */
+static char *listed_cases(const char *search)
+{
+    struct listed_arg a = {.q = {.kind = STORE_CASE, .stream_id = "st-1", .account_id = "acc-1",
+                                 .limit = 50, .sort = STORE_SORT_CREATED, .search = search}};
+    cr_assert_eq(store_read(st, list_cb, &a), STORE_OK);
+    return a.docs ? a.docs : xstrdup("");
+}
+
+Test(store_sqlite, tasks_added_to_a_case_are_in_its_document_as_read_and_listed)
+{
+    struct store_record c = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001",
+                                   "{\"_id\":\"ci-1\",\"taskIds\":[\"ti-0\"],\"x\":1}");
+    cr_assert_eq(store_write(st, put_cb, &c), STORE_OK);
+    int64_t version = 0;
+    cr_assert_eq(add_task("acc-1", "ci-1", "ti-1", &version), STORE_OK);
+    cr_expect_eq(version, 2);
+    cr_assert_eq(add_task("acc-1", "ci-1", "ti-2", &version), STORE_OK);
+    cr_expect_eq(version, 3);
+    const char *want = "{\"_id\":\"ci-1\",\"taskIds\":[\"ti-0\",\"ti-1\",\"ti-2\"],\"x\":1}";
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", want, 3);
+    for (int i = 0; i < 2; i++) {
+        char *listed = listed_cases(i ? "testing" : NULL);
+        cr_expect_str_eq(listed, "{\"_id\":\"ci-1\",\"taskIds\":[\"ti-0\",\"ti-1\",\"ti-2\"],\"x\":1}\n");
+        free(listed);
+    }
+    /* the stored document was not written again: the ids are rows of their own */
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM case_task_adds"), 2);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_docs WHERE doc LIKE '%ti-1%'"),
+                 0);
+
+    /* another tenant's case is not there for it */
+    cr_expect_eq(add_task("acc-2", "ci-1", "ti-x", &version), STORE_NOT_FOUND);
+    cr_expect_eq(add_task("acc-1", "ci-none", "ti-x", &version), STORE_NOT_FOUND);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", want, 3);
+
+    /* a write of the whole document (what updateCase read, with the ids) takes them in */
+    struct store_record u = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", want);
+    cr_assert_eq(store_write(st, update_cb, &u), STORE_OK);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM case_task_adds"), 0);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", want, 4);
+    cr_assert_eq(add_task("acc-1", "ci-1", "ti-3", &version), STORE_OK);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1",
+               "{\"_id\":\"ci-1\",\"taskIds\":[\"ti-0\",\"ti-1\",\"ti-2\",\"ti-3\"],\"x\":1}", 5);
+
+    /* a document without taskIds gets the member */
+    struct store_record bare = record(STORE_CASE, "ci-2", "st-1", "acc-1", "CS000002", "{\"a\":1}");
+    cr_assert_eq(store_write(st, put_cb, &bare), STORE_OK);
+    cr_assert_eq(add_task("acc-1", "ci-2", "ti-9", &version), STORE_OK);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-2", "{\"a\":1,\"taskIds\":[\"ti-9\"]}", 2);
+}
