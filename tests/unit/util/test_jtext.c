@@ -378,6 +378,27 @@ Test(jtext, append_string_to_the_top_level_array_only)
     expect_append("{\"taskIds\":[]}", "bad\xc3", NULL);
 }
 
+/* Several at once (a case's tasks added since its document was written): in order, with the
+ * commas an append of each would write; none is a copy; one bad string refuses them all. */
+Test(jtext, append_strings_appends_each_in_order)
+{
+    const char *three[] = {"ti-1", "ti-2", "q\""};
+    size_t len = 0;
+    char *out = jtext_append_strings("{\"taskIds\":[],\"x\":1}", 20, "taskIds", three, 3, &len);
+    cr_assert_not_null(out);
+    cr_expect_str_eq(out, "{\"taskIds\":[\"ti-1\",\"ti-2\",\"q\\\"\"],\"x\":1}");
+    cr_expect_eq(len, strlen(out));
+    free(out);
+    out = jtext_append_strings("{\"taskIds\":[\"a\"]}", 17, "taskIds", three, 2, &len);
+    cr_expect_str_eq(out, "{\"taskIds\":[\"a\",\"ti-1\",\"ti-2\"]}");
+    free(out);
+    out = jtext_append_strings("{\"taskIds\":[\"a\"]}", 17, "taskIds", three, 0, &len);
+    cr_expect_str_eq(out, "{\"taskIds\":[\"a\"]}");
+    free(out);
+    const char *bad[] = {"ok", "bad\xc3"};
+    cr_expect_null(jtext_append_strings("{\"taskIds\":[]}", 14, "taskIds", bad, 2, &len));
+}
+
 Test(jtext, append_string_agrees_with_parse_and_dump_on_random_documents)
 {
     for (int i = 0; i < 2000; i++) {
