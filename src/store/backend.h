@@ -59,6 +59,13 @@ extern void (*store_sqlite_before_sync)(void);
 /* The PostgreSQL backend: url is a libpq connection URI (postgres://... or postgresql://...). */
 struct store *store_pg_open(const char *url, const struct store_options *opt, char **err);
 
+/* A copy of a case's document text (heap, *out_len) with ids appended to its taskIds: in the
+ * text as it is (jtext_append_strings) without parsing a document that grows with every task;
+ * one jtext cannot place them in (no such array, a member name spelled with escapes) is parsed
+ * and written again. NULL when the text is not a JSON object. */
+char *store_task_ids_append(const char *doc, size_t len, const char *const *ids, size_t n,
+                           size_t *out_len);
+
 /* Hands fn a listed document with isBreached as of now (API.md §8): doc itself when that did
  * not change since the write (stored), else a copy with the one member set. */
 void store_emit_listed(const char *doc, size_t len, bool stored, bool now,

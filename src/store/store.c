@@ -109,10 +109,27 @@ int store_record_get(struct store_txn *t, enum store_kind kind, const char *stre
     return t->store->ops->record_get(t, kind, stream_id, account_id, id, r);
 }
 
+char *store_task_ids_append(const char *doc, size_t len, const char *const *ids, size_t n,
+                           size_t *out_len)
+{
+    char *text = jtext_append_strings(doc, len, "taskIds", ids, n, out_len);
+    if (text)
+        return text;
+    json_t *d = jtext_parse(doc, len);
+    json_t *arr = json_object_get(d, "taskIds");
+    if (d && !json_is_array(arr)) {
+        arr = json_array();
+        json_object_set_new(d, "taskIds", arr);
+    }
+    for (size_t i = 0; d && i < n; i++)
+        json_array_append_new(arr, json_string(ids[i]));
+    text = d ? jtext_dump(d, out_len) : NULL;
+    json_decref(d);
+    return text;
+}
+
 /* A backend without its own way: the case's document read (and locked, on PostgreSQL), the id
- * appended to the stored text without parsing a document that grows with every task; only a
- * text jtext cannot place it in (a member name spelled with escapes) is parsed and written
- * again. No indexed column of the case changes. */
+ * appended and the document written again. No indexed column of the case changes. */
 static int case_add_task_by_doc(struct store_txn *t, const char *stream_id,
                                 const char *account_id, const char *case_id,
                                 const char *task_id, int64_t *version)
@@ -122,18 +139,7 @@ static int case_add_task_by_doc(struct store_txn *t, const char *stream_id,
     if (rc != STORE_OK)
         return rc;
     size_t len;
-    char *text = jtext_append_string(cr.doc, cr.doc_len, "taskIds", task_id, &len);
-    if (!text) {
-        json_t *case_doc = jtext_parse(cr.doc, cr.doc_len);
-        json_t *ids = json_object_get(case_doc, "taskIds");
-        if (case_doc && !json_is_array(ids)) {
-            ids = json_array();
-            json_object_set_new(case_doc, "taskIds", ids);
-        }
-        json_array_append_new(ids, json_string(task_id));
-        text = case_doc ? jtext_dump(case_doc, &len) : NULL;
-        json_decref(case_doc);
-    }
+    char *text = store_task_ids_append(cr.doc, cr.doc_len, &task_id, 1, &len);
     free(cr.doc);
     if (!text)
         return STORE_ERROR;

@@ -33,7 +33,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "util/jtext.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/scalar.h"
@@ -1512,10 +1511,13 @@ static int sqlite_next_ref(struct store_txn *t, const char *stream_id, const cha
     return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 
-/* Appends to a case's document text (*doc, heap, replaced) the ids of the tasks added to the
- * case since the document was written (migration 13), in the order they were added. */
-static int with_task_adds(struct sqlite_conn *c, int64_t rid, char **doc, size_t *len)
+/* A case's document text with the ids of the tasks added to the case since it was written
+ * (migration 13) appended to its taskIds, in the order they were added: *out (heap, *out_len),
+ * or NULL when there are none (the text as it is). */
+static int with_task_adds(struct sqlite_conn *c, int64_t rid, const char *doc, size_t len,
+                          char **out, size_t *out_len)
 {
+    *out = NULL;
     sqlite3_stmt *st = c->stmt[ST_CASE_ADDS];
     sqlite3_bind_int64(st, 1, rid);
     char **ids = NULL;
@@ -1533,26 +1535,8 @@ static int with_task_adds(struct sqlite_conn *c, int64_t rid, char **doc, size_t
     if (status != STORE_OK)
         log_error("sqlite: a case's added tasks: %s", sqlite3_errmsg(c->db));
     if (status == STORE_OK && n > 0) {
-        size_t out_len = 0;
-        char *text = jtext_append_strings(*doc, *len, "taskIds", (const char *const *)ids, n,
-                                          &out_len);
-        if (!text) { /* no taskIds array as written, or one jtext cannot place ids in */
-            json_t *d = jtext_parse(*doc, *len);
-            json_t *arr = json_object_get(d, "taskIds");
-            if (d && !json_is_array(arr)) {
-                arr = json_array();
-                json_object_set_new(d, "taskIds", arr);
-            }
-            for (size_t i = 0; d && i < n; i++)
-                json_array_append_new(arr, json_string(ids[i]));
-            text = d ? jtext_dump(d, &out_len) : NULL;
-            json_decref(d);
-        }
-        if (text) {
-            free(*doc);
-            *doc = text;
-            *len = out_len;
-        } else {
+        *out = store_task_ids_append(doc, len, (const char *const *)ids, n, out_len);
+        if (!*out) {
             log_error("sqlite: a case's document does not take its added tasks");
             status = STORE_ERROR;
         }
@@ -1568,13 +1552,6 @@ static int clear_task_adds(struct sqlite_conn *c, int64_t rid)
     sqlite3_stmt *st = c->stmt[ST_CASE_ADDS_CLEAR];
     sqlite3_bind_int64(st, 1, rid);
     return step_done(c, st);
-}
-
-static void doc_free_on_error(struct store_record *r)
-{
-    free(r->doc);
-    r->doc = NULL;
-    r->doc_len = 0;
 }
 
 static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_record *r)
@@ -1866,9 +1843,14 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (status == STORE_OK && kind == STORE_CASE) {
-        status = with_task_adds(c, rid, &r->doc, &r->doc_len);
-        if (status != STORE_OK)
-            doc_free_on_error(r);
+        char *with = NULL;
+        size_t with_len = 0;
+        status = with_task_adds(c, rid, r->doc, r->doc_len, &with, &with_len);
+        if (with || status != STORE_OK) { /* the case's added tasks in, or no document */
+            free(r->doc);
+            r->doc = with;
+            r->doc_len = with_len;
+        }
     }
     return status;
 }
@@ -2687,11 +2669,12 @@ static int emit(struct sqlite_conn *c, sqlite3_stmt *st,
         store_emit_listed(doc, len, stored, now, fn, arg);
         return STORE_OK;
     }
-    char *text = xstrndup(doc, len);
-    int rc = with_task_adds(c, sqlite3_column_int64(st, 3), &text, &len);
+    char *with = NULL;
+    size_t with_len = 0;
+    int rc = with_task_adds(c, sqlite3_column_int64(st, 3), doc, len, &with, &with_len);
     if (rc == STORE_OK)
-        store_emit_listed(text, len, stored, now, fn, arg);
-    free(text);
+        store_emit_listed(with ? with : doc, with ? with_len : len, stored, now, fn, arg);
+    free(with);
     return rc;
 }
 

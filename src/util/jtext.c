@@ -615,14 +615,11 @@ static char *splice(const char *text, size_t len, size_t head, size_t skip, cons
     return out;
 }
 
-/* splice with str written as a JSON string (after a comma when comma is set) for the middle;
- * NULL when str is not valid UTF-8. */
-static char *splice_string(const char *text, size_t len, size_t head, size_t skip, bool comma,
+/* splice with str written as a JSON string for the middle; NULL when str is not valid UTF-8. */
+static char *splice_string(const char *text, size_t len, size_t head, size_t skip,
                            const char *str, size_t *out_len)
 {
     struct out o = {0};
-    if (comma)
-        put_char(&o, ',');
     put_string(&o, str, strlen(str));
     if (o.failed) {
         free(o.p);
@@ -658,14 +655,8 @@ char *jtext_set_string(const char *text, size_t len, const char *key, const char
     const char *after = skip_string(v, end);
     if (!after)
         return NULL;
-    return splice_string(text, len, (size_t)(v - text), (size_t)(after - v), false, str,
+    return splice_string(text, len, (size_t)(v - text), (size_t)(after - v), str,
                          out_len);
-}
-
-char *jtext_append_string(const char *text, size_t len, const char *key, const char *str,
-                          size_t *out_len)
-{
-    return jtext_append_strings(text, len, key, &str, 1, out_len);
 }
 
 char *jtext_append_strings(const char *text, size_t len, const char *key,

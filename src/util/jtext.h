@@ -49,13 +49,11 @@ char *jtext_set_bool(const char *text, size_t len, const char *key, bool value, 
 char *jtext_set_string(const char *text, size_t len, const char *key, const char *str,
                        size_t *out_len);
 
-/* A copy of the object text with the string str appended to the array that is its top-level
- * member key (heap, NUL-terminated, its length in *out_len): the text json_dumps would write
- * after json_array_append. NULL when text is not an object with such an array member, or str is
- * not valid UTF-8. For a case's taskIds, which grow with every task (API.md §6). */
-char *jtext_append_string(const char *text, size_t len, const char *key, const char *str,
-                          size_t *out_len);
-/* The same with the n strings strs appended in order (n 0: a copy of the text). */
+/* A copy of the object text with the n strings strs appended in order to the array that is its
+ * top-level member key (heap, NUL-terminated, its length in *out_len): the text json_dumps
+ * would write after json_array_append of each (n 0: a copy). NULL when text is not an object
+ * with such an array member, or a string is not valid UTF-8. For a case's taskIds, which grow
+ * with every task (API.md §6). */
 char *jtext_append_strings(const char *text, size_t len, const char *key,
                            const char *const *strs, size_t n, size_t *out_len);
 
