@@ -29,8 +29,8 @@ struct create_job {
     size_t len;
     long long version;
     /* a task built on the worker (prepare_task_txn), which the writer numbers and stores */
-    json_t *doc;
-    struct store_record rec; /* its record: the columns borrow from doc */
+    bool prepared;
+    struct store_record rec; /* its record, detached from its document */
     char ref[32];
 };
 
@@ -84,12 +84,14 @@ static int prepare_task_txn(struct store_txn *t, void *arg)
         return fail(job);
     doc_set_ref(doc, "TS", 0); /* numbered by the writer (put_prepared) */
     doc_record_from(doc, DOC_TASK, &job->rec);
-    job->doc = doc;
+    doc_record_detach(&job->rec); /* the document goes here (doc_record_detach) */
+    json_decref(doc);
+    job->prepared = true;
     return STORE_OK;
 }
 
 /* The writer's part of a prepared task: its number, written into the document's text. */
-static int put_prepared(struct store_txn *t, struct create_job *job, const char *case_id)
+static int put_prepared(struct store_txn *t, struct create_job *job)
 {
     int64_t n;
     int rc = store_next_ref(t, job->ctx.stream_id, "TS", &n);
@@ -110,7 +112,7 @@ static int put_prepared(struct store_txn *t, struct create_job *job, const char 
     job->text = text; /* the answer */
     job->len = len;
     if (rc == STORE_OK)
-        rc = append_to_case(t, job, case_id, json_string_value(json_object_get(job->doc, "_id")));
+        rc = append_to_case(t, job, job->rec.case_id, job->rec.id);
     return rc;
 }
 
@@ -138,10 +140,8 @@ static int create_txn(struct store_txn *t, void *arg)
     }
     json_t *cfg = NULL, *case_doc = NULL, *doc = NULL;
     const char *case_id = NULL;
-    if (job->doc) { /* built on the worker: a number, the put, the case's taskIds */
-        case_id = json_string_value(json_object_get(job->body, "caseId"));
-        return put_prepared(t, job, case_id);
-    }
+    if (job->prepared) /* built on the worker: a number, the put, the case's taskIds */
+        return put_prepared(t, job);
     int rc = api_load_config(t, job->ctx.stream_id, &cfg);
     if (rc != STORE_OK)
         goto out;
@@ -215,62 +215,126 @@ static bool idem_key_valid(const char *k)
     return true;
 }
 
-void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
-{
+/* One createCase/createTask call, on the heap when its answer comes after the handler returns. */
+struct create_call {
+    struct create_job job;
+    json_t *body;
     struct auth_identity id;
-    if (api_auth_or_reply(req, rep, false, &id))
-        return;
-    json_t *body = api_body_or_reply(req, rep, false);
-    if (!body)
-        goto out;
-    struct create_job job = {.kind = kind, .body = body, .client_id = id.app.client_id};
-    if (doc_check_members(body, kind, true, &job.e)) {
-        http_reply_err(rep, &job.e);
-        goto out;
-    }
-    api_doc_ctx(&id, req->params[0], &job.ctx);
-    job.idem_key = http_header(req, "Idempotency-Key");
-    if (job.idem_key) {
-        if (!idem_key_valid(job.idem_key)) {
-            http_reply_error(rep, ERR_INVALID_VALUE, "Idempotency-Key",
-                             "Idempotency-Key must be 1 to %d visible ASCII characters",
-                             IDEM_KEY_MAX);
-            goto out;
-        }
-        auth_sha256_hex(req->body, req->body_len, job.body_hash);
-    }
-    int rc = STORE_OK;
-    /* without an Idempotency-Key (whose check comes first, in the writer) a task is built here */
-    if (kind == DOC_TASK && !job.idem_key) {
-        rc = store_read(api_cfg.store, prepare_task_txn, &job);
-        if (rc != STORE_OK && !job.failed) { /* the writer does it all */
-            json_decref(job.doc);
-            doc_record_cleanup(&job.rec);
-            job.doc = NULL;
-            rc = STORE_OK;
-        }
-    }
-    if (rc == STORE_OK)
-        rc = store_write(api_cfg.store, create_txn, &job);
+    struct http_request *req;
+    struct http_reply *rep;
+    int rc; /* the write's, for create_finish */
+};
+
+static void create_call_free(struct create_call *call)
+{
+    free(call->job.text);
+    doc_record_cleanup(&call->job.rec);
+    json_decref(call->body);
+    auth_identity_cleanup(&call->id);
+    free(call);
+}
+
+/* The answer from the write's status; frees the call. */
+static void create_reply(struct create_call *call, int rc)
+{
+    struct create_job *job = &call->job;
+    struct http_reply *rep = call->rep;
     /* a failed commit answers 503 even when the job had decided (see store_write); so does a
      * job that decided nothing */
     bool stored = rc == STORE_OK || rc == STORE_ABORT;
-    if (stored && job.failed) {
-        http_reply_err(rep, &job.e);
-    } else if (stored && job.text) {
-        api_reply_doc(rep, job.text, job.len, job.version); /* takes text */
-        job.text = NULL;
-        if (job.version == 0) /* a replayed answer: the record may have moved on since */
+    if (stored && job->failed) {
+        http_reply_err(rep, &job->e);
+    } else if (stored && job->text) {
+        api_reply_doc(rep, job->text, job->len, job->version); /* takes text */
+        job->text = NULL;
+        if (job->version == 0) /* a replayed answer: the record may have moved on since */
             rep->etag[0] = '\0';
     } else {
         api_reply_store_error(rep);
     }
-    free(job.text);
-    json_decref(job.doc);
-    doc_record_cleanup(&job.rec);
-out:
-    json_decref(body);
-    auth_identity_cleanup(&id);
+    create_call_free(call);
+}
+
+static int create_txn_call(struct store_txn *t, void *arg)
+{
+    return create_txn(t, &((struct create_call *)arg)->job);
+}
+
+/* store_write_then's answer to a deferred create: the commit is durable, or it failed. */
+static void create_committed(int rc, void *arg)
+{
+    struct create_call *call = arg;
+    call->rc = rc;
+    http_answer(call->req);
+}
+
+/* A deferred create's reply, on the thread that sends it (http_defer). */
+static void create_finish(struct http_request *req, struct http_reply *rep, void *arg)
+{
+    (void)req;
+    (void)rep; /* call->rep */
+    struct create_call *call = arg;
+    create_reply(call, call->rc);
+}
+
+void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
+{
+    struct create_call *call = xcalloc(1, sizeof *call);
+    if (api_auth_or_reply(req, rep, false, &call->id)) {
+        free(call);
+        return;
+    }
+    call->req = req;
+    call->rep = rep;
+    call->body = api_body_or_reply(req, rep, false);
+    if (!call->body) {
+        create_call_free(call);
+        return;
+    }
+    struct create_job *job = &call->job;
+    *job = (struct create_job){.kind = kind, .body = call->body,
+                               .client_id = call->id.app.client_id};
+    if (doc_check_members(call->body, kind, true, &job->e)) {
+        http_reply_err(rep, &job->e);
+        create_call_free(call);
+        return;
+    }
+    api_doc_ctx(&call->id, req->params[0], &job->ctx);
+    job->idem_key = http_header(req, "Idempotency-Key");
+    if (job->idem_key) {
+        if (!idem_key_valid(job->idem_key)) {
+            http_reply_error(rep, ERR_INVALID_VALUE, "Idempotency-Key",
+                             "Idempotency-Key must be 1 to %d visible ASCII characters",
+                             IDEM_KEY_MAX);
+            create_call_free(call);
+            return;
+        }
+        auth_sha256_hex(req->body, req->body_len, job->body_hash);
+    }
+    int rc = STORE_OK;
+    /* without an Idempotency-Key (whose check comes first, in the writer) a task is built here */
+    if (kind == DOC_TASK && !job->idem_key) {
+        rc = store_read(api_cfg.store, prepare_task_txn, job);
+        if (rc != STORE_OK && !job->failed) { /* the writer does it all */
+            doc_record_cleanup(&job->rec);
+            job->prepared = false;
+            rc = STORE_OK;
+        }
+        if (job->prepared) { /* the writer needs the record only: the body goes here too */
+            json_decref(call->body);
+            call->body = NULL;
+            job->body = NULL;
+        }
+    }
+    if (rc != STORE_OK) {
+        create_reply(call, rc); /* decided from reads: settled before it goes out */
+    } else if (http_can_defer(req)) {
+        /* the worker does not wait for the commit (see update.c) */
+        http_defer(req, create_finish, call);
+        store_write_then(api_cfg.store, create_txn_call, call, create_committed);
+    } else {
+        create_reply(call, store_write(api_cfg.store, create_txn, job));
+    }
 }
 
 void api_create_case(struct http_request *req, struct http_reply *rep)

@@ -19,8 +19,8 @@ struct update_job {
     const char *if_match;
     /* what prepare decided */
     json_t *doc, *before, *changes, *activity;
-    struct store_record rec, prev; /* columns borrow from doc and before */
-    char *activity_text;
+    struct store_record rec, prev; /* with their own copies of the columns (detached) */
+    char *activity_text, *activity_id;
     /* the answer */
     struct err e;
     bool failed;
@@ -44,9 +44,10 @@ static void job_reset(struct update_job *job)
     doc_record_cleanup(&job->rec);
     doc_record_cleanup(&job->prev);
     free(job->activity_text);
+    free(job->activity_id);
     free(job->text);
     job->doc = job->before = job->changes = job->activity = NULL;
-    job->activity_text = job->text = NULL;
+    job->activity_text = job->activity_id = job->text = NULL;
     job->failed = false;
 }
 
@@ -77,7 +78,7 @@ static int case_closed(struct store_txn *t, const struct update_job *job, char r
                        bool *closed)
 {
     *closed = false;
-    const char *case_id = json_string_value(json_object_get(job->doc, "caseId"));
+    const char *case_id = job->rec.case_id;
     if (!case_id)
         return STORE_OK;
     struct store_record_head h;
@@ -140,8 +141,19 @@ static int prepare(struct store_txn *t, struct update_job *job, bool seed_config
     job->activity_text = jtext_dump(job->activity, NULL);
     if (!job->activity_text)
         mem_oom();
+    job->activity_id = xstrdup(json_string_value(json_object_get(job->activity, "_id")));
     doc_record_from(job->doc, job->kind, &job->rec);
     doc_record_columns(job->before, job->kind, &job->prev);
+    /* the write needs the texts and columns only: the documents are freed here, by the thread
+     * that built them while they are in its cache (freeing them after the commit, elsewhere,
+     * cost more than building them) */
+    doc_record_detach(&job->rec);
+    doc_record_detach(&job->prev);
+    json_decref(job->doc);
+    json_decref(job->before);
+    json_decref(job->changes);
+    json_decref(job->activity);
+    job->doc = job->before = job->changes = job->activity = NULL;
     return STORE_OK;
 }
 
@@ -161,7 +173,7 @@ static int commit(struct store_txn *t, struct update_job *job, bool expect_versi
         }
     }
     struct store_activity a = {
-        .id = json_string_value(json_object_get(job->activity, "_id")),
+        .id = job->activity_id,
         .stream_id = job->ctx.stream_id,
         .account_id = job->ctx.account_id,
         .record_id = job->id,
@@ -219,33 +231,104 @@ static int run_update(struct update_job *job)
     return store_write(api_cfg.store, update_txn, job);
 }
 
-static void update(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
-{
+/* One updateCase/updateTask call, on the heap when its answer comes after the handler returns. */
+struct update_call {
+    struct update_job job;
+    json_t *patch;
     struct auth_identity id;
-    if (api_auth_or_reply(req, rep, true, &id))
-        return;
-    json_t *patch = api_body_or_reply(req, rep, false);
-    if (!patch)
-        goto out;
-    struct update_job job = {.kind = kind, .id = req->params[1], .patch = patch,
-                             .if_match = http_header(req, "If-Match")};
-    api_doc_ctx(&id, req->params[0], &job.ctx);
-    int rc = run_update(&job);
+    struct http_request *req;
+    struct http_reply *rep;
+    bool in_writer; /* committing with update_txn (after a conflict) */
+    int rc;         /* the write's, for update_finish */
+};
+
+/* The answer from run_update's status; frees the call. */
+static void update_reply(struct update_call *call, int rc)
+{
+    struct update_job *job = &call->job;
     /* a failed commit answers 503 even when the job had decided (see store_write); so does a
      * job that decided nothing */
     bool stored = rc == STORE_OK || rc == STORE_ABORT;
-    if (stored && job.failed) {
-        http_reply_err(rep, &job.e);
-    } else if (stored && job.text) {
-        api_reply_doc(rep, job.text, job.len, job.version); /* takes text */
-        job.text = NULL;
+    if (stored && job->failed) {
+        http_reply_err(call->rep, &job->e);
+    } else if (stored && job->text) {
+        api_reply_doc(call->rep, job->text, job->len, job->version); /* takes text */
+        job->text = NULL;
     } else {
-        api_reply_store_error(rep);
+        api_reply_store_error(call->rep);
     }
-    job_reset(&job);
-out:
-    json_decref(patch);
-    auth_identity_cleanup(&id);
+    job_reset(job);
+    json_decref(call->patch);
+    auth_identity_cleanup(&call->id);
+    free(call);
+}
+
+static int update_txn_call(struct store_txn *t, void *arg)
+{
+    return update_txn(t, &((struct update_call *)arg)->job);
+}
+
+static int commit_txn_call(struct store_txn *t, void *arg)
+{
+    return commit_txn(t, &((struct update_call *)arg)->job);
+}
+
+/* store_write_then's answer to a deferred update: the commit is durable, or it failed. A record
+ * changed since prepare read it is updated wholly in the writer, as run_update does at last. */
+static void update_committed(int rc, void *arg)
+{
+    struct update_call *call = arg;
+    if (rc == STORE_CONFLICT && !call->in_writer) {
+        call->in_writer = true;
+        job_reset(&call->job);
+        store_write_then(api_cfg.store, update_txn_call, call, update_committed);
+        return;
+    }
+    call->rc = rc;
+    http_answer(call->req);
+}
+
+/* A deferred update's reply, on the thread that sends it (http_defer). */
+static void update_finish(struct http_request *req, struct http_reply *rep, void *arg)
+{
+    (void)req;
+    (void)rep; /* call->rep */
+    struct update_call *call = arg;
+    update_reply(call, call->rc);
+}
+
+static void update(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
+{
+    struct update_call *call = xcalloc(1, sizeof *call);
+    if (api_auth_or_reply(req, rep, true, &call->id)) {
+        free(call);
+        return;
+    }
+    call->patch = api_body_or_reply(req, rep, false);
+    if (!call->patch) {
+        auth_identity_cleanup(&call->id);
+        free(call);
+        return;
+    }
+    call->req = req;
+    call->rep = rep;
+    struct update_job *job = &call->job;
+    *job = (struct update_job){.kind = kind, .id = req->params[1], .patch = call->patch,
+                               .if_match = http_header(req, "If-Match")};
+    api_doc_ctx(&call->id, req->params[0], &job->ctx);
+    if (!http_can_defer(req)) {
+        update_reply(call, run_update(job));
+        return;
+    }
+    /* The worker does not wait for the commit: it prepares, queues the write and is free for
+     * the next request; the answer goes out from update_committed once the commit is durable. */
+    int rc = store_read(api_cfg.store, prepare_txn, job);
+    if (rc != STORE_OK) {
+        update_reply(call, rc); /* decided from reads: settled before it goes out */
+        return;
+    }
+    http_defer(req, update_finish, call);
+    store_write_then(api_cfg.store, commit_txn_call, call, update_committed);
 }
 
 void api_update_case(struct http_request *req, struct http_reply *rep)

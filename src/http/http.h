@@ -14,6 +14,8 @@
 #include "util/error.h"
 
 
+struct http_reply;
+
 struct http_request {
     const char *method;
     const char *path;
@@ -29,6 +31,13 @@ struct http_request {
     /* filled by handlers for the access log: who called, on which stream */
     char client_id[64];
     char stream_id[129];
+    /* Set by whoever runs the handler when it may answer after returning (http_defer); NULL
+     * when it must answer before. */
+    void (*answer_fn)(struct http_request *req);
+    /* http_defer's: what builds the reply once it is answered */
+    void (*finish_fn)(struct http_request *req, struct http_reply *rep, void *arg);
+    void *finish_arg;
+    bool deferred;
 };
 
 struct http_reply {
@@ -45,6 +54,20 @@ struct http_reply {
 const char *http_header(const struct http_request *r, const char *name);
 /* How many times the request carries a header (0 when the request cannot tell). */
 unsigned http_header_count(const struct http_request *r, const char *name);
+
+/* Whether the handler may answer after it returns (http_defer). */
+bool http_can_defer(const struct http_request *r);
+/* Called by a handler that will answer after it returns (only when http_can_defer): the request
+ * stays valid until http_answer, and the reply is built by finish(r, reply, arg) after that, on
+ * the thread that sends it (so the thread that answers, e.g. a store's, does little). */
+void http_defer(struct http_request *r,
+                void (*finish)(struct http_request *r, struct http_reply *rep, void *arg),
+                void *arg);
+/* A deferred request can be answered: its finish runs and the reply is sent. From any thread,
+ * once; r is not the caller's from here on. */
+void http_answer(struct http_request *r);
+/* Runs a deferred request's finish, once http_answer was called (whoever sends the reply). */
+void http_finish(struct http_request *r, struct http_reply *rep);
 
 /* Sets a JSON reply; takes ownership of doc (decref'd). */
 void http_reply_json(struct http_reply *rep, unsigned status, json_t *doc);

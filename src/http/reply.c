@@ -20,6 +20,32 @@ unsigned http_header_count(const struct http_request *r, const char *name)
     return r->header_count_fn ? r->header_count_fn(r->header_ctx, name) : 0;
 }
 
+bool http_can_defer(const struct http_request *r)
+{
+    return r->answer_fn != NULL;
+}
+
+void http_defer(struct http_request *r,
+                void (*finish)(struct http_request *r, struct http_reply *rep, void *arg),
+                void *arg)
+{
+    r->deferred = true;
+    r->finish_fn = finish;
+    r->finish_arg = arg;
+}
+
+void http_finish(struct http_request *r, struct http_reply *rep)
+{
+    if (r->finish_fn)
+        r->finish_fn(r, rep, r->finish_arg);
+    r->finish_fn = NULL;
+}
+
+void http_answer(struct http_request *r)
+{
+    r->answer_fn(r);
+}
+
 
 void http_reply_cleanup(struct http_reply *rep)
 {

@@ -7,7 +7,10 @@
  * MHD's few I/O threads never wait on the database: a request whose route may block is handed
  * to a pool of worker threads while its connection is suspended; the worker runs the handler,
  * keeps the reply and resumes the connection, and MHD sends it. So many requests can wait on
- * one group commit at once while the I/O threads keep serving others. */
+ * one group commit at once while the I/O threads keep serving others. A handler that writes may
+ * also answer later (http_defer): the worker goes on to the next request, and whichever comes
+ * second, the handler's return or its http_answer (from the store's syncer), resumes the
+ * connection; the reply is then built on the I/O thread (http_finish). */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -17,6 +20,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +97,7 @@ struct req_state {
     size_t body_len, body_cap;
     bool queued;      /* a reply was queued already (rejected before the body) */
     bool replied;     /* a worker finished: reply holds the answer */
+    atomic_int unanswered; /* a deferred reply: the worker's return and http_answer, to come */
     bool linger;      /* answered before its body was read: close lingering */
     struct http_reply reply;
     struct req_state *next_job; /* worker queue link */
@@ -317,6 +322,23 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
     return true;
 }
 
+/* The reply is complete: MHD sends it. st belongs to MHD again from here: it may be freed at
+ * any moment. */
+static void resume_replied(struct req_state *st)
+{
+    st->replied = true;
+    MHD_resume_connection(st->conn);
+}
+
+/* http_answer, and the worker once a deferring handler returned: the second of the two sends
+ * the reply (so neither can free the request under the other). */
+static void answer_deferred(struct http_request *req)
+{
+    struct req_state *st = (struct req_state *)((char *)req - offsetof(struct req_state, req));
+    if (atomic_fetch_sub(&st->unanswered, 1) == 1)
+        resume_replied(st);
+}
+
 static void *worker_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "cm-worker"); /* for top -H, perf, gdb */
@@ -339,11 +361,15 @@ static void *worker_main(void *arg)
             srv->jobs_tail = NULL;
         pthread_mutex_unlock(&srv->jobs_mu);
         st->route->handler(&st->req, &st->reply);
-        if (srv->cfg.before_reply)
-            srv->cfg.before_reply(&st->reply);
-        st->replied = true;
-        /* st belongs to MHD again from here: it may be freed at any moment */
-        MHD_resume_connection(st->conn);
+        if (st->req.deferred) {
+            /* answered already, or to be answered by http_answer on another thread: a write
+             * answered after its commit is durable needs no settle */
+            answer_deferred(&st->req);
+        } else {
+            if (srv->cfg.before_reply)
+                srv->cfg.before_reply(&st->reply);
+            resume_replied(st);
+        }
         pthread_mutex_lock(&srv->jobs_mu);
     }
     pthread_mutex_unlock(&srv->jobs_mu);
@@ -354,6 +380,8 @@ static void *worker_main(void *arg)
 static void hand_to_worker(struct req_state *st, struct http_server *srv)
 {
     MHD_suspend_connection(st->conn);
+    st->req.answer_fn = answer_deferred; /* a worker's handler may answer later */
+    atomic_store(&st->unanswered, 2);
     pthread_mutex_lock(&srv->jobs_mu);
     st->next_job = NULL;
     if (srv->jobs_tail)
@@ -399,8 +427,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (st->queued)
         return MHD_YES; /* rejected before the body; MHD closes the connection */
-    if (st->replied) /* resumed after a worker ran the handler */
+    if (st->replied) { /* resumed after a worker ran the handler */
+        http_finish(&st->req, &st->reply); /* a deferred reply is built here */
         return queue_reply(st, srv, &st->reply);
+    }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;

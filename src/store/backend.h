@@ -10,6 +10,9 @@ struct store_ops {
     bool (*ready)(struct store *s);
     const char *(*path)(const struct store *s);
     int (*write)(struct store *s, store_txn_fn fn, void *arg);
+    /* NULL: store_write_then runs write and calls then itself */
+    void (*write_then)(struct store *s, store_txn_fn fn, void *arg,
+                       void (*then)(int rc, void *arg));
     int (*read)(struct store *s, store_txn_fn fn, void *arg);
     int (*app_put)(struct store_txn *t, const char *client_id, const char *account_id,
                    const char *json);

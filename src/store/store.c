@@ -44,6 +44,15 @@ int store_write(struct store *s, store_txn_fn fn, void *arg)
     return s->ops->write(s, fn, arg);
 }
 
+void store_write_then(struct store *s, store_txn_fn fn, void *arg,
+                      void (*then)(int rc, void *arg))
+{
+    if (s->ops->write_then)
+        s->ops->write_then(s, fn, arg, then);
+    else
+        then(s->ops->write(s, fn, arg), arg);
+}
+
 int store_read(struct store *s, store_txn_fn fn, void *arg)
 {
     return s->ops->read(s, fn, arg);

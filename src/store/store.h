@@ -69,6 +69,7 @@ struct store_record {
     bool has_due_date;
     int64_t due_date; /* ms */
     int64_t version;  /* bumped by every put; the ETag */
+    char *strings;    /* NULL, or the owned copies the strings above point into */
     char *doc;        /* JSON text */
     size_t doc_len;
     /* store_record_update only: the activity recording this change (API.md §7), written in the
@@ -104,6 +105,11 @@ const char *store_path(const struct store *s);
  * other writes (group commit) and have decided on what they wrote, so when that transaction
  * does not commit, neither fn's writes nor its decisions (an abort, a conflict) stand. */
 int store_write(struct store *s, store_txn_fn fn, void *arg);
+/* store_write without waiting: then(rc, arg) gets what store_write would have returned, once
+ * the commit is durable or failed, on another thread (or on this one before store_write_then
+ * returns). The caller's thread is free meanwhile; arg and what fn touches must outlive then. */
+void store_write_then(struct store *s, store_txn_fn fn, void *arg,
+                      void (*then)(int rc, void *arg));
 /* Runs fn in a read-only snapshot; returns fn's status or STORE_ERROR. */
 int store_read(struct store *s, store_txn_fn fn, void *arg);
 /* Before an answer built from this thread's reads: waits until every commit they may have seen

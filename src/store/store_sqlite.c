@@ -544,12 +544,14 @@ struct sqlite_conn {
     struct sqlite_conn *next;
 };
 
-/* A write waiting for the writer thread; lives on the caller's stack. */
+/* A write waiting for the writer thread: on its caller's stack, which waits on done, or (then
+ * set, sqlite_write_then) on the heap, answered by a call of then. */
 struct write_job {
     store_txn_fn fn;
     void *arg;
     int rc;
     sem_t done;
+    void (*then)(int rc, void *arg);
     struct write_job *next;
 };
 
@@ -961,28 +963,46 @@ static int run_txn(struct store *base, enum stmt_id begin, store_txn_fn fn, void
     return rc;
 }
 
-static int sqlite_write(struct store *base, store_txn_fn fn, void *arg)
+/* Queues a job for the writer; false when the store is closing. */
+static bool enqueue(struct sqlite_store *s, struct write_job *job)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    struct write_job job = {.fn = fn, .arg = arg, .rc = STORE_ERROR};
-    sem_init(&job.done, 0, 0);
     pthread_mutex_lock(&s->queue_mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->queue_mu);
-        sem_destroy(&job.done);
-        return STORE_ERROR;
+        return false;
     }
     if (s->queue_tail)
-        s->queue_tail->next = &job;
+        s->queue_tail->next = job;
     else
-        s->queue_head = &job;
-    s->queue_tail = &job;
+        s->queue_head = job;
+    s->queue_tail = job;
     pthread_cond_signal(&s->queue_cv);
     pthread_mutex_unlock(&s->queue_mu);
-    while (sem_wait(&job.done) != 0)
-        ; /* EINTR */
+    return true;
+}
+
+static int sqlite_write(struct store *base, store_txn_fn fn, void *arg)
+{
+    struct write_job job = {.fn = fn, .arg = arg, .rc = STORE_ERROR};
+    sem_init(&job.done, 0, 0);
+    if (enqueue((struct sqlite_store *)base, &job))
+        while (sem_wait(&job.done) != 0)
+            ; /* EINTR */
     sem_destroy(&job.done);
     return job.rc;
+}
+
+/* The caller does not wait: the syncer (or the writer) calls then once the commit is durable or
+ * failed, as it would wake a waiting caller. */
+static void sqlite_write_then(struct store *base, store_txn_fn fn, void *arg,
+                              void (*then)(int rc, void *arg))
+{
+    struct write_job *job = xmalloc(sizeof *job);
+    *job = (struct write_job){.fn = fn, .arg = arg, .rc = STORE_ERROR, .then = then};
+    if (!enqueue((struct sqlite_store *)base, job)) {
+        free(job);
+        then(STORE_ERROR, arg);
+    }
 }
 
 /* Called by SQLite on the writer's connection after each commit with the WAL's size. */
@@ -1111,6 +1131,17 @@ static bool fts_apply_all(struct sqlite_conn *c)
     return committed;
 }
 
+/* Gives a job its result: wakes its caller, or calls its then (and frees it). */
+static void job_answer(struct write_job *j)
+{
+    if (!j->then) {
+        sem_post(&j->done);
+        return;
+    }
+    j->then(j->rc, j->arg);
+    free(j);
+}
+
 /* Hands a group to the syncer, which answers its callers once the WAL is synced. A group that
  * did not commit goes too, already failed, so that the syncs end in commit order. */
 static void to_syncer(struct sqlite_store *s, struct write_job *group, uint64_t seq, bool committed)
@@ -1170,7 +1201,7 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
          * earlier jobs wrote: if the transaction did not commit, none of them stands. */
         if (!committed)
             j->rc = STORE_ERROR;
-        sem_post(&j->done);
+        job_answer(j);
         j = next;
     }
 }
@@ -1239,7 +1270,7 @@ static void *syncer_main(void *arg)
             next = j->next; /* j may vanish once posted */
             if (rc != 0)
                 j->rc = STORE_ERROR; /* committed, but not known to be on disk */
-            sem_post(&j->done);
+            job_answer(j);
         }
         pthread_mutex_lock(&s->sync_mu);
     }
@@ -3153,6 +3184,7 @@ static const struct store_ops sqlite_ops = {
     .ready = sqlite_ready,
     .path = sqlite_path,
     .write = sqlite_write,
+    .write_then = sqlite_write_then,
     .read = sqlite_read,
     .app_put = sqlite_app_put,
     .app_get = sqlite_app_get,

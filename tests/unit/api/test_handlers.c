@@ -4,11 +4,13 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -31,6 +33,11 @@ static json_t *app_doc, *stream_cfg;
 static char secret[AUTH_SECRET_LEN + 1];
 static char auth_token[1024];
 static char ctm[64], ttm[64];
+
+/* Answers given after the handler returns (http_defer), as the server's workers allow. */
+static sem_t answered;
+static bool deferral_off; /* a test's: handlers must answer before they return */
+static bool last_deferred; /* whether the last request's handler answered later */
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -91,6 +98,8 @@ static void setup(void)
                                       .busy_timeout_ms = 5000};
     st = store_open(url, &opt, &err);
     cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+    sem_init(&answered, 0, 0);
+    deferral_off = false;
     struct api_config cfg = {.store = st,
                              .policy = {.leeway = 60, .max_age = 3600},
                              .limits = doc_default_limits};
@@ -120,6 +129,7 @@ static void teardown(void)
 {
     store_close(st);
     st = NULL;
+    sem_destroy(&answered);
     json_decref(app_doc);
     json_decref(stream_cfg);
     DIR *d = opendir(dir);
@@ -154,30 +164,62 @@ static const char *header_lookup(void *ctx, const char *name)
     return NULL;
 }
 
+static void answer_later(struct http_request *req)
+{
+    (void)req;
+    sem_post(&answered);
+}
+
+/* A request on its way: the handler ran, its answer may still be to come (post_end). */
+struct pending {
+    struct http_request req;
+    char path[512], scratch[512];
+};
+
+/* Routes a POST of body to API_BASE + suffix and runs its handler. */
+static void post_begin(struct pending *p, const char *suffix, const char *body,
+                       const struct header *headers, struct http_reply *rep)
+{
+    snprintf(p->path, sizeof p->path, "%s%s", API_BASE, suffix);
+    memset(&p->req, 0, sizeof p->req);
+    memset(rep, 0, sizeof *rep);
+    size_t n;
+    const struct http_route *routes = api_routes(&n), *route = NULL;
+    cr_assert_eq(http_route_match(routes, n, "POST", p->path, &p->req, p->scratch, &route),
+                 HTTP_MATCH_OK, "no route for %s", p->path);
+    p->req.method = "POST";
+    p->req.path = p->path;
+    p->req.body = body;
+    p->req.body_len = body ? strlen(body) : 0;
+    p->req.header_fn = header_lookup;
+    p->req.header_ctx = (void *)headers;
+    p->req.answer_fn = deferral_off ? NULL : answer_later;
+    snprintf(p->req.request_id, sizeof p->req.request_id, "test");
+    route->handler(&p->req, rep);
+}
+
+/* Waits for a deferred answer and builds it, as the server does; returns the status. */
+static unsigned post_end(struct pending *p, struct http_reply *rep)
+{
+    last_deferred = p->req.deferred;
+    if (p->req.deferred) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        cr_assert_eq(sem_timedwait(&answered, &until), 0, "a deferred request is answered");
+        http_finish(&p->req, rep);
+    }
+    cr_assert_neq(rep->status, 0, "the handler wrote no reply");
+    return rep->status;
+}
+
 /* POSTs body to API_BASE + suffix through the route table; the reply is rep's (cleanup). */
 static unsigned post(const char *suffix, const char *body, const struct header *headers,
                      struct http_reply *rep)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s%s", API_BASE, suffix);
-    struct http_request req;
-    memset(&req, 0, sizeof req);
-    memset(rep, 0, sizeof *rep);
-    char scratch[512];
-    size_t n;
-    const struct http_route *routes = api_routes(&n), *route = NULL;
-    cr_assert_eq(http_route_match(routes, n, "POST", path, &req, scratch, &route), HTTP_MATCH_OK,
-                 "no route for %s", path);
-    req.method = "POST";
-    req.path = path;
-    req.body = body;
-    req.body_len = body ? strlen(body) : 0;
-    req.header_fn = header_lookup;
-    req.header_ctx = (void *)headers;
-    snprintf(req.request_id, sizeof req.request_id, "test");
-    route->handler(&req, rep);
-    cr_assert_neq(rep->status, 0, "the handler wrote no reply");
-    return rep->status;
+    struct pending p;
+    post_begin(&p, suffix, body, headers, rep);
+    return post_end(&p, rep);
 }
 
 static json_t *reply_json(const struct http_reply *rep)
@@ -525,6 +567,111 @@ Test(api_handlers, task_of_closed_case_is_409)
     /* changing nothing is still answered */
     cr_expect_eq(update("updateTask", str_of(t, "_id"), "{}", NULL, &rep), 200);
     http_reply_cleanup(&rep);
+    json_decref(t);
+    json_decref(c);
+}
+
+/* ---------------------------------------------------------------- answered later */
+
+Test(api_handlers, writes_are_answered_after_the_handler_returns_and_reads_at_once)
+{
+    json_t *c = create_case("Printer Broken");
+    cr_expect(last_deferred, "createCase is answered once its commit is durable");
+    json_t *t = create_task(c);
+    cr_expect(last_deferred, "createTask too");
+    const char *id = str_of(t, "_id");
+    struct http_reply rep;
+    cr_assert_eq(update("updateTask", id, "{\"desc\":\"Call Ann\"}", NULL, &rep), 200);
+    cr_expect(last_deferred, "an update that writes");
+    cr_expect_str_eq(rep.etag, "2");
+    http_reply_cleanup(&rep);
+    cr_assert_eq(update("updateTask", id, "{\"desc\":\"Call Ann\"}", NULL, &rep), 200);
+    cr_expect_not(last_deferred, "nothing to write: answered from the read");
+    http_reply_cleanup(&rep);
+    update("updateTask", "ti-0000000-0000-4000-8000-000000000000", "{\"desc\":\"x\"}", NULL,
+           &rep);
+    expect_error(&rep, 404, "not_found");
+    cr_expect_not(last_deferred);
+    http_reply_cleanup(&rep);
+
+    /* where the caller cannot wait for a later answer, the handler waits for the commit */
+    deferral_off = true;
+    cr_assert_eq(update("updateTask", id, "{\"desc\":\"Call Bob\"}", NULL, &rep), 200);
+    cr_expect_not(last_deferred);
+    cr_expect_str_eq(rep.etag, "3");
+    json_t *d = reply_json(&rep);
+    cr_expect_str_eq(str_of(d, "desc"), "Call Bob");
+    json_decref(d);
+    http_reply_cleanup(&rep);
+    json_t *t2 = create_task(c);
+    cr_expect_not(last_deferred);
+    cr_expect_str_eq(str_of(t2, "refId"), "TS000002");
+    json_decref(t2);
+    json_decref(t);
+    json_decref(c);
+}
+
+/* A write that holds the writer until released, then writes task id's document as it is (a new
+ * version), as a concurrent update would. */
+struct blocker {
+    const char *id;
+    sem_t entered, release, done;
+    int rc;
+};
+
+static int blocker_txn(struct store_txn *t, void *arg)
+{
+    struct blocker *b = arg;
+    sem_post(&b->entered);
+    while (sem_wait(&b->release) != 0)
+        ;
+    struct store_record r;
+    int rc = store_record_get(t, STORE_TASK, STREAM, ACCOUNT, b->id, &r);
+    if (rc != STORE_OK)
+        return rc;
+    int64_t version;
+    rc = store_record_set_doc(t, STORE_TASK, STREAM, ACCOUNT, b->id, r.doc, r.doc_len, &version);
+    free(r.doc);
+    return rc;
+}
+
+static void blocker_done(int rc, void *arg)
+{
+    struct blocker *b = arg;
+    b->rc = rc;
+    sem_post(&b->done);
+}
+
+Test(api_handlers, an_update_whose_record_changed_before_its_commit_is_made_again_on_top)
+{
+    json_t *c = create_case("Printer Broken");
+    json_t *t = create_task(c);
+    struct blocker b = {.id = str_of(t, "_id"), .rc = -1};
+    sem_init(&b.entered, 0, 0);
+    sem_init(&b.release, 0, 0);
+    sem_init(&b.done, 0, 0);
+    store_write_then(st, blocker_txn, &b, blocker_done);
+    while (sem_wait(&b.entered) != 0)
+        ;
+    /* the update reads version 1 and queues its commit behind the blocker */
+    const struct header h[] = {{"Auth", auth_token}, {"accountid", ACCOUNT}, {NULL, NULL}};
+    struct pending p;
+    struct http_reply rep;
+    post_begin(&p, fmt(STREAM "/updateTask/%s", b.id), "{\"desc\":\"Call Ann\"}", h, &rep);
+    cr_assert(p.req.deferred);
+    sem_post(&b.release); /* version 2 is committed first */
+    cr_assert_eq(post_end(&p, &rep), 200, "%.*s", (int)rep.body_len, rep.body);
+    cr_expect_str_eq(rep.etag, "3", "made again on version 2");
+    json_t *d = reply_json(&rep);
+    cr_expect_str_eq(str_of(d, "desc"), "Call Ann");
+    json_decref(d);
+    http_reply_cleanup(&rep);
+    while (sem_wait(&b.done) != 0)
+        ;
+    cr_expect_eq(b.rc, STORE_OK);
+    sem_destroy(&b.entered);
+    sem_destroy(&b.release);
+    sem_destroy(&b.done);
     json_decref(t);
     json_decref(c);
 }

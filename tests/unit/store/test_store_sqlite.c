@@ -2543,6 +2543,26 @@ static void held_sync(void)
         ;
 }
 
+static int wait_sem(sem_t *sem, int seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    return sem_timedwait(sem, &until);
+}
+
+/* Reopens the store with durability full: commits are synced by the syncer. */
+static void reopen_full(void)
+{
+    store_close(st);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    const struct store_options full = {.durability = STORE_DURABILITY_FULL,
+                                       .busy_timeout_ms = 10000};
+    st = store_open(url, &full, &err);
+    cr_assert_not_null(st, "%s", err ? err : "?");
+}
+
 struct bg_op {
     pthread_t thread;
     atomic_bool read_done, done;
@@ -2582,13 +2602,7 @@ static void wait_flag(atomic_bool *flag)
 Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading_it_waits_too)
 {
     cr_assert_eq(store_settle(st), STORE_OK, "durability normal: nothing to wait for");
-    store_close(st);
-    char url[160], *err = NULL;
-    url_of(url, sizeof url);
-    const struct store_options full = {.durability = STORE_DURABILITY_FULL,
-                                       .busy_timeout_ms = 10000};
-    st = store_open(url, &full, &err);
-    cr_assert_not_null(st, "%s", err ? err : "?");
+    reopen_full();
     sem_init(&sync_entered, 0, 0);
     sem_init(&sync_release, 0, 0);
     atomic_store(&hold_syncs, true);
@@ -2625,6 +2639,82 @@ Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading
     store_sqlite_before_sync = NULL;
     sem_destroy(&sync_entered);
     sem_destroy(&sync_release);
+}
+
+/* store_write_then: the caller does not wait; then gets the result where store_write returns */
+struct then_arg {
+    sem_t done;
+    int rc;
+    pthread_t thread;
+    struct store_record r;
+};
+
+static int then_put_cb(struct store_txn *t, void *arg)
+{
+    return store_record_put(t, &((struct then_arg *)arg)->r);
+}
+
+static int abort_then_cb(struct store_txn *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    return STORE_ABORT;
+}
+
+static void then_cb(int rc, void *arg)
+{
+    struct then_arg *a = arg;
+    a->rc = rc;
+    a->thread = pthread_self();
+    sem_post(&a->done);
+}
+
+Test(store_sqlite, a_write_then_is_answered_on_another_thread_once_its_commit_is_synced)
+{
+    reopen_full();
+    sem_init(&sync_entered, 0, 0);
+    sem_init(&sync_release, 0, 0);
+    atomic_store(&hold_syncs, true);
+    store_sqlite_before_sync = held_sync;
+    struct then_arg a = {.rc = -1, .r = record(STORE_TASK, "ti-then", "st-1", "acc-1",
+                                                "TS000001", "{\"a\":1}")};
+    sem_init(&a.done, 0, 0);
+    store_write_then(st, then_put_cb, &a, then_cb); /* returns without waiting for the commit */
+    cr_assert_eq(wait_sem(&sync_entered, 5), 0, "the syncer syncs the write's commit");
+    sleep_ms(50);
+    cr_assert_neq(sem_trywait(&a.done), 0, "then is not called before the sync");
+    atomic_store(&hold_syncs, false);
+    sem_post(&sync_release);
+    cr_assert_eq(wait_sem(&a.done, 5), 0, "then is called once the WAL is synced");
+    cr_assert_eq(a.rc, STORE_OK);
+    cr_assert_not(pthread_equal(a.thread, pthread_self()), "then runs on the store's thread");
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-then", "{\"a\":1}", 1);
+
+    /* a write that decides not to gives then its status, as store_write would return it */
+    struct then_arg b = {.rc = -1};
+    sem_init(&b.done, 0, 0);
+    store_write_then(st, abort_then_cb, &b, then_cb);
+    cr_assert_eq(wait_sem(&b.done, 5), 0);
+    cr_assert_eq(b.rc, STORE_ABORT);
+    store_sqlite_before_sync = NULL;
+    sem_destroy(&a.done);
+    sem_destroy(&b.done);
+    sem_destroy(&sync_entered);
+    sem_destroy(&sync_release);
+}
+
+Test(store_sqlite, a_write_then_without_a_syncer_is_answered_after_its_commit)
+{
+    /* durability normal: the writer answers once the group committed */
+    struct then_arg a = {.rc = -1, .r = record(STORE_TASK, "ti-then", "st-1", "acc-1",
+                                                "TS000001", "{}")};
+    sem_init(&a.done, 0, 0);
+    store_write_then(st, then_put_cb, &a, then_cb);
+    cr_assert_eq(wait_sem(&a.done, 5), 0);
+    cr_assert_eq(a.rc, STORE_OK);
+    cr_assert_not(pthread_equal(a.thread, pthread_self()));
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-then", "{}", 1);
+    sem_destroy(&a.done);
 }
 
 /* ---- a case's taskIds (migration 13) ---- */
