@@ -103,6 +103,7 @@ int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, c
 void auth_app_cleanup(struct auth_app *app)
 {
     json_decref(app->doc);
+    free(app->strings);
     memset(app, 0, sizeof *app);
 }
 
@@ -203,6 +204,17 @@ json_t *auth_app_new(const struct auth_keyring *keys, const char *account_id, co
         return NULL;
     }
     return doc;
+}
+
+void auth_identity_detach(struct auth_identity *id)
+{
+    struct auth_app *a = &id->app;
+    const char **const borrowed[] = {&a->client_id, &a->account_id, &a->org_id, &a->name};
+    char *old = a->strings; /* what a detached identity's point into */
+    a->strings = xstrpack(borrowed, sizeof borrowed / sizeof *borrowed);
+    free(old);
+    json_decref(a->doc);
+    a->doc = NULL; /* scope and stream checks are behind: they need it */
 }
 
 void auth_identity_cleanup(struct auth_identity *id)

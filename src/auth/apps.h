@@ -22,9 +22,11 @@ struct auth_keyring {
     unsigned char key[32];
 };
 
-/* An app as stored: doc owns the strings the other members point into. */
+/* An app as stored: doc owns the strings the other members point into (or strings, once
+ * detached from it). */
 struct auth_app {
     json_t *doc;
+    char *strings;
     const char *client_id;
     const char *account_id;
     const char *org_id; /* "" when none */
@@ -74,6 +76,10 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
                                    const struct auth_policy *policy, const char *token,
                                    struct auth_identity *out, const char **why);
 void auth_identity_cleanup(struct auth_identity *id);
+/* Copies the strings id->app points into out of the app's document and releases the document:
+ * the identity can then be used and cleaned up on other threads (the document is shared with
+ * this thread's cache of verified tokens, and its reference count is not for two threads). */
+void auth_identity_detach(struct auth_identity *id);
 
 /* SHA-256 of data as 64 lower-case hex digits + NUL (idempotency body fingerprints). */
 void auth_sha256_hex(const void *data, size_t len, char out[65]);

@@ -105,25 +105,13 @@ void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record 
 
 void doc_record_detach(struct store_record *r)
 {
-    const char **borrowed[] = {&r->id,          &r->stream_id,       &r->account_id,
-                               &r->ref_id,      &r->case_id,         &r->name_lower,
-                               &r->status_name, &r->status_category, &r->priority_name,
-                               &r->assignee,    &r->source};
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof borrowed / sizeof *borrowed; i++)
-        if (*borrowed[i])
-            n += strlen(*borrowed[i]) + 1;
-    char *old = r->strings, *p = xmalloc(n ? n : 1);
-    r->strings = p;
-    for (size_t i = 0; i < sizeof borrowed / sizeof *borrowed; i++) {
-        if (!*borrowed[i])
-            continue;
-        size_t len = strlen(*borrowed[i]) + 1;
-        memcpy(p, *borrowed[i], len);
-        *borrowed[i] = p;
-        p += len;
-    }
-    free(old); /* a record detached before pointed into it */
+    const char **const borrowed[] = {&r->id,          &r->stream_id,       &r->account_id,
+                                     &r->ref_id,      &r->case_id,         &r->name_lower,
+                                     &r->status_name, &r->status_category, &r->priority_name,
+                                     &r->assignee,    &r->source};
+    char *old = r->strings; /* what a detached record's point into */
+    r->strings = xstrpack(borrowed, sizeof borrowed / sizeof *borrowed);
+    free(old);
 }
 
 void doc_record_cleanup(struct store_record *r)

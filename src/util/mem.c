@@ -46,3 +46,21 @@ char *xstrndup(const char *s, size_t n)
     p[n] = '\0';
     return p;
 }
+
+char *xstrpack(const char **const *fields, size_t n)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < n; i++)
+        if (*fields[i])
+            size += strlen(*fields[i]) + 1;
+    char *block = xmalloc(size), *p = block;
+    for (size_t i = 0; i < n; i++) {
+        if (!*fields[i])
+            continue;
+        size_t len = strlen(*fields[i]) + 1;
+        memcpy(p, *fields[i], len);
+        *fields[i] = p;
+        p += len;
+    }
+    return block;
+}

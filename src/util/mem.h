@@ -10,6 +10,9 @@ void *xcalloc(size_t count, size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Copies the n strings *fields[i] point to (NULL ones stay NULL) into one new block and points
+ * them at their copies; returns the block (free() it), so whatever held them can go. */
+char *xstrpack(const char **const *fields, size_t n);
 
 /* Writes a message to stderr and aborts; used by the wrappers and by libraries' OOM hooks. */
 _Noreturn void mem_oom(void);

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +365,51 @@ Test(auth_apps, authenticate_ok)
     cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
     cr_expect_null(id.sub);
     cr_expect_null(id.user_name);
+    auth_identity_cleanup(&id);
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
+/* A detached identity keeps its strings without the app's document, which this thread's cache of
+ * verified tokens still holds (its reference count is the cache's only). */
+static void *cleanup_elsewhere(void *arg)
+{
+    auth_identity_cleanup(arg);
+    return NULL;
+}
+
+Test(auth_apps, a_detached_identity_needs_no_app_document)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    char *tok = token(cid, secret, "{\"sub\":\"u-agent-7\"}");
+    struct auth_identity id;
+    const char *why;
+    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
+    json_t *app_doc = id.app.doc;
+    size_t refs = app_doc->refcount;
+    cr_assert_gt(refs, 1, "the cache holds the document too");
+    const char *name_in_doc = id.app.name;
+    auth_identity_detach(&id);
+    cr_expect_null(id.app.doc);
+    cr_expect_eq(app_doc->refcount, refs - 1, "the identity's reference is released here");
+    cr_expect_neq(id.app.name, name_in_doc, "the strings are copies");
+    cr_expect_str_eq(id.app.client_id, cid);
+    cr_expect_str_eq(id.app.account_id, ACCOUNT);
+    cr_expect_str_eq(id.app.name, json_string_value(json_object_get(doc, "name")));
+    cr_expect_str_eq(id.sub, "u-agent-7");
+    auth_identity_detach(&id); /* again: no leak, the same strings (ASan) */
+    cr_expect_str_eq(id.app.client_id, cid);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, cleanup_elsewhere, &id), 0);
+    pthread_join(t, NULL);
+    cr_expect_eq(app_doc->refcount, refs - 1, "another thread's cleanup leaves it alone");
+    /* the same token again: served from the cache, whose document is still whole */
+    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
+    cr_expect_eq(id.app.doc, app_doc);
     auth_identity_cleanup(&id);
     free(tok);
     json_decref(doc);
