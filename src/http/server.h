@@ -17,7 +17,8 @@ struct http_server_config {
     const char *host; /* numeric address or name, e.g. "127.0.0.1" or "::1" */
     uint16_t port;    /* 0 picks a free port (see http_server_port) */
     unsigned threads;        /* I/O threads (MHD's pool) */
-    unsigned workers;        /* threads that run handlers which may block; 0 runs them on I/O */
+    unsigned workers;        /* threads that run handlers which may block; 0 runs them on I/O;
+                              * at most 2 x threads of them run at once (see server.c) */
     size_t body_limit;       /* bytes; 413 beyond, decided from Content-Length before reading */
     size_t header_limit;     /* bytes of request line + headers; 431 (414 for the URI) beyond */
     unsigned idle_timeout;   /* seconds a connection may sit idle or trickle a request */

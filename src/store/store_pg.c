@@ -38,6 +38,7 @@
 #include "util/mem.h"
 #include "util/scalar.h"
 #include "util/time.h"
+#include "util/wait.h"
 
 #define TXT "text COLLATE \"C\""
 
@@ -763,7 +764,18 @@ static struct pg_conn *begin(struct pg_store *s, enum stmt_id id)
     return NULL;
 }
 
+static int run_txn_waiting(struct store *base, bool write, store_txn_fn fn, void *arg);
+
+/* A transaction is round trips to the server: the thread counts as waiting (util/wait). */
 static int run_txn(struct store *base, bool write, store_txn_fn fn, void *arg)
+{
+    wait_enter();
+    int rc = run_txn_waiting(base, write, fn, arg);
+    wait_leave();
+    return rc;
+}
+
+static int run_txn_waiting(struct store *base, bool write, store_txn_fn fn, void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
     struct pg_conn *c = begin(s, write ? ST_BEGIN_WRITE : ST_BEGIN_READ);

@@ -37,6 +37,7 @@
 #include "util/mem.h"
 #include "util/scalar.h"
 #include "util/time.h"
+#include "util/wait.h"
 
 /* Schema versions, applied in order; PRAGMA user_version records how many have run.
  * Never edit a shipped entry: append a new one (DESIGN.md §4, migrations in place). */
@@ -985,9 +986,12 @@ static int sqlite_write(struct store *base, store_txn_fn fn, void *arg)
 {
     struct write_job job = {.fn = fn, .arg = arg, .rc = STORE_ERROR};
     sem_init(&job.done, 0, 0);
-    if (enqueue((struct sqlite_store *)base, &job))
+    if (enqueue((struct sqlite_store *)base, &job)) {
+        wait_enter();
         while (sem_wait(&job.done) != 0)
             ; /* EINTR */
+        wait_leave();
+    }
     sem_destroy(&job.done);
     return job.rc;
 }
@@ -1429,12 +1433,14 @@ static int sqlite_settle(struct store *base)
     tls_horizon.seq = 0;
     if (atomic_load(&s->synced) >= want)
         return STORE_OK;
+    wait_enter();
     pthread_mutex_lock(&s->sync_mu);
     /* every number counted has its group queued for the syncer by now or soon (to_syncer) */
     while (s->attempted < want && s->syncer_running)
         pthread_cond_wait(&s->synced_cv, &s->sync_mu);
     bool ok = atomic_load(&s->synced) >= want;
     pthread_mutex_unlock(&s->sync_mu);
+    wait_leave();
     return ok ? STORE_OK : STORE_ERROR;
 }
 

@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "util/mem.h"
 #include "util/time.h"
+#include "util/wait.h"
 
 static char dir[64];
 static char db_path[128];
@@ -2715,6 +2716,61 @@ Test(store_sqlite, a_write_then_without_a_syncer_is_answered_after_its_commit)
     cr_assert_not(pthread_equal(a.thread, pthread_self()));
     expect_doc(STORE_TASK, "st-1", "acc-1", "ti-then", "{}", 1);
     sem_destroy(&a.done);
+}
+
+/* util/wait: a thread says so before it waits on a commit or a sync, so its pool can run another */
+struct wait_counts {
+    int enters, leaves;
+};
+
+static void wait_counted_enter(void *arg)
+{
+    ((struct wait_counts *)arg)->enters++;
+}
+
+static void wait_counted_leave(void *arg)
+{
+    ((struct wait_counts *)arg)->leaves++;
+}
+
+Test(store_sqlite, waits_for_a_commit_or_a_sync_are_announced)
+{
+    reopen_full();
+    struct wait_counts n = {0};
+    const struct wait_hooks h = {.enter = wait_counted_enter, .leave = wait_counted_leave,
+                                 .arg = &n};
+    wait_hooks_set(&h);
+    struct store_record r = record(STORE_TASK, "ti-w", "st-1", "acc-1", "TS000002", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_expect_eq(n.enters, 1, "a write waits for its commit");
+    cr_expect_eq(n.leaves, 1);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-w", "{}", 1);
+    cr_expect_eq(n.enters, 1, "a read does not wait");
+    cr_assert_eq(store_settle(st), STORE_OK);
+    cr_expect_eq(n.enters, 1, "what it read is synced: no wait");
+
+    /* a read of a commit whose sync is held waits in store_settle */
+    sem_init(&sync_entered, 0, 0);
+    sem_init(&sync_release, 0, 0);
+    atomic_store(&hold_syncs, true);
+    store_sqlite_before_sync = held_sync;
+    struct bg_op w = {0};
+    pthread_create(&w.thread, NULL, bg_write_main, &w);
+    cr_assert_eq(wait_sem(&sync_entered, 5), 0);
+    char *doc = NULL;
+    int64_t version = 0;
+    cr_assert_eq(get_record(STORE_TASK, "st-1", "acc-1", "ti-held", &doc, &version), STORE_OK);
+    free(doc);
+    atomic_store(&hold_syncs, false);
+    sem_post(&sync_release);
+    cr_assert_eq(store_settle(st), STORE_OK);
+    cr_expect_eq(n.enters, 2, "settle waited for the sync");
+    cr_expect_eq(n.leaves, 2);
+    pthread_join(w.thread, NULL);
+    wait_hooks_set(NULL);
+    store_sqlite_before_sync = NULL;
+    sem_destroy(&sync_entered);
+    sem_destroy(&sync_release);
 }
 
 /* ---- a case's taskIds (migration 13) ---- */
