@@ -15,8 +15,8 @@ void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record 
 /* Copies the strings r borrows from its document into r->strings, so the document can go at
  * once: on the thread that built it, while it is in that core's cache, and before the next one
  * reuses its memory. Freeing documents later on another thread cost more than building them
- * (the seeder: 200,000 tasks took 22.4 s of user CPU instead of 13.9 s; an update's answered
- * freed on an I/O thread after its commit: 0.025 ms of CPU a request). */
+ * (the seeder: 200,000 tasks took 22.4 s of user CPU instead of 13.9 s; an update's documents
+ * freed on an I/O thread after its commit: 0.025 ms more CPU a request). */
 void doc_record_detach(struct store_record *r);
 /* Frees what doc_record_columns, doc_record_from, doc_record_detach or store_record_get
  * allocated. */

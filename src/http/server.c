@@ -81,9 +81,10 @@ struct http_server {
      * A queued request wakes an idle worker only while fewer than running_max run (2 x the I/O
      * threads), or when it has waited RUN_WAIT_US: otherwise a running worker takes it when it
      * is done. Waking one idle worker per request put a dozen on two cores at once after every
-     * group commit, each with cold caches (updateTask: 46 of the 64 workers ran in 5 s);
-     * measured at 2, 4 and 8 (updateTask, 100,000 tasks, 32 connections, 2 cores): server CPU
-     * per update -14 to -27 %, req/s +8 to +26 %. */
+     * group commit, each with cold caches (updateTask: 46 of the 64 workers ran in 5 s).
+     * Measured on 2 cores (20,000 tasks, 32 connections, alternating runs): caps of 2, 4 and 8
+     * all helped, 2 and 4 most; with 4, updateTask -12 to -16 % CPU a request and +5 to +11 %
+     * req/s, updates and getTasks together -25 to -50 % CPU and +20 to +80 % req/s. */
     unsigned running, running_max;
     struct req_state *jobs_head, *jobs_tail;
     bool jobs_stop;
