@@ -36,7 +36,7 @@
 #include "util/wait.h"
 
 #define LINGER_MAX 256
-#define RUN_WAIT_US 2000 /* a queued request wakes a worker past running_max after this */
+#define RUN_WAIT_US 2000 /* run_wait_us's default */
 #define LINGER_US 2000000 /* how long an answered socket's input is still read and dropped */
 
 /* A connection's progress, for the receive deadline: watched by the reaper thread. */
@@ -79,13 +79,14 @@ struct http_server {
     struct worker *idle; /* the stack of waiting workers, guarded by jobs_mu */
     /* Workers running a request and not waiting on the database (util/wait), guarded by jobs_mu.
      * A queued request wakes an idle worker only while fewer than running_max run (2 x the I/O
-     * threads), or when it has waited RUN_WAIT_US: otherwise a running worker takes it when it
+     * threads), or when it has waited run_wait_us: otherwise a running worker takes it when it
      * is done. Waking one idle worker per request put a dozen on two cores at once after every
      * group commit, each with cold caches (updateTask: 46 of the 64 workers ran in 5 s).
      * Measured on 2 cores (20,000 tasks, 32 connections, alternating runs): caps of 2, 4 and 8
      * all helped, 2 and 4 most; with 4, updateTask -12 to -16 % CPU a request and +5 to +11 %
      * req/s, updates and getTasks together -25 to -50 % CPU and +20 to +80 % req/s. */
     unsigned running, running_max;
+    int64_t run_wait_us;
     struct req_state *jobs_head, *jobs_tail;
     bool jobs_stop;
 };
@@ -360,7 +361,7 @@ static void wake_worker(struct http_server *srv)
     if (!w || !srv->jobs_head)
         return;
     if (srv->running >= srv->running_max &&
-        time_mono_us() - srv->jobs_head->queued_us < RUN_WAIT_US)
+        time_mono_us() - srv->jobs_head->queued_us < srv->run_wait_us)
         return;
     srv->idle = w->next_idle;
     w->woken = true;
@@ -734,6 +735,7 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
      * moment it starts, and read nworkers without a lock. */
     srv->workers = xcalloc(cfg->workers ? cfg->workers : 1, sizeof *srv->workers);
     srv->running_max = 2 * (cfg->threads ? cfg->threads : 1);
+    srv->run_wait_us = cfg->run_wait_us > 0 ? cfg->run_wait_us : RUN_WAIT_US;
     for (unsigned i = 0; i < cfg->workers; i++) {
         struct worker *w = &srv->workers[i];
         w->srv = srv;
