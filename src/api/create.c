@@ -284,8 +284,6 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
         free(call);
         return;
     }
-    if (http_can_defer(req))
-        auth_identity_detach(&call->id); /* it may be released on another thread */
     call->req = req;
     call->rep = rep;
     call->body = api_body_or_reply(req, rep, false);

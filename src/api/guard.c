@@ -74,6 +74,8 @@ int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool acc
     } else if (!account && account_required) {
         http_reply_error(rep, ERR_MISSING_HEADER, "accountId", "the accountId header is required");
     } else {
+        if (http_can_defer(req))
+            auth_identity_detach(id); /* a later answer may release it on another thread */
         return 0;
     }
     auth_identity_cleanup(id);

@@ -310,8 +310,6 @@ static void update(struct http_request *req, struct http_reply *rep, enum doc_ki
         free(call);
         return;
     }
-    if (http_can_defer(req))
-        auth_identity_detach(&call->id); /* it may be released on another thread */
     call->req = req;
     call->rep = rep;
     struct update_job *job = &call->job;
