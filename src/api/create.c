@@ -221,7 +221,6 @@ struct create_call {
     json_t *body;
     struct auth_identity id;
     struct http_request *req;
-    struct http_reply *rep;
     int rc; /* the write's, for create_finish */
 };
 
@@ -234,11 +233,10 @@ static void create_call_free(struct create_call *call)
     free(call);
 }
 
-/* The answer from the write's status; frees the call. */
-static void create_reply(struct create_call *call, int rc)
+/* The answer from the write's status, into rep; frees the call. */
+static void create_reply(struct create_call *call, struct http_reply *rep, int rc)
 {
     struct create_job *job = &call->job;
-    struct http_reply *rep = call->rep;
     /* a failed commit answers 503 even when the job had decided (see store_write); so does a
      * job that decided nothing */
     bool stored = rc == STORE_OK || rc == STORE_ABORT;
@@ -272,9 +270,8 @@ static void create_committed(int rc, void *arg)
 static void create_finish(struct http_request *req, struct http_reply *rep, void *arg)
 {
     (void)req;
-    (void)rep; /* call->rep */
     struct create_call *call = arg;
-    create_reply(call, call->rc);
+    create_reply(call, rep, call->rc);
 }
 
 void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
@@ -285,7 +282,6 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
         return;
     }
     call->req = req;
-    call->rep = rep;
     call->body = api_body_or_reply(req, rep, false);
     if (!call->body) {
         create_call_free(call);
@@ -327,13 +323,13 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
         }
     }
     if (rc != STORE_OK) {
-        create_reply(call, rc); /* decided from reads: settled before it goes out */
+        create_reply(call, rep, rc); /* decided from reads: settled before it goes out */
     } else if (http_can_defer(req)) {
         /* the worker does not wait for the commit (see update.c) */
         http_defer(req, create_finish, call);
         store_write_then(api_cfg.store, create_txn_call, call, create_committed);
     } else {
-        create_reply(call, store_write(api_cfg.store, create_txn, job));
+        create_reply(call, rep, store_write(api_cfg.store, create_txn, job));
     }
 }
 

@@ -237,25 +237,24 @@ struct update_call {
     json_t *patch;
     struct auth_identity id;
     struct http_request *req;
-    struct http_reply *rep;
     bool in_writer; /* committing with update_txn (after a conflict) */
     int rc;         /* the write's, for update_finish */
 };
 
-/* The answer from run_update's status; frees the call. */
-static void update_reply(struct update_call *call, int rc)
+/* The answer from run_update's status, into rep; frees the call. */
+static void update_reply(struct update_call *call, struct http_reply *rep, int rc)
 {
     struct update_job *job = &call->job;
     /* a failed commit answers 503 even when the job had decided (see store_write); so does a
      * job that decided nothing */
     bool stored = rc == STORE_OK || rc == STORE_ABORT;
     if (stored && job->failed) {
-        http_reply_err(call->rep, &job->e);
+        http_reply_err(rep, &job->e);
     } else if (stored && job->text) {
-        api_reply_doc(call->rep, job->text, job->len, job->version); /* takes text */
+        api_reply_doc(rep, job->text, job->len, job->version); /* takes text */
         job->text = NULL;
     } else {
-        api_reply_store_error(call->rep);
+        api_reply_store_error(rep);
     }
     job_reset(job);
     json_decref(call->patch);
@@ -292,9 +291,8 @@ static void update_committed(int rc, void *arg)
 static void update_finish(struct http_request *req, struct http_reply *rep, void *arg)
 {
     (void)req;
-    (void)rep; /* call->rep */
     struct update_call *call = arg;
-    update_reply(call, call->rc);
+    update_reply(call, rep, call->rc);
 }
 
 static void update(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
@@ -311,20 +309,19 @@ static void update(struct http_request *req, struct http_reply *rep, enum doc_ki
         return;
     }
     call->req = req;
-    call->rep = rep;
     struct update_job *job = &call->job;
     *job = (struct update_job){.kind = kind, .id = req->params[1], .patch = call->patch,
                                .if_match = http_header(req, "If-Match")};
     api_doc_ctx(&call->id, req->params[0], &job->ctx);
     if (!http_can_defer(req)) {
-        update_reply(call, run_update(job));
+        update_reply(call, rep, run_update(job));
         return;
     }
     /* The worker does not wait for the commit: it prepares, queues the write and is free for
      * the next request; the answer goes out from update_committed once the commit is durable. */
     int rc = store_read(api_cfg.store, prepare_txn, job);
     if (rc != STORE_OK) {
-        update_reply(call, rc); /* decided from reads: settled before it goes out */
+        update_reply(call, rep, rc); /* decided from reads: settled before it goes out */
         return;
     }
     http_defer(req, update_finish, call);
