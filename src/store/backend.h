@@ -57,16 +57,6 @@ struct store_txn {
 
 /* The SQLite backend: path is a filesystem path. */
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err);
-/* Whether the SQLite checkpointer is to run after a commit that left `frames` pages in the WAL,
- * its last checkpoint having copied the first `copied` (more than frames: of the WAL before it
- * started over). It copies the WAL into the database in batches, each time the WAL has grown by
- * STORE_SQLITE_CHECKPOINT_FRAMES pages. A transaction starts the WAL over only when every page in
- * it has been copied, which under constant writes a checkpointer that waits for a batch never
- * lets happen: past STORE_SQLITE_CATCH_UP_FRAMES (128 MiB) it runs after every commit until the
- * WAL has started over (past 256 MiB a checkpoint holds the writer off to start it over). */
-#define STORE_SQLITE_CHECKPOINT_FRAMES 8000
-#define STORE_SQLITE_CATCH_UP_FRAMES 32768
-bool store_sqlite_checkpoint_due(int frames, int copied);
 /* Tests only: when set, the SQLite syncer calls it before each sync of the WAL. */
 extern void (*store_sqlite_before_sync)(void);
 /* The PostgreSQL backend: url is a libpq connection URI (postgres://... or postgresql://...). */

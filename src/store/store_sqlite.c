@@ -16,7 +16,7 @@
  *
  * Checkpoints (copying the WAL back into the database file, with their own fsyncs) would stall
  * the writer if it ran them on commit, as SQLite does by default; a checkpointer thread runs them
- * instead, PASSIVE, in batches (store_sqlite_checkpoint_due). */
+ * instead, PASSIVE, when the WAL has grown past CHECKPOINT_FRAMES. */
 #include "store/backend.h"
 #include "store/matchcache.h"
 
@@ -557,6 +557,7 @@ struct write_job {
 };
 
 #define GROUP_MAX 512          /* writes committed together at most */
+#define CHECKPOINT_FRAMES 2000 /* WAL pages that wake the checkpointer */
 #define WAL_RESTART_FRAMES 65536 /* past this (256 MiB) a checkpoint also starts the WAL over */
 #define PIPELINE_DEPTH 2 /* groups committed and not yet synced, at most, before the writer waits */
 
@@ -579,8 +580,6 @@ struct sqlite_store {
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
     bool ckpt_wanted, ckpt_stop;
-    atomic_int ckpt_done; /* WAL frames the checkpointer's last checkpoint had copied */
-    int wal_frames; /* the WAL's size after the writer's last commit */
     bool ckpt_running; /* false in bulk mode: the writer's connection has the database alone */
     uint64_t generation; /* distinguishes this store from a later one at the same address */
     int busy_ms, ckpt_busy_ms; /* how long busy_retry waits (connections, checkpointer) */
@@ -1010,28 +1009,13 @@ static void sqlite_write_then(struct store *base, store_txn_fn fn, void *arg,
     }
 }
 
-/* backend.h. It used to be due whenever the WAL held more than 2,000 frames, which under constant
- * writes meant after every commit: ~400 checkpoints a second, each with an fdatasync of the
- * database for the few pages it copied, a page written as often as a commit changed it. In
- * batches a page changed by several commits of a batch is written once, and neighbours go to the
- * disk together: side by side (100,000 tasks), the checkpointer's CPU time per durable update
- * fell from 0.037 to 0.026 ms and per create from 0.08 to 0.054 ms. */
-bool store_sqlite_checkpoint_due(int frames, int copied)
-{
-    int left = frames - (frames >= copied ? copied : 0); /* copied is of an older WAL: all new */
-    return left >= STORE_SQLITE_CHECKPOINT_FRAMES || frames >= STORE_SQLITE_CATCH_UP_FRAMES;
-}
-
 /* Called by SQLite on the writer's connection after each commit with the WAL's size. */
 static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)db;
     (void)name;
     struct sqlite_store *s = arg;
-    if (frames < s->wal_frames) /* started over */
-        atomic_store(&s->ckpt_done, 0);
-    s->wal_frames = frames;
-    if (store_sqlite_checkpoint_due(frames, atomic_load(&s->ckpt_done))) {
+    if (frames >= CHECKPOINT_FRAMES) {
         pthread_mutex_lock(&s->ckpt_mu);
         s->ckpt_wanted = true;
         pthread_cond_signal(&s->ckpt_cv);
@@ -1061,8 +1045,6 @@ static void *checkpointer_main(void *arg)
         int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
         if (rc == SQLITE_OK && log > WAL_RESTART_FRAMES)
             rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
-        if (rc == SQLITE_OK)
-            atomic_store(&s->ckpt_done, done);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_error("sqlite: checkpoint: %s", sqlite3_errmsg(s->cdb));
         pthread_mutex_lock(&s->ckpt_mu);
@@ -1074,8 +1056,6 @@ static void *checkpointer_main(void *arg)
 static int start_checkpointer(struct sqlite_store *s, char **err)
 {
     s->ckpt_wanted = s->ckpt_stop = false; /* again after store_bulk_end */
-    s->wal_frames = 0;
-    atomic_store(&s->ckpt_done, 0);
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
     if (sqlite3_open_v2(s->path, &s->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=

@@ -2869,27 +2869,3 @@ Test(store_sqlite, tasks_added_to_a_case_are_in_its_document_as_read_and_listed)
     cr_assert_eq(add_task("acc-1", "ci-2", "ti-9", &version), STORE_OK);
     expect_doc(STORE_CASE, "st-1", "acc-1", "ci-2", "{\"a\":1,\"taskIds\":[\"ti-9\"]}", 2);
 }
-
-/* The checkpointer copies the WAL in batches of new pages: not after every commit once the WAL
- * is past a size (under constant writes, a checkpoint and an fdatasync of the database for each
- * commit's few pages), and after every commit only once the WAL is large, until it starts over. */
-Test(store_sqlite, checkpoints_are_due_per_batch_of_new_pages)
-{
-    const int batch = STORE_SQLITE_CHECKPOINT_FRAMES, large = STORE_SQLITE_CATCH_UP_FRAMES;
-    cr_assert_lt(2 * batch, large);
-    cr_assert_not(store_sqlite_checkpoint_due(1, 0));
-    cr_assert_not(store_sqlite_checkpoint_due(batch - 1, 0));
-    cr_assert(store_sqlite_checkpoint_due(batch, 0));
-    /* a batch copied: the next is due a batch later, not at the next commit */
-    cr_assert_not(store_sqlite_checkpoint_due(batch + 10, batch));
-    cr_assert_not(store_sqlite_checkpoint_due(2 * batch - 1, batch));
-    cr_assert(store_sqlite_checkpoint_due(2 * batch, batch));
-    cr_assert(store_sqlite_checkpoint_due(2 * batch + 500, batch + 100), "a batch not copied yet");
-    /* the WAL started over: what the last checkpoint copied was of the one before */
-    cr_assert_not(store_sqlite_checkpoint_due(batch - 1, 3 * batch));
-    cr_assert(store_sqlite_checkpoint_due(batch, 3 * batch));
-    /* large: after every commit, however little is new */
-    cr_assert_not(store_sqlite_checkpoint_due(large - 1, large - 2));
-    cr_assert(store_sqlite_checkpoint_due(large, large - 1));
-    cr_assert(store_sqlite_checkpoint_due(large + 1, large));
-}
