@@ -558,10 +558,17 @@ struct write_job {
 
 #define GROUP_MAX 512          /* writes committed together at most */
 #define CHECKPOINT_FRAMES 2000 /* WAL pages that wake the checkpointer */
-#define WAL_RESTART_FRAMES 65536 /* past this (256 MiB) a checkpoint also starts the WAL over */
+/* Past this size (256 MiB) a checkpoint also starts the WAL over. It holds the writer off while it
+ * waits for the reads still using the WAL, at most RESTART_BUSY_MS, then gives up until the WAL
+ * has grown by RESTART_RETRY_FRAMES: with SQLite's wait of a second, one list query reading for
+ * that long held every write off with it. */
+#define WAL_RESTART_FRAMES 65536
+#define RESTART_BUSY_MS 20
+#define RESTART_RETRY_FRAMES 1024
 #define PIPELINE_DEPTH 2 /* groups committed and not yet synced, at most, before the writer waits */
 
 void (*store_sqlite_before_sync)(void); /* backend.h: tests only */
+int store_sqlite_restart_frames = WAL_RESTART_FRAMES; /* backend.h: tests only */
 
 struct sqlite_store {
     struct store base;
@@ -807,7 +814,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     s->path = xstrdup(path);
     s->opt = *opt;
     s->busy_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
-    s->ckpt_busy_ms = 1000;
+    s->ckpt_busy_ms = RESTART_BUSY_MS; /* only a RESTART checkpoint waits */
     s->generation = atomic_fetch_add(&next_generation, 1);
     s->id = s->generation;
     s->wal_fd = -1;
@@ -1028,6 +1035,8 @@ static void *checkpointer_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "cm-checkpoint"); /* for top -H, perf, gdb */
     struct sqlite_store *s = arg;
+    const int restart_frames = store_sqlite_restart_frames;
+    int restart_at = restart_frames; /* the WAL's size that calls for a RESTART */
     pthread_mutex_lock(&s->ckpt_mu);
     while (!s->ckpt_stop) {
         if (!s->ckpt_wanted) {
@@ -1043,8 +1052,11 @@ static void *checkpointer_main(void *arg)
          * held off (the durable-update bench's p99 was that stall). */
         int log = 0, done = 0;
         int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        if (rc == SQLITE_OK && log > WAL_RESTART_FRAMES)
+        if (rc == SQLITE_OK && log > restart_at) {
+            int size = log;
             rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+            restart_at = rc == SQLITE_BUSY ? size + RESTART_RETRY_FRAMES : restart_frames;
+        }
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_error("sqlite: checkpoint: %s", sqlite3_errmsg(s->cdb));
         pthread_mutex_lock(&s->ckpt_mu);
