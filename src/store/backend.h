@@ -58,7 +58,7 @@ struct store_txn {
 /* The SQLite backend: path is a filesystem path. */
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err);
 /* Tests only: the WAL's size in pages past which the SQLite checkpointer starts it over (65536),
- * read when a checkpointer starts. */
+ * read when a store is opened (and when store_bulk_end starts its checkpointer again). */
 extern int store_sqlite_restart_frames;
 /* Tests only: when set, the SQLite syncer calls it before each sync of the WAL. */
 extern void (*store_sqlite_before_sync)(void);

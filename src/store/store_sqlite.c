@@ -587,6 +587,7 @@ struct sqlite_store {
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
     bool ckpt_wanted, ckpt_stop;
+    int restart_frames; /* store_sqlite_restart_frames when the checkpointer started */
     bool ckpt_running; /* false in bulk mode: the writer's connection has the database alone */
     uint64_t generation; /* distinguishes this store from a later one at the same address */
     int busy_ms, ckpt_busy_ms; /* how long busy_retry waits (connections, checkpointer) */
@@ -1035,8 +1036,7 @@ static void *checkpointer_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "cm-checkpoint"); /* for top -H, perf, gdb */
     struct sqlite_store *s = arg;
-    const int restart_frames = store_sqlite_restart_frames;
-    int restart_at = restart_frames; /* the WAL's size that calls for a RESTART */
+    int restart_at = s->restart_frames; /* the WAL's size that calls for a RESTART */
     pthread_mutex_lock(&s->ckpt_mu);
     while (!s->ckpt_stop) {
         if (!s->ckpt_wanted) {
@@ -1055,7 +1055,7 @@ static void *checkpointer_main(void *arg)
         if (rc == SQLITE_OK && log > restart_at) {
             int size = log;
             rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
-            restart_at = rc == SQLITE_BUSY ? size + RESTART_RETRY_FRAMES : restart_frames;
+            restart_at = rc == SQLITE_BUSY ? size + RESTART_RETRY_FRAMES : s->restart_frames;
         }
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_error("sqlite: checkpoint: %s", sqlite3_errmsg(s->cdb));
@@ -1068,6 +1068,7 @@ static void *checkpointer_main(void *arg)
 static int start_checkpointer(struct sqlite_store *s, char **err)
 {
     s->ckpt_wanted = s->ckpt_stop = false; /* again after store_bulk_end */
+    s->restart_frames = store_sqlite_restart_frames;
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
     if (sqlite3_open_v2(s->path, &s->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
