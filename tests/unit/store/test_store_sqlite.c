@@ -2871,13 +2871,6 @@ Test(store_sqlite, tasks_added_to_a_case_are_in_its_document_as_read_and_listed)
     expect_doc(STORE_CASE, "st-1", "acc-1", "ci-2", "{\"a\":1,\"taskIds\":[\"ti-9\"]}", 2);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* The checkpoint that starts a large WAL over holds the writer off while it waits for the reads
  * still using the WAL. SQLite's wait was a second: one list query reading that long held every
  * write off with it. Now it gives up after a few milliseconds and tries again later. */
@@ -2906,15 +2899,15 @@ Test(store_sqlite, a_long_read_holds_writes_off_only_briefly_when_the_wal_is_to_
     cr_assert_eq(sqlite3_open_v2(db_path, &rd, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(rd, "BEGIN; SELECT count(*) FROM records;", NULL, NULL, NULL),
                  SQLITE_OK);
-    int64_t start = mono_ms(), worst = 0;
-    while (mono_ms() - start < 2500) {
+    int64_t start = time_mono_us(), worst = 0;
+    while (time_mono_us() - start < 2500000) {
         snprintf(id, sizeof id, "ti-%d", n);
         snprintf(ref, sizeof ref, "TS%06d", n);
         n++;
         struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, "{}");
-        int64_t t0 = mono_ms();
+        int64_t t0 = time_mono_us();
         cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
-        int64_t took = mono_ms() - t0;
+        int64_t took = (time_mono_us() - t0) / 1000;
         worst = took > worst ? took : worst;
     }
     char wal[160];
