@@ -124,6 +124,20 @@ static const char *const migrations[] = {
     "  RETURN NULL; END $$;"
     "CREATE TRIGGER records_created AFTER INSERT ON records"
     "  FOR EACH ROW EXECUTE FUNCTION casemgr_records_created();",
+    /* 4: ties in dueDate, priority and name in refId order, then id, as in the SQLite backend
+     * (its migration 14): a create's entry in these indexes then goes at the end of its run of
+     * equal keys instead of at a random place among them */
+    "DROP INDEX records_due;"
+    "CREATE INDEX records_due ON records (stream_id, account_id, kind, due_date, ref_seq, id)"
+    "  INCLUDE (status_category, priority_name);"
+    "DROP INDEX records_due_desc;"
+    "CREATE INDEX records_due_desc ON records (stream_id, account_id, kind,"
+    "  due_date DESC NULLS LAST, ref_seq DESC, id DESC) INCLUDE (status_category, priority_name);"
+    "DROP INDEX records_priority;"
+    "CREATE INDEX records_priority ON records (stream_id, account_id, kind, priority_score,"
+    "  ref_seq, id);"
+    "DROP INDEX records_name;"
+    "CREATE INDEX records_name ON records (stream_id, account_id, kind, name_lower, ref_seq, id);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK 0x63617365 /* pg_advisory_lock key while migrating ("case") */
@@ -1447,17 +1461,17 @@ static const char *order_by(const struct store_query *q)
     static const char *const asc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at ASC, r.id ASC",
         [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC",
-        [STORE_SORT_DUE] = " ORDER BY r.due_date ASC NULLS LAST, r.id ASC",
-        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.id ASC",
-        [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.id ASC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_date ASC NULLS LAST, r.ref_seq ASC, r.id ASC",
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.ref_seq ASC, r.id ASC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq ASC, r.id ASC",
     };
     static const char *const desc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at DESC, r.id DESC",
         [STORE_SORT_UPDATED] = " ORDER BY r.updated_at DESC, r.id DESC",
-        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC NULLS LAST, r.id DESC",
-        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.id DESC",
-        [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.id DESC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC NULLS LAST, r.ref_seq DESC, r.id DESC",
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.ref_seq DESC, r.id DESC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq DESC, r.id DESC",
     };
     return q->descending ? desc[q->sort] : asc[q->sort];

@@ -374,6 +374,22 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS case_task_adds (rid INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL, task_id TEXT NOT NULL,"
     "  PRIMARY KEY (rid, seq)) WITHOUT ROWID;",
+    /* 14: ties in dueDate, priority and name (the norm: most tasks have no dueDate, a stream has
+     * a few priorities, templates name many tasks alike) are in refId order, then id. Ordered by
+     * the random id, each createTask wrote a leaf picked at random in each of these four indexes
+     * (the new entry fell among thousands of equal keys); by ref_seq, which grows with every
+     * create, three of them append to a leaf the group's other creates write anyway. */
+    "DROP INDEX records_due;"
+    "CREATE INDEX records_due ON records (stream_id, account_id, kind, due_date, ref_seq, id,"
+    "  status_category, priority_name);"
+    "DROP INDEX records_due_asc;"
+    "CREATE INDEX records_due_asc ON records (stream_id, account_id, kind, due_asc, ref_seq, id,"
+    "  status_category, priority_name);"
+    "DROP INDEX records_priority;"
+    "CREATE INDEX records_priority ON records (stream_id, account_id, kind, priority_score,"
+    "  ref_seq, id);"
+    "DROP INDEX records_name;"
+    "CREATE INDEX records_name ON records (stream_id, account_id, kind, name_lower, ref_seq, id);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -2414,17 +2430,17 @@ static void qb_order(struct qbuild *b, const struct store_query *q)
     static const char *const asc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at ASC, r.id ASC",
         [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC",
-        [STORE_SORT_DUE] = " ORDER BY r.due_asc ASC, r.id ASC", /* no dueDate sorts last */
-        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.id ASC",
-        [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.id ASC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_asc ASC, r.ref_seq ASC, r.id ASC", /* no dueDate sorts last */
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.ref_seq ASC, r.id ASC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq ASC, r.id ASC",
     };
     static const char *const desc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at DESC, r.id DESC",
         [STORE_SORT_UPDATED] = " ORDER BY r.updated_at DESC, r.id DESC",
-        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC, r.id DESC", /* NULL is least: last */
-        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.id DESC",
-        [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.id DESC",
+        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC, r.ref_seq DESC, r.id DESC", /* NULL is least: last */
+        [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.ref_seq DESC, r.id DESC",
+        [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq DESC, r.id DESC",
     };
     qb_sql(b, q->descending ? desc[q->sort] : asc[q->sort]);

@@ -1,8 +1,9 @@
 // getCases/getTasks (API.md §8): sorting, paging and projection. Walking every page with each
 // sort member and direction (object form, 1/-1, and the string forms) must return every record
-// exactly once, in the model's order (ties by _id in the same direction, records without the
-// sort member last); the page numbers, hasMore and totals must hold on every page; and
-// selectedColumns must answer _id plus exactly the members asked for.
+// exactly once, in the model's order (ties by refId for dueDate, priority and name, then by _id,
+// in the same direction; records without the sort member last); the page numbers, hasMore and
+// totals must hold on every page; and selectedColumns must answer _id plus exactly the members
+// asked for.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServer, H, T } from './lib/env.mjs';

@@ -186,10 +186,17 @@ const SORT_KEY = {
 };
 const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** A comparator for a sortBy: ties by _id in the same direction, records without the member last. */
+/** The members whose ties are common (no dueDate, a few priorities, names alike): in refId order. */
+const TIES_BY_REF = new Set(['dueDate', 'priority', 'name']);
+
+/**
+ * A comparator for a sortBy: records without the member last; ties by refId (dueDate, priority
+ * and name), then by _id, in the same direction.
+ */
 export function comparator(sortBy) {
   const { member, desc } = sortSpec(sortBy);
   const key = SORT_KEY[member];
+  const byRef = TIES_BY_REF.has(member);
   const sign = desc ? -1 : 1;
   return (a, b) => {
     const ka = key(a);
@@ -198,6 +205,10 @@ export function comparator(sortBy) {
     if (kb === undefined && ka !== undefined) return -1;
     if (ka !== undefined && kb !== undefined) {
       const c = cmp(ka, kb);
+      if (c) return sign * c;
+    }
+    if (byRef) {
+      const c = cmp(refNum(a.refId), refNum(b.refId));
       if (c) return sign * c;
     }
     return sign * cmp(a._id, b._id);
@@ -351,7 +362,7 @@ export async function addSeedConfig(env, stream) {
   await env.cliJson(['template', 'add', '--stream', stream, '--kind', 'task', '--name', 'Escalation', '--field', 'sev:number']);
   await env.cliJson(['template', 'add', '--stream', stream, '--kind', 'case', '--name', 'Regional', '--field', 'region:input']);
   await env.cliJson(['status', 'add', '--stream', stream, '--name', 'Waiting on Customer', '--category', 'inProgress']);
-  // the same score as Critical: sorting by priority ties the two, broken by _id
+  // the same score as Critical: sorting by priority ties the two, broken by refId
   await env.cliJson(['priority', 'add', '--stream', stream, '--name', 'P0 Blocker', '--score', '15']);
 }
 

@@ -298,3 +298,53 @@ Test(store_migrate, deep_pages_of_a_first_version_file_follow_the_back_filled_co
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* The same tasks: one name, one priority, no dueDate, ids in another order than their refIds.
+ * Since migration 14 a sort by dueDate, priority or name gives ties in refId order (then id),
+ * in the sort's direction, on a migrated file too: on pages deep in the run of ties as well. */
+Test(store_migrate, ties_of_a_first_version_file_are_in_reference_order)
+{
+    snprintf(dir, sizeof dir, "/tmp/casemgr-migrate-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, rows_old_tasks, NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+    sqlite3_close(db);
+
+    char url[160], *err = NULL;
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL};
+    struct store *s = store_open(url, &opt, &err);
+    cr_assert_not_null(s, "%s", err ? err : "?");
+
+    static const enum store_sort sorts[] = {STORE_SORT_DUE, STORE_SORT_PRIORITY, STORE_SORT_NAME};
+    for (size_t k = 0; k < sizeof sorts / sizeof sorts[0]; k++)
+        for (int desc = 0; desc < 2; desc++)
+            for (int64_t skip = 0; skip < OLD_TASKS; skip += 725) {
+                struct old_page *a = calloc(1, sizeof *a);
+                a->q = (struct store_query){.kind = STORE_TASK,
+                                            .stream_id = "st-1",
+                                            .account_id = "acc-1",
+                                            .sort = sorts[k],
+                                            .descending = desc,
+                                            .skip = skip,
+                                            .limit = 50};
+                cr_assert_eq(store_read(s, old_page_cb, a), STORE_OK);
+                cr_assert_eq(a->found, 50);
+                for (int j = 0; j < a->found; j++) {
+                    int64_t i = desc ? OLD_TASKS - 1 - (skip + j) : skip + j; /* TS%06d of i */
+                    char id[16];
+                    old_id((int)i, id, sizeof id);
+                    cr_assert_str_eq(a->ids[j], id, "sort %d desc %d skip %lld: row %d",
+                                     (int)sorts[k], desc, (long long)skip, j);
+                }
+                free(a);
+            }
+    store_close(s);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}

@@ -732,6 +732,11 @@ static int paged_cmp(const void *pa, const void *pb)
         c = strcmp(a->ref, b->ref);
         break;
     }
+    /* ties in dueDate, priority and name by refId (migration 14), then by _id */
+    bool by_ref = paged_sort == STORE_SORT_DUE || paged_sort == STORE_SORT_PRIORITY ||
+                  paged_sort == STORE_SORT_NAME;
+    if (c == 0 && by_ref)
+        c = strcmp(a->ref, b->ref);
     if (c == 0)
         c = strcmp(a->id, b->id);
     return paged_desc ? -c : c;
