@@ -1,7 +1,7 @@
 # casemgr — see README.md. `make run` serves, `make test` checks everything.
 BUILD    ?= build
 SAN      ?=
-PKGS     := libmicrohttpd jansson sqlite3 libcrypto libpq
+PKGS     := libmicrohttpd jansson sqlite3 libcrypto libpq liblz4
 CC       ?= cc
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \

@@ -20,6 +20,7 @@
 #include "store/backend.h"
 #include "store/matchcache.h"
 
+#include <lz4.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -1630,6 +1631,59 @@ static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_reco
     return rc;
 }
 
+/* Activities are stored compressed, as a BLOB: ACT_LZ4, the text's length (4 bytes, little-endian)
+ * and the text as one LZ4 block. An activity names each changed member's old and new value, and a
+ * change of name, desc or dueDate names the whole fields array twice (API.md §7): 3 KB of text,
+ * a page of WAL per update and most of what a busy database grows by. LZ4 makes it ~1 KB in ~1 µs
+ * (zstd's level 1: 0.7 KB in ~5 µs); measured on the update bench (100,000 tasks, 3 pairs): 0.9
+ * of 4.6 pages of WAL less per update, -4 to -10 % CPU, +4 to +13 % updates a second. Activities
+ * written as TEXT, before, are read as they are; so is one that LZ4 would not make smaller. The
+ * PostgreSQL backend leaves this to TOAST, which compresses values past 2 KB by itself. */
+#define ACT_LZ4 1
+#define ACT_HEAD 5
+#define ACT_TEXT_MAX (64 << 20) /* past this a stored length is damage, not an activity */
+
+/* The stored form of an activity's text: a BLOB (malloc'd, *n bytes), or NULL to store the text. */
+static unsigned char *activity_pack(const char *text, size_t len, int *n)
+{
+    int bound = len <= ACT_TEXT_MAX ? LZ4_compressBound((int)len) : 0;
+    if (bound <= 0)
+        return NULL;
+    unsigned char *out = xmalloc(ACT_HEAD + (size_t)bound);
+    int z = LZ4_compress_default(text, (char *)out + ACT_HEAD, (int)len, bound);
+    if (z <= 0 || (size_t)z + ACT_HEAD >= len) {
+        free(out);
+        return NULL;
+    }
+    out[0] = ACT_LZ4;
+    for (int i = 0; i < 4; i++)
+        out[1 + i] = (unsigned char)(len >> (8 * i));
+    *n = ACT_HEAD + z;
+    return out;
+}
+
+/* An activity's text from its stored form (see activity_pack): malloc'd and NUL-terminated, or
+ * NULL when the BLOB is not one activity_pack wrote. */
+static char *activity_unpack(const unsigned char *blob, size_t n)
+{
+    if (n < ACT_HEAD || blob[0] != ACT_LZ4)
+        return NULL;
+    size_t len = 0;
+    for (int i = 0; i < 4; i++)
+        len |= (size_t)blob[1 + i] << (8 * i);
+    if (len > ACT_TEXT_MAX || n - ACT_HEAD > (size_t)INT32_MAX)
+        return NULL;
+    char *text = xmalloc(len + 1);
+    int got = LZ4_decompress_safe((const char *)blob + ACT_HEAD, text, (int)(n - ACT_HEAD),
+                                  (int)len);
+    if (got < 0 || (size_t)got != len) {
+        free(text);
+        return NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
 /* Writes the activity of an update and the record's document, with the activity's seq appended
  * to the record's list of them (migration 12). */
 static int write_doc_activity(struct sqlite_conn *c, int64_t rid, const struct store_record *r)
@@ -1641,7 +1695,12 @@ static int write_doc_activity(struct sqlite_conn *c, int64_t rid, const struct s
     bind_text(st, 3, a->account_id);
     bind_text(st, 4, a->record_id);
     sqlite3_bind_int64(st, 5, a->created_at);
-    bind_text(st, 6, a->doc);
+    int packed_len;
+    unsigned char *packed = activity_pack(a->doc, strlen(a->doc), &packed_len);
+    if (packed)
+        sqlite3_bind_blob(st, 6, packed, packed_len, free);
+    else
+        bind_text(st, 6, a->doc);
     int rc = step_done(c, st);
     sqlite3_clear_bindings(st);
     if (rc != STORE_OK)
@@ -2072,8 +2131,19 @@ static int sqlite_activity_list(struct store_txn *t, const char *stream_id,
     for (int64_t i = first; seqs && status == STORE_OK && i < (int64_t)n && i - skip < limit; i++) {
         sqlite3_bind_int64(st, 1, seqs[n - 1 - (size_t)i]); /* newest first */
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            fn((const char *)sqlite3_column_text(st, 0), arg);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+            const unsigned char *blob = sqlite3_column_blob(st, 0);
+            char *text = activity_unpack(blob, (size_t)sqlite3_column_bytes(st, 0));
+            if (text) {
+                fn(text, arg);
+                free(text);
+            } else {
+                log_error("sqlite: activities: activity %lld is damaged",
+                          (long long)seqs[n - 1 - (size_t)i]);
+                status = STORE_ERROR;
+            }
+        } else if (rc == SQLITE_ROW) {
+            fn((const char *)sqlite3_column_text(st, 0), arg); /* written before ACT_LZ4 */
         } else {
             /* a listed activity is written in the transaction that lists it, never deleted */
             log_error("sqlite: activities: a listed one is missing: %s", sqlite3_errmsg(c->db));

@@ -1543,6 +1543,102 @@ Test(store_sqlite, activities_are_written_with_their_update_and_listed_newest_fi
     cr_expect_eq(store_read(st, act_list_cb, &l), STORE_ERROR);
 }
 
+/* An activity as updates write them: a change of desc names the fields array twice. */
+static char *big_activity(int n)
+{
+    size_t cap = 64 + (size_t)n * 120, len = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    len += (size_t)snprintf(text, cap, "{\"_id\":\"ac-%d\",\"changes\":[", n);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "%s{\"field\":\"fields\",\"displayName\":\"Field %d\","
+                                "\"isEnabled\":true,\"selectedValue\":\"value %d\"}",
+                                i ? "," : "", i % 7, i);
+    snprintf(text + len, cap - len, "]}");
+    return text;
+}
+
+struct act_texts {
+    const char *account, *id;
+    char *texts[4];
+    int n;
+    int64_t total;
+};
+
+static void keep_activity(const char *json, void *arg)
+{
+    struct act_texts *l = arg;
+    cr_assert_lt(l->n, 4);
+    l->texts[l->n++] = strdup(json);
+}
+
+static int act_texts_cb(struct store_txn *t, void *arg)
+{
+    struct act_texts *l = arg;
+    return store_activity_list(t, "st-1", l->account, l->id, 0, 50, keep_activity, l, &l->total);
+}
+
+static void act_texts_free(struct act_texts *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->texts[i]);
+    l->n = 0;
+}
+
+/* Activities are stored LZ4-compressed when that makes them smaller (store_sqlite.c,
+ * activity_pack), as text otherwise, and listed as they were written either way; a damaged one
+ * is an error, never a crash or another text. */
+Test(store_sqlite, activities_are_stored_compressed_and_listed_as_written)
+{
+    struct store_record r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    char *big = big_activity(40), *bigger = big_activity(3000);
+    update_with_activity(&r, big, STORE_OK);
+    update_with_activity(&r, "{}", STORE_OK);
+    update_with_activity(&r, bigger, STORE_OK);
+
+    struct act_texts l = {.account = "acc-1", .id = "ti-1"};
+    cr_assert_eq(store_read(st, act_texts_cb, &l), STORE_OK);
+    cr_assert_eq(l.n, 3);
+    cr_expect_str_eq(l.texts[0], bigger);
+    cr_expect_str_eq(l.texts[1], "{}");
+    cr_expect_str_eq(l.texts[2], big);
+    act_texts_free(&l);
+
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM activities WHERE typeof(doc) = 'blob'"),
+                 2, "the two large ones, compressed");
+    long long first = query_int(db_path, "SELECT length(doc) FROM activities ORDER BY seq LIMIT 1");
+    cr_expect_lt(first * 2, (long long)strlen(big), "%lld of %zu bytes", first, strlen(big));
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM activities WHERE doc = '{}'"), 1,
+                 "the small one, as text");
+
+    /* damaged: another format, a length past the limit, a truncated block, a wrong length, no
+     * block (|| makes text: cast back) */
+#define LAST " WHERE seq = (SELECT max(seq) FROM activities)"
+    static const char *const damage[] = {
+        "UPDATE activities SET doc = CAST(X'02' || substr(doc, 2) AS BLOB)" LAST,
+        "UPDATE activities SET doc = CAST(X'01FFFFFF7F' || substr(doc, 6) AS BLOB)" LAST,
+        "UPDATE activities SET doc = substr(doc, 1, length(doc) / 2)" LAST,
+        "UPDATE activities SET doc = CAST(X'0110000000' || substr(doc, 6) AS BLOB)" LAST,
+        "UPDATE activities SET doc = X'0100'" LAST,
+    };
+    exec_on(db_path, "CREATE TABLE kept AS SELECT doc FROM activities" LAST);
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+        exec_on(db_path, damage[i]);
+        struct act_texts bad = {.account = "acc-1", .id = "ti-1"};
+        cr_expect_eq(store_read(st, act_texts_cb, &bad), STORE_ERROR, "damage %zu", i);
+        act_texts_free(&bad);
+        exec_on(db_path, "UPDATE activities SET doc = (SELECT doc FROM kept)" LAST);
+    }
+#undef LAST
+    cr_assert_eq(store_read(st, act_texts_cb, &l), STORE_OK, "restored");
+    cr_expect_str_eq(l.texts[0], bigger);
+    act_texts_free(&l);
+    free(big);
+    free(bigger);
+}
+
 /* A migration that fails leaves the file as it was and says why. */
 Test(store_sqlite, a_failed_migration_names_its_cause)
 {
