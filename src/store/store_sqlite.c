@@ -1635,10 +1635,10 @@ static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_reco
  * and the text as one LZ4 block. An activity names each changed member's old and new value, and a
  * change of name, desc or dueDate names the whole fields array twice (API.md §7): 3 KB of text,
  * a page of WAL per update and most of what a busy database grows by. LZ4 makes it ~1 KB in ~1 µs
- * (zstd's level 1: 0.7 KB in ~5 µs); measured on the update bench (100,000 tasks, 3 pairs): 0.9
- * of 4.6 pages of WAL less per update, -4 to -10 % CPU, +4 to +13 % updates a second. Activities
- * written as TEXT, before, are read as they are; so is one that LZ4 would not make smaller. The
- * PostgreSQL backend leaves this to TOAST, which compresses values past 2 KB by itself. */
+ * (zstd's level 1: 0.7 KB in ~5 µs), three to a page. Measured side by side on the update bench
+ * (100,000 tasks, 10 pairs): the checkpointer's CPU -8 to -16 %, updates a second +4 % (median;
+ * -5 to +16 %). Activities written as TEXT, before, are read as they are; so is one that LZ4
+ * would not make smaller. PostgreSQL compresses such values itself (TOAST, past 2 KB). */
 #define ACT_LZ4 1
 #define ACT_HEAD 5
 #define ACT_TEXT_MAX (64 << 20) /* past this a stored length is damage, not an activity */
@@ -2497,10 +2497,12 @@ static void qb_where(struct qbuild *b, const struct store_query *q, const struct
 
 static void qb_order(struct qbuild *b, const struct store_query *q)
 {
+    /* ties in dueDate, priority and name by refId (migration 14); no dueDate sorts last, in
+     * both directions: due_asc puts it past every date, and NULL is the least of due_date */
     static const char *const asc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at ASC, r.id ASC",
         [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC",
-        [STORE_SORT_DUE] = " ORDER BY r.due_asc ASC, r.ref_seq ASC, r.id ASC", /* no dueDate sorts last */
+        [STORE_SORT_DUE] = " ORDER BY r.due_asc ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq ASC, r.id ASC",
@@ -2508,7 +2510,7 @@ static void qb_order(struct qbuild *b, const struct store_query *q)
     static const char *const desc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at DESC, r.id DESC",
         [STORE_SORT_UPDATED] = " ORDER BY r.updated_at DESC, r.id DESC",
-        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC, r.ref_seq DESC, r.id DESC", /* NULL is least: last */
+        [STORE_SORT_DUE] = " ORDER BY r.due_date DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq DESC, r.id DESC",
