@@ -1636,7 +1636,7 @@ static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_reco
  * change of name, desc or dueDate names the whole fields array twice (API.md §7): 3 KB of text,
  * a page of WAL per update and most of what a busy database grows by. LZ4 makes it ~1 KB in ~1 µs
  * (zstd's level 1: 0.7 KB in ~5 µs), three to a page. Measured side by side on the update bench
- * (100,000 tasks, 10 pairs): the checkpointer's CPU -8 to -16 %, updates a second +4 % (median;
+ * (100,000 tasks, 10 pairs): the checkpointer's CPU -6 to -16 %, updates a second +4 % (median;
  * -5 to +16 %). Activities written as TEXT, before, are read as they are; so is one that LZ4
  * would not make smaller. PostgreSQL compresses such values itself (TOAST, past 2 KB). */
 #define ACT_LZ4 1
