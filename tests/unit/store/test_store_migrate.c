@@ -50,6 +50,33 @@ static const char *const rows_v1 =
 
 static char dir[64], path[128];
 
+/* A database file of the first schema with rows in it, in a directory of its own (dir, path),
+ * opened by this casemgr: it is migrated in place. */
+static struct store *open_first_version(const char *rows)
+{
+    snprintf(dir, sizeof dir, "/tmp/casemgr-migrate-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    char url[160], *err = NULL;
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL};
+    struct store *s = store_open(url, &opt, &err);
+    cr_assert_not_null(s, "%s", err ? err : "?");
+    return s;
+}
+
+static void remove_dir(void)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
 static void collect(const char *doc, size_t len, void *arg)
 {
     (void)doc;
@@ -117,20 +144,7 @@ static void by_severity(struct store_query *q)
 
 Test(store_migrate, a_first_version_file_is_migrated_in_place)
 {
-    snprintf(dir, sizeof dir, "/tmp/casemgr-migrate-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/v1.db", dir);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, rows_v1, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-    sqlite3_close(db);
-
-    char url[160], *err = NULL;
-    snprintf(url, sizeof url, "sqlite:%s", path);
-    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL};
-    struct store *s = store_open(url, &opt, &err);
-    cr_assert_not_null(s, "%s", err ? err : "?");
+    struct store *s = open_first_version(rows_v1);
 
     /* what the later versions added was back-filled from the old rows */
     three = json_integer(3);
@@ -145,6 +159,7 @@ Test(store_migrate, a_first_version_file_is_migrated_in_place)
     json_decref(three);
     store_close(s);
 
+    sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
     /* version 6 replaced the name index of version 3 */
@@ -166,9 +181,7 @@ Test(store_migrate, a_first_version_file_is_migrated_in_place)
     cr_expect_str_eq((const char *)sqlite3_column_text(st, 1), "email");
     sqlite3_finalize(st);
     sqlite3_close(db);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    remove_dir();
 }
 
 /* Many tasks of the first schema, created at times spread over buckets of 2^24 ms (the later
@@ -234,21 +247,7 @@ static int old_page_cb(struct store_txn *t, void *arg)
 
 Test(store_migrate, deep_pages_of_a_first_version_file_follow_the_back_filled_counts)
 {
-    snprintf(dir, sizeof dir, "/tmp/casemgr-migrate-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/v1.db", dir);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, rows_old_tasks, NULL, NULL, NULL), SQLITE_OK, "%s",
-                 sqlite3_errmsg(db));
-    sqlite3_close(db);
-
-    char url[160], *err = NULL;
-    snprintf(url, sizeof url, "sqlite:%s", path);
-    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL};
-    struct store *s = store_open(url, &opt, &err);
-    cr_assert_not_null(s, "%s", err ? err : "?");
+    struct store *s = open_first_version(rows_old_tasks);
 
     static struct old_task sorted[OLD_TASKS];
     for (old_desc = false;; old_desc = true) {
@@ -281,6 +280,7 @@ Test(store_migrate, deep_pages_of_a_first_version_file_follow_the_back_filled_co
     store_close(s);
 
     /* the counts came from the old rows: one row a bucket, none empty */
+    sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
     cr_assert_eq(sqlite3_prepare_v2(db,
@@ -294,9 +294,7 @@ Test(store_migrate, deep_pages_of_a_first_version_file_follow_the_back_filled_co
     cr_expect_eq(sqlite3_column_int(st, 2), 1);
     sqlite3_finalize(st);
     sqlite3_close(db);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    remove_dir();
 }
 
 /* The same tasks: one name, one priority, no dueDate, ids in another order than their refIds.
@@ -304,21 +302,7 @@ Test(store_migrate, deep_pages_of_a_first_version_file_follow_the_back_filled_co
  * in the sort's direction, on a migrated file too: on pages deep in the run of ties as well. */
 Test(store_migrate, ties_of_a_first_version_file_are_in_reference_order)
 {
-    snprintf(dir, sizeof dir, "/tmp/casemgr-migrate-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/v1.db", dir);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, rows_old_tasks, NULL, NULL, NULL), SQLITE_OK, "%s",
-                 sqlite3_errmsg(db));
-    sqlite3_close(db);
-
-    char url[160], *err = NULL;
-    snprintf(url, sizeof url, "sqlite:%s", path);
-    struct store_options opt = {.durability = STORE_DURABILITY_NORMAL};
-    struct store *s = store_open(url, &opt, &err);
-    cr_assert_not_null(s, "%s", err ? err : "?");
+    struct store *s = open_first_version(rows_old_tasks);
 
     static const enum store_sort sorts[] = {STORE_SORT_DUE, STORE_SORT_PRIORITY, STORE_SORT_NAME};
     for (size_t k = 0; k < sizeof sorts / sizeof sorts[0]; k++)
@@ -344,7 +328,5 @@ Test(store_migrate, ties_of_a_first_version_file_are_in_reference_order)
                 free(a);
             }
     store_close(s);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    remove_dir();
 }
