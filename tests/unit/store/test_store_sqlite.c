@@ -192,6 +192,19 @@ Test(store_sqlite, journal_is_wal)
     sqlite3_close(db);
 }
 
+/* SQLite's memory counts cost a process-wide mutex on every allocation: the store turns them off
+ * before SQLite initialises (setup opened it first in this process), so they stay at zero. */
+Test(store_sqlite, memory_is_not_counted)
+{
+    struct store_record r = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"a\":1}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
+    sqlite3_int64 used = -1, peak = -1;
+    cr_assert_eq(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &used, &peak, 0), SQLITE_OK);
+    cr_assert_eq(used, 0, "SQLite counted %lld bytes", (long long)used);
+    cr_assert_eq(peak, 0);
+}
+
 Test(store_sqlite, reopen_keeps_schema_and_data)
 {
     long long v = query_int(db_path, "PRAGMA user_version");
