@@ -62,6 +62,9 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
 extern int store_sqlite_restart_frames;
 /* Tests only: when set, the SQLite syncer calls it before each sync of the WAL. */
 extern void (*store_sqlite_before_sync)(void);
+/* Tests only: when set, the SQLite writeback thread calls it before each sync_file_range of the
+ * database file (it makes one at most every millisecond while checkpoints run). */
+extern void (*store_sqlite_before_writeback)(void);
 /* The PostgreSQL backend: url is a libpq connection URI (postgres://... or postgresql://...). */
 struct store *store_pg_open(const char *url, const struct store_options *opt, char **err);
 

@@ -16,7 +16,8 @@
  *
  * Checkpoints (copying the WAL back into the database file, with their own fsyncs) would stall
  * the writer if it ran them on commit, as SQLite does by default; a checkpointer thread runs them
- * instead, PASSIVE, when the WAL has grown past CHECKPOINT_FRAMES. */
+ * instead, PASSIVE, when the WAL has grown past CHECKPOINT_FRAMES. A writeback thread starts the
+ * disk writes of the pages they copy within a millisecond (writeback_main). */
 #include "store/backend.h"
 #include "store/matchcache.h"
 
@@ -585,6 +586,7 @@ struct write_job {
 #define PIPELINE_DEPTH 2 /* groups committed and not yet synced, at most, before the writer waits */
 
 void (*store_sqlite_before_sync)(void); /* backend.h: tests only */
+void (*store_sqlite_before_writeback)(void); /* backend.h: tests only */
 int store_sqlite_restart_frames = WAL_RESTART_FRAMES; /* backend.h: tests only */
 
 struct sqlite_store {
@@ -605,6 +607,14 @@ struct sqlite_store {
     pthread_cond_t ckpt_cv;
     bool ckpt_wanted, ckpt_stop;
     int restart_frames; /* store_sqlite_restart_frames when the checkpointer started */
+    /* the writeback thread (writeback_main), started and stopped with the checkpointer */
+    pthread_t writeback;
+    bool wb_running, wb_stop;
+    pthread_mutex_t wb_mu;
+    pthread_cond_t wb_cv;         /* a checkpoint while it sleeps, or stop */
+    atomic_bool wb_asleep;        /* it waits on wb_cv for a checkpoint */
+    atomic_uint_fast64_t ckpt_runs; /* checkpoints run, counted by the checkpointer */
+    int db_fd; /* our own read-only descriptor of the database file, for sync_file_range */
     bool ckpt_running; /* false in bulk mode: the writer's connection has the database alone */
     uint64_t generation; /* distinguishes this store from a later one at the same address */
     int busy_ms, ckpt_busy_ms; /* how long busy_retry waits (connections, checkpointer) */
@@ -849,6 +859,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     s->generation = atomic_fetch_add(&next_generation, 1);
     s->id = s->generation;
     s->wal_fd = -1;
+    s->db_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->sync_mu, NULL);
     pthread_cond_init(&s->sync_cv, NULL);
@@ -876,6 +887,11 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
         goto fail;
     }
     sqlite3_close(db);
+    /* never closed before every connection of the store is: closing a descriptor of a file lets
+     * go of every POSIX lock this process holds on it, SQLite's included */
+    s->db_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->db_fd < 0)
+        log_error("sqlite: cannot open %s for writeback: %m", path); /* it only goes slower */
     if (!conn_get(s)) {
         *err = xstrdup("cannot open a connection to the database");
         goto fail;
@@ -912,6 +928,8 @@ fail:
     }
     if (tls_conn.generation == s->generation)
         tls_conn.conn = NULL;
+    if (s->db_fd >= 0)
+        close(s->db_fd); /* after every connection: see store_sqlite_open */
     sync_destroy(s);
     pthread_mutex_destroy(&s->mu);
     match_cache_free(s->matches);
@@ -942,6 +960,8 @@ static void sqlite_close(struct store *base)
     }
     if (tls_conn.generation == s->generation)
         tls_conn.conn = NULL;
+    if (s->db_fd >= 0)
+        close(s->db_fd); /* after every connection: see store_sqlite_open */
     sync_destroy(s);
     pthread_mutex_destroy(&s->mu);
     match_cache_free(s->matches);
@@ -1062,6 +1082,109 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
+/* The writeback thread. Under constant writes a checkpoint can seldom copy the whole WAL (a read
+ * still uses its end), and SQLite syncs the database file only after one that did: until then
+ * the pages checkpoints copied stay dirty in the page cache, then go to the disk at once, tens
+ * of megabytes, in front of the syncer's small syncs of the WAL. While checkpoints run, this
+ * thread asks the kernel every WRITEBACK_TICK_US to start writing what they left dirty
+ * (sync_file_range, SYNC_FILE_RANGE_WRITE: it waits for no write and syncs nothing, so
+ * durability is as before: SQLite's own sync of the database still comes before the WAL starts
+ * over). On the checkpointer, or on the syncer, that call delayed them (the syncer's p99 doubled).
+ * Side by side (100,000 tasks, durable small updates, 17 pairs, 14 of them with a prototype of
+ * this thread): p99 lower in 16 (median 6.5 ms, was 7.9), req/s -16 to +28 % (median +6 %);
+ * creates and large-body updates unchanged within the noise (3 and 4 pairs, -9 to +9 %). Its own
+ * CPU (0.007 ms an update) is mostly writeback the kernel's flusher threads did before. After
+ * WRITEBACK_IDLE_TICKS without a checkpoint it sleeps until the next one. */
+#define WRITEBACK_TICK_US 1000
+#define WRITEBACK_IDLE_TICKS 100
+
+static void *writeback_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "cm-writeback"); /* for top -H, perf, gdb */
+    struct sqlite_store *s = arg;
+    uint64_t seen = atomic_load(&s->ckpt_runs);
+    int idle = 0;
+    pthread_mutex_lock(&s->wb_mu);
+    while (!s->wb_stop) {
+        if (atomic_load(&s->ckpt_runs) != seen) {
+            seen = atomic_load(&s->ckpt_runs);
+            idle = 0;
+            pthread_mutex_unlock(&s->wb_mu);
+            if (store_sqlite_before_writeback)
+                store_sqlite_before_writeback();
+            if (sync_file_range(s->db_fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0 && errno != EINTR)
+                log_error("sqlite: sync_file_range of %s: %m", s->path);
+            pthread_mutex_lock(&s->wb_mu);
+        } else if (++idle > WRITEBACK_IDLE_TICKS) {
+            /* writeback_kick signals once it sees wb_asleep, or this sees its count: both are
+             * sequentially consistent, so one of the two does */
+            atomic_store(&s->wb_asleep, true);
+            if (atomic_load(&s->ckpt_runs) == seen && !s->wb_stop)
+                pthread_cond_wait(&s->wb_cv, &s->wb_mu);
+            atomic_store(&s->wb_asleep, false);
+            idle = 0;
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += WRITEBACK_TICK_US * 1000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->wb_cv, &s->wb_mu, &until); /* woken early by stop only */
+    }
+    pthread_mutex_unlock(&s->wb_mu);
+    return NULL;
+}
+
+/* The checkpointer, after each checkpoint: one more for the writeback thread to follow. */
+static void writeback_kick(struct sqlite_store *s)
+{
+    atomic_fetch_add(&s->ckpt_runs, 1);
+    if (atomic_load(&s->wb_asleep)) {
+        pthread_mutex_lock(&s->wb_mu);
+        pthread_cond_signal(&s->wb_cv);
+        pthread_mutex_unlock(&s->wb_mu);
+    }
+}
+
+static void start_writeback(struct sqlite_store *s)
+{
+    s->wb_running = false;
+    if (s->db_fd < 0)
+        return;
+    s->wb_stop = false;
+    atomic_store(&s->wb_asleep, false);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wb_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&s->wb_mu, NULL);
+    if (pthread_create(&s->writeback, NULL, writeback_main, s) != 0) {
+        log_error("sqlite: cannot start the writeback thread"); /* it only goes slower */
+        pthread_cond_destroy(&s->wb_cv);
+        pthread_mutex_destroy(&s->wb_mu);
+        return;
+    }
+    s->wb_running = true;
+}
+
+static void stop_writeback(struct sqlite_store *s)
+{
+    if (!s->wb_running)
+        return;
+    s->wb_running = false;
+    pthread_mutex_lock(&s->wb_mu);
+    s->wb_stop = true;
+    pthread_cond_signal(&s->wb_cv);
+    pthread_mutex_unlock(&s->wb_mu);
+    pthread_join(s->writeback, NULL);
+    pthread_cond_destroy(&s->wb_cv);
+    pthread_mutex_destroy(&s->wb_mu);
+}
+
 static void *checkpointer_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "cm-checkpoint"); /* for top -H, perf, gdb */
@@ -1089,6 +1212,7 @@ static void *checkpointer_main(void *arg)
         }
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_error("sqlite: checkpoint: %s", sqlite3_errmsg(s->cdb));
+        writeback_kick(s);
         pthread_mutex_lock(&s->ckpt_mu);
     }
     pthread_mutex_unlock(&s->ckpt_mu);
@@ -1114,6 +1238,7 @@ static int start_checkpointer(struct sqlite_store *s, char **err)
     sqlite3_busy_handler(s->cdb, busy_retry, &s->ckpt_busy_ms);
     sqlite3_wal_hook(s->wconn->db, wal_grew, s);
     s->ckpt_running = true;
+    start_writeback(s);
     return 0;
 }
 
@@ -1127,6 +1252,7 @@ static void stop_checkpointer(struct sqlite_store *s)
     pthread_cond_signal(&s->ckpt_cv);
     pthread_mutex_unlock(&s->ckpt_mu);
     pthread_join(s->checkpointer, NULL);
+    stop_writeback(s); /* after the checkpointer: nothing kicks it any more */
     sqlite3_close(s->cdb); /* the last connection to close checkpoints what is left */
     pthread_cond_destroy(&s->ckpt_cv);
     pthread_mutex_destroy(&s->ckpt_mu);

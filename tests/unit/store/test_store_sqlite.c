@@ -3036,3 +3036,65 @@ Test(store_sqlite, a_long_read_holds_writes_off_only_briefly_when_the_wal_is_to_
     /* SQLite's wait held it a second (1,121 ms); here 41-122 ms, with the syncs */
     cr_assert_lt(worst, 700, "a write waited %lld ms behind the read", (long long)worst);
 }
+
+/* store_sqlite_before_writeback: counts the writeback thread's calls of sync_file_range. */
+static atomic_int writebacks;
+
+static void count_writeback(void)
+{
+    atomic_fetch_add(&writebacks, 1);
+}
+
+/* Writes tasks of doc (numbered from *n on) until the writeback count passes `past`, for at most
+ * 20 s; the count then. */
+static int write_until_writeback(const char *doc, int *n, int past)
+{
+    int64_t start = time_mono_us();
+    while (atomic_load(&writebacks) <= past && time_mono_us() - start < 20000000) {
+        char id[32], ref[32];
+        snprintf(id, sizeof id, "ti-%d", *n);
+        snprintf(ref, sizeof ref, "TS%06d", *n);
+        (*n)++;
+        struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, doc);
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    if (atomic_load(&writebacks) <= past) /* the last write's checkpoint may be on its way */
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+    return atomic_load(&writebacks);
+}
+
+/* The pages checkpoints copy into the database file are handed to the disk as they go, by the
+ * writeback thread, not left for one large sync when a checkpoint at last copies the whole WAL;
+ * with no checkpoint for a while it sleeps. */
+Test(store_sqlite, checkpointed_pages_are_written_back_while_checkpoints_run_and_not_after)
+{
+    store_close(st);
+    store_sqlite_before_writeback = count_writeback;
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
+                                      .busy_timeout_ms = 10000};
+    st = store_open(url, &opt, &err);
+    cr_assert_not_null(st, "%s", err ? err : "?");
+    cr_assert_eq(atomic_load(&writebacks), 0, "no checkpoint yet, no writeback");
+    /* documents of a few pages each, past the 2,000 pages of WAL that wake the checkpointer */
+    size_t doc_len = 3 * 4096;
+    char *doc = xmalloc(doc_len + 1);
+    memset(doc, 'x', doc_len);
+    doc[0] = '"';
+    doc[doc_len - 1] = '"';
+    doc[doc_len] = '\0';
+    int n = 0;
+    int written = write_until_writeback(doc, &n, 0);
+    cr_assert_gt(written, 0, "no writeback after %d writes", n);
+    /* idle: the thread runs on for WRITEBACK_IDLE_TICKS, then sleeps; no call without a checkpoint */
+    struct timespec pause = {.tv_nsec = 300 * 1000000L};
+    nanosleep(&pause, NULL);
+    int settled = atomic_load(&writebacks);
+    nanosleep(&pause, NULL);
+    cr_assert_eq(atomic_load(&writebacks), settled, "writeback without a checkpoint");
+    /* and it wakes again once checkpoints do */
+    cr_assert_gt(write_until_writeback(doc, &n, settled), settled, "asleep through checkpoints");
+    free(doc);
+    store_sqlite_before_writeback = NULL;
+}
