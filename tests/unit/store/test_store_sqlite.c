@@ -650,6 +650,35 @@ Test(store_sqlite, name_index_follows_puts_renames_and_rollbacks)
     exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
 }
 
+/* The name index is merged by the writer a step at a time after each batch of names it applies
+ * (migration 15, FTS_MERGE_PAGES), FTS5's automerge being off: fifteen batches later its segments
+ * are still few, and every name is found. Without the steps they would pile up until FTS5 merged
+ * a whole level at once (at 16 segments). */
+Test(store_sqlite, name_index_is_merged_a_step_after_each_batch_of_names)
+{
+    cr_assert_eq(query_int(db_path, "SELECT v FROM record_names_config WHERE k = 'automerge'"), 0,
+                 "FTS5's automerge is off (migration 15)");
+    static const char *const words[] = {"walrus", "okapi", "heron", "bison",
+                                        "tapir",  "lemur", "gecko", "otter"};
+    enum { N = 15 * 128 }; /* 15 batches (FTS_BATCH): one write a group */
+    for (int i = 0; i < N; i++) {
+        char id[32], ref[32], name[64];
+        snprintf(id, sizeof id, "ci-%d", i);
+        snprintf(ref, sizeof ref, "CS%06d", i + 1);
+        snprintf(name, sizeof name, "%s case %d", words[i % 8], i);
+        struct store_record r = record(STORE_CASE, id, "st-1", "acc-1", ref, "{}");
+        r.name_lower = name;
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    wait_names_applied();
+    long long segments = query_int(db_path, "SELECT count(DISTINCT segid) FROM record_names_idx");
+    cr_assert_leq(segments, 8, "%lld segments after 15 batches", segments);
+    /* "case 123": 123 and 1230-1239 */
+    cr_expect_eq(search_count("case 123", true), 11);
+    cr_expect_eq(search_count("otter case 1919", true), 1);
+    exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
+}
+
 /* A database written before migration 5 (names indexed by triggers into records_fts at once):
  * opened again, it is migrated (to record_names too) and its names, old and new, are found. */
 Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
@@ -2359,8 +2388,11 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     sqlite3_close(db);
     /* the name index passes FTS5's own check (an error otherwise) */
     exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
-    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM record_names_config WHERE k <> 'version'"),
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM record_names_config"
+                                    " WHERE k NOT IN ('version', 'automerge')"),
                  0, "the name index's settings for the fill are gone");
+    cr_assert_eq(query_int(db_path, "SELECT v FROM record_names_config WHERE k = 'automerge'"), 0,
+                 "the writer merges the name index, not FTS5 (migration 15)");
 
     /* the triggers are back: a later write keeps the name index and the count */
     r = record(STORE_TASK, "ti-301", "st-1", "acc-1", "TS000301", "{}");
