@@ -906,8 +906,11 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     /* never closed before every connection of the store is: closing a descriptor of a file lets
      * go of every POSIX lock this process holds on it, SQLite's included */
     s->db_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->db_fd < 0)
-        log_error("sqlite: cannot open %s for writeback: %m", path); /* it only goes slower */
+    if (s->db_fd < 0) {
+        char why[128];
+        log_error("sqlite: cannot open %s for writeback: %s", path, /* it only goes slower */
+                  strerror_r(errno, why, sizeof why));
+    }
     if (!conn_get(s)) {
         *err = xstrdup("cannot open a connection to the database");
         goto fail;
@@ -1120,6 +1123,7 @@ static void *writeback_main(void *arg)
     struct sqlite_store *s = arg;
     uint64_t seen = atomic_load(&s->ckpt_runs);
     int idle = 0;
+    bool reported = false;
     pthread_mutex_lock(&s->wb_mu);
     while (!s->wb_stop) {
         if (atomic_load(&s->ckpt_runs) != seen) {
@@ -1128,8 +1132,13 @@ static void *writeback_main(void *arg)
             pthread_mutex_unlock(&s->wb_mu);
             if (store_sqlite_before_writeback)
                 store_sqlite_before_writeback();
-            if (sync_file_range(s->db_fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0 && errno != EINTR)
-                log_error("sqlite: sync_file_range of %s: %m", s->path);
+            if (sync_file_range(s->db_fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0 && errno != EINTR &&
+                !reported) {
+                reported = true; /* once: it would say so every millisecond */
+                char why[128];
+                log_error("sqlite: sync_file_range of %s: %s", s->path,
+                          strerror_r(errno, why, sizeof why));
+            }
             pthread_mutex_lock(&s->wb_mu);
         } else if (++idle > WRITEBACK_IDLE_TICKS) {
             /* writeback_kick signals once it sees wb_asleep, or this sees its count: both are
