@@ -658,6 +658,8 @@ Test(store_sqlite, name_index_is_merged_a_step_after_each_batch_of_names)
 {
     cr_assert_eq(query_int(db_path, "SELECT v FROM record_names_config WHERE k = 'automerge'"), 0,
                  "FTS5's automerge is off (migration 15)");
+    cr_assert_eq(query_int(db_path, "SELECT v FROM record_names_config WHERE k = 'crisismerge'"),
+                 64, "a level is merged at once only past 64 segments (migration 16)");
     static const char *const words[] = {"walrus", "okapi", "heron", "bison",
                                         "tapir",  "lemur", "gecko", "otter"};
     enum { N = 15 * 128 }; /* 15 batches (FTS_BATCH): one write a group */
@@ -2389,7 +2391,7 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     /* the name index passes FTS5's own check (an error otherwise) */
     exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
     cr_assert_eq(query_int(db_path, "SELECT count(*) FROM record_names_config"
-                                    " WHERE k NOT IN ('version', 'automerge')"),
+                                    " WHERE k NOT IN ('version', 'automerge', 'crisismerge')"),
                  0, "the name index's settings for the fill are gone");
     cr_assert_eq(query_int(db_path, "SELECT v FROM record_names_config WHERE k = 'automerge'"), 0,
                  "the writer merges the name index, not FTS5 (migration 15)");
