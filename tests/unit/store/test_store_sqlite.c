@@ -3121,11 +3121,12 @@ Test(store_sqlite, checkpointed_pages_are_written_back_while_checkpoints_run_and
     int n = 0;
     int written = write_until_writeback(doc, &n, 0);
     cr_assert_gt(written, 0, "no writeback after %d writes", n);
-    /* idle: the thread runs on for WRITEBACK_IDLE_TICKS, then sleeps; no call without a checkpoint */
-    struct timespec pause = {.tv_nsec = 300 * 1000000L};
-    nanosleep(&pause, NULL);
+    /* idle: the thread runs on for WRITEBACK_IDLE_TICKS, then sleeps; no call without a
+     * checkpoint (the last one follows the writer's idle commit of the queued names, FTS_IDLE_MS
+     * after the last write: a second leaves room for it on a slow machine) */
+    nanosleep(&(struct timespec){.tv_sec = 1}, NULL);
     int settled = atomic_load(&writebacks);
-    nanosleep(&pause, NULL);
+    nanosleep(&(struct timespec){.tv_nsec = 300 * 1000000L}, NULL);
     cr_assert_eq(atomic_load(&writebacks), settled, "writeback without a checkpoint");
     /* and it wakes again once checkpoints do */
     cr_assert_gt(write_until_writeback(doc, &n, settled), settled, "asleep through checkpoints");
