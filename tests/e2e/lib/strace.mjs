@@ -22,10 +22,11 @@ process.on('exit', () => {
 /**
  * Attaches `strace -f` to every thread of process pid, writing the trace to file; resolves once
  * all its threads are attached. -yy names each descriptor (a file's path, a socket's addresses),
- * -s prints whole database pages and answers. stop() detaches and waits for strace to exit.
+ * -s prints whole answers and whole WAL writes (a commit's frames go out in writes of up to
+ * 128 KiB: src/store/walbuf.h). stop() detaches and waits for strace to exit.
  */
 export async function attachStrace(pid, file) {
-  const args = ['-f', '-tt', '-yy', '-s', '16384', '-e', `trace=${SYSCALLS.join(',')}`, '-o', file, '-p', String(pid)];
+  const args = ['-f', '-tt', '-yy', '-s', '131072', '-e', `trace=${SYSCALLS.join(',')}`, '-o', file, '-p', String(pid)];
   const proc = spawn('strace', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(proc);
   let stderr = '';
