@@ -20,6 +20,7 @@
  * disk writes of the pages they copy within a millisecond (writeback_main). */
 #include "store/backend.h"
 #include "store/matchcache.h"
+#include "store/pagecache.h"
 #include "store/walbuf.h"
 
 #include <lz4.h>
@@ -867,6 +868,9 @@ static bool bulk_load_pending(sqlite3 *db)
 static void sqlite_configure(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* truncations of a page cache that cannot drop a page are skipped (pagecache.h) */
+    if (pagecache_install() != 0)
+        log_info("sqlite: page cache wrapper not installed (SQLite was initialised before)");
     /* a commit's WAL frames in one write (walbuf.h); without it SQLite's own VFS serves */
     if (walbuf_install() != 0)
         log_error("sqlite: cannot register the WAL-gathering VFS; writing frames one by one");
