@@ -5,8 +5,8 @@
  * of n pages costs 2n pwrite calls, each 4 KB one straddling two page-cache pages (the frames are
  * 4,120 bytes). Under the durable-update bench that was 7.7 calls and half the writer thread's
  * CPU an update. Here the writes of a WAL that follow one another in the file are gathered in a
- * buffer and written with one call when the commit's last frame (the one whose header carries
- * the database size) is complete, before SQLite publishes the commit in the wal-index, so no other
+ * buffer and written with one call (or one per 128 KiB, the most SQLite's unix VFS writes at once)
+ * when the commit's last frame (the one whose header carries the database size) is complete, before SQLite publishes the commit in the wal-index, so no other
  * connection can see a frame that is not in the file, and the syncer's fdatasync (after the
  * commit returned) covers every byte. Anything else done to a WAL file with bytes held (a read,
  * a sync, its size, a truncation, a write elsewhere, a file control, closing it) writes them
