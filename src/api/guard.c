@@ -53,7 +53,11 @@ int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool acc
     }
     const char *why = "authentication failed";
     enum auth_result r = auth_authenticate(api_cfg.store, &api_cfg.keys, &api_cfg.policy, token,
-                                           id, &why);
+                                           http_can_wait(req), id, &why);
+    if (r == AUTH_MUST_WAIT) {
+        http_run_on_worker(req); /* the handler runs again there, from the start */
+        return -1;
+    }
     if (r == AUTH_UNAVAILABLE) {
         api_reply_store_error(rep);
         return -1;

@@ -14,7 +14,9 @@ extern struct api_config api_cfg;
 /* Authenticates and authorises req for the stream in its path (API.md §2, in the spec's order:
  * 401, scope, stream, account). account_required: the accountId header must be present (400).
  * 0 with *id filled (release with auth_identity_cleanup; detached from the app's document when
- * the request may be answered later, see auth_identity_detach), or -1 with the reply written. */
+ * the request may be answered later, see auth_identity_detach), or -1 with the reply written
+ * (or, on a thread that must not wait, with the request sent to a worker to run again: a jti
+ * to record, see http_run_on_worker). */
 int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool account_required,
                       struct auth_identity *id);
 /* Parses the body as a JSON object within the limits; empty_ok treats an empty body as {}.

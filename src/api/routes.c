@@ -4,16 +4,16 @@
 #include "ops/metrics.h"
 
 static const struct http_route routes[] = {
-    {"POST", API_BASE "{}/createCase", "createCase", api_create_case, true, false},
-    {"POST", API_BASE "{}/createTask", "createTask", api_create_task, true, false},
-    {"POST", API_BASE "{}/updateCase/{}", "updateCase", api_update_case, true, false},
-    {"POST", API_BASE "{}/updateTask/{}", "updateTask", api_update_task, true, false},
-    {"POST", API_BASE "{}/getCases", "getCases", api_get_cases, true, false},
-    {"POST", API_BASE "{}/getTasks", "getTasks", api_get_tasks, true, false},
-    {"POST", API_BASE "{}/getActivities/{}", "getActivities", api_get_activities, true, false},
-    {"GET", "/healthz", "healthz", health_live_handler, false, true},
-    {"GET", "/readyz", "readyz", health_ready_handler, false, true},
-    {"GET", "/metrics", "metrics", metrics_handler, false, true},
+    {"POST", API_BASE "{}/createCase", "createCase", api_create_case, true, false, true},
+    {"POST", API_BASE "{}/createTask", "createTask", api_create_task, true, false, true},
+    {"POST", API_BASE "{}/updateCase/{}", "updateCase", api_update_case, true, false, true},
+    {"POST", API_BASE "{}/updateTask/{}", "updateTask", api_update_task, true, false, true},
+    {"POST", API_BASE "{}/getCases", "getCases", api_get_cases, true, false, false},
+    {"POST", API_BASE "{}/getTasks", "getTasks", api_get_tasks, true, false, false},
+    {"POST", API_BASE "{}/getActivities/{}", "getActivities", api_get_activities, true, false, false},
+    {"GET", "/healthz", "healthz", health_live_handler, false, true, false},
+    {"GET", "/readyz", "readyz", health_ready_handler, false, true, false},
+    {"GET", "/metrics", "metrics", metrics_handler, false, true, false},
 };
 
 const struct http_route *api_routes(size_t *n)

@@ -342,7 +342,7 @@ static struct verified *verified_put(struct verified_cache *c, struct verified *
 
 enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *keys,
                                    const struct auth_policy *policy, const char *token,
-                                   struct auth_identity *out, const char **why)
+                                   bool may_wait, struct auth_identity *out, const char **why)
 {
     memset(out, 0, sizeof *out);
     size_t len = strlen(token);
@@ -406,6 +406,10 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         t = &verified_put(cache, v, token, len, &parsed, load.json, &out->app, keys)->t;
     }
     const char *jti = jwt_jti(t);
+    if (out->app.enforce_jti && jti && !may_wait) {
+        result = AUTH_MUST_WAIT;
+        goto out;
+    }
     if (out->app.enforce_jti && jti) {
         json_t *exp = json_object_get(t->payload, "exp");
         struct use_jti u = {.client_id = out->app.client_id,

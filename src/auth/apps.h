@@ -48,7 +48,9 @@ struct auth_identity {
     char *user_name; /* heap or NULL: the token's "name" claim */
 };
 
-enum auth_result { AUTH_OK, AUTH_DENIED, AUTH_UNAVAILABLE };
+/* AUTH_MUST_WAIT: the token is good so far but using its jti needs a write the caller said it
+ * cannot wait for (may_wait false); nothing was written, ask again where waiting is allowed. */
+enum auth_result { AUTH_OK, AUTH_DENIED, AUTH_UNAVAILABLE, AUTH_MUST_WAIT };
 
 /* Reads the server key from path, creating it (0600, random) when create is set and it is
  * missing. 0, or -1 with *err (heap). */
@@ -71,10 +73,11 @@ int auth_app_secret(const struct auth_keyring *keys, const json_t *app_doc,
 
 /* Verifies token (API.md §2: signature with the app's pinned algorithm, claims, revocation,
  * jti replay through the store). AUTH_DENIED sets *why (static); AUTH_UNAVAILABLE means the
- * database failed. On AUTH_OK release out with auth_identity_cleanup. */
+ * database failed; AUTH_MUST_WAIT (only when may_wait is false) that the jti must be recorded,
+ * a write to wait for. On AUTH_OK release out with auth_identity_cleanup. */
 enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *keys,
                                    const struct auth_policy *policy, const char *token,
-                                   struct auth_identity *out, const char **why);
+                                   bool may_wait, struct auth_identity *out, const char **why);
 void auth_identity_cleanup(struct auth_identity *id);
 /* Copies the strings id->app points into out of the app's document and releases the document:
  * the identity can then be used and cleaned up on other threads (the document is shared with

@@ -38,6 +38,10 @@ struct http_request {
     void (*finish_fn)(struct http_request *req, struct http_reply *rep, void *arg);
     void *finish_arg;
     bool deferred;
+    /* Set by whoever runs the handler: it runs on an I/O thread, which must not wait on a
+     * commit or the network (http_can_wait). */
+    bool on_io;
+    bool to_worker; /* http_run_on_worker was called */
 };
 
 struct http_reply {
@@ -57,6 +61,13 @@ unsigned http_header_count(const struct http_request *r, const char *name);
 
 /* Whether the handler may answer after it returns (http_defer). */
 bool http_can_defer(const struct http_request *r);
+/* Whether the handler may wait on something slow (a commit, the network): not on an I/O thread
+ * (see http_route.defers). */
+bool http_can_wait(const struct http_request *r);
+/* Called by a handler on a thread that must not wait, that needs to, instead of replying: it
+ * returns at once, having replied nothing, deferred nothing and changed nothing, and the server
+ * runs it again, from the start, on a worker that may wait. */
+void http_run_on_worker(struct http_request *r);
 /* Called by a handler that will answer after it returns (only when http_can_defer): the request
  * stays valid until http_answer, and the reply is built by finish(r, reply, arg) after that, on
  * the thread that sends it (so the thread that answers, e.g. a store's, does little). */

@@ -25,6 +25,16 @@ bool http_can_defer(const struct http_request *r)
     return r->answer_fn != NULL;
 }
 
+bool http_can_wait(const struct http_request *r)
+{
+    return !r->on_io;
+}
+
+void http_run_on_worker(struct http_request *r)
+{
+    r->to_worker = true;
+}
+
 void http_defer(struct http_request *r,
                 void (*finish)(struct http_request *r, struct http_reply *rep, void *arg),
                 void *arg)

@@ -21,6 +21,8 @@ struct http_server_config {
                               * at most 2 x threads of them run at once (see server.c) */
     int64_t run_wait_us;     /* how long a queued request waits for a running worker before
                               * it wakes another past that limit; 0: 2 ms */
+    bool defer_on_io;        /* routes that defer run on the I/O thread (http_route.defers):
+                              * for a store whose reads are local and whose writes are queued */
     size_t body_limit;       /* bytes; 413 beyond, decided from Content-Length before reading */
     size_t header_limit;     /* bytes of request line + headers; 431 (414 for the URI) beyond */
     unsigned idle_timeout;   /* seconds a connection may sit idle or trickle a request */

@@ -6,6 +6,9 @@
 
 struct store_ops {
     const char *name;
+    /* reads are the process's own file reads and write_then only queues the write: a handler
+     * that reads a little and queues its write may run on an I/O thread (store_io_safe) */
+    bool io_safe;
     void (*close)(struct store *s);
     bool (*ready)(struct store *s);
     const char *(*path)(const struct store *s);

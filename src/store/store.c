@@ -39,6 +39,11 @@ const char *store_path(const struct store *s)
     return s->ops->path(s);
 }
 
+bool store_io_safe(const struct store *s)
+{
+    return s->ops->io_safe;
+}
+
 int store_write(struct store *s, store_txn_fn fn, void *arg)
 {
     return s->ops->write(s, fn, arg);

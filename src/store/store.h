@@ -96,6 +96,10 @@ struct store *store_open(const char *url, const struct store_options *opt, char 
 void store_close(struct store *s);
 /* True when the database answers a trivial query now. */
 bool store_ready(struct store *s);
+/* Whether reads are local file reads and store_write_then only queues the write (SQLite; not
+ * PostgreSQL, whose every call is a round trip): then a handler that reads a little and queues
+ * its write can run on an HTTP I/O thread without holding up its other connections. */
+bool store_io_safe(const struct store *s);
 /* Filesystem path of a SQLite database, NULL for other backends (borrowed). */
 const char *store_path(const struct store *s);
 

@@ -3467,6 +3467,7 @@ static int sqlite_bulk(struct store *base, bool begin)
 
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
+    .io_safe = true,
     .close = sqlite_close,
     .ready = sqlite_ready,
     .path = sqlite_path,

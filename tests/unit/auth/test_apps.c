@@ -340,7 +340,7 @@ static char *token(const char *app_id, const char *secret, const char *extra_jso
 static enum auth_result authenticate(const char *tok, struct auth_identity *id, const char **why)
 {
     *why = NULL;
-    return auth_authenticate(st, &keys, &policy, tok, id, why);
+    return auth_authenticate(st, &keys, &policy, tok, true, id, why);
 }
 
 Test(auth_apps, authenticate_ok)
@@ -527,6 +527,44 @@ Test(auth_apps, authenticate_jti_replay)
     store_close(st);
 }
 
+/* A caller that must not wait (an HTTP I/O thread) is told to ask again where it may, before
+ * the jti is recorded: asking again then uses it once, as if the first call had not been. */
+Test(auth_apps, a_jti_to_record_is_left_to_a_caller_that_may_wait)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(true, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    struct auth_identity id;
+    const char *why = NULL;
+    char *tok = token(cid, secret, "{\"jti\":\"j-w\"}");
+    for (int i = 0; i < 2; i++) /* the second time from the cache of verified tokens */
+        cr_expect_eq(auth_authenticate(st, &keys, &policy, tok, false, &id, &why), AUTH_MUST_WAIT,
+                     "try %d", i);
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_OK, "the jti was not used: %s",
+                 why ? why : "");
+    auth_identity_cleanup(&id);
+    cr_expect_eq(auth_authenticate(st, &keys, &policy, tok, false, &id, &why), AUTH_MUST_WAIT,
+                 "a replay is found where it may wait");
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "a replayed jti");
+    free(tok);
+
+    tok = token(cid, secret, NULL); /* refused without waiting: nothing to record */
+    cr_expect_eq(auth_authenticate(st, &keys, &policy, tok, false, &id, &why), AUTH_DENIED);
+    free(tok);
+    json_decref(doc);
+
+    doc = stored_app(false, secret); /* an app that does not enforce jti never needs to wait */
+    cid = json_string_value(json_object_get(doc, "clientId"));
+    tok = token(cid, secret, "{\"jti\":\"j-w\"}");
+    cr_expect_eq(auth_authenticate(st, &keys, &policy, tok, false, &id, &why), AUTH_OK, "%s",
+                 why ? why : "");
+    auth_identity_cleanup(&id);
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
 Test(auth_apps, jti_is_not_recorded_without_enforcement)
 {
     open_store();
@@ -603,13 +641,13 @@ Test(auth_apps, cached_token_expires)
     const struct auth_policy strict = {.leeway = 0, .max_age = 3600};
     struct auth_identity id;
     const char *why = NULL;
-    cr_assert_eq(auth_authenticate(st, &keys, &strict, tok, &id, &why), AUTH_OK, "%s",
+    cr_assert_eq(auth_authenticate(st, &keys, &strict, tok, true, &id, &why), AUTH_OK, "%s",
                  why ? why : "");
     auth_identity_cleanup(&id);
     while (time_now_ms() / 1000 <= now + 1)
         usleep(50 * 1000);
     why = NULL;
-    cr_expect_eq(auth_authenticate(st, &keys, &strict, tok, &id, &why), AUTH_DENIED,
+    cr_expect_eq(auth_authenticate(st, &keys, &strict, tok, true, &id, &why), AUTH_DENIED,
                  "expired since it was verified");
     cr_expect(why && strstr(why, "expired"), "why: %s", why ? why : "(null)");
     free(tok);

@@ -1,7 +1,9 @@
 /* Unit tests for http/server: how many workers run handlers at once. At most 2 x the I/O threads
  * run; a worker that announces a wait (util/wait) does not count; a queued request wakes another
  * worker past the limit once it has waited run_wait_us. A real server on a loopback port, with a
- * route whose handler sleeps, and one client thread per request. */
+ * route whose handler sleeps, and one client thread per request. Then where a route that defers
+ * runs (defer_on_io): on the I/O thread, or on a worker when it asks or its reply needs
+ * before_reply. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -45,13 +47,14 @@ static void slow_handler(struct http_request *req, struct http_reply *rep)
 }
 
 static const struct http_route routes[] = {
-    {"POST", "/slow", "slow", slow_handler, false, false},
+    {"POST", "/slow", "slow", slow_handler, false, false, false},
 };
 
 struct client {
     pthread_t thread;
     uint16_t port;
-    long delay_ms; /* before it connects */
+    long delay_ms;    /* before it connects */
+    const char *path; /* NULL: /slow */
     int status;
 };
 
@@ -69,10 +72,12 @@ static void *client_main(void *arg)
             close(fd);
         return NULL;
     }
-    const char req[] = "POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+    char req[256];
+    int len = snprintf(req, sizeof req, "POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+                       c->path ? c->path : "/slow");
     char buf[512];
     ssize_t n = -1;
-    if (write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1))
+    if (write(fd, req, (size_t)len) == (ssize_t)len)
         n = read(fd, buf, sizeof buf - 1);
     if (n > 12) {
         buf[n] = '\0';
@@ -104,7 +109,7 @@ static int most_at_once(bool announced, int64_t run_wait_us)
     char *err = NULL;
     struct http_server *srv = http_server_start(&cfg, &err);
     cr_assert_not_null(srv, "%s", err ? err : "?");
-    struct client c[CLIENTS];
+    struct client c[CLIENTS] = {0};
     for (int i = 0; i < CLIENTS; i++) {
         c[i].port = http_server_port(srv);
         c[i].delay_ms = i < 2 ? 0 : 10L * i; /* two at once, then one every 10 ms */
@@ -137,4 +142,128 @@ Test(http_server, a_request_queued_too_long_wakes_another_worker)
      * before, which has waited long enough by then (the handlers sleep 400 ms) */
     int most = most_at_once(false, 1000);
     cr_expect_gt(most, 2, "no request went past the limit (%d at once)", most);
+}
+
+/* ---- routes that defer, with defer_on_io ---- */
+
+/* Where each part of the last request ran: 1 on an I/O thread, 2 on a worker (0: not run). */
+static atomic_int ran_first, ran_again, settled_on;
+static atomic_int handler_runs;
+
+static int where(void)
+{
+    char name[16] = "";
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    return strcmp(name, "cm-worker") == 0 ? 2 : 1;
+}
+
+static void *answer_later(void *arg)
+{
+    sleep_ms(20); /* after the handler returned, as a commit's answer comes */
+    http_answer(arg);
+    return NULL;
+}
+
+static void deferred_finish(struct http_request *req, struct http_reply *rep, void *arg)
+{
+    (void)req;
+    (void)arg;
+    http_reply_text(rep, 201, "text/plain", "done", 4);
+}
+
+/* Asks for a worker the first time when it cannot wait; then answers after it returns. */
+static void deferring_handler(struct http_request *req, struct http_reply *rep)
+{
+    (void)rep;
+    atomic_fetch_add(&handler_runs, 1);
+    atomic_store(atomic_load(&ran_first) ? &ran_again : &ran_first, where());
+    if (strcmp(req->path, "/asks") == 0 && !http_can_wait(req)) {
+        http_run_on_worker(req);
+        return;
+    }
+    cr_assert(http_can_defer(req));
+    http_defer(req, deferred_finish, NULL);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, answer_later, req), 0);
+    pthread_detach(t);
+}
+
+/* Replies at once, as a write refused from its reads does. */
+static void replying_handler(struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    atomic_fetch_add(&handler_runs, 1);
+    atomic_store(&ran_first, where());
+    http_reply_text(rep, 404, "text/plain", "no", 2);
+}
+
+static void settle(struct http_reply *rep)
+{
+    (void)rep;
+    atomic_store(&settled_on, where());
+}
+
+static const struct http_route deferring_routes[] = {
+    {"POST", "/defers", "defers", deferring_handler, false, false, true},
+    {"POST", "/asks", "asks", deferring_handler, false, false, true},
+    {"POST", "/replies", "replies", replying_handler, false, false, true},
+};
+
+/* One request to path on a server with defer_on_io as given; its status. */
+static int request_deferring(const char *path, bool defer_on_io)
+{
+    atomic_store(&ran_first, 0);
+    atomic_store(&ran_again, 0);
+    atomic_store(&settled_on, 0);
+    atomic_store(&handler_runs, 0);
+    struct http_server_config cfg = {
+        .host = "127.0.0.1",
+        .threads = 1,
+        .workers = 2,
+        .defer_on_io = defer_on_io,
+        .body_limit = 1024,
+        .header_limit = 8192,
+        .idle_timeout = 30,
+        .max_connections = 64,
+        .routes = deferring_routes,
+        .route_count = sizeof deferring_routes / sizeof deferring_routes[0],
+        .before_reply = settle,
+    };
+    char *err = NULL;
+    struct http_server *srv = http_server_start(&cfg, &err);
+    cr_assert_not_null(srv, "%s", err ? err : "?");
+    struct client c = {.port = http_server_port(srv), .path = path};
+    client_main(&c);
+    http_server_drain(srv, 5000);
+    return c.status;
+}
+
+Test(http_server, a_route_that_defers_runs_on_the_io_thread_with_defer_on_io)
+{
+    cr_expect_eq(request_deferring("/defers", true), 201);
+    cr_expect_eq(atomic_load(&ran_first), 1, "ran on an I/O thread");
+    cr_expect_eq(atomic_load(&handler_runs), 1);
+    cr_expect_eq(atomic_load(&settled_on), 0, "a deferred answer needs no before_reply");
+}
+
+Test(http_server, a_route_that_defers_runs_on_a_worker_without_defer_on_io)
+{
+    cr_expect_eq(request_deferring("/defers", false), 201);
+    cr_expect_eq(atomic_load(&ran_first), 2, "ran on a worker");
+    cr_expect_eq(atomic_load(&handler_runs), 1);
+}
+
+Test(http_server, a_handler_that_asks_runs_again_on_a_worker)
+{
+    cr_expect_eq(request_deferring("/asks", true), 201);
+    cr_expect_eq(atomic_load(&handler_runs), 2);
+    cr_expect_eq(atomic_load(&ran_first), 1, "first on the I/O thread");
+    cr_expect_eq(atomic_load(&ran_again), 2, "then on a worker");
+}
+
+Test(http_server, a_reply_decided_on_the_io_thread_gets_before_reply_on_a_worker)
+{
+    cr_expect_eq(request_deferring("/replies", true), 404);
+    cr_expect_eq(atomic_load(&ran_first), 1, "the handler ran on the I/O thread");
+    cr_expect_eq(atomic_load(&settled_on), 2, "before_reply (which may wait) on a worker");
 }
