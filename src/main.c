@@ -215,7 +215,8 @@ static int serve(int argc, char **argv)
         .body_limit = o.body_limit, .header_limit = o.header_limit,
         .idle_timeout = o.idle_timeout, .max_connections = o.max_connections,
         .routes = routes, .route_count = nroutes, .on_complete = on_complete,
-        .before_reply = api_settle_reply, .defer_on_io = store_io_safe(cfg.store),
+        .settle_ticket = api_settle_ticket, .settle = api_settle_reply,
+        .defer_on_io = store_io_safe(cfg.store),
     };
     struct http_server *srv = http_server_start(&hc, &err);
     if (!srv) {

@@ -23,8 +23,10 @@ struct api_config {
 void api_init(const struct api_config *cfg);
 /* The route table: API endpoints plus /healthz, /readyz, /metrics. */
 const struct http_route *api_routes(size_t *n);
-/* Before a handler's reply goes out (http_server_config.before_reply): waits until what the
- * handler read is durable (store_settle); a 503 instead when that cannot be. */
-void api_settle_reply(struct http_reply *rep);
+/* Before a handler's reply goes out (http_server_config.settle_ticket and settle): the ticket
+ * of what the handler read, taken on its thread (store_settle_ticket), then a wait until that is
+ * durable (store_settle_wait), on a thread that may wait; a 503 instead when it cannot be. */
+uint64_t api_settle_ticket(void);
+void api_settle_reply(struct http_reply *rep, uint64_t ticket);
 
 #endif

@@ -23,9 +23,14 @@ void api_reply_store_error(struct http_reply *rep)
     http_reply_error(rep, ERR_UNAVAILABLE, NULL, "the database is unavailable; retry later");
 }
 
-void api_settle_reply(struct http_reply *rep)
+uint64_t api_settle_ticket(void)
 {
-    if (store_settle(api_cfg.store) == STORE_OK)
+    return store_settle_ticket(api_cfg.store);
+}
+
+void api_settle_reply(struct http_reply *rep, uint64_t ticket)
+{
+    if (store_settle_wait(api_cfg.store, ticket) == STORE_OK)
         return;
     rep->etag[0] = '\0';
     api_reply_store_error(rep);

@@ -112,7 +112,8 @@ struct req_state {
     size_t body_len, body_cap;
     bool queued;      /* a reply was queued already (rejected before the body) */
     bool replied;     /* a worker finished: reply holds the answer */
-    bool settle;      /* an I/O thread ran the handler: the worker only calls before_reply */
+    bool settle;      /* an I/O thread ran the handler: the worker only settles its reply */
+    uint64_t ticket;  /* then what it read (cfg.settle_ticket, taken on the I/O thread) */
     atomic_int unanswered; /* a deferred reply: the worker's return and http_answer, to come */
     bool linger;      /* answered before its body was read: close lingering */
     struct http_reply reply;
@@ -356,6 +357,13 @@ static void answer_deferred(struct http_request *req)
         resume_replied(st);
 }
 
+/* A reply decided on this thread, from what this thread read: waits until that is durable. */
+static void settle_here(struct http_server *srv, struct http_reply *rep)
+{
+    if (srv->cfg.settle_ticket)
+        srv->cfg.settle(rep, srv->cfg.settle_ticket());
+}
+
 /* Under jobs_mu: wakes the idle worker on top of the stack for the oldest queued request, when
  * fewer than running_max run or it has waited too long (a worker can block where util/wait does
  * not see it: a page read from disk). */
@@ -416,16 +424,19 @@ static void *worker_main(void *arg)
         if (!srv->jobs_head)
             srv->jobs_tail = NULL;
         pthread_mutex_unlock(&srv->jobs_mu);
-        if (!st->settle)
-            st->route->handler(&st->req, &st->reply);
-        if (st->req.deferred) {
-            /* answered already, or to be answered by http_answer on another thread: a write
-             * answered after its commit is durable needs no settle */
-            answer_deferred(&st->req);
-        } else {
-            if (srv->cfg.before_reply)
-                srv->cfg.before_reply(&st->reply);
+        if (st->settle) {
+            srv->cfg.settle(&st->reply, st->ticket);
             resume_replied(st);
+        } else {
+            st->route->handler(&st->req, &st->reply);
+            if (st->req.deferred) {
+                /* answered already, or to be answered by http_answer on another thread: a
+                 * write answered after its commit is durable needs no settle */
+                answer_deferred(&st->req);
+            } else {
+                settle_here(srv, &st->reply);
+                resume_replied(st);
+            }
         }
         pthread_mutex_lock(&srv->jobs_mu);
     }
@@ -464,7 +475,8 @@ static void suspend_for_answer(struct req_state *st)
  * 0.061-0.073 ms an update instead of 0.068-0.092 (lower in every pair), req/s -8 to +12 %
  * (median +3 %); createTask +4 and +8 %, large-body updates +8 %. What would make it wait goes
  * to a worker after all: a handler that asks (http_run_on_worker: a jti to record), and a reply
- * decided from reads, whose before_reply may wait for the sync of the commits those reads saw.
+ * decided from reads that saw a commit not yet synced, whose settle waits for that sync (the
+ * ticket is taken here: what a thread read is known to that thread only).
  * A page the handler reads from disk (a cold cache) holds up this thread's other connections
  * for that read. */
 static void run_on_io(struct req_state *st, struct http_server *srv)
@@ -478,7 +490,7 @@ static void run_on_io(struct req_state *st, struct http_server *srv)
         queue_job(st, srv);
     } else if (st->req.deferred) {
         answer_deferred(&st->req);
-    } else if (srv->cfg.before_reply) {
+    } else if (srv->cfg.settle_ticket && (st->ticket = srv->cfg.settle_ticket()) != 0) {
         st->settle = true;
         queue_job(st, srv);
     } else {
@@ -546,8 +558,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return queue_reply(st, srv, &rep);
     if (st->route->fast || srv->nworkers == 0) {
         st->route->handler(&st->req, &rep);
-        if (!st->route->fast && srv->cfg.before_reply)
-            srv->cfg.before_reply(&rep);
+        if (!st->route->fast)
+            settle_here(srv, &rep);
         return queue_reply(st, srv, &rep);
     }
     if (st->route->defers && srv->cfg.defer_on_io) {

@@ -30,9 +30,12 @@ struct http_server_config {
     const struct http_route *routes;
     size_t route_count;
     http_complete_fn on_complete;
-    /* called after a handler that may block (not a fast route), on its thread, before its reply
-     * is sent; may replace the reply (NULL: none) */
-    void (*before_reply)(struct http_reply *rep);
+    /* After a handler that may block (not a fast route) replied without deferring: the ticket
+     * of what it read, taken on the thread that ran it (0: nothing to wait for), then settle,
+     * which may wait, on a thread that may (a worker, unless there are none), before the reply
+     * is sent; settle may replace the reply. NULL: neither. */
+    uint64_t (*settle_ticket)(void);
+    void (*settle)(struct http_reply *rep, uint64_t ticket);
 };
 
 /* Starts listening and serving; NULL with *err (heap) on failure. */

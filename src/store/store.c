@@ -65,7 +65,17 @@ int store_read(struct store *s, store_txn_fn fn, void *arg)
 
 int store_settle(struct store *s)
 {
-    return s->ops->settle ? s->ops->settle(s) : STORE_OK;
+    return store_settle_wait(s, store_settle_ticket(s));
+}
+
+uint64_t store_settle_ticket(struct store *s)
+{
+    return s->ops->settle_ticket ? s->ops->settle_ticket(s) : 0;
+}
+
+int store_settle_wait(struct store *s, uint64_t ticket)
+{
+    return ticket && s->ops->settle_wait ? s->ops->settle_wait(s, ticket) : STORE_OK;
 }
 
 int store_app_put(struct store_txn *t, const char *client_id, const char *account_id,

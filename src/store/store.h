@@ -120,6 +120,12 @@ int store_read(struct store *s, store_txn_fn fn, void *arg);
  * is durable (a backend may show a commit to readers before its sync ends). STORE_OK, or
  * STORE_ERROR when such a commit's sync failed. Forgets those reads either way. */
 int store_settle(struct store *s);
+/* store_settle in two steps, for an answer sent from another thread than the one that read:
+ * the ticket, taken on the thread that read, names the newest commit its reads may have seen
+ * that was not durable yet (0: none; the thread's reads are forgotten); store_settle_wait, on
+ * any thread, waits until that commit is durable (STORE_OK at once for 0). */
+uint64_t store_settle_ticket(struct store *s);
+int store_settle_wait(struct store *s, uint64_t ticket);
 
 /* Apps: the app document (JSON text, see auth/apps.h). get returns a heap copy in *json. */
 int store_app_put(struct store_txn *t, const char *client_id, const char *account_id,

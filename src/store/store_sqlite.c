@@ -682,7 +682,7 @@ static _Thread_local struct {
     uint64_t generation;
     struct sqlite_conn *conn;
 } tls_conn;
-/* The newest commit this thread's reads may have seen, of which store (sqlite_settle). */
+/* The newest commit this thread's reads may have seen, of which store (sqlite_settle_ticket). */
 static _Thread_local struct {
     uint64_t store_id;
     uint64_t seq;
@@ -1633,14 +1633,22 @@ static int sqlite_read(struct store *base, store_txn_fn fn, void *arg)
     return run_txn(base, ST_BEGIN, fn, arg);
 }
 
-/* Waits until the commits this thread's reads may have seen are synced (see the top). */
-static int sqlite_settle(struct store *base)
+/* The newest commit this thread's reads may have seen, unless it is synced already (see the
+ * top); the thread's reads are forgotten. */
+static uint64_t sqlite_settle_ticket(struct store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (tls_horizon.store_id != s->id)
-        return STORE_OK;
+        return 0;
     uint64_t want = tls_horizon.seq;
     tls_horizon.seq = 0;
+    return atomic_load(&s->synced) >= want ? 0 : want;
+}
+
+/* Waits until commit number want is synced. */
+static int sqlite_settle_wait(struct store *base, uint64_t want)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
     if (atomic_load(&s->synced) >= want)
         return STORE_OK;
     wait_enter();
@@ -3492,5 +3500,6 @@ static const struct store_ops sqlite_ops = {
     .activity_list = sqlite_activity_list,
     .jti_use = sqlite_jti_use,
     .bulk = sqlite_bulk,
-    .settle = sqlite_settle,
+    .settle_ticket = sqlite_settle_ticket,
+    .settle_wait = sqlite_settle_wait,
 };

@@ -2,8 +2,8 @@
  * run; a worker that announces a wait (util/wait) does not count; a queued request wakes another
  * worker past the limit once it has waited run_wait_us. A real server on a loopback port, with a
  * route whose handler sleeps, and one client thread per request. Then where a route that defers
- * runs (defer_on_io): on the I/O thread, or on a worker when it asks or its reply needs
- * before_reply. */
+ * runs (defer_on_io): on the I/O thread, or on a worker when it asks or its reply must wait for
+ * the sync of what it read (settled with the ticket taken where it read). */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,9 @@ static void *client_main(void *arg)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(c->port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    struct timeval tv = {.tv_sec = 20}; /* a reply that never comes fails the test, not hangs it */
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         if (fd >= 0)
             close(fd);
@@ -146,15 +150,23 @@ Test(http_server, a_request_queued_too_long_wakes_another_worker)
 
 /* ---- routes that defer, with defer_on_io ---- */
 
-/* Where each part of the last request ran: 1 on an I/O thread, 2 on a worker (0: not run). */
+/* Where each part of the last request ran: 1 on an MHD I/O thread, 2 on a worker (0: not run,
+ * -1: elsewhere). */
 static atomic_int ran_first, ran_again, settled_on;
 static atomic_int handler_runs;
+static atomic_ullong settled_ticket;
+static atomic_ullong reads_see; /* the ticket a handler's reads leave on its thread */
+static _Thread_local uint64_t thread_reads; /* as the store keeps what a thread read */
+static pthread_t answerer;
+static atomic_bool answerer_started;
 
 static int where(void)
 {
     char name[16] = "";
     pthread_getname_np(pthread_self(), name, sizeof name);
-    return strcmp(name, "cm-worker") == 0 ? 2 : 1;
+    if (strcmp(name, "cm-worker") == 0)
+        return 2;
+    return strncmp(name, "MHD-", 4) == 0 ? 1 : -1;
 }
 
 static void *answer_later(void *arg)
@@ -183,39 +195,52 @@ static void deferring_handler(struct http_request *req, struct http_reply *rep)
     }
     cr_assert(http_can_defer(req));
     http_defer(req, deferred_finish, NULL);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, answer_later, req), 0);
-    pthread_detach(t);
+    cr_assert_eq(pthread_create(&answerer, NULL, answer_later, req), 0);
+    atomic_store(&answerer_started, true);
 }
 
-/* Replies at once, as a write refused from its reads does. */
+/* Replies at once from its reads, as a write refused from them does. */
 static void replying_handler(struct http_request *req, struct http_reply *rep)
 {
     (void)req;
     atomic_fetch_add(&handler_runs, 1);
     atomic_store(&ran_first, where());
+    thread_reads = atomic_load(&reads_see);
     http_reply_text(rep, 404, "text/plain", "no", 2);
 }
 
-static void settle(struct http_reply *rep)
+static uint64_t take_ticket(void)
+{
+    uint64_t t = thread_reads;
+    thread_reads = 0;
+    return t;
+}
+
+static void settle(struct http_reply *rep, uint64_t ticket)
 {
     (void)rep;
     atomic_store(&settled_on, where());
+    atomic_store(&settled_ticket, ticket);
 }
 
 static const struct http_route deferring_routes[] = {
     {"POST", "/defers", "defers", deferring_handler, false, false, true},
     {"POST", "/asks", "asks", deferring_handler, false, false, true},
     {"POST", "/replies", "replies", replying_handler, false, false, true},
+    {"POST", "/replies-on-worker", "replies", replying_handler, false, false, false},
 };
 
-/* One request to path on a server with defer_on_io as given; its status. */
-static int request_deferring(const char *path, bool defer_on_io)
+/* One request to path on a server with defer_on_io as given, the handler's reads leaving
+ * ticket; its status. */
+static int request_deferring(const char *path, bool defer_on_io, uint64_t ticket)
 {
     atomic_store(&ran_first, 0);
     atomic_store(&ran_again, 0);
     atomic_store(&settled_on, 0);
+    atomic_store(&settled_ticket, 0);
     atomic_store(&handler_runs, 0);
+    atomic_store(&reads_see, ticket);
+    atomic_store(&answerer_started, false);
     struct http_server_config cfg = {
         .host = "127.0.0.1",
         .threads = 1,
@@ -227,43 +252,64 @@ static int request_deferring(const char *path, bool defer_on_io)
         .max_connections = 64,
         .routes = deferring_routes,
         .route_count = sizeof deferring_routes / sizeof deferring_routes[0],
-        .before_reply = settle,
+        .settle_ticket = take_ticket,
+        .settle = settle,
     };
     char *err = NULL;
     struct http_server *srv = http_server_start(&cfg, &err);
     cr_assert_not_null(srv, "%s", err ? err : "?");
     struct client c = {.port = http_server_port(srv), .path = path};
     client_main(&c);
+    if (atomic_load(&answerer_started))
+        pthread_join(answerer, NULL);
     http_server_drain(srv, 5000);
     return c.status;
 }
 
 Test(http_server, a_route_that_defers_runs_on_the_io_thread_with_defer_on_io)
 {
-    cr_expect_eq(request_deferring("/defers", true), 201);
+    cr_expect_eq(request_deferring("/defers", true, 0), 201);
     cr_expect_eq(atomic_load(&ran_first), 1, "ran on an I/O thread");
     cr_expect_eq(atomic_load(&handler_runs), 1);
-    cr_expect_eq(atomic_load(&settled_on), 0, "a deferred answer needs no before_reply");
+    cr_expect_eq(atomic_load(&settled_on), 0, "a deferred answer needs no settle");
 }
 
 Test(http_server, a_route_that_defers_runs_on_a_worker_without_defer_on_io)
 {
-    cr_expect_eq(request_deferring("/defers", false), 201);
+    cr_expect_eq(request_deferring("/defers", false, 0), 201);
     cr_expect_eq(atomic_load(&ran_first), 2, "ran on a worker");
     cr_expect_eq(atomic_load(&handler_runs), 1);
 }
 
 Test(http_server, a_handler_that_asks_runs_again_on_a_worker)
 {
-    cr_expect_eq(request_deferring("/asks", true), 201);
+    cr_expect_eq(request_deferring("/asks", true, 0), 201);
     cr_expect_eq(atomic_load(&handler_runs), 2);
     cr_expect_eq(atomic_load(&ran_first), 1, "first on the I/O thread");
     cr_expect_eq(atomic_load(&ran_again), 2, "then on a worker");
 }
 
-Test(http_server, a_reply_decided_on_the_io_thread_gets_before_reply_on_a_worker)
+/* The ticket of what the handler read is taken on the I/O thread, where it read (a worker's
+ * own would be empty), and settled on a worker, which may wait. */
+Test(http_server, a_reply_from_unsynced_reads_on_the_io_thread_is_settled_on_a_worker)
 {
-    cr_expect_eq(request_deferring("/replies", true), 404);
+    cr_expect_eq(request_deferring("/replies", true, 42), 404);
     cr_expect_eq(atomic_load(&ran_first), 1, "the handler ran on the I/O thread");
-    cr_expect_eq(atomic_load(&settled_on), 2, "before_reply (which may wait) on a worker");
+    cr_expect_eq(atomic_load(&settled_on), 2, "settled on a worker");
+    cr_expect_eq(atomic_load(&settled_ticket), 42, "with the I/O thread's ticket");
+}
+
+Test(http_server, a_reply_from_synced_reads_on_the_io_thread_goes_out_at_once)
+{
+    cr_expect_eq(request_deferring("/replies", true, 0), 404);
+    cr_expect_eq(atomic_load(&ran_first), 1);
+    cr_expect_eq(atomic_load(&settled_on), 0, "nothing to wait for: no worker, no settle");
+}
+
+Test(http_server, a_reply_on_a_worker_is_settled_there)
+{
+    cr_expect_eq(request_deferring("/replies-on-worker", true, 7), 404);
+    cr_expect_eq(atomic_load(&ran_first), 2);
+    cr_expect_eq(atomic_load(&settled_on), 2);
+    cr_expect_eq(atomic_load(&settled_ticket), 7);
 }

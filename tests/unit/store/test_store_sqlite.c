@@ -2791,6 +2791,73 @@ Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading
     sem_destroy(&sync_release);
 }
 
+/* The same settle in two steps, as a reply read on an HTTP I/O thread and settled on a worker:
+ * the ticket names the unsynced commit the reading thread saw, and another thread waits on it. */
+struct ticket_op {
+    pthread_t thread;
+    atomic_bool read_done, done;
+    int read_rc, rc;
+    uint64_t ticket;
+};
+
+static void *bg_read_ticket_main(void *arg)
+{
+    struct ticket_op *op = arg;
+    char *doc = NULL;
+    int64_t version = 0;
+    op->read_rc = get_record(STORE_TASK, "st-1", "acc-1", "ti-held", &doc, &version);
+    free(doc);
+    op->ticket = store_settle_ticket(st);
+    atomic_store(&op->read_done, true);
+    return NULL;
+}
+
+static void *bg_settle_wait_main(void *arg)
+{
+    struct ticket_op *op = arg;
+    op->rc = store_settle_wait(st, op->ticket);
+    atomic_store(&op->done, true);
+    return NULL;
+}
+
+Test(store_sqlite, a_ticket_taken_where_an_unsynced_commit_was_read_is_waited_on_elsewhere)
+{
+    reopen_full();
+    sem_init(&sync_entered, 0, 0);
+    sem_init(&sync_release, 0, 0);
+    atomic_store(&hold_syncs, true);
+    store_sqlite_before_sync = held_sync;
+
+    struct bg_op w = {0};
+    struct ticket_op r = {0};
+    pthread_create(&w.thread, NULL, bg_write_main, &w);
+    cr_assert_eq(wait_sem(&sync_entered, 5), 0, "the syncer syncs the write's commit");
+    pthread_create(&r.thread, NULL, bg_read_ticket_main, &r);
+    pthread_join(r.thread, NULL);
+    cr_assert_eq(r.read_rc, STORE_OK, "a commit is visible before its sync ends");
+    cr_assert_neq(r.ticket, 0, "the reader saw a commit not synced yet");
+    cr_assert_eq(store_settle_ticket(st), 0, "this thread read nothing");
+
+    pthread_create(&r.thread, NULL, bg_settle_wait_main, &r); /* another thread waits on it */
+    sleep_ms(50);
+    cr_assert_not(atomic_load(&r.done), "store_settle_wait waits for the sync of the ticket");
+
+    atomic_store(&hold_syncs, false);
+    sem_post(&sync_release);
+    pthread_join(w.thread, NULL);
+    pthread_join(r.thread, NULL);
+    cr_assert_eq(w.rc, STORE_OK);
+    cr_assert_eq(r.rc, STORE_OK);
+
+    /* synced now: a read of it leaves no ticket, and no ticket is no wait */
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-held", "{}", 1);
+    cr_assert_eq(store_settle_ticket(st), 0);
+    cr_assert_eq(store_settle_wait(st, 0), STORE_OK);
+    store_sqlite_before_sync = NULL;
+    sem_destroy(&sync_entered);
+    sem_destroy(&sync_release);
+}
+
 /* store_write_then: the caller does not wait; then gets the result where store_write returns */
 struct then_arg {
     sem_t done;
