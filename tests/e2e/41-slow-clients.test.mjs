@@ -57,8 +57,12 @@ describe('41 slow and greedy clients (--idle-timeout 2, --max-connections 64)', 
       assertOk(r, 'seed a fat task');
     });
     // warm every worker up; then let the idle timeout close this process's pooled keep-alive
-    // connections (fetch keeps them), so the baseline holds the listening socket and no client
+    // connections (fetch keeps them), so the baseline holds the listening socket and no client.
+    // The creates above ran on the I/O threads (on SQLite), and quick reads keep to the few
+    // workers that may run at once: reads of several MB, 16 at a time, queue long enough to
+    // wake the others (server.c's run_wait_us), so each opens its connection before the baseline
     await pool(64, 32, async () => assertOk(await client.post('getCases', { limit: 5 }), 'warm-up'));
+    await pool(48, 16, async () => assertOk(await client.post('getTasks', { caseId: bigCase._id, limit: 40 }), 'warm-up'));
     const deadline = Date.now() + (IDLE_S + 4) * 1000;
     await sleep(IDLE_S * 1000 + 500);
     while (conns() > 0 && Date.now() < deadline) await sleep(100);
