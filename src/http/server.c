@@ -6,14 +6,13 @@
  *
  * MHD's few I/O threads never wait on a commit or the network: a request whose route may block
  * is handed to a pool of worker threads while its connection is suspended; the worker runs the
- * handler,
- * keeps the reply and resumes the connection, and MHD sends it. So many requests can wait on
- * one group commit at once while the I/O threads keep serving others. A handler that writes may
- * also answer later (http_defer): the worker goes on to the next request, and whichever comes
- * second, the handler's return or its http_answer (from the store's syncer), resumes the
- * connection; the reply is then built on the I/O thread (http_finish). With defer_on_io, a
- * route that defers runs on the I/O thread itself (run_on_io): its reads are local and short,
- * its write is queued, and whatever would wait goes to a worker after all. */
+ * handler, keeps the reply and resumes the connection, and MHD sends it. So many requests can
+ * wait on one group commit at once while the I/O threads keep serving others. A handler that
+ * writes may also answer later (http_defer): the worker goes on to the next request, and
+ * whichever comes second, the handler's return or its http_answer (from the store's syncer),
+ * resumes the connection; the reply is then built on the I/O thread (http_finish). With
+ * defer_on_io, a route that defers runs on the I/O thread itself (run_on_io): its reads are
+ * local and short, its write is queued, and whatever would wait goes to a worker after all. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
