@@ -91,6 +91,22 @@ static void *client_main(void *arg)
     return NULL;
 }
 
+/* Starts a server on a free loopback port with one I/O thread and the test's limits, and what
+ * cfg sets beyond them. */
+static struct http_server *start(struct http_server_config *cfg)
+{
+    cfg->host = "127.0.0.1";
+    cfg->threads = 1;
+    cfg->body_limit = 1024;
+    cfg->header_limit = 8192;
+    cfg->idle_timeout = 30;
+    cfg->max_connections = 64;
+    char *err = NULL;
+    struct http_server *srv = http_server_start(cfg, &err);
+    cr_assert_not_null(srv, "%s", err ? err : "?");
+    return srv;
+}
+
 /* Serves CLIENTS requests at once with one I/O thread (2 workers may run) and returns how many
  * handlers ran at the same time, at most. */
 static int most_at_once(bool announced, int64_t run_wait_us)
@@ -98,21 +114,9 @@ static int most_at_once(bool announced, int64_t run_wait_us)
     atomic_store(&now_running, 0);
     atomic_store(&most_running, 0);
     atomic_store(&announce, announced);
-    struct http_server_config cfg = {
-        .host = "127.0.0.1",
-        .threads = 1,
-        .workers = 8,
-        .run_wait_us = run_wait_us,
-        .body_limit = 1024,
-        .header_limit = 8192,
-        .idle_timeout = 30,
-        .max_connections = 64,
-        .routes = routes,
-        .route_count = 1,
-    };
-    char *err = NULL;
-    struct http_server *srv = http_server_start(&cfg, &err);
-    cr_assert_not_null(srv, "%s", err ? err : "?");
+    struct http_server_config cfg = {.workers = 8, .run_wait_us = run_wait_us, .routes = routes,
+                                     .route_count = 1};
+    struct http_server *srv = start(&cfg);
     struct client c[CLIENTS] = {0};
     for (int i = 0; i < CLIENTS; i++) {
         c[i].port = http_server_port(srv);
@@ -242,22 +246,14 @@ static int request_deferring(const char *path, bool defer_on_io, uint64_t ticket
     atomic_store(&reads_see, ticket);
     atomic_store(&answerer_started, false);
     struct http_server_config cfg = {
-        .host = "127.0.0.1",
-        .threads = 1,
         .workers = 2,
         .defer_on_io = defer_on_io,
-        .body_limit = 1024,
-        .header_limit = 8192,
-        .idle_timeout = 30,
-        .max_connections = 64,
         .routes = deferring_routes,
         .route_count = sizeof deferring_routes / sizeof deferring_routes[0],
         .settle_ticket = take_ticket,
         .settle = settle,
     };
-    char *err = NULL;
-    struct http_server *srv = http_server_start(&cfg, &err);
-    cr_assert_not_null(srv, "%s", err ? err : "?");
+    struct http_server *srv = start(&cfg);
     struct client c = {.port = http_server_port(srv), .path = path};
     client_main(&c);
     if (atomic_load(&answerer_started))

@@ -2717,6 +2717,8 @@ struct bg_op {
     pthread_t thread;
     atomic_bool read_done, done;
     int read_rc, rc;
+    bool ticket_only; /* bg_read_settle_main takes the ticket instead of settling */
+    uint64_t ticket;
 };
 
 static void *bg_write_main(void *arg)
@@ -2728,7 +2730,8 @@ static void *bg_write_main(void *arg)
     return NULL;
 }
 
-/* Reads the record the held write wrote, then settles, on this thread. */
+/* Reads the record the held write wrote, then settles, on this thread (or only takes the
+ * ticket of what it read, for another thread to wait on). */
 static void *bg_read_settle_main(void *arg)
 {
     struct bg_op *op = arg;
@@ -2736,6 +2739,11 @@ static void *bg_read_settle_main(void *arg)
     int64_t version = 0;
     op->read_rc = get_record(STORE_TASK, "st-1", "acc-1", "ti-held", &doc, &version);
     free(doc);
+    if (op->ticket_only) {
+        op->ticket = store_settle_ticket(st);
+        atomic_store(&op->read_done, true);
+        return NULL;
+    }
     atomic_store(&op->read_done, true);
     op->rc = store_settle(st);
     atomic_store(&op->done, true);
@@ -2793,28 +2801,9 @@ Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading
 
 /* The same settle in two steps, as a reply read on an HTTP I/O thread and settled on a worker:
  * the ticket names the unsynced commit the reading thread saw, and another thread waits on it. */
-struct ticket_op {
-    pthread_t thread;
-    atomic_bool read_done, done;
-    int read_rc, rc;
-    uint64_t ticket;
-};
-
-static void *bg_read_ticket_main(void *arg)
-{
-    struct ticket_op *op = arg;
-    char *doc = NULL;
-    int64_t version = 0;
-    op->read_rc = get_record(STORE_TASK, "st-1", "acc-1", "ti-held", &doc, &version);
-    free(doc);
-    op->ticket = store_settle_ticket(st);
-    atomic_store(&op->read_done, true);
-    return NULL;
-}
-
 static void *bg_settle_wait_main(void *arg)
 {
-    struct ticket_op *op = arg;
+    struct bg_op *op = arg;
     op->rc = store_settle_wait(st, op->ticket);
     atomic_store(&op->done, true);
     return NULL;
@@ -2828,11 +2817,10 @@ Test(store_sqlite, a_ticket_taken_where_an_unsynced_commit_was_read_is_waited_on
     atomic_store(&hold_syncs, true);
     store_sqlite_before_sync = held_sync;
 
-    struct bg_op w = {0};
-    struct ticket_op r = {0};
+    struct bg_op w = {0}, r = {.ticket_only = true};
     pthread_create(&w.thread, NULL, bg_write_main, &w);
     cr_assert_eq(wait_sem(&sync_entered, 5), 0, "the syncer syncs the write's commit");
-    pthread_create(&r.thread, NULL, bg_read_ticket_main, &r);
+    pthread_create(&r.thread, NULL, bg_read_settle_main, &r);
     pthread_join(r.thread, NULL);
     cr_assert_eq(r.read_rc, STORE_OK, "a commit is visible before its sync ends");
     cr_assert_neq(r.ticket, 0, "the reader saw a commit not synced yet");
