@@ -2693,6 +2693,28 @@ static void held_sync(void)
         ;
 }
 
+/* From here the syncer stops before each sync (held_sync) until release_syncs. */
+static void hold_syncs_begin(void)
+{
+    sem_init(&sync_entered, 0, 0);
+    sem_init(&sync_release, 0, 0);
+    atomic_store(&hold_syncs, true);
+    store_sqlite_before_sync = held_sync;
+}
+
+static void release_syncs(void)
+{
+    atomic_store(&hold_syncs, false);
+    sem_post(&sync_release);
+}
+
+static void hold_syncs_end(void)
+{
+    store_sqlite_before_sync = NULL;
+    sem_destroy(&sync_entered);
+    sem_destroy(&sync_release);
+}
+
 static int wait_sem(sem_t *sem, int seconds)
 {
     struct timespec until;
@@ -2761,10 +2783,7 @@ Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading
 {
     cr_assert_eq(store_settle(st), STORE_OK, "durability normal: nothing to wait for");
     reopen_full();
-    sem_init(&sync_entered, 0, 0);
-    sem_init(&sync_release, 0, 0);
-    atomic_store(&hold_syncs, true);
-    store_sqlite_before_sync = held_sync;
+    hold_syncs_begin();
 
     struct bg_op w = {0}, r = {0};
     pthread_create(&w.thread, NULL, bg_write_main, &w);
@@ -2783,8 +2802,7 @@ Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading
     cr_assert_not(atomic_load(&r.done), "store_settle waits for the sync of what was read");
     cr_assert_not(atomic_load(&w.done));
 
-    atomic_store(&hold_syncs, false);
-    sem_post(&sync_release);
+    release_syncs();
     pthread_join(w.thread, NULL);
     pthread_join(r.thread, NULL);
     cr_assert_eq(w.rc, STORE_OK);
@@ -2794,9 +2812,7 @@ Test(store_sqlite, a_write_is_answered_after_its_sync_and_an_answer_from_reading
     cr_assert_eq(store_settle(st), STORE_OK);
     expect_doc(STORE_TASK, "st-1", "acc-1", "ti-held", "{}", 1);
     cr_assert_eq(store_settle(st), STORE_OK);
-    store_sqlite_before_sync = NULL;
-    sem_destroy(&sync_entered);
-    sem_destroy(&sync_release);
+    hold_syncs_end();
 }
 
 /* The same settle in two steps, as a reply read on an HTTP I/O thread and settled on a worker:
@@ -2812,10 +2828,7 @@ static void *bg_settle_wait_main(void *arg)
 Test(store_sqlite, a_ticket_taken_where_an_unsynced_commit_was_read_is_waited_on_elsewhere)
 {
     reopen_full();
-    sem_init(&sync_entered, 0, 0);
-    sem_init(&sync_release, 0, 0);
-    atomic_store(&hold_syncs, true);
-    store_sqlite_before_sync = held_sync;
+    hold_syncs_begin();
 
     struct bg_op w = {0}, r = {.ticket_only = true};
     pthread_create(&w.thread, NULL, bg_write_main, &w);
@@ -2830,8 +2843,7 @@ Test(store_sqlite, a_ticket_taken_where_an_unsynced_commit_was_read_is_waited_on
     sleep_ms(50);
     cr_assert_not(atomic_load(&r.done), "store_settle_wait waits for the sync of the ticket");
 
-    atomic_store(&hold_syncs, false);
-    sem_post(&sync_release);
+    release_syncs();
     pthread_join(w.thread, NULL);
     pthread_join(r.thread, NULL);
     cr_assert_eq(w.rc, STORE_OK);
@@ -2841,9 +2853,7 @@ Test(store_sqlite, a_ticket_taken_where_an_unsynced_commit_was_read_is_waited_on
     expect_doc(STORE_TASK, "st-1", "acc-1", "ti-held", "{}", 1);
     cr_assert_eq(store_settle_ticket(st), 0);
     cr_assert_eq(store_settle_wait(st, 0), STORE_OK);
-    store_sqlite_before_sync = NULL;
-    sem_destroy(&sync_entered);
-    sem_destroy(&sync_release);
+    hold_syncs_end();
 }
 
 /* store_write_then: the caller does not wait; then gets the result where store_write returns */
@@ -2877,10 +2887,7 @@ static void then_cb(int rc, void *arg)
 Test(store_sqlite, a_write_then_is_answered_on_another_thread_once_its_commit_is_synced)
 {
     reopen_full();
-    sem_init(&sync_entered, 0, 0);
-    sem_init(&sync_release, 0, 0);
-    atomic_store(&hold_syncs, true);
-    store_sqlite_before_sync = held_sync;
+    hold_syncs_begin();
     struct then_arg a = {.rc = -1, .r = record(STORE_TASK, "ti-then", "st-1", "acc-1",
                                                 "TS000001", "{\"a\":1}")};
     sem_init(&a.done, 0, 0);
@@ -2888,8 +2895,7 @@ Test(store_sqlite, a_write_then_is_answered_on_another_thread_once_its_commit_is
     cr_assert_eq(wait_sem(&sync_entered, 5), 0, "the syncer syncs the write's commit");
     sleep_ms(50);
     cr_assert_neq(sem_trywait(&a.done), 0, "then is not called before the sync");
-    atomic_store(&hold_syncs, false);
-    sem_post(&sync_release);
+    release_syncs();
     cr_assert_eq(wait_sem(&a.done, 5), 0, "then is called once the WAL is synced");
     cr_assert_eq(a.rc, STORE_OK);
     cr_assert_not(pthread_equal(a.thread, pthread_self()), "then runs on the store's thread");
@@ -2901,11 +2907,9 @@ Test(store_sqlite, a_write_then_is_answered_on_another_thread_once_its_commit_is
     store_write_then(st, abort_then_cb, &b, then_cb);
     cr_assert_eq(wait_sem(&b.done, 5), 0);
     cr_assert_eq(b.rc, STORE_ABORT);
-    store_sqlite_before_sync = NULL;
+    hold_syncs_end();
     sem_destroy(&a.done);
     sem_destroy(&b.done);
-    sem_destroy(&sync_entered);
-    sem_destroy(&sync_release);
 }
 
 Test(store_sqlite, a_write_then_without_a_syncer_is_answered_after_its_commit)
@@ -2954,10 +2958,7 @@ Test(store_sqlite, waits_for_a_commit_or_a_sync_are_announced)
     cr_expect_eq(n.enters, 1, "what it read is synced: no wait");
 
     /* a read of a commit whose sync is held waits in store_settle */
-    sem_init(&sync_entered, 0, 0);
-    sem_init(&sync_release, 0, 0);
-    atomic_store(&hold_syncs, true);
-    store_sqlite_before_sync = held_sync;
+    hold_syncs_begin();
     struct bg_op w = {0};
     pthread_create(&w.thread, NULL, bg_write_main, &w);
     cr_assert_eq(wait_sem(&sync_entered, 5), 0);
@@ -2965,16 +2966,13 @@ Test(store_sqlite, waits_for_a_commit_or_a_sync_are_announced)
     int64_t version = 0;
     cr_assert_eq(get_record(STORE_TASK, "st-1", "acc-1", "ti-held", &doc, &version), STORE_OK);
     free(doc);
-    atomic_store(&hold_syncs, false);
-    sem_post(&sync_release);
+    release_syncs();
     cr_assert_eq(store_settle(st), STORE_OK);
     cr_expect_eq(n.enters, 2, "settle waited for the sync");
     cr_expect_eq(n.leaves, 2);
     pthread_join(w.thread, NULL);
     wait_hooks_set(NULL);
-    store_sqlite_before_sync = NULL;
-    sem_destroy(&sync_entered);
-    sem_destroy(&sync_release);
+    hold_syncs_end();
 }
 
 /* ---- a case's taskIds (migration 13) ---- */
