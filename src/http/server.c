@@ -234,7 +234,8 @@ struct header_scan {
     int content_lengths;
     bool lengths_differ;
     const char *first_length;
-    bool transfer_encoding;
+    int transfer_encodings;
+    bool chunked; /* the one Transfer-Encoding is exactly chunked */
     bool host;
     size_t bytes;
 };
@@ -251,7 +252,9 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
         else if (!value || !h->first_length || strcmp(value, h->first_length) != 0)
             h->lengths_differ = true;
     } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
-        h->transfer_encoding = true;
+        h->transfer_encodings++;
+        /* the value as MHD compares it to decide it reads chunks (a trailing space is kept) */
+        h->chunked = value && strcasecmp(value, "chunked") == 0;
     } else if (strcasecmp(key, "Host") == 0) {
         h->host = true;
     }
@@ -284,8 +287,13 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
         err = ERR_HEADERS_TOO_LARGE;
     } else if (h.lengths_differ) {
         why = "conflicting Content-Length headers";
-    } else if (h.content_lengths && h.transfer_encoding) {
+    } else if (h.content_lengths && h.transfer_encodings) {
         why = "Content-Length together with Transfer-Encoding";
+    } else if (h.transfer_encodings && (h.transfer_encodings > 1 || !h.chunked)) {
+        /* MHD reads a body of any other coding (gzip; gzip, chunked) until the connection
+         * closes: the request hung until the idle timeout. RFC 9112 §6.3: a body whose coding
+         * does not end in chunked has no length; this server decodes no other coding. */
+        why = "Transfer-Encoding other than chunked";
     } else if (!h.host && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
         why = "an HTTP/1.1 request must carry a Host header";
     } else if (h.content_lengths) {

@@ -327,6 +327,19 @@ describe('01 http: methods, media types, headers (default settings)', () => {
         headers: [...rawHeaders(ctx), ['Content-Length', '7'], ['Transfer-Encoding', 'chunked']],
         body: '2\r\n{}\r\n0\r\n\r\n', autoLength: false,
       })],
+      // MHD read a body of any other coding until the connection closed: no answer for 30 s
+      ...[['gzip', '{}'], ['gzip, chunked', '2\r\n{}\r\n0\r\n\r\n'], ['identity', '{}'],
+        ['chunked\t', '2\r\n{}\r\n0\r\n\r\n']].map(([te, body]) => [
+        `Transfer-Encoding: ${te}`, (ctx) => buildRequest({
+          path: `${apiBase(ctx.app.streams[0])}getCases`,
+          headers: [...rawHeaders(ctx), ['Transfer-Encoding', te]],
+          body, autoLength: false,
+        })]),
+      ['Transfer-Encoding: chunked twice', (ctx) => buildRequest({
+        path: `${apiBase(ctx.app.streams[0])}getCases`,
+        headers: [...rawHeaders(ctx), ['Transfer-Encoding', 'chunked'], ['Transfer-Encoding', 'chunked']],
+        body: '2\r\n{}\r\n0\r\n\r\n', autoLength: false,
+      })],
       ['HTTP/1.1 request without Host', (ctx) => buildRequest({
         path: `${apiBase(ctx.app.streams[0])}createCase`,
         headers: rawHeaders(ctx).filter(([k]) => k !== 'Host'),
