@@ -204,6 +204,22 @@ out:
     return rc;
 }
 
+/* What a replay must match (API.md §6, "the same key with a different body is 409"): the body,
+ * and the endpoint and stream it was sent to. Hashed from the body alone, the same key and body
+ * sent to another stream of the app replayed the first stream's record as if created there. */
+static void request_hash(const struct http_request *req, enum doc_kind kind, char out[65])
+{
+    const char *endpoint = kind == DOC_CASE ? "createCase" : "createTask";
+    const char *stream = req->params[0];
+    size_t head = strlen(endpoint) + 1 + strlen(stream) + 1;
+    char *text = xmalloc(head + req->body_len + 1); /* snprintf ends the head with a NUL */
+    snprintf(text, head + 1, "%s\n%s\n", endpoint, stream);
+    if (req->body_len)
+        memcpy(text + head, req->body, req->body_len);
+    auth_sha256_hex(text, head + req->body_len, out);
+    free(text);
+}
+
 static bool idem_key_valid(const char *k)
 {
     size_t n = strlen(k);
@@ -305,7 +321,7 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
             create_call_free(call);
             return;
         }
-        auth_sha256_hex(req->body, req->body_len, job->body_hash);
+        request_hash(req, kind, job->body_hash);
     }
     int rc = STORE_OK;
     /* without an Idempotency-Key (whose check comes first, in the writer) a task is built here */

@@ -30,7 +30,7 @@ static const struct {
     [ERR_NOT_FOUND] = {404, "not_found", "not found"},
     [ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed", "only POST is allowed here"},
     [ERR_IDEMPOTENCY_CONFLICT] = {409, "idempotency_conflict",
-                                       "this Idempotency-Key was used with a different body"},
+                                       "this Idempotency-Key was used with a different body, endpoint or stream"},
     [ERR_CONFLICT] = {409, "conflict", "the request conflicts with the record's state"},
     [ERR_PRECONDITION_FAILED] = {412, "precondition_failed",
                                       "If-Match does not match the current ETag"},

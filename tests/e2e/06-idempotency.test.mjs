@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { useServer, T } from './lib/env.mjs';
+import { useServer, T, ids } from './lib/env.mjs';
 import { caseBody, taskBody, assertOk, assertError } from './lib/client.mjs';
 
 const key = () => `idem-${randomUUID()}`;
@@ -83,6 +83,24 @@ describe('06 idempotency', () => {
     assertError(await ctx.client.createTask({ ...body, name: 'Twice' }, { headers: { 'idempotency-key': k } }), 409, 'idempotency_conflict');
     const next = await ctx.client.newTask(ctx.cfg, theCase);
     assert.equal(num(next.refId), num(first.json.refId) + 1);
+  });
+
+  it('the same key and body sent to another endpoint or stream of the app → 409, not the first record', T, async () => {
+    // the hash covered the body alone: stream B's call replayed the case created in stream A
+    const [s1, s2] = [ids.stream(), ids.stream()];
+    const app = await ctx.env.createApp({ account: ctx.app.account, streams: [s1, s2] });
+    const cfg = await ctx.env.streamConfig(s1);
+    const c = ctx.server.client(app, s1);
+    const k = key();
+    const body = caseBody(cfg, { name: 'Stream A only' });
+    const first = await c.createCase(body, { headers: { 'idempotency-key': k } });
+    assertOk(first);
+    assert.equal(first.json.iId, s1);
+    assertError(await c.createCase(body, { headers: { 'idempotency-key': k }, stream: s2 }), 409, 'idempotency_conflict');
+    assertError(await c.createTask(body, { headers: { 'idempotency-key': k } }), 409, 'idempotency_conflict');
+    const again = await c.createCase(body, { headers: { 'idempotency-key': k } });
+    assertOk(again, 'the first stream still replays');
+    assert.equal(again.json._id, first.json._id);
   });
 
   it('concurrent requests with one key create one record', T, async () => {
