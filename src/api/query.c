@@ -76,19 +76,32 @@ static bool has_qtype(const json_t *v, enum qtype t)
     return false;
 }
 
-/* Unknown members and wrong types: 400 naming the member. */
+/* The index of query member k of a kind's queries, or the table's size if there is none. */
+static size_t query_member(const char *k, enum doc_kind kind)
+{
+    size_t i = 0, n = sizeof query_members / sizeof query_members[0];
+    while (i < n && !(strcmp(query_members[i].name, k) == 0 && (query_members[i].kinds & kind)))
+        i++;
+    return i;
+}
+
+/* Unknown members (all named) and wrong types: 400 naming the member. */
 static int check_members(const json_t *body, enum doc_kind kind, struct err *e)
 {
     const char *k;
     const json_t *v;
+    size_t n = sizeof query_members / sizeof query_members[0];
+    struct err_unknown unknown = {0};
     json_object_foreach((json_t *)body, k, v)
     {
-        size_t i = 0, n = sizeof query_members / sizeof query_members[0];
-        while (i < n && !(strcmp(query_members[i].name, k) == 0 && (query_members[i].kinds & kind)))
-            i++;
-        if (i == n)
-            return err_set(e, ERR_UNKNOWN_MEMBER, k, "unknown member %s in a %s query", k,
-                           kind == DOC_CASE ? "getCases" : "getTasks");
+        if (query_member(k, kind) == n)
+            err_unknown_add(&unknown, k);
+    }
+    if (err_unknown_set(&unknown, e, kind == DOC_CASE ? "in a getCases query" : "in a getTasks query"))
+        return -1;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        size_t i = query_member(k, kind);
         if (!json_is_null(v) && !has_qtype(v, query_members[i].type))
             return err_set(e, ERR_INVALID_TYPE, k, "%s must be %s", k,
                            qtype_names[query_members[i].type]);

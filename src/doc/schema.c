@@ -297,13 +297,21 @@ int doc_check_members(const json_t *body, enum doc_kind kind, bool create, struc
 {
     const char *k;
     const json_t *v;
+    struct err_unknown unknown = {0};
     json_object_foreach((json_t *)body, k, v)
     {
         const struct doc_member *m = doc_member_find(k, kind);
         if (!m || (m->access == DOC_INPUT && !create))
-            return err_set(e, ERR_UNKNOWN_MEMBER, k, "unknown member %s in a %s %s body", k,
-                           kind == DOC_CASE ? "case" : "task", create ? "create" : "update");
-        if (check_member(m, v, e))
+            err_unknown_add(&unknown, k);
+    }
+    char where[32];
+    snprintf(where, sizeof where, "in a %s %s body", kind == DOC_CASE ? "case" : "task",
+             create ? "create" : "update");
+    if (err_unknown_set(&unknown, e, where))
+        return -1;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        if (check_member(doc_member_find(k, kind), v, e))
             return -1;
     }
     return 0;

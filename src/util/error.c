@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const struct {
     unsigned status;
@@ -70,5 +71,32 @@ int err_set(struct err *e, enum err_code code, const char *field, const char *fm
     } else {
         snprintf(e->msg, sizeof e->msg, "%s", catalogue[code].msg);
     }
+    return -1;
+}
+
+void err_unknown_add(struct err_unknown *u, const char *name)
+{
+    if (u->count < ERR_UNKNOWN_NAMED)
+        u->names[u->count] = name;
+    u->count++;
+}
+
+int err_unknown_set(const struct err_unknown *u, struct err *e, const char *where)
+{
+    if (u->count == 0)
+        return 0;
+    err_set(e, ERR_UNKNOWN_MEMBER, u->names[0], "unknown member%s ", u->count > 1 ? "s" : "");
+    size_t named = u->count < ERR_UNKNOWN_NAMED ? u->count : ERR_UNKNOWN_NAMED;
+    size_t len = strlen(e->msg);
+    for (size_t i = 0; i < named && len < sizeof e->msg; i++) {
+        int n = snprintf(e->msg + len, sizeof e->msg - len, "%s%s", i ? ", " : "", u->names[i]);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    if (len < sizeof e->msg && u->count > named) {
+        int n = snprintf(e->msg + len, sizeof e->msg - len, " and %zu more", u->count - named);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    if (len < sizeof e->msg)
+        snprintf(e->msg + len, sizeof e->msg - len, " %s", where);
     return -1;
 }

@@ -3,6 +3,8 @@
 #ifndef CASEMGR_UTIL_ERROR_H
 #define CASEMGR_UTIL_ERROR_H
 
+#include <stddef.h>
+
 /* Stable machine words of the error envelope, each with its HTTP status. */
 enum err_code {
     ERR_BAD_REQUEST,
@@ -49,5 +51,17 @@ const char *err_message(enum err_code code);
 /* Fills e; field may be NULL; fmt NULL uses the default sentence. Returns -1 (for "return err_set(...)"). */
 int err_set(struct err *e, enum err_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* A body's unknown members, to be named together (API.md §7: "400 naming them", so that a client
+ * with several typos learns of all of them at once). The names are borrowed from the body. */
+#define ERR_UNKNOWN_NAMED 8
+struct err_unknown {
+    size_t count;
+    const char *names[ERR_UNKNOWN_NAMED]; /* the first ones */
+};
+void err_unknown_add(struct err_unknown *u, const char *name);
+/* With any gathered: ERR_UNKNOWN_MEMBER with the first as the field and the message "unknown
+ * member(s) a, b[ and n more] <where>"; returns -1. Without: 0, e untouched. */
+int err_unknown_set(const struct err_unknown *u, struct err *e, const char *where);
 
 #endif

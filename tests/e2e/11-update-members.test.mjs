@@ -181,5 +181,14 @@ describe('11 the member table', () => {
       }
       await assertUnchanged(ctx.client, kind, cur, 'after unknown members');
     });
+
+    it(`${kind}: several unknown members are all named in one answer, before a wrong type`, T, async () => {
+      const cur = await newRecord(ctx, kind);
+      const r = await update(ctx.client, kind, cur.doc._id, undefined, { body: '{"tags":5,"nmae":"x","desc":"d","foo":1}' });
+      assertRefused(r, 'unknown_member', 'nmae');
+      const msg = r.json.errors[0].msg;
+      assert.ok(msg.includes('nmae') && msg.includes('foo'), `both typos named: ${msg}`);
+      await assertUnchanged(ctx.client, kind, cur, 'after several unknown members');
+    });
   }
 });

@@ -59,6 +59,10 @@ describe('getCases/getTasks refusals (API.md §8, §10)', () => {
         }
         await refused(kind, { limit: 10, bogus: true }, 'unknown_member', 'bogus');
         await refused(kind, { '': 1 }, 'unknown_member');
+        const r = await list(ctx.client, kind, JSON.stringify({ limit: 'x', sortby: 1, serchText: 'a' }));
+        assertError(r, 400, 'unknown_member');
+        const msg = r.json.errors[0].msg;
+        assert.ok(msg.includes('sortby') && msg.includes('serchText'), `every unknown member named, before the wrong type: ${msg}`);
         if (kind === CASE) await refused(kind, { caseId: theCase._id }, 'unknown_member', 'caseId');
       });
 

@@ -529,6 +529,19 @@ Test(doc_schema, unknown_member_among_known_ones)
     json_decref(body);
 }
 
+Test(doc_schema, every_unknown_member_is_named_before_a_wrong_type)
+{
+    /* API.md §7 "400 naming them": the first check stopped at the first unknown member, and a
+     * wrong type ahead of it was answered instead */
+    json_t *body = json_pack("{s:i, s:i, s:s, s:i}", "tags", 1, "nmae", 1, "desc", "d", "foo", 2);
+    struct err e;
+    cr_assert_eq(doc_check_members(body, DOC_TASK, false, &e), -1);
+    cr_assert_eq(e.code, ERR_UNKNOWN_MEMBER);
+    cr_assert_str_eq(e.field, "nmae");
+    cr_assert_str_eq(e.msg, "unknown members nmae, foo in a task update body");
+    json_decref(body);
+}
+
 Test(doc_schema, many_valid_members_pass_together)
 {
     json_t *body = json_pack("{s:s, s:s, s:[s,s], s:{s:s}, s:{s:s}, s:b, s:I, s:[], s:n}", "name",

@@ -149,3 +149,39 @@ Test(util_error, set_keeps_percent_in_field_literal)
     cr_assert_str_eq(e.field, "%s%n%x");
     cr_assert_str_eq(e.msg, "unknown member %s%n%x");
 }
+
+Test(util_error, unknown_members_are_named_together)
+{
+    struct err e = {.code = ERR_INTERNAL};
+    struct err_unknown u = {0};
+    cr_assert_eq(err_unknown_set(&u, &e, "in x"), 0, "none gathered: no error");
+    cr_assert_eq(e.code, ERR_INTERNAL, "e untouched");
+    err_unknown_add(&u, "a");
+    cr_assert_eq(err_unknown_set(&u, &e, "in x"), -1);
+    cr_assert_eq(e.code, ERR_UNKNOWN_MEMBER);
+    cr_assert_str_eq(e.field, "a");
+    cr_assert_str_eq(e.msg, "unknown member a in x");
+    err_unknown_add(&u, "b");
+    err_unknown_set(&u, &e, "in x");
+    cr_assert_str_eq(e.msg, "unknown members a, b in x");
+    static const char *const more[] = {"c", "d", "e", "f", "g", "h", "i", "j"};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        err_unknown_add(&u, more[i]);
+    err_unknown_set(&u, &e, "in x");
+    cr_assert_str_eq(e.msg, "unknown members a, b, c, d, e, f, g, h and 2 more in x");
+}
+
+Test(util_error, unknown_members_with_long_names_are_cut_at_the_message_size)
+{
+    char name[300];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    struct err e;
+    struct err_unknown u = {0};
+    for (int i = 0; i < 5; i++)
+        err_unknown_add(&u, name);
+    err_unknown_set(&u, &e, "in x");
+    cr_assert_eq(strlen(e.msg), sizeof e.msg - 1);
+    cr_assert_eq(strncmp(e.msg, "unknown members nnn", 19), 0);
+    cr_assert_eq(strlen(e.field), sizeof e.field - 1);
+}
