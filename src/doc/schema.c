@@ -311,7 +311,8 @@ int doc_check_members(const json_t *body, enum doc_kind kind, bool create, struc
         return -1;
     json_object_foreach((json_t *)body, k, v)
     {
-        if (check_member(doc_member_find(k, kind), v, e))
+        const struct doc_member *m = doc_member_find(k, kind); /* none unknown by now */
+        if (m && check_member(m, v, e))
             return -1;
     }
     return 0;

@@ -86,7 +86,9 @@ int err_unknown_set(const struct err_unknown *u, struct err *e, const char *wher
     if (u->count == 0)
         return 0;
     err_set(e, ERR_UNKNOWN_MEMBER, u->names[0], "unknown member%s ", u->count > 1 ? "s" : "");
-    size_t named = u->count < ERR_UNKNOWN_NAMED ? u->count : ERR_UNKNOWN_NAMED;
+    size_t named = u->count;
+    if (named > ERR_UNKNOWN_NAMED)
+        named = ERR_UNKNOWN_NAMED;
     size_t len = strlen(e->msg);
     for (size_t i = 0; i < named && len < sizeof e->msg; i++) {
         int n = snprintf(e->msg + len, sizeof e->msg - len, "%s%s", i ? ", " : "", u->names[i]);

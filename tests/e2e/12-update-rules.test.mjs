@@ -67,10 +67,16 @@ describe('12 update rules', () => {
         });
       }
 
-      it(`${kind} dueDate: null → absent, ETA "", Due Date field ""`, T, async () => {
+      it(`${kind} dueDate: null → ${kind === TASK ? 'absent, ETA "", Due Date field ""' : '400 (a case\'s Due Date is required)'}`, T, async () => {
         const { rec } = await setUp(ctx, kind);
         const due = Date.now() + 3 * DAY;
-        okDoc(await update(ctx.client, kind, rec.doc._id, { dueDate: due }));
+        const set = okDoc(await update(ctx.client, kind, rec.doc._id, { dueDate: due }));
+        if (kind === CASE) {
+          // "required fields cannot be emptied" (API.md §7): null emptied it, fields could not
+          assertRefused(await update(ctx.client, kind, rec.doc._id, { dueDate: null }), 'invalid_value', 'dueDate');
+          await assertUnchanged(ctx.client, kind, set, 'after dueDate: null');
+          return;
+        }
         const { doc } = okDoc(await update(ctx.client, kind, rec.doc._id, { dueDate: null }));
         assert.ok(!('dueDate' in doc), `dueDate must be absent: ${doc.dueDate}`);
         assert.equal(doc.ETA, '');
@@ -492,7 +498,8 @@ describe('12 update rules', () => {
           [{ dueDate: past }, true], [{ status: { name: 'In-Progress' } }, true], [{ status: { name: 'On-Hold' } }, true],
           [{ status: { name: 'Waiting on Customer' } }, true], [{ status: { name: 'Resolved' } }, false],
           [{ status: { name: 'Closed' } }, false], [{ status: { name: 'Open' } }, true], [{ dueDate: future }, false],
-          [{ dueDate: past }, true], [{ dueDate: null }, false],
+          [{ dueDate: past }, true],
+          ...(kind === TASK ? [[{ dueDate: null }, false]] : []), // a case's Due Date is required
         ];
         for (const [body, want] of steps) {
           const { doc } = okDoc(await update(ctx.client, kind, id, body));
