@@ -111,6 +111,22 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     assert.equal(r.status, 404);
   });
 
+  it('an encoded NUL (%00) in the path is a character of the segment, not its end: 404', T, async () => {
+    // decoded, it ended the path there: updateTask/<id>%00junk changed that task
+    const theCase = await ctx.client.newCase(ctx.cfg);
+    const headers = { 'content-type': 'application/json', auth: ctx.client.token(), accountId: ctx.app.account };
+    const base = `${ctx.server.base}${apiBase(ctx.app.streams[0])}`;
+    for (const tail of ['%00', '%00junk']) {
+      assertError(await request(`${base}updateCase/${theCase._id}${tail}`, { headers, body: { desc: 'via a NUL' } }), 404, 'not_found');
+      assertError(await request(`${base}getCases${tail}`, { headers, body: {} }), 404, 'not_found');
+    }
+    const now = await ctx.client.post(`updateCase/${theCase._id}`, {});
+    assertOk(now);
+    assert.equal(now.json.desc, theCase.desc, 'the case was not changed');
+    // other escapes still decode: %43 is 'C'
+    assertOk(await request(`${base}getCases`.replace('getCases', 'get%43ases'), { headers, body: {} }));
+  });
+
   it("the vendor's browser headers are ignored (exact sample casing)", T, async () => {
     const stream = ctx.app.streams[0];
     const bytes = buildRequest({
