@@ -176,32 +176,6 @@ static const struct {
     const char *field, *member;
 } mirrors[] = {{"title", "name"}, {"description", "desc"}, {"dueDate", "dueDate"}};
 
-/* A member emptied (null, or "") whose mirror is a required field of the record: refused as
- * emptying the field is (API.md §7: "required fields cannot be emptied"). `{"dueDate": null}`
- * emptied a case's required Due Date, which the same change made through fields could not. */
-static int refuse_emptied_mirror(const json_t *doc, const char *member, struct err *e)
-{
-    for (size_t k = 0; k < sizeof mirrors / sizeof mirrors[0]; k++) {
-        if (strcmp(mirrors[k].member, member) != 0)
-            continue;
-        size_t i;
-        const json_t *f;
-        json_array_foreach(json_object_get(doc, "fields"), i, f)
-        {
-            const char *fname =
-                json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
-            if (!fname || strcmp(fname, mirrors[k].field) != 0 ||
-                !json_is_true(json_object_get(f, "required")))
-                continue;
-            const char *label = json_string_value(json_object_get(f, "displayName"));
-            return err_set(e, ERR_INVALID_VALUE, member,
-                           "%s cannot be emptied: field %s is required", member,
-                           label ? label : mirrors[k].field);
-        }
-    }
-    return 0;
-}
-
 static int apply_fields(json_t *doc, const json_t *v, const json_t *body, struct err *e)
 {
     size_t i;
@@ -267,8 +241,6 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
     }
     if (strcmp(name, "dueDate") == 0) {
         if (json_is_null(v)) {
-            if (refuse_emptied_mirror(doc, name, e))
-                return -1;
             json_object_del(doc, "dueDate");
             return 0;
         }
@@ -280,8 +252,6 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
     }
     if (strcmp(name, "name") == 0 && json_string_length(v) == 0)
         return err_set(e, ERR_INVALID_VALUE, name, "name cannot be empty");
-    if (strcmp(name, "desc") == 0 && is_empty_value(v) && refuse_emptied_mirror(doc, name, e))
-        return -1;
     if (strcmp(name, "fields") == 0) {
         if (json_is_null(v)) /* the Title field is required: fields cannot be emptied */
             return err_set(e, ERR_INVALID_VALUE, name, "fields cannot be cleared");

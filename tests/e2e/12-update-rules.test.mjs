@@ -67,16 +67,10 @@ describe('12 update rules', () => {
         });
       }
 
-      it(`${kind} dueDate: null → ${kind === TASK ? 'absent, ETA "", Due Date field ""' : '400 (a case\'s Due Date is required)'}`, T, async () => {
+      it(`${kind} dueDate: null → absent, ETA "", Due Date field ""`, T, async () => {
         const { rec } = await setUp(ctx, kind);
         const due = Date.now() + 3 * DAY;
-        const set = okDoc(await update(ctx.client, kind, rec.doc._id, { dueDate: due }));
-        if (kind === CASE) {
-          // "required fields cannot be emptied" (API.md §7): null emptied it, fields could not
-          assertRefused(await update(ctx.client, kind, rec.doc._id, { dueDate: null }), 'invalid_value', 'dueDate');
-          await assertUnchanged(ctx.client, kind, set, 'after dueDate: null');
-          return;
-        }
+        okDoc(await update(ctx.client, kind, rec.doc._id, { dueDate: due }));
         const { doc } = okDoc(await update(ctx.client, kind, rec.doc._id, { dueDate: null }));
         assert.ok(!('dueDate' in doc), `dueDate must be absent: ${doc.dueDate}`);
         assert.equal(doc.ETA, '');
@@ -498,8 +492,7 @@ describe('12 update rules', () => {
           [{ dueDate: past }, true], [{ status: { name: 'In-Progress' } }, true], [{ status: { name: 'On-Hold' } }, true],
           [{ status: { name: 'Waiting on Customer' } }, true], [{ status: { name: 'Resolved' } }, false],
           [{ status: { name: 'Closed' } }, false], [{ status: { name: 'Open' } }, true], [{ dueDate: future }, false],
-          [{ dueDate: past }, true],
-          ...(kind === TASK ? [[{ dueDate: null }, false]] : []), // a case's Due Date is required
+          [{ dueDate: past }, true], [{ dueDate: null }, false],
         ];
         for (const [body, want] of steps) {
           const { doc } = okDoc(await update(ctx.client, kind, id, body));

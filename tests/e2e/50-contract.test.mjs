@@ -75,7 +75,7 @@ describe('50 the contract through prism proxy --errors', () => {
     r = await call('createTask', taskBody(ctx.cfg, theCase, { name: 'Call back' }));
     passed(r, 200, 'createTask');
     const task = r.json;
-    passed(await call(`updateCase/${theCase._id}`, { status: { name: 'In Progress' }, tags: ['vip'], desc: null }), 200, 'updateCase');
+    passed(await call(`updateCase/${theCase._id}`, { status: { name: 'In Progress' }, tags: ['vip'], dueDate: null }), 200, 'updateCase');
     passed(await call(`updateTask/${task._id}`, { currAssignee: { _id: 'u-1', name: 'Ann' }, taskIds: ['x'] }), 200, 'updateTask');
     passed(await call('getCases', { selectedColumns: ['name', 'tasks'], sortBy: { refId: 'asc' } }), 200, 'getCases (selectedColumns)');
     passed(await call('getTasks', { caseId: theCase._id }), 200, 'getTasks');

