@@ -185,6 +185,7 @@ static int eta_buckets(const json_t *body, int64_t now, struct store_query *q, s
         {"later", week_end, INT64_MAX},
     };
     q->eta_filter = true;
+    unsigned taken = 0; /* buckets already in q->eta: a repeated name adds nothing */
     size_t i;
     const json_t *x;
     json_array_foreach(etas, i, x)
@@ -200,8 +201,14 @@ static int eta_buckets(const json_t *body, int64_t now, struct store_query *q, s
         if (b == n)
             return err_set(e, ERR_INVALID_VALUE, "ETAlist",
                            "ETAlist values are overdue, today, tomorrow, thisWeek, later, none");
-        if (q->neta < sizeof q->eta / sizeof q->eta[0])
-            q->eta[q->neta++] = (struct store_range){buckets[b].from, buckets[b].to};
+        /* each bucket once: repeated names filled the array, and buckets named after that were
+         * dropped (["overdue" x6, "later"] matched no later task) */
+        if (taken & (1u << b))
+            continue;
+        taken |= 1u << b;
+        _Static_assert(sizeof buckets / sizeof buckets[0] <= sizeof q->eta / sizeof q->eta[0],
+                       "every bucket fits in q->eta");
+        q->eta[q->neta++] = (struct store_range){buckets[b].from, buckets[b].to};
     }
     return 0;
 }

@@ -196,6 +196,10 @@ describe('getCases/getTasks filters (API.md §8)', () => {
         const all = await c({ ETAlist: ETA_BUCKETS, limit: 500 });
         assert.equal(all.page.totalResults, data.docs(kind).length, 'the six buckets cover every record exactly once');
         await c({ ETAlist: [], limit: 500 });
+        // a repeated name filled the server's six bucket slots and the buckets after it were dropped
+        const twoOf = await c({ ETAlist: ['overdue', 'later'], limit: 500 }, { nonEmpty: true });
+        const repeated = await c({ ETAlist: [...Array(7).fill('overdue'), 'later', 'later'], limit: 500 }, { nonEmpty: true });
+        assert.equal(repeated.page.totalResults, twoOf.page.totalResults);
       });
 
       it('customFields[]: by field _id or name, values OR, elements AND, exact match', T, async () => {
