@@ -78,6 +78,9 @@ int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool acc
         http_reply_error(rep, ERR_MISSING_SCOPE, NULL, NULL);
     } else if (!stream || !auth_app_has_stream(&id->app, stream)) {
         http_reply_error(rep, ERR_STREAM_NOT_ALLOWED, NULL, NULL);
+    } else if (account && http_header_count(req, "accountId") > 1) {
+        /* like auth: a proxy that checked one and casemgr could disagree on the tenant */
+        http_reply_error(rep, ERR_BAD_REQUEST, "accountId", "send one accountId header, not several");
     } else if (account && strcmp(account, id->app.account_id) != 0) {
         http_reply_error(rep, ERR_ACCOUNT_MISMATCH, NULL, NULL);
     } else if (!account && account_required) {

@@ -111,6 +111,27 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     assert.equal(r.status, 404);
   });
 
+  it('header values: whitespace after the value is not part of it; two accountId headers → 400', T, async () => {
+    // `accountId: <acc> ` was refused as another account, `auth: <jwt> ` as a bad token
+    const path = `${apiBase(ctx.app.streams[0])}getCases`;
+    const send = async (headers) => {
+      const r = await rawRequest(ctx.server.port, buildRequest({ path, headers, body: '{}' }));
+      r.conn.destroy();
+      return r;
+    };
+    const host = ['Host', `127.0.0.1:${ctx.server.port}`], ct = ['Content-Type', 'application/json'];
+    for (const ws of [' ', '\t', ' \t ']) {
+      const r = await send([host, ct, ['auth', ctx.client.token() + ws], ['accountId', ctx.app.account + ws]]);
+      assert.equal(r.status, 200, `trailing ${JSON.stringify(ws)}: ${r.statusLine} ${r.text.slice(0, 300)}`);
+    }
+    const other = 'a'.repeat(24);
+    for (const pair of [[ctx.app.account, other], [other, ctx.app.account], [ctx.app.account, ctx.app.account]]) {
+      const r = await send([host, ct, ['auth', ctx.client.token()], ...pair.map((a) => ['accountId', a])]);
+      assert.equal(r.status, 400, `accountId ${pair}: ${r.statusLine} ${r.text.slice(0, 300)}`);
+      assert.equal(JSON.parse(r.text.slice(r.text.indexOf('{'))).errors[0].field, 'accountId');
+    }
+  });
+
   it('an encoded NUL (%00) in the path is a character of the segment, not its end: 404', T, async () => {
     // decoded, it ended the path there: updateTask/<id>%00junk changed that task
     const theCase = await ctx.client.newCase(ctx.cfg);
