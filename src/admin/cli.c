@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ static int usage(void)
           "                     [--org o-...] [--name NAME] [--alg HS256|HS384|HS512] [--enforce-jti]\n"
           "  casemgr app list | app revoke CLIENT_ID\n"
           "  casemgr token --client-id ID --client-secret SECRET [--sub USER] [--ttl SECONDS]\n"
-          "                [--alg HS256]\n"
+          "                [--alg HS256|HS384|HS512]  (the app's, from the database; checks the secret)\n"
           "  casemgr stream show --stream st-...\n"
           "  casemgr template add --stream st-... --kind case|task [--id ID] --name NAME\n"
           "                       [--field name:type[:required]]...\n"
@@ -363,6 +364,64 @@ static int app_cmd(struct opts *o)
 
 /* ---- token ---- */
 
+struct app_get {
+    const char *client_id;
+    char *text;
+};
+
+static int app_get_txn(struct store_txn *t, void *arg)
+{
+    struct app_get *g = arg;
+    return store_app_get(t, g->client_id, &g->text);
+}
+
+/* The algorithm the app pins, after checking in the database (API.md §9: every subcommand works
+ * on the server's database) that the app exists, is not revoked and that the secret is its own:
+ * a token signed HS256 for an app set up with --alg HS512, or with a mistyped secret, was printed
+ * and then refused by the server with a bare 401. 0, or 1 with the reason on stderr. */
+static int token_alg(const struct opts *o, enum jwt_alg *alg)
+{
+    struct store *s = open_store(o);
+    if (!s)
+        return 1;
+    struct app_get g = {.client_id = o->client_id};
+    int rc = store_read(s, app_get_txn, &g);
+    store_close(s);
+    if (rc == STORE_NOT_FOUND) {
+        fprintf(stderr, "casemgr: no app %s in the database\n", o->client_id);
+        return 1;
+    }
+    struct auth_app app;
+    if (rc != STORE_OK || auth_app_parse(g.text, &app) != 0) {
+        fprintf(stderr, "casemgr: cannot read app %s from the database\n", o->client_id);
+        free(g.text);
+        return 1;
+    }
+    free(g.text);
+    struct auth_keyring keys;
+    char secret[AUTH_SECRET_LEN + 1];
+    int bad = 0;
+    if (load_keys(o, &keys) != 0 || auth_app_secret(&keys, app.doc, secret) != 0) {
+        fprintf(stderr, "casemgr: cannot derive the secret of app %s\n", o->client_id);
+        bad = 1;
+    } else if (strlen(o->client_secret) != strlen(secret) ||
+               CRYPTO_memcmp(o->client_secret, secret, strlen(secret)) != 0) {
+        fprintf(stderr, "casemgr: that is not the client secret of app %s\n", o->client_id);
+        bad = 1;
+    } else if (app.revoked) {
+        fprintf(stderr, "casemgr: app %s is revoked\n", o->client_id);
+        bad = 1;
+    } else if (o->alg && jwt_alg_parse(o->alg, alg) == 0 && *alg != app.alg) {
+        fprintf(stderr, "casemgr: app %s signs with %s, not %s\n", o->client_id,
+                jwt_alg_name(app.alg), o->alg);
+        bad = 1;
+    }
+    *alg = app.alg;
+    OPENSSL_cleanse(secret, sizeof secret);
+    auth_app_cleanup(&app);
+    return bad;
+}
+
 static int token_cmd(struct opts *o)
 {
     if (!o->client_id || !o->client_secret)
@@ -370,6 +429,8 @@ static int token_cmd(struct opts *o)
     enum jwt_alg alg = JWT_HS256;
     if (o->alg && jwt_alg_parse(o->alg, &alg) != 0)
         return usage();
+    if (token_alg(o, &alg) != 0)
+        return 1;
     int64_t now = time_now_ms() / 1000;
     char jti[ID_MAX];
     id_new("jti-", jti);

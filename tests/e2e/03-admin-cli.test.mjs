@@ -131,10 +131,30 @@ describe('03 admin cli: token', () => {
     assert.equal(res.json.createdBy._id, 'u-cli-user');
   });
 
-  it('a token with a wrong secret is refused by the server', T, async () => {
-    const r = await env.cli(['token', '--client-id', app.clientId, '--client-secret', 'definitely-not-the-secret-0123456789']);
-    if (r.code !== 0) return; // refusing to mint is fine too
-    assertError(await server.client(app).createCase(caseBody(cfg), { token: r.stdout.trim() }), 401, 'unauthorized');
+  it('casemgr token refuses a wrong secret, an unknown or revoked app and another algorithm (exit 1, no token)', T, async () => {
+    // it printed a token for each, which the server then refused with a bare 401
+    const refused = async (args, why) => {
+      const r = await env.cli(['token', ...args]);
+      assert.equal(r.code, 1, `${why}: exit ${r.code}, stdout ${r.stdout}`);
+      assert.equal(r.stdout, '', `${why}: no token`);
+      assert.ok(r.stderr.length > 0, `${why}: a reason on stderr`);
+    };
+    await refused(['--client-id', app.clientId, '--client-secret', 'definitely-not-the-secret-0123456789'], 'wrong secret');
+    await refused(['--client-id', app.clientId, '--client-secret', app.clientSecret.slice(0, -1)], 'secret cut short');
+    await refused(['--client-id', 'cs-00000000-0000-4000-8000-000000000000', '--client-secret', app.clientSecret], 'unknown app');
+    await refused(['--client-id', app.clientId, '--client-secret', app.clientSecret, '--alg', 'HS512'], 'not the app\'s algorithm');
+    const gone = await env.createApp({ streams: app.streams });
+    const rv = await env.cli(['app', 'revoke', gone.clientId]);
+    assert.equal(rv.code, 0, rv.stderr);
+    await refused(['--client-id', gone.clientId, '--client-secret', gone.clientSecret], 'revoked app');
+  });
+
+  it('casemgr token signs with the algorithm the app was set up with', T, async () => {
+    const hs512 = await env.createApp({ streams: app.streams, alg: 'HS512' });
+    const r = await env.cli(['token', '--client-id', hs512.clientId, '--client-secret', hs512.clientSecret]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(decodeJwt(r.stdout.trim()).header.alg, 'HS512');
+    assertOk(await server.client(hs512).createCase(caseBody(cfg), { token: r.stdout.trim() }));
   });
 });
 
