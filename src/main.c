@@ -20,7 +20,7 @@ struct serve_opts {
     unsigned port;
     const char *db, *key_file;
     unsigned threads, workers;
-    size_t body_limit, header_limit, max_depth, max_string, max_array;
+    size_t body_limit, header_limit, max_depth, max_string, max_array, max_name;
     unsigned idle_timeout, max_connections;
     long max_token_age;
     bool durability_normal, access_log;
@@ -47,6 +47,7 @@ static void serve_usage(void)
         "  --max-depth N           deepest JSON nesting (default 32)\n"
         "  --max-string BYTES      longest JSON string (default 65536)\n"
         "  --max-array N           longest JSON array (default 10000)\n"
+        "  --max-name BYTES        longest name of a case or task, and Title field (default 1024)\n"
         "  --idle-timeout SECONDS  close connections idle or trickling a request this long (30)\n"
         "  --max-connections N     connections at once (default 1024)\n"
         "  --max-token-age SECONDS oldest iat accepted for tokens without exp (default 3600)\n"
@@ -90,7 +91,7 @@ static int parse_listen(const char *s, struct serve_opts *o)
 static int parse_serve(int argc, char **argv, struct serve_opts *o)
 {
     enum { O_LISTEN = 256, O_DB, O_KEY, O_DUR, O_THREADS, O_WORKERS, O_BODY, O_HEADER, O_DEPTH, O_STRING,
-           O_ARRAY, O_IDLE, O_CONNS, O_AGE, O_LOG, O_HELP };
+           O_ARRAY, O_NAME, O_IDLE, O_CONNS, O_AGE, O_LOG, O_HELP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
@@ -103,6 +104,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
         {"max-depth", required_argument, NULL, O_DEPTH},
         {"max-string", required_argument, NULL, O_STRING},
         {"max-array", required_argument, NULL, O_ARRAY},
+        {"max-name", required_argument, NULL, O_NAME},
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"max-connections", required_argument, NULL, O_CONNS},
         {"max-token-age", required_argument, NULL, O_AGE},
@@ -114,7 +116,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
     *o = (struct serve_opts){
         .host = "127.0.0.1", .port = 8080, .threads = cores > 0 ? (unsigned)cores : 2, .workers = 64,
         .body_limit = 1 << 20, .header_limit = 16384, .max_depth = 32, .max_string = 65536,
-        .max_array = 10000, .idle_timeout = 30, .max_connections = 1024, .max_token_age = 3600,
+        .max_array = 10000, .max_name = 1024, .idle_timeout = 30, .max_connections = 1024, .max_token_age = 3600,
         .access_log = true,
     };
     optind = 1;
@@ -150,6 +152,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
             if (c == O_DEPTH) o->max_depth = v;
             if (c == O_STRING) o->max_string = v;
             if (c == O_ARRAY) o->max_array = v;
+            if (c == O_NAME) o->max_name = v;
             if (c == O_IDLE) o->idle_timeout = v > 86400 ? 86400 : (unsigned)v;
             if (c == O_CONNS) o->max_connections = v > 65536 ? 65536 : (unsigned)v;
             if (c == O_AGE) o->max_token_age = (long)v;
@@ -178,7 +181,7 @@ static int serve(int argc, char **argv)
     struct api_config cfg = {
         .policy = {.leeway = 60, .max_age = o.max_token_age},
         .limits = {.max_depth = o.max_depth, .max_string = o.max_string,
-                   .max_array = o.max_array},
+                   .max_array = o.max_array, .max_name = o.max_name},
     };
     char *err = NULL;
     if (auth_keyring_load(key_path, true, &cfg.keys, &err) != 0) {

@@ -306,7 +306,7 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
     struct create_job *job = &call->job;
     *job = (struct create_job){.kind = kind, .body = call->body,
                                .client_id = call->id.app.client_id};
-    if (doc_check_members(call->body, kind, true, &job->e)) {
+    if (doc_check_members(call->body, kind, true, &api_cfg.limits, &job->e)) {
         http_reply_err(rep, &job->e);
         create_call_free(call);
         return;

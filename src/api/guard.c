@@ -112,6 +112,7 @@ void api_doc_ctx(const struct auth_identity *id, const char *stream_id, struct d
     ctx->account_id = id->app.account_id;
     ctx->org_id = id->app.org_id;
     ctx->now_ms = time_now_ms();
+    ctx->limits = &api_cfg.limits;
     if (id->sub) {
         ctx->actor.id = id->sub;
         ctx->actor.name = id->user_name ? id->user_name : "";

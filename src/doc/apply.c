@@ -176,7 +176,8 @@ static const struct {
     const char *field, *member;
 } mirrors[] = {{"title", "name"}, {"description", "desc"}, {"dueDate", "dueDate"}};
 
-static int apply_fields(json_t *doc, const json_t *v, const json_t *body, struct err *e)
+static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t max_name,
+                        struct err *e)
 {
     size_t i;
     const json_t *given;
@@ -204,8 +205,9 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, struct
                 else if (doc_parse_due_date(val, "fields", &ms, e) == 0)
                     json_object_set_new(doc, "dueDate", json_integer(ms));
             } else if (json_is_string(val)) {
-                if (strcmp(mirrors[k].member, "name") == 0 && json_string_length(val) > 1024)
-                    return err_set(e, ERR_STRING_TOO_LONG, "fields", "Title is longer than 1024 bytes");
+                if (strcmp(mirrors[k].member, "name") == 0 && json_string_length(val) > max_name)
+                    return err_set(e, ERR_STRING_TOO_LONG, "fields",
+                                   "Title is longer than %zu bytes", max_name);
                 json_object_set(doc, mirrors[k].member, val);
             }
         }
@@ -255,7 +257,8 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
     if (strcmp(name, "fields") == 0) {
         if (json_is_null(v)) /* the Title field is required: fields cannot be emptied */
             return err_set(e, ERR_INVALID_VALUE, name, "fields cannot be cleared");
-        return apply_fields(doc, v, body, e);
+        return apply_fields(doc, v, body,
+                            (ctx->limits ? ctx->limits : &doc_default_limits)->max_name, e);
     }
     if (strcmp(name, "currAssignee") == 0 && !json_object_get(body, "assigneeType")) {
         bool empty = json_is_null(v) || json_object_size(v) == 0;

@@ -24,6 +24,7 @@ struct doc_ctx {
     const json_t *config; /* doc/config.h document */
     struct doc_actor actor;
     int64_t now_ms;
+    const struct doc_limits *limits; /* NULL: doc_default_limits */
 };
 
 /* Sets member m of doc to v (v already passed doc_check_members): null clears, status/priority

@@ -178,7 +178,7 @@ fail:
 
 json_t *doc_create_case(const json_t *body, const struct doc_ctx *ctx, struct err *e)
 {
-    if (doc_check_members(body, DOC_CASE, true, e) ||
+    if (doc_check_members(body, DOC_CASE, true, ctx->limits, e) ||
         check_required(body, case_required, sizeof case_required / sizeof case_required[0], e))
         return NULL;
     if (json_string_length(json_object_get(body, "name")) == 0) {
@@ -211,7 +211,7 @@ json_t *doc_create_case(const json_t *body, const struct doc_ctx *ctx, struct er
 json_t *doc_create_task(const json_t *body, const json_t *case_doc, const struct doc_ctx *ctx,
                         struct err *e)
 {
-    if (doc_check_members(body, DOC_TASK, true, e) ||
+    if (doc_check_members(body, DOC_TASK, true, ctx->limits, e) ||
         check_required(body, task_required, sizeof task_required / sizeof task_required[0], e))
         return NULL;
     if (!json_equal(json_object_get(body, "caseRefId"), json_object_get(case_doc, "refId"))) {

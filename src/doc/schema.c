@@ -12,63 +12,64 @@
 #define IN DOC_F_IN_DOC
 
 static const struct doc_member members[] = {
-    /* name, type, element, access, kinds, flags, max_len */
-    {"_id", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"caseId", DOC_STRING, DOC_ANY, DOC_RO, DOC_TASK, IN, 0}, /* create input, then read-only */
-    {"caseRefId", DOC_STRING, DOC_ANY, DOC_RO, DOC_TASK, IN, 0},
-    {"caseTmp", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0}, /* a task's caseTmp is its taskTmp */
-    {"taskTmp", DOC_STRING, DOC_ANY, DOC_RW, DOC_TASK, IN, 0},
-    {"name", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_NO_CLEAR, 1024},
-    {"lname", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
-    {"desc", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"tags", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
-    {"userInfo", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"sessIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
-    {"accountId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"iId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"lid", DOC_STRING, DOC_ANY, DOC_RO, BOTH, 0, 0}, /* the seed's name for iId */
-    {"orgId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"convIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
-    {"status", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"source", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"language", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"conversationType", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"fields", DOC_ARRAY, DOC_OBJECT, DOC_RW, BOTH, IN, 0},
-    {"participants", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"priority", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"refId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"assigneeType", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"isCustTsk", DOC_BOOL, DOC_ANY, DOC_RW, DOC_TASK, IN, 0},
-    {"isActive", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, IN, 0},
+    /* name, type, element, access, kinds, flags */
+    {"_id", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN},
+    {"caseId", DOC_STRING, DOC_ANY, DOC_RO, DOC_TASK, IN}, /* create input, then read-only */
+    {"caseRefId", DOC_STRING, DOC_ANY, DOC_RO, DOC_TASK, IN},
+    {"caseTmp", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN}, /* a task's caseTmp is its taskTmp */
+    {"taskTmp", DOC_STRING, DOC_ANY, DOC_RW, DOC_TASK, IN},
+    {"name", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_NO_CLEAR | DOC_F_NAME},
+    {"lname", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN},
+    {"desc", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN},
+    {"tags", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN},
+    {"userInfo", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN},
+    {"sessIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN},
+    {"accountId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN},
+    {"iId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN},
+    {"lid", DOC_STRING, DOC_ANY, DOC_RO, BOTH, 0}, /* the seed's name for iId */
+    {"orgId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN},
+    {"convIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN},
+    {"status", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN},
+    {"source", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN},
+    {"language", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN},
+    {"conversationType", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN},
+    {"fields", DOC_ARRAY, DOC_OBJECT, DOC_RW, BOTH, IN},
+    {"participants", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN},
+    {"priority", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN},
+    {"refId", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN},
+    {"assigneeType", DOC_STRING, DOC_ANY, DOC_RW, BOTH, IN},
+    {"isCustTsk", DOC_BOOL, DOC_ANY, DOC_RW, DOC_TASK, IN},
+    {"isActive", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, IN},
     /* members of a case's document; a task accepts them because the seed's table lists them */
-    {"taskIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN | DOC_F_CASE_DOC, 0},
-    {"supportCustomTasks", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_CASE_DOC, 0},
-    {"tasks", DOC_ARRAY, DOC_ANY, DOC_MANAGED, DOC_CASE, IN, 0},
-    {"attachments", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"feedback", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"createdBy", DOC_OBJECT, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"updatedBy", DOC_OBJECT, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
-    {"timestampValue", DOC_NUMBER, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
-    {"activityIds", DOC_ARRAY, DOC_STRING, DOC_MANAGED, BOTH, IN, 0},
-    {"commentIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
-    {"resolutionCmts", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"dueDate", DOC_NUMBER, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_DATE, 0},
-    {"isBreached", DOC_BOOL, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
-    {"queues", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"channel", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN, 0},
-    {"createdAt", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN, 0},
-    {"updatedAt", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
-    {"currAssignee", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN, 0},
-    {"ETA", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN, 0},
+    {"taskIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN | DOC_F_CASE_DOC},
+    {"supportCustomTasks", DOC_BOOL, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_CASE_DOC},
+    {"tasks", DOC_ARRAY, DOC_ANY, DOC_MANAGED, DOC_CASE, IN},
+    {"attachments", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN},
+    {"feedback", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN},
+    {"createdBy", DOC_OBJECT, DOC_ANY, DOC_RO, BOTH, IN},
+    {"updatedBy", DOC_OBJECT, DOC_ANY, DOC_MANAGED, BOTH, IN},
+    {"timestampValue", DOC_NUMBER, DOC_ANY, DOC_MANAGED, BOTH, IN},
+    {"activityIds", DOC_ARRAY, DOC_STRING, DOC_MANAGED, BOTH, IN},
+    {"commentIds", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN},
+    {"resolutionCmts", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN},
+    {"dueDate", DOC_NUMBER, DOC_ANY, DOC_RW, BOTH, IN | DOC_F_DATE},
+    {"isBreached", DOC_BOOL, DOC_ANY, DOC_MANAGED, BOTH, IN},
+    {"queues", DOC_ARRAY, DOC_ANY, DOC_RW, BOTH, IN},
+    {"channel", DOC_ARRAY, DOC_STRING, DOC_RW, BOTH, IN},
+    {"createdAt", DOC_STRING, DOC_ANY, DOC_RO, BOTH, IN},
+    {"updatedAt", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN},
+    {"currAssignee", DOC_OBJECT, DOC_ANY, DOC_RW, BOTH, IN},
+    {"ETA", DOC_STRING, DOC_ANY, DOC_MANAGED, BOTH, IN},
     /* createCase folds these into userInfo (API.md §6) */
-    {"emailId", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_CASE, 0, 0},
-    {"phoneNumber", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_CASE, 0, 0},
+    {"emailId", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_CASE, 0},
+    {"phoneNumber", DOC_STRING, DOC_ANY, DOC_INPUT, DOC_CASE, 0},
 };
 
 const struct doc_limits doc_default_limits = {
     .max_depth = 32,
     .max_string = 65536,
     .max_array = 10000,
+    .max_name = 1024,
 };
 
 const struct doc_member *doc_members(size_t *n)
@@ -264,7 +265,8 @@ json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *li
     return v;
 }
 
-static int check_member(const struct doc_member *m, const json_t *v, struct err *e)
+static int check_member(const struct doc_member *m, const json_t *v,
+                        const struct doc_limits *lim, struct err *e)
 {
     if (json_is_null(v)) {
         if (m->flags & DOC_F_NO_CLEAR)
@@ -287,14 +289,17 @@ static int check_member(const struct doc_member *m, const json_t *v, struct err 
                                m->name, doc_type_name(m->elem), i);
         }
     }
-    if (m->type == DOC_STRING && m->max_len && json_string_length(v) > m->max_len)
+    if ((m->flags & DOC_F_NAME) && json_string_length(v) > lim->max_name)
         return err_set(e, ERR_STRING_TOO_LONG, m->name, "%s is longer than %zu bytes", m->name,
-                       m->max_len);
+                       lim->max_name);
     return 0;
 }
 
-int doc_check_members(const json_t *body, enum doc_kind kind, bool create, struct err *e)
+int doc_check_members(const json_t *body, enum doc_kind kind, bool create,
+                      const struct doc_limits *lim, struct err *e)
 {
+    if (!lim)
+        lim = &doc_default_limits;
     const char *k;
     const json_t *v;
     struct err_unknown unknown = {0};
@@ -312,7 +317,7 @@ int doc_check_members(const json_t *body, enum doc_kind kind, bool create, struc
     json_object_foreach((json_t *)body, k, v)
     {
         const struct doc_member *m = doc_member_find(k, kind); /* none unknown by now */
-        if (m && check_member(m, v, e))
+        if (m && check_member(m, v, lim, e))
             return -1;
     }
     return 0;

@@ -26,6 +26,7 @@ enum {
     DOC_F_NO_CLEAR = 1 << 1, /* null is refused (name) */
     DOC_F_IN_DOC = 1 << 2,   /* part of the returned document (not only an accepted input) */
     DOC_F_CASE_DOC = 1 << 3, /* with DOC_F_IN_DOC: in a case's document only */
+    DOC_F_NAME = 1 << 4,     /* a string of at most doc_limits.max_name bytes (name) */
 };
 
 struct doc_member {
@@ -35,7 +36,6 @@ struct doc_member {
     enum doc_access access;
     unsigned kinds; /* DOC_CASE | DOC_TASK: documents that accept it */
     unsigned flags;
-    size_t max_len; /* strings: bytes; 0 = the general string limit */
 };
 
 /* Limits on any body (API.md §7), each a setting. */
@@ -43,6 +43,7 @@ struct doc_limits {
     size_t max_depth;
     size_t max_string;
     size_t max_array;
+    size_t max_name; /* a record's name (and its Title field) */
 };
 
 extern const struct doc_limits doc_default_limits;
@@ -61,9 +62,11 @@ const char *doc_type_name(enum doc_type t);
 json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *lim, struct err *e);
 /* Checks depth, string and array limits of an already parsed value; 0 or -1 with *e. */
 int doc_check_limits(const json_t *v, const struct doc_limits *lim, struct err *e);
-/* Checks every member of body against the table for kind: known, right type (null allowed where it
- * clears), right element types, name length. create selects the create rules (DOC_INPUT members
- * allowed). Returns 0 or -1 with *e naming the member. */
-int doc_check_members(const json_t *body, enum doc_kind kind, bool create, struct err *e);
+/* Checks every member of body against the table for kind: known (every unknown one named), right
+ * type (null allowed where it clears), right element types, name length (lim->max_name; NULL:
+ * doc_default_limits). create selects the create rules (DOC_INPUT members allowed). Returns 0 or
+ * -1 with *e naming the member. */
+int doc_check_members(const json_t *body, enum doc_kind kind, bool create,
+                      const struct doc_limits *lim, struct err *e);
 
 #endif

@@ -144,8 +144,13 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     const now = await ctx.client.post(`updateCase/${theCase._id}`, {});
     assertOk(now);
     assert.equal(now.json.desc, theCase.desc, 'the case was not changed');
-    // other escapes still decode: %43 is 'C'
-    assertOk(await request(`${base}getCases`.replace('getCases', 'get%43ases'), { headers, body: {} }));
+    // other escapes still decode (%43 is 'C'); sent raw, as the contract knows no escaped path
+    const raw = await rawRequest(ctx.server.port, buildRequest({
+      path: `${apiBase(ctx.app.streams[0])}get%43ases`,
+      headers: rawHeaders(ctx, [['accountId', ctx.app.account]]), body: '{}',
+    }));
+    raw.conn.destroy();
+    assert.equal(raw.status, 200, `${raw.statusLine} ${raw.text.slice(0, 300)}`);
   });
 
   it("the vendor's browser headers are ignored (exact sample casing)", T, async () => {
@@ -442,7 +447,7 @@ describe('01 http: methods, media types, headers (default settings)', () => {
 });
 
 describe('01 http: configured limits', () => {
-  const ctx = useServer({ serverArgs: ['--body-limit', '2048', '--max-depth', '8', '--max-string', '200', '--max-array', '5'] });
+  const ctx = useServer({ serverArgs: ['--body-limit', '2048', '--max-depth', '8', '--max-string', '200', '--max-array', '5', '--max-name', '20'] });
 
   it('--body-limit: a body one byte over answers 413, exactly at the limit is fine', T, async () => {
     assertOk(await ctx.client.createCase(padTo(caseBody(ctx.cfg), 2048)), 'body of exactly --body-limit bytes');
@@ -486,6 +491,15 @@ describe('01 http: configured limits', () => {
     assertOk(await ctx.client.createCase(caseBody(ctx.cfg, { desc: 'd'.repeat(200) })), '200-byte desc');
     assertError(await ctx.client.createCase(caseBody(ctx.cfg, { desc: 'd'.repeat(201) })), 400, 'string_too_long', 'desc');
     assertError(await ctx.client.createCase(caseBody(ctx.cfg, { source: 's'.repeat(300) })), 400, 'string_too_long', 'source');
+  });
+
+  it('--max-name: a name (or Title field) over the limit answers 400 string_too_long', T, async () => {
+    const c = await ctx.client.createCase(caseBody(ctx.cfg, { name: 'n'.repeat(20) }));
+    assertOk(c, '20-byte name');
+    assertError(await ctx.client.createCase(caseBody(ctx.cfg, { name: 'n'.repeat(21) })), 400, 'string_too_long', 'name');
+    assertError(await ctx.client.post(`updateCase/${c.json._id}`, { name: 'm'.repeat(21) }), 400, 'string_too_long', 'name');
+    assertError(await ctx.client.post(`updateCase/${c.json._id}`, { fields: [{ metaData: { name: 'title' }, selectedValue: 't'.repeat(21) }] }), 400, 'string_too_long', 'fields');
+    assertOk(await ctx.client.post(`updateCase/${c.json._id}`, { name: 'm'.repeat(20) }));
   });
 
   it('--max-array: an array over the limit answers 400 array_too_long naming the member', T, async () => {

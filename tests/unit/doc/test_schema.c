@@ -56,7 +56,7 @@ static int check_one(const char *name, json_t *v, enum doc_kind kind, bool creat
     json_t *body = json_object();
     json_object_set_new(body, name, v);
     memset(e, 0, sizeof *e);
-    int rc = doc_check_members(body, kind, create, e);
+    int rc = doc_check_members(body, kind, create, NULL, e);
     json_decref(body);
     return rc;
 }
@@ -523,7 +523,7 @@ Test(doc_schema, unknown_member_among_known_ones)
     json_t *body =
         json_pack("{s:s, s:[s], s:b, s:i}", "name", "n", "tags", "t", "isActive", 1, "bogus", 1);
     struct err e;
-    cr_assert_eq(doc_check_members(body, DOC_TASK, false, &e), -1);
+    cr_assert_eq(doc_check_members(body, DOC_TASK, false, NULL, &e), -1);
     cr_assert_eq(e.code, ERR_UNKNOWN_MEMBER);
     cr_assert_str_eq(e.field, "bogus");
     json_decref(body);
@@ -535,7 +535,7 @@ Test(doc_schema, every_unknown_member_is_named_before_a_wrong_type)
      * wrong type ahead of it was answered instead */
     json_t *body = json_pack("{s:i, s:i, s:s, s:i}", "tags", 1, "nmae", 1, "desc", "d", "foo", 2);
     struct err e;
-    cr_assert_eq(doc_check_members(body, DOC_TASK, false, &e), -1);
+    cr_assert_eq(doc_check_members(body, DOC_TASK, false, NULL, &e), -1);
     cr_assert_eq(e.code, ERR_UNKNOWN_MEMBER);
     cr_assert_str_eq(e.field, "nmae");
     cr_assert_str_eq(e.msg, "unknown members nmae, foo in a task update body");
@@ -549,12 +549,38 @@ Test(doc_schema, many_valid_members_pass_together)
                              "Open", "priority", "name", "High", "isActive", 1, "dueDate",
                              (json_int_t)1749032280725LL, "queues", "currAssignee");
     struct err e;
-    cr_assert_eq(doc_check_members(body, DOC_TASK, false, &e), 0, "%s", e.msg);
-    cr_assert_eq(doc_check_members(body, DOC_CASE, false, &e), 0, "%s", e.msg);
+    cr_assert_eq(doc_check_members(body, DOC_TASK, false, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(doc_check_members(body, DOC_CASE, false, NULL, &e), 0, "%s", e.msg);
     json_decref(body);
     body = json_object();
-    cr_assert_eq(doc_check_members(body, DOC_CASE, false, &e), 0, "empty body");
+    cr_assert_eq(doc_check_members(body, DOC_CASE, false, NULL, &e), 0, "empty body");
     json_decref(body);
+}
+
+Test(doc_schema, the_name_limit_is_a_setting)
+{
+    /* API.md §7: "Limits (each configurable)": the name's 1024 bytes were fixed in the table */
+    struct doc_limits lim = doc_default_limits;
+    lim.max_name = 10;
+    json_t *ok = json_pack("{s:s}", "name", "0123456789");
+    json_t *over = json_pack("{s:s}", "name", "0123456789a");
+    struct err e;
+    for (size_t k = 0; k < 2; k++) {
+        cr_assert_eq(doc_check_members(ok, kinds[k], true, &lim, &e), 0, "%s", e.msg);
+        cr_assert_eq(doc_check_members(over, kinds[k], false, &lim, &e), -1);
+        cr_assert_eq(e.code, ERR_STRING_TOO_LONG);
+        cr_assert_str_eq(e.field, "name");
+        cr_assert_not_null(strstr(e.msg, "10 bytes"), "%s", e.msg);
+    }
+    lim.max_name = 4096;
+    char *text = repeat("n", 2000);
+    json_t *body = json_pack("{s:s}", "name", text);
+    cr_assert_eq(doc_check_members(body, DOC_TASK, false, &lim, &e), 0, "%s", e.msg);
+    cr_assert_eq(doc_check_members(body, DOC_TASK, false, NULL, &e), -1, "default 1024");
+    free(text);
+    json_decref(body);
+    json_decref(ok);
+    json_decref(over);
 }
 
 Test(doc_schema, name_is_at_most_1024_bytes)
