@@ -99,7 +99,7 @@ static void create(enum doc_kind kind, const json_t *body, const struct fuzz_fix
 {
     struct err e;
     json_t *doc = NULL;
-    if (doc_check_members(body, kind, true, &e) == 0)
+    if (doc_check_members(body, kind, true, NULL, &e) == 0)
         doc = kind == DOC_CASE ? doc_create_case(body, &fx->ctx, &e)
                                : doc_create_task(body, fx->case_doc, &fx->ctx, &e);
     if (!doc) {
