@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/apps.h"
 #include "doc/config.h"
@@ -26,6 +27,16 @@ const char *cli_db_url(const char *given)
     return env && *env ? env : DEFAULT_DB;
 }
 
+/* The file of a SQLite database URL (sqlite:PATH, sqlite:///PATH or a bare path, as store_open
+ * reads them), or NULL for PostgreSQL. */
+static const char *sqlite_file(const char *db_url)
+{
+    if (strncmp(db_url, "postgres", 8) == 0)
+        return NULL;
+    const char *path = strncmp(db_url, "sqlite:", 7) == 0 ? db_url + 7 : db_url;
+    return strncmp(path, "//", 2) == 0 ? path + 2 : path;
+}
+
 char *cli_key_path(const char *given, const char *db_url)
 {
     if (given)
@@ -33,11 +44,9 @@ char *cli_key_path(const char *given, const char *db_url)
     const char *env = getenv("CASEMGR_KEY_FILE");
     if (env && *env)
         return xstrdup(env);
-    if (strncmp(db_url, "postgres", 8) == 0)
+    const char *path = sqlite_file(db_url);
+    if (!path)
         return xstrdup("./data/casemgr.key");
-    const char *path = strncmp(db_url, "sqlite:", 7) == 0 ? db_url + 7 : db_url;
-    if (strncmp(path, "//", 2) == 0)
-        path += 2;
     size_t n = strlen(path) + sizeof ".key";
     char *out = xmalloc(n);
     snprintf(out, n, "%s.key", path);
@@ -51,7 +60,7 @@ struct opts {
     const char *streams[MAX_LIST], *scopes[MAX_LIST], *fields[MAX_LIST];
     size_t nstreams, nscopes, nfields;
     long ttl, score;
-    bool enforce_jti, inactive;
+    bool enforce_jti, inactive, offline;
     char **args; /* positional */
     int nargs;
 };
@@ -63,7 +72,9 @@ static int usage(void)
           "                     [--org o-...] [--name NAME] [--alg HS256|HS384|HS512] [--enforce-jti]\n"
           "  casemgr app list | app revoke CLIENT_ID\n"
           "  casemgr token --client-id ID --client-secret SECRET [--sub USER] [--ttl SECONDS]\n"
-          "                [--alg HS256|HS384|HS512]  (the app's, from the database; checks the secret)\n"
+          "                [--alg HS256|HS384|HS512] [--offline]\n"
+          "                signs with the app's algorithm once the database knows the app and\n"
+          "                secret; --offline: no database, --alg or HS256, nothing checked\n"
           "  casemgr stream show --stream st-...\n"
           "  casemgr template add --stream st-... --kind case|task [--id ID] --name NAME\n"
           "                       [--field name:type[:required]]...\n"
@@ -81,7 +92,7 @@ static int parse(int argc, char **argv, struct opts *o)
 {
     enum { O_DB = 256, O_KEY, O_ACCOUNT, O_STREAM, O_SCOPE, O_ORG, O_NAME, O_ALG, O_JTI,
            O_CID, O_CSECRET, O_SUB, O_TTL, O_KIND, O_ID, O_FIELD, O_CATEGORY, O_INACTIVE,
-           O_SCORE, O_COLOR };
+           O_SCORE, O_COLOR, O_OFFLINE };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, O_DB},
         {"key-file", required_argument, NULL, O_KEY},
@@ -92,6 +103,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"name", required_argument, NULL, O_NAME},
         {"alg", required_argument, NULL, O_ALG},
         {"enforce-jti", no_argument, NULL, O_JTI},
+        {"offline", no_argument, NULL, O_OFFLINE},
         {"client-id", required_argument, NULL, O_CID},
         {"client-secret", required_argument, NULL, O_CSECRET},
         {"sub", required_argument, NULL, O_SUB},
@@ -131,6 +143,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_ORG: o->org = optarg; break;
         case O_NAME: o->name = optarg; break;
         case O_ALG: o->alg = optarg; break;
+        case O_OFFLINE: o->offline = true; break;
         case O_JTI: o->enforce_jti = true; break;
         case O_CID: o->client_id = optarg; break;
         case O_CSECRET: o->client_secret = optarg; break;
@@ -184,11 +197,12 @@ static struct store *open_store(const struct opts *o)
     return s;
 }
 
-static int load_keys(const struct opts *o, struct auth_keyring *keys)
+/* The key file; create makes one when there is none (a command that registers apps). */
+static int load_keys(const struct opts *o, bool create, struct auth_keyring *keys)
 {
     char *path = cli_key_path(o->key_file, cli_db_url(o->db));
     char *err = NULL;
-    int rc = auth_keyring_load(path, true, keys, &err);
+    int rc = auth_keyring_load(path, create, keys, &err);
     if (rc != 0)
         fprintf(stderr, "casemgr: key file %s: %s\n", path, err ? err : "?");
     free(err);
@@ -260,7 +274,7 @@ static int app_create(struct opts *o)
     struct auth_keyring keys;
     struct store *s = NULL;
     json_t *doc = NULL;
-    if (load_keys(o, &keys) != 0 || !(s = open_store(o)))
+    if (load_keys(o, true, &keys) != 0 || !(s = open_store(o)))
         goto out;
     char secret[AUTH_SECRET_LEN + 1];
     doc = auth_app_new(&keys, o->account, o->org, o->name, streams, scopes, alg, o->enforce_jti,
@@ -381,6 +395,13 @@ static int app_get_txn(struct store_txn *t, void *arg)
  * and then refused by the server with a bare 401. 0, or 1 with the reason on stderr. */
 static int token_alg(const struct opts *o, enum jwt_alg *alg)
 {
+    /* it only reads: a mistyped path must not leave a new database behind (nor a key file:
+     * load_keys without create) */
+    const char *file = sqlite_file(cli_db_url(o->db));
+    if (file && access(file, F_OK) != 0) {
+        fprintf(stderr, "casemgr: no database at %s (--offline signs without one)\n", file);
+        return 1;
+    }
     struct store *s = open_store(o);
     if (!s)
         return 1;
@@ -401,7 +422,7 @@ static int token_alg(const struct opts *o, enum jwt_alg *alg)
     struct auth_keyring keys;
     char secret[AUTH_SECRET_LEN + 1];
     int bad = 0;
-    if (load_keys(o, &keys) != 0 || auth_app_secret(&keys, app.doc, secret) != 0) {
+    if (load_keys(o, false, &keys) != 0 || auth_app_secret(&keys, app.doc, secret) != 0) {
         fprintf(stderr, "casemgr: cannot derive the secret of app %s\n", o->client_id);
         bad = 1;
     } else if (strlen(o->client_secret) != strlen(secret) ||
@@ -429,7 +450,7 @@ static int token_cmd(struct opts *o)
     enum jwt_alg alg = JWT_HS256;
     if (o->alg && jwt_alg_parse(o->alg, &alg) != 0)
         return usage();
-    if (token_alg(o, &alg) != 0)
+    if (!o->offline && token_alg(o, &alg) != 0)
         return 1;
     int64_t now = time_now_ms() / 1000;
     char jti[ID_MAX];

@@ -149,6 +149,23 @@ describe('03 admin cli: token', () => {
     await refused(['--client-id', gone.clientId, '--client-secret', gone.clientSecret], 'revoked app');
   });
 
+  it('casemgr token creates nothing: a missing database or key file is an error; --offline signs without either', T, async () => {
+    const missing = `${env.dir}/no-such.db`;
+    const r = await runCli(['token', '--db', `sqlite:${missing}`, '--client-id', app.clientId, '--client-secret', app.clientSecret]);
+    assert.equal(r.code, 1, r.stderr);
+    await assert.rejects(stat(missing), 'no database file was created');
+    const k = await env.cli(['token', '--key-file', `${env.dir}/no-such.key`, '--client-id', app.clientId, '--client-secret', app.clientSecret]);
+    assert.equal(k.code, 1, k.stderr);
+    await assert.rejects(stat(`${env.dir}/no-such.key`), 'no key file was created');
+    const off = await runCli(['token', '--offline', '--db', `sqlite:${missing}`, '--client-id', app.clientId, '--client-secret', app.clientSecret, '--alg', 'HS384']);
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(decodeJwt(off.stdout.trim()).header.alg, 'HS384');
+    await assert.rejects(stat(missing), 'still no database file');
+    const plain = await runCli(['token', '--offline', '--client-id', app.clientId, '--client-secret', app.clientSecret, '--ttl', '60']);
+    assert.equal(plain.code, 0, plain.stderr);
+    assertOk(await server.client(app).createCase(caseBody(cfg), { token: plain.stdout.trim() }), 'an offline HS256 token of the right secret');
+  });
+
   it('casemgr token signs with the algorithm the app was set up with', T, async () => {
     const hs512 = await env.createApp({ streams: app.streams, alg: 'HS512' });
     const r = await env.cli(['token', '--client-id', hs512.clientId, '--client-secret', hs512.clientSecret]);
