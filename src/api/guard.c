@@ -80,7 +80,8 @@ int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool acc
         http_reply_error(rep, ERR_STREAM_NOT_ALLOWED, NULL, NULL);
     } else if (account && http_header_count(req, "accountId") > 1) {
         /* like auth: a proxy that checked one and casemgr could disagree on the tenant */
-        http_reply_error(rep, ERR_BAD_REQUEST, "accountId", "send one accountId header, not several");
+        http_reply_error(rep, ERR_BAD_REQUEST, "accountId",
+                         "send one accountId header, not several");
     } else if (account && strcmp(account, id->app.account_id) != 0) {
         http_reply_error(rep, ERR_ACCOUNT_MISMATCH, NULL, NULL);
     } else if (!account && account_required) {

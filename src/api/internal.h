@@ -12,7 +12,8 @@
 extern struct api_config api_cfg;
 
 /* Authenticates and authorises req for the stream in its path (API.md §2, in the spec's order:
- * 401, scope, stream, account). account_required: the accountId header must be present (400).
+ * 401, scope, stream, account). account_required: the accountId header must be present (400);
+ * it may never be sent twice (400: a proxy could have checked the other one).
  * 0 with *id filled (release with auth_identity_cleanup; detached from the app's document when
  * the request may be answered later, see auth_identity_detach), or -1 with the reply written
  * (or, on a thread that must not wait, with the request sent to a worker to run again: a jti

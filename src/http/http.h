@@ -54,7 +54,9 @@ struct http_reply {
     bool close;               /* close the connection after this reply */
 };
 
-/* Value of a request header (case-insensitive name), or NULL; the first when sent twice. */
+/* Value of a request header (case-insensitive name), or NULL; the first when sent twice. It
+ * comes without trailing whitespace and stays valid until the request is complete, also after
+ * a deferred answer (a write may keep it until its commit). */
 const char *http_header(const struct http_request *r, const char *name);
 /* How many times the request carries a header (0 when the request cannot tell). */
 unsigned http_header_count(const struct http_request *r, const char *name);

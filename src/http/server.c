@@ -1,8 +1,9 @@
 /* server — libmicrohttpd glue. MHD parses HTTP; this file adds what API.md §1 asks beyond it:
  * framing errors MHD 0.9.75 lets through (differing Content-Lengths, Content-Length with
- * Transfer-Encoding, no Host), the body limit before reading, the header limit, a deadline on
- * receiving a whole request (MHD's own timeout restarts on every byte, so a trickling client
- * would never be closed), request ids and a drain on shutdown.
+ * Transfer-Encoding, a Transfer-Encoding other than one chunked, no Host), the body limit before
+ * reading, the header limit, a deadline on receiving a whole request (MHD's own timeout restarts
+ * on every byte, so a trickling client would never be closed), %00 in the path kept as it is,
+ * header values without trailing whitespace, request ids and a drain on shutdown.
  *
  * MHD's few I/O threads never wait on a commit or the network: a request whose route may block
  * is handed to a pool of worker threads while its connection is suspended; the worker runs the
@@ -191,8 +192,11 @@ static unsigned request_header_count(void *ctx, const char *name)
 static void assign_request_id(struct req_state *st)
 {
     const char *given = mhd_header(st->conn, "X-Request-Id");
-    if (given && id_valid_segment(given, strlen(given))) {
-        snprintf(st->req.request_id, sizeof st->req.request_id, "%s", given);
+    size_t n = given ? strlen(given) : 0;
+    while (n > 0 && (given[n - 1] == ' ' || given[n - 1] == '\t'))
+        n--; /* not part of the value, as for request_header */
+    if (given && id_valid_segment(given, n)) {
+        snprintf(st->req.request_id, sizeof st->req.request_id, "%.*s", (int)n, given);
         return;
     }
     static _Thread_local uint64_t seed, counter;
@@ -350,7 +354,7 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
         /* MHD reads a body of any other coding (gzip; gzip, chunked) until the connection
          * closes: the request hung until the idle timeout. RFC 9112 §6.3: a body whose coding
          * does not end in chunked has no length; this server decodes no other coding. */
-        why = "Transfer-Encoding other than chunked";
+        why = "Transfer-Encoding must be exactly one chunked";
     } else if (!h.host && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
         why = "an HTTP/1.1 request must carry a Host header";
     } else if (h.content_lengths) {

@@ -121,8 +121,10 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     };
     const host = ['Host', `127.0.0.1:${ctx.server.port}`], ct = ['Content-Type', 'application/json'];
     for (const ws of [' ', '\t', ' \t ']) {
-      const r = await send([host, ct, ['auth', ctx.client.token() + ws], ['accountId', ctx.app.account + ws]]);
+      const r = await send([host, ct, ['auth', ctx.client.token() + ws], ['accountId', ctx.app.account + ws],
+        ['X-Request-Id', `req-trailing-ws${ws}`]]);
       assert.equal(r.status, 200, `trailing ${JSON.stringify(ws)}: ${r.statusLine} ${r.text.slice(0, 300)}`);
+      assert.equal(r.headers['x-request-id'], 'req-trailing-ws', 'the client\'s request id, kept');
     }
     const other = 'a'.repeat(24);
     for (const pair of [[ctx.app.account, other], [other, ctx.app.account], [ctx.app.account, ctx.app.account]]) {
