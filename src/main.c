@@ -116,7 +116,8 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
     *o = (struct serve_opts){
         .host = "127.0.0.1", .port = 8080, .threads = cores > 0 ? (unsigned)cores : 2, .workers = 64,
         .body_limit = 1 << 20, .header_limit = 16384, .max_depth = 32, .max_string = 65536,
-        .max_array = 10000, .max_name = 1024, .idle_timeout = 30, .max_connections = 1024, .max_token_age = 3600,
+        .max_array = 10000, .max_name = 1024, .idle_timeout = 30, .max_connections = 1024,
+        .max_token_age = 3600,
         .access_log = true,
     };
     optind = 1;

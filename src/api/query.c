@@ -97,7 +97,8 @@ static int check_members(const json_t *body, enum doc_kind kind, struct err *e)
         if (query_member(k, kind) == n)
             err_unknown_add(&unknown, k);
     }
-    if (err_unknown_set(&unknown, e, kind == DOC_CASE ? "in a getCases query" : "in a getTasks query"))
+    if (err_unknown_set(&unknown, e,
+                        kind == DOC_CASE ? "in a getCases query" : "in a getTasks query"))
         return -1;
     json_object_foreach((json_t *)body, k, v)
     {
@@ -184,6 +185,8 @@ static int eta_buckets(const json_t *body, int64_t now, struct store_query *q, s
         {"tomorrow", tomorrow, after_tomorrow}, {"thisWeek", after_tomorrow, week_end},
         {"later", week_end, INT64_MAX},
     };
+    _Static_assert(sizeof buckets / sizeof buckets[0] <= sizeof q->eta / sizeof q->eta[0],
+                   "every bucket fits in q->eta");
     q->eta_filter = true;
     unsigned taken = 0; /* buckets already in q->eta: a repeated name adds nothing */
     size_t i;
@@ -206,8 +209,6 @@ static int eta_buckets(const json_t *body, int64_t now, struct store_query *q, s
         if (taken & (1u << b))
             continue;
         taken |= 1u << b;
-        _Static_assert(sizeof buckets / sizeof buckets[0] <= sizeof q->eta / sizeof q->eta[0],
-                       "every bucket fits in q->eta");
         q->eta[q->neta++] = (struct store_range){buckets[b].from, buckets[b].to};
     }
     return 0;

@@ -309,11 +309,12 @@ int doc_check_members(const json_t *body, enum doc_kind kind, bool create,
         if (!m || (m->access == DOC_INPUT && !create))
             err_unknown_add(&unknown, k);
     }
-    char where[32];
-    snprintf(where, sizeof where, "in a %s %s body", kind == DOC_CASE ? "case" : "task",
-             create ? "create" : "update");
-    if (err_unknown_set(&unknown, e, where))
-        return -1;
+    if (unknown.count > 0) {
+        char where[32];
+        snprintf(where, sizeof where, "in a %s %s body", kind == DOC_CASE ? "case" : "task",
+                 create ? "create" : "update");
+        return err_unknown_set(&unknown, e, where);
+    }
     json_object_foreach((json_t *)body, k, v)
     {
         const struct doc_member *m = doc_member_find(k, kind); /* none unknown by now */

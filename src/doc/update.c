@@ -60,7 +60,8 @@ int doc_update(json_t *doc, enum doc_kind kind, const json_t *patch, const struc
     *changes = NULL;
     if (before_out)
         *before_out = NULL;
-    if (doc_check_members(patch, kind, false, ctx->limits, e) || check_read_only(doc, kind, patch, e))
+    if (doc_check_members(patch, kind, false, ctx->limits, e) ||
+        check_read_only(doc, kind, patch, e))
         return -1;
     json_t *before = json_copy(doc);
     if (doc_apply_body(doc, kind, patch, ctx, e)) {

@@ -31,7 +31,8 @@ static const struct {
     [ERR_NOT_FOUND] = {404, "not_found", "not found"},
     [ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed", "only POST is allowed here"},
     [ERR_IDEMPOTENCY_CONFLICT] = {409, "idempotency_conflict",
-                                       "this Idempotency-Key was used with a different body, endpoint or stream"},
+                                   "this Idempotency-Key was used with a different body, endpoint "
+                                   "or stream"},
     [ERR_CONFLICT] = {409, "conflict", "the request conflicts with the record's state"},
     [ERR_PRECONDITION_FAILED] = {412, "precondition_failed",
                                       "If-Match does not match the current ETag"},
@@ -85,20 +86,27 @@ int err_unknown_set(const struct err_unknown *u, struct err *e, const char *wher
 {
     if (u->count == 0)
         return 0;
-    err_set(e, ERR_UNKNOWN_MEMBER, u->names[0], "unknown member%s ", u->count > 1 ? "s" : "");
-    size_t named = u->count;
+    err_set(e, ERR_UNKNOWN_MEMBER, u->names[0], NULL);
+    char *msg = e->msg;
+    size_t len = (size_t)snprintf(msg, sizeof e->msg, "unknown member%s ", u->count > 1 ? "s" : "");
+    /* names while they fit, with room kept for " and N more" and where; the first always (cut to
+     * the room if it must be): a long name must not push the rest of the sentence out */
+    size_t room = sizeof e->msg - 1 - strlen(" and 18446744073709551615 more ") - strlen(where);
+    size_t named = u->count, listed = 0;
     if (named > ERR_UNKNOWN_NAMED)
         named = ERR_UNKNOWN_NAMED;
-    size_t len = strlen(e->msg);
-    for (size_t i = 0; i < named && len < sizeof e->msg; i++) {
-        int n = snprintf(e->msg + len, sizeof e->msg - len, "%s%s", i ? ", " : "", u->names[i]);
-        len += n > 0 ? (size_t)n : 0;
+    for (size_t i = 0; i < named; i++) {
+        const char *sep = i ? ", " : "";
+        size_t need = strlen(sep) + strlen(u->names[i]);
+        if (len + need > room && i > 0)
+            break;
+        size_t take = len + need > room ? room - len - strlen(sep) : strlen(u->names[i]);
+        len += (size_t)snprintf(msg + len, sizeof e->msg - len, "%s%.*s", sep, (int)take,
+                                u->names[i]);
+        listed++;
     }
-    if (len < sizeof e->msg && u->count > named) {
-        int n = snprintf(e->msg + len, sizeof e->msg - len, " and %zu more", u->count - named);
-        len += n > 0 ? (size_t)n : 0;
-    }
-    if (len < sizeof e->msg)
-        snprintf(e->msg + len, sizeof e->msg - len, " %s", where);
+    if (u->count > listed)
+        len += (size_t)snprintf(msg + len, sizeof e->msg - len, " and %zu more", u->count - listed);
+    snprintf(msg + len, sizeof e->msg - len, " %s", where);
     return -1;
 }
