@@ -378,17 +378,6 @@ static int app_cmd(struct opts *o)
 
 /* ---- token ---- */
 
-struct app_get {
-    const char *client_id;
-    char *text;
-};
-
-static int app_get_txn(struct store_txn *t, void *arg)
-{
-    struct app_get *g = arg;
-    return store_app_get(t, g->client_id, &g->text);
-}
-
 /* The algorithm the app pins, after checking in the database (API.md §9: every subcommand works
  * on the server's database) that the app exists, is not revoked and that the secret is its own:
  * a token signed HS256 for an app set up with --alg HS512, or with a mistyped secret, was printed
@@ -405,20 +394,20 @@ static int token_alg(const struct opts *o, enum jwt_alg *alg)
     struct store *s = open_store(o);
     if (!s)
         return 1;
-    struct app_get g = {.client_id = o->client_id};
-    int rc = store_read(s, app_get_txn, &g);
+    char *text = NULL;
+    int rc = auth_app_read(s, o->client_id, &text);
     store_close(s);
     if (rc == STORE_NOT_FOUND) {
         fprintf(stderr, "casemgr: no app %s in the database\n", o->client_id);
         return 1;
     }
     struct auth_app app;
-    if (rc != STORE_OK || auth_app_parse(g.text, &app) != 0) {
+    if (rc != STORE_OK || auth_app_parse(text, &app) != 0) {
         fprintf(stderr, "casemgr: cannot read app %s from the database\n", o->client_id);
-        free(g.text);
+        free(text);
         return 1;
     }
-    free(g.text);
+    free(text);
     struct auth_keyring keys;
     char secret[AUTH_SECRET_LEN + 1];
     int bad = 0;

@@ -236,6 +236,16 @@ static int load_app_txn(struct store_txn *t, void *arg)
     return store_app_get(t, a->client_id, &a->json);
 }
 
+int auth_app_read(struct store *s, const char *client_id, char **json)
+{
+    struct load_app load = {.client_id = client_id};
+    int rc = store_read(s, load_app_txn, &load);
+    *json = rc == STORE_OK ? load.json : NULL;
+    if (rc != STORE_OK)
+        free(load.json);
+    return rc;
+}
+
 struct use_jti {
     const char *client_id, *jti;
     int64_t exp;
@@ -358,8 +368,8 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         *why = "error verifying the jwt: appId is required";
         goto out;
     }
-    struct load_app load = {.client_id = app_id};
-    int rc = store_read(s, load_app_txn, &load);
+    char *app_json = NULL;
+    int rc = auth_app_read(s, app_id, &app_json);
     if (rc == STORE_NOT_FOUND) {
         *why = "error verifying the jwt: unknown app";
         goto out;
@@ -371,10 +381,10 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
     struct jwt_policy p = {.now = time_now_ms() / 1000,
                            .leeway = policy->leeway,
                            .max_age = policy->max_age};
-    if (v && strcmp(load.json, v->app_json) == 0 &&
+    if (v && strcmp(app_json, v->app_json) == 0 &&
         CRYPTO_memcmp(v->key, keys->key, sizeof v->key) == 0) {
         /* verified before against this very app text: the signature holds */
-        free(load.json);
+        free(app_json);
         out->app = v->app;
         json_incref(out->app.doc);
         p.alg = out->app.alg;
@@ -382,15 +392,15 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         if (jwt_verify_claims(t, &p, why) != 0)
             goto out;
     } else {
-        rc = auth_app_parse(load.json, &out->app);
+        rc = auth_app_parse(app_json, &out->app);
         if (rc != 0 || out->app.revoked) {
-            free(load.json);
+            free(app_json);
             *why = "error verifying the jwt: the app is revoked or invalid";
             goto out;
         }
         char secret[AUTH_SECRET_LEN + 1];
         if (auth_app_secret(keys, out->app.doc, secret) != 0) {
-            free(load.json);
+            free(app_json);
             *why = "error verifying the jwt: the app has no usable secret";
             goto out;
         }
@@ -399,11 +409,11 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         rc = jwt_verify(t, (const unsigned char *)secret, AUTH_SECRET_LEN, &p, why);
         OPENSSL_cleanse(secret, sizeof secret);
         if (rc != 0) {
-            free(load.json);
+            free(app_json);
             goto out;
         }
-        /* the entry takes load.json, and the parsed token (t moves with it) */
-        t = &verified_put(cache, v, token, len, &parsed, load.json, &out->app, keys)->t;
+        /* the entry takes app_json, and the parsed token (t moves with it) */
+        t = &verified_put(cache, v, token, len, &parsed, app_json, &out->app, keys)->t;
     }
     const char *jti = jwt_jti(t);
     if (out->app.enforce_jti && jti && !may_wait) {

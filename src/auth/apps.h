@@ -58,6 +58,9 @@ int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, c
 
 /* Parses an app document; 0 or -1 when it is not one. Release with auth_app_cleanup. */
 int auth_app_parse(const char *json, struct auth_app *out);
+/* The stored document (JSON text) of app client_id, in one read transaction: STORE_OK with *json
+ * (free it), else the store's code (STORE_NOT_FOUND: no such app) and *json NULL. */
+int auth_app_read(struct store *s, const char *client_id, char **json);
 void auth_app_cleanup(struct auth_app *app);
 bool auth_app_has_scope(const struct auth_app *app, const char *scope);
 bool auth_app_has_stream(const struct auth_app *app, const char *stream_id);
