@@ -77,7 +77,12 @@ void doc_record_columns(const json_t *doc, enum doc_kind kind, struct store_reco
     const json_t *priority = json_object_get(doc, "priority");
     r->priority_name = str(priority, "name");
     r->priority_score = (int)json_integer_value(json_object_get(priority, "score"));
-    const char *assignee = str(json_object_get(doc, "currAssignee"), "_id");
+    /* the assigned user: currAssignee's _id, else its agentId (the vendor's own documents carry
+     * {aId, name, agentId} and no _id) */
+    const json_t *assigned = json_object_get(doc, "currAssignee");
+    const char *assignee = str(assigned, "_id");
+    if (!assignee || !*assignee)
+        assignee = str(assigned, "agentId");
     r->assignee = assignee && *assignee ? assignee : NULL;
     r->source = str(doc, "source");
     r->ref_seq = r->ref_id && strlen(r->ref_id) > 2 ? strtoll(r->ref_id + 2, NULL, 10) : 0;

@@ -55,7 +55,7 @@ struct store_record {
     const char *status_category;
     const char *priority_name;
     int priority_score;
-    const char *assignee; /* currAssignee._id, NULL when unassigned */
+    const char *assignee; /* currAssignee._id or .agentId, NULL when unassigned */
     const char *source;
     int64_t ref_seq; /* the number in refId, for sorting past 999999 */
     bool breached;   /* isBreached as written */

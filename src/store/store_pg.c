@@ -138,6 +138,11 @@ static const char *const migrations[] = {
     "  ref_seq, id);"
     "DROP INDEX records_name;"
     "CREATE INDEX records_name ON records (stream_id, account_id, kind, name_lower, ref_seq, id);",
+    /* 5: a currAssignee without an _id names its user by agentId, as the vendor's documents do
+     * (doc_record_columns), as in the SQLite backend (its migration 17) */
+    "UPDATE records SET assignee = doc->'currAssignee'->>'agentId'"
+    "  WHERE assignee IS NULL AND json_typeof(doc->'currAssignee'->'agentId') = 'string'"
+    "  AND doc->'currAssignee'->>'agentId' <> '';",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK 0x63617365 /* pg_advisory_lock key while migrating ("case") */

@@ -405,6 +405,14 @@ static const char *const migrations[] = {
      * p99 118-125 ms over the first 2 s after a start on a bulk-loaded database). At 64 the steps
      * finish it first: the worst batch 28 ms, that p99 22-26 ms; later seconds are unchanged. */
     "INSERT INTO record_names (record_names, rank) VALUES ('crisismerge', 64);",
+    /* 17: a currAssignee without an _id names its user by agentId, as the vendor's documents do
+     * (doc_record_columns): such records were unassigned to the filters and counts */
+    "UPDATE records SET assignee = (SELECT json_extract(d.doc, '$.currAssignee.agentId')"
+    "  FROM record_docs d WHERE d.rid = records.rowid)"
+    "  WHERE assignee IS NULL AND (SELECT CASE WHEN json_valid(d.doc) THEN"
+    "    json_type(d.doc, '$.currAssignee.agentId') = 'text' AND"
+    "    json_extract(d.doc, '$.currAssignee.agentId') <> '' END"
+    "    FROM record_docs d WHERE d.rid = records.rowid);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -8,7 +8,7 @@ import { useServer, H, T } from './lib/env.mjs';
 import { request } from './lib/client.mjs';
 import {
   CASE, TASK, KINDS, ENDPOINT, DAY, seed, addSeedConfig, check, listOk, list, assertPage, etaBucket,
-  QUEUE_VALUES, strangerId, isoDay, dayStart, withBreach, ETA_BUCKETS,
+  QUEUE_VALUES, strangerId, isoDay, dayStart, withBreach, ETA_BUCKETS, assigneeOf,
 } from './lib/query.mjs';
 
 describe('getCases/getTasks filters (API.md §8)', () => {
@@ -25,7 +25,8 @@ describe('getCases/getTasks filters (API.md §8)', () => {
       for (const b of ['overdue', 'tomorrow', 'later', 'none']) assert.ok(buckets.has(b), `${kind}: a record in ETA bucket ${b}`);
       assert.ok(new Set(docs.map((d) => d.status.name)).size >= 5, `${kind}: several statuses`);
       assert.ok(new Set(docs.map((d) => d.priority.name)).size >= 4, `${kind}: several priorities`);
-      assert.ok(count((d) => d.currAssignee?._id) > 5 && count((d) => !d.currAssignee?._id) > 5, `${kind}: assigned and unassigned`);
+      assert.ok(count((d) => d.currAssignee?._id) > 5 && count((d) => !assigneeOf(d)) > 5, `${kind}: assigned and unassigned`);
+      assert.ok(count((d) => !d.currAssignee?._id && assigneeOf(d)) > 3, `${kind}: assigned by agentId, the vendor's shape`);
       assert.ok(count((d) => d.queues.some((q) => typeof q === 'object')) > 0 && count((d) => d.queues.some((q) => typeof q === 'string')) > 0, `${kind}: queues as objects and strings`);
     }
     assert.ok(data.tasks.length >= 120, `a few hundred records (tasks: ${data.tasks.length}, cases: ${data.cases.length})`);
@@ -105,7 +106,8 @@ describe('getCases/getTasks filters (API.md §8)', () => {
         for (const member of ['mycase', 'mytask']) {
           for (const a of data.agents) await c({ [member]: true, limit: 500 }, { sub: a._id });
           const r = await c({ [member]: true, limit: 500 }, { sub: data.agents[0]._id, nonEmpty: true });
-          assert.ok(r.page.results.every((d) => d.currAssignee._id === data.agents[0]._id));
+          assert.ok(r.page.results.every((d) => assigneeOf(d) === data.agents[0]._id));
+          assert.ok(r.page.results.some((d) => !d.currAssignee._id), `${member}: one assigned by agentId`);
           await c({ [member]: true, limit: 500 }, { sub: strangerId() });
           const none = await c({ [member]: true, limit: 500 }); // a token without sub
           assert.equal(none.page.totalResults, 0, `${member} with a token without sub matches nothing`);
@@ -138,7 +140,7 @@ describe('getCases/getTasks filters (API.md §8)', () => {
         await c({ queues: [], limit: 500 });
       });
 
-      it('agents[]: currAssignee._id in the list', T, async () => {
+      it('agents[]: currAssignee._id (else agentId) in the list', T, async () => {
         await c({ agents: [data.agents[0]._id], limit: 500 }, { nonEmpty: true });
         await c({ agents: [data.agents[1]._id, data.agents[2]._id], limit: 500 });
         await c({ agents: [strangerId()], limit: 500 });

@@ -131,7 +131,7 @@ export function matches(doc, body, ctx) {
   if (b.unresolved === true && !unresolved(doc)) return false;
   if (b.unassigned === true && !isEmptyObj(doc.currAssignee)) return false;
   if (b.mycase === true || b.mytask === true) {
-    if (!ctx.sub || doc.currAssignee?._id !== ctx.sub) return false;
+    if (!ctx.sub || assigneeOf(doc) !== ctx.sub) return false;
   }
   if (nonEmptyArr(b.priority)) {
     const names = b.priority.map((n) => priorityByName(ctx.cfg, n)?.name);
@@ -149,7 +149,7 @@ export function matches(doc, body, ctx) {
     const has = (v) => q.some((e) => (typeof e === 'string' ? e === v : e && typeof e === 'object' && (e._id === v || e.name === v)));
     if (!b.queues.some(has)) return false;
   }
-  if (nonEmptyArr(b.agents) && !b.agents.includes(doc.currAssignee?._id)) return false;
+  if (nonEmptyArr(b.agents) && !b.agents.includes(assigneeOf(doc))) return false;
   const created = Date.parse(doc.createdAt);
   if (nonEmptyStr(b.startDate) && created < parseIso(b.startDate)) return false;
   if (nonEmptyStr(b.endDate)) {
@@ -347,6 +347,14 @@ function dueOf(kind, now, r) {
 }
 const DUE_KINDS = ['pastFar', 'past', 'today', 'tomorrow', 'tomorrow', 'thisWeek', 'later', 'later', 'none', 'none'];
 
+/** The user a record is assigned to: currAssignee's _id, else its agentId (the vendor's own
+ * documents carry {aId, name, agentId}); undefined when neither is a non-empty string. */
+export function assigneeOf(doc) {
+  const a = doc.currAssignee;
+  if (nonEmptyStr(a?._id)) return a._id;
+  return nonEmptyStr(a?.agentId) ? a.agentId : undefined;
+}
+
 /** Four agents: user ids the seed assigns records to (and tokens' sub for mycase/mytask). */
 export function makeAgents() {
   return ['Ann Lee', 'Bo Chen', 'Cy Diaz', 'Di Eto'].map((name) => ({ _id: ids.user(), name }));
@@ -391,6 +399,9 @@ export async function seed(ctx, opts = {}) {
   const perCase = opts.tasksPerCase ?? 8;
   const width = opts.width ?? 8;
   const agents = opts.agents ?? makeAgents();
+  // every third assignment in the vendor's shape, naming the user by agentId (no _id)
+  let assignments = 0;
+  const assignTo = (a) => (assignments++ % 3 === 2 ? { aId: `a-${a._id.slice(2, 9)}`, name: a.name, agentId: a._id } : { ...a });
   const now = Date.now();
   const tmpl = (name) => cfg.taskTemplates.find((t) => t.name === name);
   const triage = tmpl('Triage');
@@ -407,7 +418,7 @@ export async function seed(ctx, opts = {}) {
       priority: { name: r.pick(PRIORITY_SPELLINGS[r.pick(priorityNames)]) },
       status: { name: r.pick(STATUS_NAMES) },
     };
-    if (r.chance(0.6)) o.currAssignee = { ...r.pick(agents) };
+    if (r.chance(0.6)) o.currAssignee = assignTo(r.pick(agents));
     if (i % 17 === 3) o.name = 'Testing the vendor sample';
     if (i % 13 === 5) o.name = ODD_NAMES[Math.floor(i / 13) % ODD_NAMES.length];
     if (i % 19 === 7) o.name = NON_ASCII_NAMES[Math.floor(i / 19) % NON_ASCII_NAMES.length];
@@ -429,7 +440,7 @@ export async function seed(ctx, opts = {}) {
     const upd = {};
     if (finalStatus === 'Closed') upd.status = { name: 'Closed' };
     if (dueKind === 'none') upd.dueDate = null;
-    if (r.chance(0.25)) upd.currAssignee = r.chance(0.5) ? {} : { ...r.pick(agents) };
+    if (r.chance(0.25)) upd.currAssignee = r.chance(0.5) ? {} : assignTo(r.pick(agents));
     if (r.chance(0.15)) upd.name = nameFor(r);
     return { over, upd };
   });
@@ -462,7 +473,7 @@ export async function seed(ctx, opts = {}) {
       const upd = {};
       if (r.chance(0.35)) {
         if (r.chance(0.5)) upd.status = { name: r.pick(STATUS_NAMES) };
-        if (r.chance(0.4)) upd.currAssignee = r.chance(0.3) ? {} : { ...r.pick(agents) };
+        if (r.chance(0.4)) upd.currAssignee = r.chance(0.3) ? {} : assignTo(r.pick(agents));
         if (r.chance(0.3)) upd.name = nameFor(r);
         if (r.chance(0.25)) upd.dueDate = r.chance(0.4) ? null : dueOf(r.pick(DUE_KINDS.slice(0, 8)), now, r);
         if (r.chance(0.2)) upd.queues = r.pick(QUEUES);

@@ -34,6 +34,35 @@ Test(doc_record, columns_come_from_the_document)
     json_decref(doc);
 }
 
+/* The vendor's documents name the assigned user by agentId, with no _id: {aId, name, agentId}.
+ * An _id wins; empty strings and other types name nobody. */
+Test(doc_record, the_assignee_is_the_id_else_the_agent_id)
+{
+    static const struct {
+        const char *assignee, *want;
+    } cases[] = {
+        {"{\"aId\":\"a-1\",\"name\":\"Ann\",\"agentId\":\"u-8\"}", "u-8"},
+        {"{\"_id\":\"u-9\",\"agentId\":\"u-8\"}", "u-9"},
+        {"{\"_id\":\"\",\"agentId\":\"u-8\"}", "u-8"},
+        {"{\"agentId\":\"\"}", NULL},
+        {"{\"agentId\":8}", NULL},
+        {"{\"name\":\"Ann\"}", NULL},
+        {"{}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *doc = task_doc();
+        json_object_set_new(doc, "currAssignee", json_loads(cases[i].assignee, 0, NULL));
+        struct store_record r;
+        doc_record_columns(doc, DOC_TASK, &r);
+        if (cases[i].want)
+            cr_expect_str_eq(r.assignee, cases[i].want, "%s", cases[i].assignee);
+        else
+            cr_expect_null(r.assignee, "%s", cases[i].assignee);
+        doc_record_cleanup(&r);
+        json_decref(doc);
+    }
+}
+
 Test(doc_record, a_detached_record_outlives_its_document)
 {
     json_t *doc = task_doc();

@@ -330,3 +330,47 @@ Test(store_migrate, ties_of_a_first_version_file_are_in_reference_order)
     store_close(s);
     remove_dir();
 }
+
+/* Tasks whose currAssignee has no _id: the vendor's shape names the user by agentId. Since
+ * migration 17 the assignee filters find them, and the other tasks are as they were: one with an
+ * empty agentId, one with an agentId that is not a string, and ti-1, assigned by _id. */
+static const char *const rows_agent_ids =
+    "INSERT INTO records VALUES ('ti-2', 1, 'st-1', 'acc-1', 'TS000002', 'ci-1', 'by agent id',"
+    "  'Open', 'open', 'Medium', 10, NULL, 1600, 2600, NULL, 1,"
+    "  '{\"_id\":\"ti-2\",\"currAssignee\":{\"aId\":\"a-1\",\"name\":\"Ann\",\"agentId\":\"u-8\"}}');"
+    "INSERT INTO records VALUES ('ti-3', 1, 'st-1', 'acc-1', 'TS000003', 'ci-1', 'empty agent',"
+    "  'Open', 'open', 'Medium', 10, NULL, 1700, 2700, NULL, 1,"
+    "  '{\"_id\":\"ti-3\",\"currAssignee\":{\"agentId\":\"\"}}');"
+    "INSERT INTO records VALUES ('ti-4', 1, 'st-1', 'acc-1', 'TS000004', 'ci-1', 'numeric agent',"
+    "  'Open', 'open', 'Medium', 10, NULL, 1800, 2800, NULL, 1,"
+    "  '{\"_id\":\"ti-4\",\"currAssignee\":{\"agentId\":8}}');";
+
+static void by_u8(struct store_query *q)
+{
+    q->assignee = "u-8";
+}
+
+static void by_agents(struct store_query *q)
+{
+    q->agents.v[q->agents.n++] = "u-8";
+    q->agents.v[q->agents.n++] = "u-7";
+}
+
+static void unassigned(struct store_query *q)
+{
+    q->unassigned = true;
+}
+
+Test(store_migrate, an_assignee_named_by_agent_id_is_found_after_migration)
+{
+    char *rows = malloc(strlen(rows_v1) + strlen(rows_agent_ids) + 1);
+    strcpy(rows, rows_v1);
+    strcat(rows, rows_agent_ids);
+    struct store *s = open_first_version(rows);
+    free(rows);
+    cr_expect_eq(count(s, by_u8, STORE_TASK), 1, "mytask of u-8");
+    cr_expect_eq(count(s, by_agents, STORE_TASK), 2, "agents u-8 and u-7 (ti-1, by _id)");
+    cr_expect_eq(count(s, unassigned, STORE_TASK), 2, "ti-3 and ti-4 stay unassigned");
+    store_close(s);
+    remove_dir();
+}
