@@ -161,11 +161,14 @@ static json_t *field_value(const json_t *field, const json_t *v, struct err *e)
         err_set(e, ERR_INVALID_VALUE, "fields", "field %s needs an ISO-8601 date-time", label);
         return NULL;
     }
-    bool ok = strcmp(type, "number") == 0    ? json_is_number(v)
-              : strcmp(type, "boolean") == 0 ? json_is_boolean(v)
+    /* any other dataType holds a string: input, textarea, and string (streams seeded before) */
+    const char *want =
+        strcmp(type, "number") == 0 || strcmp(type, "boolean") == 0 ? type : "string";
+    bool ok = strcmp(want, "number") == 0    ? json_is_number(v)
+              : strcmp(want, "boolean") == 0 ? json_is_boolean(v)
                                              : json_is_string(v);
     if (!ok) {
-        err_set(e, ERR_INVALID_TYPE, "fields", "field %s needs a %s value", label, type);
+        err_set(e, ERR_INVALID_TYPE, "fields", "field %s needs a %s value", label, want);
         return NULL;
     }
     return json_deep_copy(v);

@@ -91,14 +91,16 @@ static json_t *priority_new(const char *name, const char *color, int score, bool
     return p;
 }
 
-/* A template field shaped like the vendor's samples; dataType follows the widget type. */
+/* A template field shaped like the vendor's samples; dataType follows the widget type (the
+ * vendor's samples have "input" and "textarea" for Title and Description; values of both, and of
+ * the "string" that streams seeded before kept, are strings: doc/apply field_value). */
 static json_t *field_new(const char *display, const char *name, const char *widget, bool required,
                          bool system)
 {
     static const struct {
         const char *widget, *data_type;
-    } types[] = {{"input", "string"},      {"textarea", "string"}, {"datetime", "datetime"},
-                 {"number", "number"},     {"checkbox", "boolean"}};
+    } types[] = {{"input", "input"},   {"textarea", "textarea"}, {"datetime", "datetime"},
+                 {"number", "number"}, {"checkbox", "boolean"}};
     const char *data_type = NULL;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(types[i].widget, widget) == 0)

@@ -223,7 +223,8 @@ describe('03 admin cli: stream configuration', () => {
         const f = findField(tmpl.fields, display);
         assert.ok(f, `${tmpl._id}: field ${display} missing: ${JSON.stringify(tmpl.fields)}`);
         assert.match(f._id, ID_RE.short('fd'));
-        assert.ok(fieldType(f).includes(type), `${display}: type ${type} expected, got ${JSON.stringify(fieldType(f))}`);
+        // the vendor's samples: "dataType": "input" / "textarea" / "datetime", as metaData.type
+        assert.deepEqual(fieldType(f), [type, type], `${display}: dataType and metaData.type ${type}`);
         assert.equal(f.type, 'system');
         for (const k of ['show', 'displayName', 'lname', 'desc', 'isEnabled', 'isActive', 'metaData', 'required', 'dataType']) {
           assert.ok(k in f, `${tmpl._id} field ${display}: member ${k} missing (API.md §4)`);
@@ -252,7 +253,8 @@ describe('03 admin cli: stream configuration', () => {
     const inv = findField(t.fields, 'Invoice Number');
     assert.ok(inv, `custom field missing: ${JSON.stringify(t.fields)}`);
     assert.equal(inv.required, true);
-    assert.ok(fieldType(inv).includes('input'));
+    assert.deepEqual(fieldType(inv), ['input', 'input']);
+    assert.deepEqual(fieldType(findField(t.fields, 'Notes')), ['textarea', 'textarea']);
     assert.ok(fieldType(findField(t.fields, 'Amount')).includes('number'));
     assert.equal(findField(t.fields, 'Amount').required, false);
 

@@ -381,6 +381,9 @@ describe('12 update rules', () => {
         assertRefused(r, ['invalid_value', 'invalid_type'], 'fields');
       }
       assertRefused(await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'dueDate' }, selectedValue: 'next tuesday' }] }), 'invalid_value', 'fields');
+      // an input field's dataType is "input" (as the vendor's), its values strings
+      const r = await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'note' }, selectedValue: 5 }] });
+      assert.match(r.json.errors[0].msg, /^field \S+ needs a string value$/, JSON.stringify(r.json));
       await assertUnchanged(ctx.client, TASK, before, 'after bad field values');
     });
 

@@ -128,8 +128,8 @@ static void check_template(const json_t *t, const char *prefix, bool due_require
 {
     static const struct {
         const char *display, *name, *widget, *data_type;
-    } want[] = {{"Title", "title", "input", "string"},
-                {"Description", "description", "textarea", "string"},
+    } want[] = {{"Title", "title", "input", "input"},
+                {"Description", "description", "textarea", "textarea"},
                 {"Due Date", "dueDate", "datetime", "datetime"}};
     cr_expect(vendor_id(str_of(t, "_id"), prefix), "template id %s", str_of(t, "_id"));
     cr_expect(json_is_string(json_object_get(t, "name")));
@@ -488,11 +488,11 @@ Test(doc_config, add_template_with_fields)
     static const struct {
         const char *name, *widget, *data_type;
         bool required;
-    } want[] = {{"Order Id", "input", "string", false},
+    } want[] = {{"Order Id", "input", "input", false},
                 {"Amount", "number", "number", true},
                 {"Paid", "checkbox", "boolean", false},
                 {"Follow Up", "datetime", "datetime", false},
-                {"Notes", "textarea", "string", false}};
+                {"Notes", "textarea", "textarea", false}};
     for (size_t i = 0; i < 5; i++) {
         const json_t *f = json_array_get(fields, 3 + i);
         cr_expect_str_eq(str_of(json_object_get(f, "metaData"), "name"), want[i].name);
