@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1004,6 +1005,46 @@ static void array_add(struct sbuf *out, const char *a, const char *b, const char
     sb_add(out, "\"", 1);
 }
 
+/* PostgreSQL refuses an index entry over ~2.7 KB (a third of a b-tree page; a GIN item the same):
+ * a write with a longer value in an indexed column (an assignee id, a channel, a queue, a custom
+ * field's value; a jti) failed whole, 503. A value past PG_KEY_MAX bytes is stored and looked up
+ * by its SHA-256 instead (PG_KEY_MARK and 64 hex digits), in the column and in a query's values
+ * alike, so equality finds it as before. The documents keep the values as they are. */
+#define PG_KEY_MAX 1024
+#define PG_KEY_MARK '\x1c' /* never the first byte of a value that is stored as it is */
+#define PG_KEY_HASHED 66    /* the mark, 64 hex digits, NUL */
+
+/* s (n bytes) as indexed: itself, or in out (PG_KEY_HASHED bytes) its hash. NULL stays NULL. */
+static const char *pg_key(const char *s, size_t n, char out[PG_KEY_HASHED])
+{
+    if (!s || (n <= PG_KEY_MAX && s[0] != PG_KEY_MARK))
+        return s;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!EVP_Digest(s, n, md, &len, EVP_sha256(), NULL) || len != 32)
+        mem_oom(); /* only an allocation inside OpenSSL can fail here */
+    out[0] = PG_KEY_MARK;
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
+    return out;
+}
+
+/* pg_key of key and value joined (a values element: key ends in \x1d), into a text[] literal */
+static void array_add_key(struct sbuf *out, const char *key, const char *v, size_t n)
+{
+    size_t k = key ? strlen(key) : 0;
+    if (k + n <= PG_KEY_MAX && (k ? key[0] : n ? v[0] : 0) != PG_KEY_MARK) {
+        array_add(out, key, NULL, v, n);
+        return;
+    }
+    char *joined = xmalloc(k + n + 1), hashed[PG_KEY_HASHED];
+    memcpy(joined, key ? key : "", k);
+    memcpy(joined + k, v, n);
+    const char *h = pg_key(joined, k + n, hashed);
+    array_add(out, NULL, NULL, h, strlen(h));
+    free(joined);
+}
+
 /* r's values as a text[] literal (heap). */
 static char *values_array(const struct store_record *r)
 {
@@ -1015,7 +1056,7 @@ static char *values_array(const struct store_record *r)
         if (!stop)
             break;
         if (memchr(p, '\x1d', (size_t)(stop - p)))
-            array_add(&b, NULL, NULL, p, (size_t)(stop - p));
+            array_add_key(&b, NULL, p, (size_t)(stop - p));
         p = stop + 1;
     }
     sb_str(&b, "}");
@@ -1029,7 +1070,7 @@ static int pg_record_put(struct store_txn *tb, struct store_record *r)
     struct pg_txn *t = pg_txn_of(tb);
     struct num kind = num(r->kind), score = num(r->priority_score), created = num(r->created_at),
                updated = num(r->updated_at), due = num(r->due_date), seq = num(r->ref_seq);
-    char *facets = values_array(r);
+    char *facets = values_array(r), assignee[PG_KEY_HASHED];
     const char *v[] = {r->id,
                        kind.s,
                        r->stream_id,
@@ -1041,7 +1082,7 @@ static int pg_record_put(struct store_txn *tb, struct store_record *r)
                        r->status_category,
                        r->priority_name,
                        score.s,
-                       r->assignee,
+                       pg_key(r->assignee, r->assignee ? strlen(r->assignee) : 0, assignee),
                        created.s,
                        updated.s,
                        r->has_due_date ? due.s : NULL,
@@ -1078,7 +1119,7 @@ static int pg_record_update(struct store_txn *tb, struct store_record *r,
     struct pg_txn *t = pg_txn_of(tb);
     struct num kind = num(r->kind), score = num(r->priority_score), updated = num(r->updated_at),
                due = num(r->due_date), expect = num(prev->version);
-    char *facets = values_array(r);
+    char *facets = values_array(r), assignee[PG_KEY_HASHED];
     const char *v[] = {r->doc,
                        updated.s,
                        r->breached ? "true" : "false",
@@ -1087,7 +1128,7 @@ static int pg_record_update(struct store_txn *tb, struct store_record *r,
                        r->status_category,
                        r->priority_name,
                        score.s,
-                       r->assignee,
+                       pg_key(r->assignee, r->assignee ? strlen(r->assignee) : 0, assignee),
                        r->has_due_date ? due.s : NULL,
                        r->source,
                        facets,
@@ -1230,7 +1271,8 @@ static int pg_jti_use(struct store_txn *tb, const char *client_id, const char *j
     struct pg_txn *t = pg_txn_of(tb);
     int64_t now = time_now_ms();
     struct num e = num(exp), cutoff = num(now / 1000 - 120);
-    const char *v[] = {client_id, jti, e.s, cutoff.s};
+    char hashed[PG_KEY_HASHED];
+    const char *v[] = {client_id, pg_key(jti, strlen(jti), hashed), e.s, cutoff.s};
     int rc;
     PGresult *res = run(t, ST_JTI_USE, v, &rc);
     if (!res)
@@ -1318,13 +1360,18 @@ static void qb_int(struct qbuild *b, int64_t v)
     qb_param(b, 'i', xstrdup(num(v).s));
 }
 
-/* A list of values as one text[] parameter, each prefixed by key (a values key and \x1d). */
+/* A list of values as one text[] parameter, each prefixed by key (a values key and \x1d), as
+ * indexed (pg_key) when key is not NULL. */
 static void qb_strings(struct qbuild *b, const struct store_strings *l, const char *key)
 {
     struct sbuf a = {0};
     sb_str(&a, "{");
-    for (size_t i = 0; i < l->n; i++)
-        array_add(&a, key, NULL, l->v[i], strlen(l->v[i]));
+    for (size_t i = 0; i < l->n; i++) {
+        if (key)
+            array_add_key(&a, key, l->v[i], strlen(l->v[i]));
+        else
+            array_add(&a, NULL, NULL, l->v[i], strlen(l->v[i]));
+    }
     sb_str(&a, "}");
     qb_param(b, 'a', a.p);
 }
@@ -1356,7 +1403,7 @@ static void qb_field(struct qbuild *b, const struct store_field_filter *ff)
         const char *v = scalar_text(ff->values[i], buf);
         if (!v)
             v = "";
-        array_add(&a, key.p, NULL, v, strlen(v));
+        array_add_key(&a, key.p, v, strlen(v));
     }
     sb_str(&a, "}");
     free(key.p);
@@ -1393,23 +1440,24 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
     if (q->unassigned)
         qb_sql(b, " AND r.assignee IS NULL");
     if (q->assignee) {
+        char hashed[PG_KEY_HASHED];
         qb_sql(b, " AND r.assignee = ");
-        qb_text(b, q->assignee);
+        qb_text(b, pg_key(q->assignee, strlen(q->assignee), hashed));
     }
     if (q->priorities.n) {
         qb_sql(b, " AND r.priority_name = ANY (");
-        qb_strings(b, &q->priorities, "");
+        qb_strings(b, &q->priorities, NULL);
         qb_sql(b, ")");
     }
     if (q->statuses.n) {
         qb_sql(b, " AND r.status_name = ANY (");
-        qb_strings(b, &q->statuses, "");
+        qb_strings(b, &q->statuses, NULL);
         qb_sql(b, ")");
     }
     if (q->channels.n) {
         /* the vendor's sample filters channel ["rtm"], a source */
         qb_sql(b, " AND (r.source = ANY (");
-        qb_strings(b, &q->channels, "");
+        qb_strings(b, &q->channels, NULL);
         qb_sql(b, ") OR r.facets && ");
         qb_strings(b, &q->channels, "ch\x1d");
         qb_sql(b, ")");
@@ -1420,7 +1468,7 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
     }
     if (q->agents.n) {
         qb_sql(b, " AND r.assignee = ANY (");
-        qb_strings(b, &q->agents, "");
+        qb_strings(b, &q->agents, ""); /* as indexed, like the column */
         qb_sql(b, ")");
     }
     if (q->has_created_from) {
