@@ -15,6 +15,11 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+/* --max-name's largest value: PostgreSQL indexes a name whole, lower-cased (records_name), and
+ * refuses an index entry past ~2.7 KB; lower-casing can make a name half as long again (U+023A,
+ * 2 bytes, becomes U+2C65, 3), and the entry also holds the tenant's ids */
+#define MAX_NAME_LIMIT 1536
+
 struct serve_opts {
     char host[256];
     unsigned port;
@@ -47,10 +52,12 @@ static void serve_usage(void)
         "  --max-depth N           deepest JSON nesting (default 32)\n"
         "  --max-string BYTES      longest JSON string (default 65536)\n"
         "  --max-array N           longest JSON array (default 10000)\n"
-        "  --max-name BYTES        longest name of a case or task, and Title field (default 1024)\n"
+        "  --max-name BYTES        longest name of a case or task, and Title field (default 1024,\n"
+        "                          at most 1536: PostgreSQL indexes names whole)\n"
         "  --idle-timeout SECONDS  close connections idle or trickling a request this long (30)\n"
         "  --max-connections N     connections at once (default 1024)\n"
-        "  --max-token-age SECONDS oldest iat accepted for tokens without exp (default 3600)\n"
+        "  --max-token-age SECONDS oldest iat accepted for tokens without exp (default 3600;\n"
+        "                          with the 60 s leeway of exp and nbf)\n"
         "  --access-log on|off     one JSON line per request on stdout (default on)\n",
         stderr);
 }
@@ -153,6 +160,8 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
             if (c == O_DEPTH) o->max_depth = v;
             if (c == O_STRING) o->max_string = v;
             if (c == O_ARRAY) o->max_array = v;
+            if (c == O_NAME && v > MAX_NAME_LIMIT)
+                return -1;
             if (c == O_NAME) o->max_name = v;
             if (c == O_IDLE) o->idle_timeout = v > 86400 ? 86400 : (unsigned)v;
             if (c == O_CONNS) o->max_connections = v > 65536 ? 65536 : (unsigned)v;

@@ -256,6 +256,30 @@ const json_t *config_template_or_err(const json_t *cfg, enum doc_kind kind, cons
     return t;
 }
 
+/* The longest name of a status, priority, template or field: names are matched, listed in error
+ * messages and (statuses, priorities) indexed with every record. */
+#define CONFIG_NAME_MAX 200
+
+static bool name_ok(const char *name, const char *what, struct err *e)
+{
+    if (*name && strlen(name) <= CONFIG_NAME_MAX)
+        return true;
+    err_set(e, ERR_INVALID_VALUE, "name", "a %s name must be 1 to %d bytes", what,
+            CONFIG_NAME_MAX);
+    return false;
+}
+
+/* #RRGGBB, as the default priorities' colors */
+static bool color_ok(const char *c)
+{
+    if (strlen(c) != 7 || c[0] != '#')
+        return false;
+    for (int i = 1; i < 7; i++)
+        if (!isxdigit((unsigned char)c[i]))
+            return false;
+    return true;
+}
+
 static const json_t *append(json_t *cfg, const char *list, json_t *item)
 {
     json_array_append_new(json_object_get(cfg, list), item);
@@ -273,9 +297,10 @@ const json_t *config_add_status(json_t *cfg, const char *name, const char *categ
                 "status category must be open, inProgress, resolved or closed");
         return NULL;
     }
-    if (!*name || config_status_by_name(cfg, name)) {
-        err_set(e, ERR_INVALID_VALUE, "name", "a status named \"%s\" exists already (or is empty)",
-                name);
+    if (!name_ok(name, "status", e))
+        return NULL;
+    if (config_status_by_name(cfg, name)) {
+        err_set(e, ERR_INVALID_VALUE, "name", "a status named \"%s\" exists already", name);
         return NULL;
     }
     return append(cfg, "statuses", status_new(name, category, false, active));
@@ -288,9 +313,14 @@ const json_t *config_add_priority(json_t *cfg, const char *name, int score, cons
         err_set(e, ERR_INVALID_VALUE, "score", "priority score must be 1 to 15");
         return NULL;
     }
-    if (!*name || config_priority_by_name(cfg, name)) {
-        err_set(e, ERR_INVALID_VALUE, "name",
-                "a priority named \"%s\" exists already (or is empty)", name);
+    if (color && !color_ok(color)) {
+        err_set(e, ERR_INVALID_VALUE, "color", "priority color must be #RRGGBB (hex digits)");
+        return NULL;
+    }
+    if (!name_ok(name, "priority", e))
+        return NULL;
+    if (config_priority_by_name(cfg, name)) {
+        err_set(e, ERR_INVALID_VALUE, "name", "a priority named \"%s\" exists already", name);
         return NULL;
     }
     return append(cfg, "priorities", priority_new(name, color ? color : "#6B7280", score, false,
@@ -305,10 +335,8 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
         err_set(e, ERR_INVALID_VALUE, "id", "template id %s is invalid or exists already", id);
         return NULL;
     }
-    if (!*name) {
-        err_set(e, ERR_INVALID_VALUE, "name", "a template needs a name");
+    if (!name_ok(name, "template", e))
         return NULL;
-    }
     json_t *t = template_new(kind, id, name, false);
     json_t *list = json_object_get(t, "fields");
     for (size_t i = 0; i < nfields; i++) {
@@ -318,6 +346,12 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
         char *widget = strtok_r(NULL, ":", &save);
         char *req = strtok_r(NULL, ":", &save);
         json_t *f = NULL;
+        if (strlen(fields[i]) >= sizeof spec || (fname && strlen(fname) > CONFIG_NAME_MAX)) {
+            json_decref(t);
+            err_set(e, ERR_INVALID_VALUE, "field", "a field name must be 1 to %d bytes",
+                    CONFIG_NAME_MAX);
+            return NULL;
+        }
         if (fname && widget && (!req || strcmp(req, "required") == 0))
             f = field_new(fname, fname, widget, req != NULL, false);
         if (!f) {

@@ -296,5 +296,7 @@ describe('03 admin cli: stream configuration', () => {
     assertCliError(await env.cli(['status', 'add', '--stream', stream, '--name', 'Weird', '--category', 'bogus']), 'category bogus');
     assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Too high', '--score', '16']), 'score 16');
     assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Too low', '--score', '0']), 'score 0');
+    assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Red', '--score', '3', '--color', 'red']), 'color red');
+    assertCliError(await env.cli(['status', 'add', '--stream', stream, '--name', 'n'.repeat(201), '--category', 'open']), 'a 201-byte status name');
   });
 });

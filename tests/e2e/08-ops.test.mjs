@@ -237,6 +237,7 @@ describe('08 ops: serve options', () => {
       ['--durability', 'sometimes'],
       ['--body-limit', 'lots'],
       ['--threads', '0'],
+      ['--max-name', '1537'], // past what PostgreSQL's name index holds
       ['--frobnicate'],
     ];
     for (const extra of bad) {

@@ -551,3 +551,41 @@ Test(doc_config, add_template_bad_field_specs)
     cr_expect_eq(json_array_size(list(cfg, "caseTemplates")), 1, "a refused template was added");
     json_decref(cfg);
 }
+
+/* Names past 200 bytes (a status's and a priority's are indexed with every record; a field spec
+ * past 255 bytes was cut short without a word) and a color that is not #RRGGBB are refused. */
+Test(doc_config, add_refuses_long_names_and_bad_colors)
+{
+    json_t *cfg = config_default();
+    char name[202], spec[320];
+    memset(name, 'n', 201);
+    name[201] = '\0';
+    struct err e = {0};
+    cr_expect_null(config_add_status(cfg, name, "open", true, &e));
+    cr_expect_str_eq(e.field, "name");
+    cr_expect_null(config_add_priority(cfg, name, 3, NULL, true, &e));
+    cr_expect_str_eq(e.field, "name");
+    cr_expect_null(config_add_template(cfg, DOC_TASK, NULL, name, NULL, 0, &e));
+    cr_expect_str_eq(e.field, "name");
+    snprintf(spec, sizeof spec, "%s:input", name);
+    const char *specs[] = {spec};
+    cr_expect_null(config_add_template(cfg, DOC_TASK, NULL, "Long field", specs, 1, &e));
+    cr_expect_str_eq(e.field, "field");
+    char spec2[300];
+    snprintf(spec2, sizeof spec2, "%.*s:input:required%*s", 100, name, 150, "");
+    specs[0] = spec2; /* 271 bytes: a name of 100 and blanks past the end of the buffer */
+    cr_expect_null(config_add_template(cfg, DOC_TASK, NULL, "Long spec", specs, 1, &e));
+    cr_expect_str_eq(e.field, "field");
+    const char *colors[] = {"red", "#12345", "#1234567", "#GG0000", "123456#", ""};
+    for (size_t i = 0; i < sizeof colors / sizeof colors[0]; i++) {
+        memset(&e, 0, sizeof e);
+        cr_expect_null(config_add_priority(cfg, "Tinted", 3, colors[i], true, &e), "%s", colors[i]);
+        cr_expect_str_eq(e.field, "color", "%s", colors[i]);
+    }
+    name[200] = '\0'; /* 200 bytes is fine */
+    cr_expect_not_null(config_add_status(cfg, name, "open", true, &e), "%s", e.msg);
+    cr_expect_not_null(config_add_priority(cfg, "Tinted", 3, "#a1B2c3", true, &e), "%s", e.msg);
+    cr_expect_eq(json_array_size(list(cfg, "statuses")), 6);
+    cr_expect_eq(json_array_size(list(cfg, "priorities")), 5);
+    json_decref(cfg);
+}
