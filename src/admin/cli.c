@@ -65,7 +65,8 @@ struct opts {
     int nargs;
 };
 
-static int usage(void)
+/* The usage text on out; rc back. */
+static int usage(FILE *out, int rc)
 {
     fputs("usage:\n"
           "  casemgr app create --account ID --stream st-... [--stream ...] [--scope S]...\n"
@@ -84,8 +85,8 @@ static int usage(void)
           "[--inactive]\n"
           "every subcommand takes --db URL (or CASEMGR_DB) and --key-file PATH (or "
           "CASEMGR_KEY_FILE)\n",
-          stderr);
-    return 2;
+          out);
+    return rc;
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -373,7 +374,7 @@ static int app_cmd(struct opts *o)
             printf("{\"clientId\":\"%s\",\"revoked\":true}\n", o->args[1]);
         return rc == STORE_OK ? 0 : 1;
     }
-    return usage();
+    return usage(stderr, 2);
 }
 
 /* ---- token ---- */
@@ -421,6 +422,11 @@ static int token_alg(const struct opts *o, enum jwt_alg *alg)
     } else if (app.revoked) {
         fprintf(stderr, "casemgr: app %s is revoked\n", o->client_id);
         bad = 1;
+    } else if (app.enforce_jti && (o->ttl <= 0 || o->ttl > JWT_JTI_MAX_LIFETIME)) {
+        /* the server would refuse every such token */
+        fprintf(stderr, "casemgr: app %s enforces jti: its tokens need --ttl 1 to %d\n",
+                o->client_id, JWT_JTI_MAX_LIFETIME);
+        bad = 1;
     } else if (o->alg && jwt_alg_parse(o->alg, alg) == 0 && *alg != app.alg) {
         fprintf(stderr, "casemgr: app %s signs with %s, not %s\n", o->client_id,
                 jwt_alg_name(app.alg), o->alg);
@@ -435,10 +441,10 @@ static int token_alg(const struct opts *o, enum jwt_alg *alg)
 static int token_cmd(struct opts *o)
 {
     if (!o->client_id || !o->client_secret)
-        return usage();
+        return usage(stderr, 2);
     enum jwt_alg alg = JWT_HS256;
     if (o->alg && jwt_alg_parse(o->alg, &alg) != 0)
-        return usage();
+        return usage(stderr, 2);
     if (!o->offline && token_alg(o, &alg) != 0)
         return 1;
     int64_t now = time_now_ms() / 1000;
@@ -478,6 +484,15 @@ static int config_edit_txn(struct store_txn *t, void *arg)
     struct opts *o = ed->o;
     char *text = NULL;
     int rc = store_stream_get(t, o->stream, &text);
+    if (rc == STORE_NOT_FOUND && strcmp(ed->what, "show") == 0) {
+        /* defaults made up here would show ids that no stream has */
+        err_set(&ed->e, ERR_NOT_FOUND, "stream",
+                "stream %s has no configuration yet: it gets one when an app is first associated "
+                "with it, or by template, status or priority add",
+                o->stream);
+        ed->failed = true;
+        return STORE_ABORT;
+    }
     json_t *cfg = rc == STORE_OK ? json_loads(text, 0, NULL)
                   : rc == STORE_NOT_FOUND ? config_default()
                                           : NULL;
@@ -515,16 +530,16 @@ static int config_cmd(struct opts *o, const char *what)
     bool show = strcmp(what, "show") == 0;
     if ((show && strcmp(verb, "show") != 0) || (!show && strcmp(verb, "add") != 0) ||
         !o->stream)
-        return usage();
+        return usage(stderr, 2);
     if (!show && !o->name)
-        return usage();
+        return usage(stderr, 2);
     if (strcmp(what, "template") == 0 &&
         (!o->kind || (strcmp(o->kind, "case") != 0 && strcmp(o->kind, "task") != 0)))
-        return usage();
+        return usage(stderr, 2);
     if (strcmp(what, "status") == 0 && !o->category)
-        return usage();
+        return usage(stderr, 2);
     if (strcmp(what, "priority") == 0 && o->score < 0)
-        return usage();
+        return usage(stderr, 2);
     struct store *s = open_store(o);
     if (!s)
         return 1;
@@ -558,9 +573,12 @@ int cli_is_command(const char *name)
 
 int cli_main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return usage(stdout, 0); /* asked for: on stdout, and no error */
     struct opts o;
     if (parse(argc, argv, &o) != 0)
-        return usage();
+        return usage(stderr, 2);
     const char *cmd = argv[0];
     if (strcmp(cmd, "app") == 0)
         return app_cmd(&o);

@@ -147,6 +147,24 @@ describe('03 admin cli: token', () => {
     const rv = await env.cli(['app', 'revoke', gone.clientId]);
     assert.equal(rv.code, 0, rv.stderr);
     await refused(['--client-id', gone.clientId, '--client-secret', gone.clientSecret], 'revoked app');
+    // an --enforce-jti app's tokens must expire within the hour: the server refuses any other
+    const jti = await env.createApp({ streams: app.streams, enforceJti: true });
+    await refused(['--client-id', jti.clientId, '--client-secret', jti.clientSecret, '--ttl', '7200'], 'jti app, --ttl 7200');
+    await refused(['--client-id', jti.clientId, '--client-secret', jti.clientSecret, '--ttl', '0'], 'jti app, no exp');
+    const ok = await env.cli(['token', '--client-id', jti.clientId, '--client-secret', jti.clientSecret, '--ttl', '600']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assertOk(await server.client(jti).createCase(caseBody(cfg), { token: ok.stdout.trim() }), 'a jti app\'s token of 600 s');
+  });
+
+  it('--help on a subcommand prints the usage on stdout and exits 0; a bad option exits 2', T, async () => {
+    for (const args of [['app', '--help'], ['token', '-h'], ['status', 'add', '--help']]) {
+      const r = await env.cli(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /^usage:\n/, args.join(' '));
+    }
+    const bad = await env.cli(['app', 'list', '--frobnicate']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /usage:/);
   });
 
   it('casemgr token creates nothing: a missing database or key file is an error; --offline signs without either', T, async () => {
@@ -234,6 +252,13 @@ describe('03 admin cli: stream configuration', () => {
         }
       }
     }
+  });
+
+  it('stream show of a stream that has no configuration exits 1 (it printed made-up defaults)', T, async () => {
+    const r = await env.cli(['stream', 'show', '--stream', ids.stream()]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /has no configuration yet/);
   });
 
   it('associating the stream with another app does not seed it again', T, async () => {
