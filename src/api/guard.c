@@ -8,6 +8,7 @@
 #include "doc/config.h"
 #include "ops/metrics.h"
 #include "util/mem.h"
+#include "util/scalar.h"
 #include "util/time.h"
 
 struct api_config api_cfg;
@@ -233,19 +234,20 @@ int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err 
     const json_t *s = json_object_get(body, "skip"), *l = json_object_get(body, "limit");
     *skip = 0;
     *limit = API_LIMIT_DEFAULT;
+    json_int_t n;
     if (s && !json_is_null(s)) {
-        if (!json_is_integer(s))
+        if (!scalar_whole(s, &n))
             return err_set(e, ERR_INVALID_TYPE, "skip", "skip must be an integer");
-        if (json_integer_value(s) < 0 || json_integer_value(s) > API_SKIP_MAX)
+        if (n < 0 || n > API_SKIP_MAX)
             return err_set(e, ERR_INVALID_VALUE, "skip", "skip must be 0 to %lld", API_SKIP_MAX);
-        *skip = json_integer_value(s);
+        *skip = n;
     }
     if (l && !json_is_null(l)) {
-        if (!json_is_integer(l))
+        if (!scalar_whole(l, &n))
             return err_set(e, ERR_INVALID_TYPE, "limit", "limit must be an integer");
-        if (json_integer_value(l) < 1 || json_integer_value(l) > API_LIMIT_MAX)
+        if (n < 1 || n > API_LIMIT_MAX)
             return err_set(e, ERR_INVALID_VALUE, "limit", "limit must be 1 to %d", API_LIMIT_MAX);
-        *limit = json_integer_value(l);
+        *limit = n;
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "doc/config.h"
 #include "util/jtext.h"
 #include "util/mem.h"
+#include "util/scalar.h"
 #include "util/text.h"
 #include "util/time.h"
 
@@ -57,8 +58,10 @@ static bool has_qtype(const json_t *v, enum qtype t)
     size_t i;
     const json_t *x;
     switch (t) {
-    case Q_INT:
-        return json_is_integer(v);
+    case Q_INT: {
+        json_int_t n;
+        return scalar_whole(v, &n);
+    }
     case Q_STRING:
         return json_is_string(v);
     case Q_BOOL:
@@ -250,11 +253,11 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
     q->sort = sorts[i].sort;
     if (dir) {
         const char *d = json_string_value(dir);
-        if ((d && strcasecmp(d, "asc") == 0) ||
-            (json_is_integer(dir) && json_integer_value(dir) == 1))
+        json_int_t sign = 0;
+        bool whole = scalar_whole(dir, &sign);
+        if ((d && strcasecmp(d, "asc") == 0) || (whole && sign == 1))
             q->descending = false;
-        else if (!((d && strcasecmp(d, "desc") == 0) ||
-                   (json_is_integer(dir) && json_integer_value(dir) == -1)))
+        else if (!((d && strcasecmp(d, "desc") == 0) || (whole && sign == -1)))
             return err_set(e, ERR_INVALID_VALUE, "sortBy", "a sort direction is asc or desc");
     }
     return 0;

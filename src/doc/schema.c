@@ -225,6 +225,12 @@ static char *widen_big_ints(const char *body, size_t len, size_t *out_len)
 
 json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *lim, struct err *e)
 {
+    /* a UTF-8 byte order mark first is ignored (RFC 8259 §8.1 allows it; some clients and
+     * editors write one) */
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        body += 3;
+        len -= 3;
+    }
     if (len == 0) {
         err_set(e, ERR_INVALID_JSON, NULL, "the body is empty; a JSON object is required");
         return NULL;

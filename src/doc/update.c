@@ -5,6 +5,16 @@
 #include "util/id.h"
 #include "util/time.h"
 
+/* createdAt echoed as the same instant written another way (a client that parses dates and
+ * writes them again: "+00:00" for "Z", microseconds): equal. */
+static bool same_instant(const char *k, const json_t *stored, const json_t *v)
+{
+    int64_t a, b;
+    return strcmp(k, "createdAt") == 0 && json_is_string(stored) && json_is_string(v) &&
+           time_parse_iso(json_string_value(stored), &a) == 0 &&
+           time_parse_iso(json_string_value(v), &b) == 0 && a == b;
+}
+
 /* API.md §7: an echoed read-only member must equal the stored one. */
 static int check_read_only(const json_t *doc, enum doc_kind kind, const json_t *patch,
                            struct err *e)
@@ -17,7 +27,7 @@ static int check_read_only(const json_t *doc, enum doc_kind kind, const json_t *
         if (!m || m->access != DOC_RO)
             continue;
         const json_t *stored = json_object_get(doc, strcmp(k, "lid") == 0 ? "iId" : k);
-        if (!stored || !json_equal(stored, v))
+        if (!stored || !(json_equal(stored, v) || same_instant(k, stored, v)))
             return err_set(e, ERR_READ_ONLY, k, "%s is read-only and differs from the stored value",
                            k);
     }

@@ -23,3 +23,18 @@ const char *scalar_text(const json_t *v, char buf[SCALAR_BUF])
     }
     return NULL;
 }
+
+bool scalar_whole(const json_t *v, json_int_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (!json_is_real(v))
+        return false;
+    double d = json_real_value(v);
+    if (d != floor(d) || fabs(d) > 9007199254740992.0)
+        return false;
+    *out = (json_int_t)d;
+    return true;
+}

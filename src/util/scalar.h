@@ -4,6 +4,7 @@
 #define CASEMGR_UTIL_SCALAR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #define SCALAR_BUF 32
 
@@ -11,5 +12,9 @@
  * integral one as an integer, so 3 and 3.0 match), booleans "true"/"false" (written to buf).
  * NULL for null, arrays and objects. */
 const char *scalar_text(const json_t *v, char buf[SCALAR_BUF]);
+
+/* v as a whole number into *out: an integer, or a real with no fraction within ±2^53 (10.0 from
+ * a client that writes every number as a float). False for anything else. */
+bool scalar_whole(const json_t *v, json_int_t *out);
 
 #endif

@@ -65,6 +65,23 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     }
   });
 
+  it('a UTF-8 byte order mark before the body is ignored (RFC 8259 §8.1)', T, async () => {
+    // raw: the contract leg's proxy refuses such a body itself
+    const send = async (endpoint, body) => {
+      const r = await rawRequest(ctx.server.port, buildRequest({
+        path: `${apiBase(ctx.app.streams[0])}${endpoint}`,
+        headers: rawHeaders(ctx, [['accountId', ctx.app.account]]), body: Buffer.from(body, 'utf8'),
+      }));
+      r.conn.destroy();
+      return asFetchLike(r);
+    };
+    const r = await send('createCase', `\ufeff${JSON.stringify(caseBody(ctx.cfg, { name: 'After a BOM' }))}`);
+    assertOk(r, 'createCase with a BOM');
+    assert.equal(r.json.name, 'After a BOM');
+    assertOk(await send('getCases', '\ufeff{"limit": 1}'), 'getCases with a BOM');
+    assertError(await send('getCases', '{"limit": 1}\ufeff'), 400, 'invalid_json');
+  });
+
   it('responses are application/json; charset=utf-8 and documents carry an ETag', T, async () => {
     const r = await ctx.client.createCase(caseBody(ctx.cfg));
     assertOk(r);

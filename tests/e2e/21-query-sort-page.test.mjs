@@ -123,6 +123,21 @@ describe('getCases/getTasks sorting, paging and projection (API.md §8)', () => 
         await check(data, kind, { skip: 0, limit: 50, sortBy: { createdAt: 'desc' } });
       });
 
+      it('skip, limit and a sort direction written as floats (10.0, as Python sends them) are whole numbers; 10.5 is 400', T, async () => {
+        const raw = (text) => data.client.post(ENDPOINT[kind], undefined, { body: text });
+        const ints = await raw('{"skip": 3, "limit": 10, "sortBy": {"createdAt": -1}}');
+        const floats = await raw('{"skip": 3.0, "limit": 1e1, "sortBy": {"createdAt": -1.0}}');
+        assert.equal(floats.status, 200, floats.text);
+        assert.deepEqual(floats.json.results.map((d) => d._id), ints.json.results.map((d) => d._id));
+        assert.equal(floats.json.limit, 10);
+        assert.equal(floats.json.page, 1);
+        for (const [text, field] of [['{"limit": 10.5}', 'limit'], ['{"skip": 0.5}', 'skip'], ['{"limit": "10"}', 'limit']]) {
+          const r = await raw(text);
+          assert.equal(r.status, 400, text);
+          assert.equal(r.json.errors[0].field, field, text);
+        }
+      });
+
       it('selectedColumns: _id plus exactly the members asked for', T, async () => {
         const now = Date.now();
         const body = { selectedColumns: ['name', 'status', 'dueDate'], sortBy: { name: 'asc' }, skip: 3, limit: 40, unresolved: true };

@@ -10,6 +10,7 @@
 #include "doc/config.h"
 #include "doc/create.h"
 #include "doc/update.h"
+#include "util/time.h"
 
 #define T0 1749032280725LL /* 2025-06-04T10:18:00.725Z: creation */
 #define T1 (T0 + 60000)    /* the update */
@@ -192,6 +193,35 @@ Test(doc_update, read_only_different_is_refused_by_name)
     cr_expect_eq(update(doc, "{\"_id\":null}", &changes, &e), -1, "null is not the stored _id");
     cr_expect_eq(e.code, ERR_READ_ONLY);
     cr_expect_str_eq(str_of(doc, "desc"), "It jams", "a refused update changed the document");
+    json_decref(doc);
+}
+
+/* A client that parses createdAt and writes it again sends the same instant in another form. */
+Test(doc_update, read_only_created_at_is_compared_as_an_instant)
+{
+    json_t *doc = stored_case();
+    const char *stored = str_of(doc, "createdAt");
+    int64_t ms;
+    cr_assert_eq(time_parse_iso(stored, &ms), 0, "%s", stored);
+    char plus[64], micro[64], other[TIME_ISO_LEN], body[160];
+    snprintf(plus, sizeof plus, "%.23s+00:00", stored);  /* 2025-06-04T10:18:00.725+00:00 */
+    snprintf(micro, sizeof micro, "%.23s000Z", stored);  /* microseconds */
+    time_format_iso(ms + 1, other);
+    const char *same[] = {plus, micro};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"createdAt\":\"%s\"}", same[i]);
+        json_t *changes = NULL;
+        struct err e = {0};
+        cr_expect_eq(update(doc, body, &changes, &e), 0, "%s: %s", same[i], e.msg);
+        cr_expect_eq(json_array_size(changes), 0);
+        json_decref(changes);
+    }
+    cr_expect_str_eq(str_of(doc, "createdAt"), stored, "the stored text stays");
+    snprintf(body, sizeof body, "{\"createdAt\":\"%s\"}", other);
+    json_t *changes = NULL;
+    struct err e = {0};
+    cr_expect_eq(update(doc, body, &changes, &e), -1, "a millisecond later is another instant");
+    cr_expect_eq(e.code, ERR_READ_ONLY);
     json_decref(doc);
 }
 
