@@ -45,6 +45,13 @@
 
 /* Schema versions, applied in order under an advisory lock (several processes may start at
  * once); casemgr_schema.version records how many have run. Never edit a shipped entry: append. */
+/* pg_key (below) in SQL, for migrations that key stored values: the same text for the same value
+ * (PG_KEY_MAX 1024, PG_KEY_MARK chr(28), SHA-256 of the UTF-8 bytes in lower-case hex) */
+#define PG_KEY_FUNCTION                                                                            \
+    "CREATE OR REPLACE FUNCTION casemgr_key(a text) RETURNS text LANGUAGE sql IMMUTABLE STRICT"   \
+    "  AS $$ SELECT CASE WHEN octet_length(a) > 1024 OR left(a, 1) = chr(28)"                     \
+    "  THEN chr(28) || encode(sha256(convert_to(a, 'UTF8')), 'hex') ELSE a END $$;"
+
 static const char *const migrations[] = {
     /* 1: the logical schema of SQLite's versions 1-3: apps, streams, counters, records with
      * their query columns, a trigram index of names, the multi-valued members, per-tenant
@@ -140,10 +147,29 @@ static const char *const migrations[] = {
     "DROP INDEX records_name;"
     "CREATE INDEX records_name ON records (stream_id, account_id, kind, name_lower, ref_seq, id);",
     /* 5: a currAssignee without an _id names its user by agentId, as the vendor's documents do
-     * (doc_record_columns), as in the SQLite backend (its migration 17) */
-    "UPDATE records SET assignee = doc->'currAssignee'->>'agentId'"
+     * (doc_record_columns), as in the SQLite backend (its migration 17); keyed as pg_key keys it.
+     * (Changed before any release: as first written it stored the agentId as it was, and a long
+     * one failed the migration on the index's size limit; migration 6 keys what it stored.) */
+    PG_KEY_FUNCTION
+    "UPDATE records SET assignee = casemgr_key(doc->'currAssignee'->>'agentId')"
     "  WHERE assignee IS NULL AND json_typeof(doc->'currAssignee'->'agentId') = 'string'"
     "  AND doc->'currAssignee'->>'agentId' <> '';",
+    /* 6: values stored as they were before pg_key: an assignee, a facet or a jti past PG_KEY_MAX
+     * bytes (up to the index's limit) or starting with PG_KEY_MARK is keyed as new ones are, so
+     * the queries, which key what they look for, find it; a key already (the mark and 64 hex
+     * digits) is left as it is */
+    PG_KEY_FUNCTION
+    "CREATE FUNCTION casemgr_rekey(a text) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$"
+    "  SELECT CASE WHEN a ~ ('^' || chr(28) || '[0-9a-f]{64}$') THEN a ELSE casemgr_key(a) END"
+    "  $$;"
+    "UPDATE records SET assignee = casemgr_rekey(assignee)"
+    "  WHERE octet_length(assignee) > 1024 OR left(assignee, 1) = chr(28);"
+    "UPDATE records SET facets = ARRAY(SELECT casemgr_rekey(f) FROM unnest(facets)"
+    "  WITH ORDINALITY AS u(f, i) ORDER BY i)"
+    "  WHERE EXISTS (SELECT 1 FROM unnest(facets) f WHERE octet_length(f) > 1024);"
+    "UPDATE jti SET jti = casemgr_rekey(jti) WHERE octet_length(jti) > 1024"
+    "  OR left(jti, 1) = chr(28);"
+    "DROP FUNCTION casemgr_rekey(text);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK 0x63617365 /* pg_advisory_lock key while migrating ("case") */
@@ -1014,7 +1040,8 @@ static void array_add(struct sbuf *out, const char *a, const char *b, const char
 #define PG_KEY_MARK '\x1c' /* never the first byte of a value that is stored as it is */
 #define PG_KEY_HASHED 66    /* the mark, 64 hex digits, NUL */
 
-/* s (n bytes) as indexed: itself, or in out (PG_KEY_HASHED bytes) its hash. NULL stays NULL. */
+/* s (n bytes) as indexed: itself, or in out (PG_KEY_HASHED bytes) its hash. NULL stays NULL.
+ * PG_KEY_FUNCTION is the same in SQL, for migrations: change both together. */
 static const char *pg_key(const char *s, size_t n, char out[PG_KEY_HASHED])
 {
     if (!s || (n <= PG_KEY_MAX && s[0] != PG_KEY_MARK))

@@ -1,12 +1,15 @@
 // PostgreSQL only: the schema version row (casemgr_schema) is read back and checked before any
 // migration runs. A negative version once indexed the migration table with it; it must be
 // refused with a message instead. Migration 5 fills the assignee of records whose currAssignee
-// names its user by agentId only (the vendor's shape). Runs in the PostgreSQL leg of `make test` (scripts/pg-test-cluster
+// names its user by agentId only (the vendor's shape); migration 6 keys long values stored as
+// they were (pg_key). Runs in the PostgreSQL leg of `make test` (scripts/pg-test-cluster
 // sets CASEMGR_E2E_PG); without it the file fails, never skips.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Env, PG_URL, T, H, psql, useServer } from './lib/env.mjs';
-import { assertOk, caseBody } from './lib/client.mjs';
+import { randomBytes } from 'node:crypto';
+import { assertOk, assertError, caseBody } from './lib/client.mjs';
+import { tokenFor } from './lib/jwt.mjs';
 
 describe('30 PostgreSQL schema version', () => {
   if (!PG_URL) {
@@ -33,7 +36,7 @@ describe('30 PostgreSQL schema version', () => {
   });
 });
 
-describe('30 PostgreSQL migration 5: the assignee named by agentId', () => {
+describe('30 PostgreSQL migrations 5 and 6: the assignee named by agentId, long values keyed', () => {
   if (!PG_URL) {
     it('needs PostgreSQL: run through `make test` or scripts/pg-test-cluster run -- ... with CASEMGR_E2E_PG', () => {
       assert.fail('CASEMGR_E2E_PG is not set: this file runs only in the PostgreSQL leg');
@@ -41,20 +44,47 @@ describe('30 PostgreSQL migration 5: the assignee named by agentId', () => {
     return;
   }
   const ctx = useServer();
+  // random hex: PostgreSQL compresses a repetitive index entry
+  const long = (n) => randomBytes(n / 2).toString('hex');
 
-  it('a record stored before it (assignee column empty) is found by agents[] after it', T, async () => {
+  it('records and jtis stored before them are found after them', T, async () => {
     const agent = 'u-5e1a0c2d-0000-4000-8000-000000000005';
-    const r = await ctx.client.post('createCase', caseBody(ctx.cfg, { currAssignee: { aId: 'a-5e1a0c2', name: 'Ann', agentId: agent } }));
-    assertOk(r, 'createCase');
-    const find = async () => (await ctx.client.post('getCases', { agents: [agent] })).json.totalResults;
-    assert.equal(await find(), 1, 'stored now with the assignee');
-    // as an older server stored it: no assignee column, schema version 4
-    await psql(ctx.env.db, `UPDATE records SET assignee = NULL WHERE id = '${r.json._id}'`);
+    const longAgent = long(3000); // past the index's limit as it is: migration 5 must key it
+    const raw = { assignee: long(1500), channel: long(1500), queue: long(1500), jti: long(1500) };
+    const post = async (body) => {
+      const r = await ctx.client.post('createCase', caseBody(ctx.cfg, body));
+      assertOk(r, 'createCase');
+      return r.json._id;
+    };
+    const a = await post({ currAssignee: { aId: 'a-5e1a0c2', name: 'Ann', agentId: agent } });
+    const b = await post({ currAssignee: { aId: 'a-5e1a0c3', name: 'Bo', agentId: longAgent } });
+    const c = await post({ currAssignee: { _id: raw.assignee }, channel: [raw.channel], queues: [raw.queue] });
+    const jtiApp = await ctx.env.createApp({ account: ctx.app.account, streams: [ctx.app.streams[0]], enforceJti: true });
+    const token = tokenFor(jtiApp, { jti: raw.jti, exp: Math.floor(Date.now() / 1000) + 600 });
+    assertOk(await ctx.server.client(jtiApp).post('getCases', {}, { token }), 'the jti used once');
+    const found = async (body) => (await ctx.client.post('getCases', body)).json.results.map((d) => d._id);
+    const queries = [[{ agents: [agent] }, a], [{ agents: [longAgent] }, b], [{ agents: [raw.assignee] }, c],
+      [{ channel: [raw.channel] }, c], [{ queues: [raw.queue] }, c]];
+    for (const [q, id] of queries) assert.deepEqual(await found(q), [id], `stored now: ${JSON.stringify(q).slice(0, 60)}`);
+
+    // as older servers stored them: no assignee for agentId-only records (before migration 5),
+    // long values as they were (before pg_key); schema version 4
+    await psql(ctx.env.db, `UPDATE records SET assignee = NULL WHERE id IN ('${a}', '${b}')`);
+    await psql(ctx.env.db, `UPDATE records SET assignee = '${raw.assignee}', facets = ARRAY['ch' || chr(29) || '${raw.channel}',
+      'qu' || chr(29) || '${raw.queue}'] WHERE id = '${c}'`);
+    await psql(ctx.env.db, `UPDATE jti SET jti = '${raw.jti}' WHERE client_id = '${jtiApp.clientId}'`);
     await psql(ctx.env.db, 'UPDATE casemgr_schema SET version = 4');
-    assert.equal(await find(), 0);
+    for (const [q] of queries) assert.deepEqual(await found(q), [], `not found before: ${JSON.stringify(q).slice(0, 60)}`);
+
     const cli = await ctx.env.cli(['app', 'list']); // opens the store: migrates
     assert.equal(cli.code, 0, cli.stderr);
-    assert.equal(await psql(ctx.env.db, `SELECT assignee FROM records WHERE id = '${r.json._id}'`), agent);
-    assert.equal(await find(), 1);
+    assert.equal(await psql(ctx.env.db, 'SELECT version FROM casemgr_schema'), '6');
+    assert.equal(await psql(ctx.env.db, `SELECT assignee FROM records WHERE id = '${a}'`), agent);
+    for (const [q, id] of queries) assert.deepEqual(await found(q), [id], `found after: ${JSON.stringify(q).slice(0, 60)}`);
+    assertError(await ctx.server.client(jtiApp).post('getCases', {}, { token }), 401, 'unauthorized');
+    // run again on keyed values (a process of the older version that wrote meanwhile): unchanged
+    await psql(ctx.env.db, 'UPDATE casemgr_schema SET version = 5');
+    assert.equal((await ctx.env.cli(['app', 'list'])).code, 0);
+    for (const [q, id] of queries) assert.deepEqual(await found(q), [id], `after migration 6 again: ${JSON.stringify(q).slice(0, 60)}`);
   });
 });
