@@ -15,7 +15,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* --max-name's largest value: PostgreSQL indexes a name whole, lower-cased (records_name), and
+/* --max-name's largest value on PostgreSQL: it indexes a name whole, lower-cased (records_name), and
  * refuses an index entry past ~2.7 KB; lower-casing can make a name half as long again (U+023A,
  * 2 bytes, becomes U+2C65, 3), and the entry also holds the tenant's ids */
 #define MAX_NAME_LIMIT 1536
@@ -28,10 +28,10 @@ struct serve_opts {
     size_t body_limit, header_limit, max_depth, max_string, max_array, max_name;
     unsigned idle_timeout, max_connections;
     long max_token_age;
-    bool durability_normal, access_log;
+    bool durability_normal, access_log, help;
 };
 
-static void serve_usage(void)
+static void serve_usage(FILE *out)
 {
     fputs(
         "usage: casemgr serve [options]\n"
@@ -53,13 +53,13 @@ static void serve_usage(void)
         "  --max-string BYTES      longest JSON string (default 65536)\n"
         "  --max-array N           longest JSON array (default 10000)\n"
         "  --max-name BYTES        longest name of a case or task, and Title field (default 1024,\n"
-        "                          at most 1536: PostgreSQL indexes names whole)\n"
+        "                          at most 1536 on PostgreSQL, which indexes names whole)\n"
         "  --idle-timeout SECONDS  close connections idle or trickling a request this long (30)\n"
         "  --max-connections N     connections at once (default 1024)\n"
         "  --max-token-age SECONDS oldest iat accepted for tokens without exp (default 3600;\n"
         "                          with the 60 s leeway of exp and nbf)\n"
         "  --access-log on|off     one JSON line per request on stdout (default on)\n",
-        stderr);
+        out);
 }
 
 static int parse_size(const char *s, size_t *out)
@@ -149,7 +149,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
                 return -1;
             o->access_log = strcmp(optarg, "on") == 0;
             break;
-        case O_HELP: return -1;
+        case O_HELP: o->help = true; break;
         default:
             if (c < O_THREADS || c > O_AGE || parse_size(optarg, &v))
                 return -1;
@@ -160,8 +160,6 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
             if (c == O_DEPTH) o->max_depth = v;
             if (c == O_STRING) o->max_string = v;
             if (c == O_ARRAY) o->max_array = v;
-            if (c == O_NAME && v > MAX_NAME_LIMIT)
-                return -1;
             if (c == O_NAME) o->max_name = v;
             if (c == O_IDLE) o->idle_timeout = v > 86400 ? 86400 : (unsigned)v;
             if (c == O_CONNS) o->max_connections = v > 65536 ? 65536 : (unsigned)v;
@@ -183,10 +181,19 @@ static int serve(int argc, char **argv)
 {
     struct serve_opts o;
     if (parse_serve(argc, argv, &o) != 0) {
-        serve_usage();
+        serve_usage(stderr);
         return 2;
     }
+    if (o.help) {
+        serve_usage(stdout); /* asked for: on stdout, and no error */
+        return 0;
+    }
     const char *db_url = cli_db_url(o.db);
+    if (o.max_name > MAX_NAME_LIMIT && strncmp(db_url, "postgres", 8) == 0) {
+        fprintf(stderr, "casemgr: --max-name is at most %d bytes on PostgreSQL (it indexes names "
+                        "whole)\n", MAX_NAME_LIMIT);
+        return 2;
+    }
     char *key_path = cli_key_path(o.key_file, db_url);
     struct api_config cfg = {
         .policy = {.leeway = 60, .max_age = o.max_token_age},

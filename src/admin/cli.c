@@ -60,7 +60,7 @@ struct opts {
     const char *streams[MAX_LIST], *scopes[MAX_LIST], *fields[MAX_LIST];
     size_t nstreams, nscopes, nfields;
     long ttl, score;
-    bool enforce_jti, inactive, offline;
+    bool enforce_jti, inactive, offline, help;
     char **args; /* positional */
     int nargs;
 };
@@ -93,7 +93,7 @@ static int parse(int argc, char **argv, struct opts *o)
 {
     enum { O_DB = 256, O_KEY, O_ACCOUNT, O_STREAM, O_SCOPE, O_ORG, O_NAME, O_ALG, O_JTI,
            O_CID, O_CSECRET, O_SUB, O_TTL, O_KIND, O_ID, O_FIELD, O_CATEGORY, O_INACTIVE,
-           O_SCORE, O_COLOR, O_OFFLINE };
+           O_SCORE, O_COLOR, O_OFFLINE, O_HELP };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, O_DB},
         {"key-file", required_argument, NULL, O_KEY},
@@ -116,6 +116,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"inactive", no_argument, NULL, O_INACTIVE},
         {"score", required_argument, NULL, O_SCORE},
         {"color", required_argument, NULL, O_COLOR},
+        {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -124,7 +125,7 @@ static int parse(int argc, char **argv, struct opts *o)
     optind = 1;
     int c;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): the CLI parses options before any thread starts */
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case O_DB: o->db = optarg; break;
@@ -169,6 +170,8 @@ static int parse(int argc, char **argv, struct opts *o)
                 return -1;
             break;
         case O_COLOR: o->color = optarg; break;
+        case 'h':
+        case O_HELP: o->help = true; break;
         default: return -1;
         }
     }
@@ -573,12 +576,11 @@ int cli_is_command(const char *name)
 
 int cli_main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(stdout, 0); /* asked for: on stdout, and no error */
     struct opts o;
     if (parse(argc, argv, &o) != 0)
         return usage(stderr, 2);
+    if (o.help)
+        return usage(stdout, 0); /* asked for: on stdout, and no error */
     const char *cmd = argv[0];
     if (strcmp(cmd, "app") == 0)
         return app_cmd(&o);

@@ -165,6 +165,10 @@ describe('03 admin cli: token', () => {
     const bad = await env.cli(['app', 'list', '--frobnicate']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /usage:/);
+    // an option's value that looks like --help is the value
+    const stream = app.streams[0];
+    const named = await env.cliJson(['status', 'add', '--stream', stream, '--name', '-h', '--category', 'open']);
+    assert.equal(named.name, '-h');
   });
 
   it('casemgr token creates nothing: a missing database or key file is an error; --offline signs without either', T, async () => {
