@@ -98,7 +98,10 @@ int api_auth_or_reply(struct http_request *req, struct http_reply *rep, bool acc
 
 json_t *api_body_or_reply(struct http_request *req, struct http_reply *rep, bool empty_ok)
 {
-    if (req->body_len == 0 && empty_ok)
+    const char *text = req->body;
+    size_t len = req->body_len;
+    doc_skip_bom(&text, &len); /* a body of a byte order mark alone is empty too */
+    if (len == 0 && empty_ok)
         return json_object();
     struct err e;
     json_t *body = doc_parse_body(req->body, req->body_len, &api_cfg.limits, &e);

@@ -348,7 +348,8 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
         json_t *f = NULL;
         if (strlen(fields[i]) >= sizeof spec || (fname && strlen(fname) > CONFIG_NAME_MAX)) {
             json_decref(t);
-            err_set(e, ERR_INVALID_VALUE, "field", "a field name must be 1 to %d bytes",
+            err_set(e, ERR_INVALID_VALUE, "field",
+                    "a field spec is at most %zu bytes, its name %d", sizeof spec - 1,
                     CONFIG_NAME_MAX);
             return NULL;
         }

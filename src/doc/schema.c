@@ -223,14 +223,17 @@ static char *widen_big_ints(const char *body, size_t len, size_t *out_len)
     return out;
 }
 
+void doc_skip_bom(const char **body, size_t *len)
+{
+    if (*len >= 3 && memcmp(*body, "\xEF\xBB\xBF", 3) == 0) {
+        *body += 3;
+        *len -= 3;
+    }
+}
+
 json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *lim, struct err *e)
 {
-    /* a UTF-8 byte order mark first is ignored (RFC 8259 §8.1 allows it; some clients and
-     * editors write one) */
-    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
-        body += 3;
-        len -= 3;
-    }
+    doc_skip_bom(&body, &len);
     if (len == 0) {
         err_set(e, ERR_INVALID_JSON, NULL, "the body is empty; a JSON object is required");
         return NULL;

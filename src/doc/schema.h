@@ -59,6 +59,10 @@ const char *doc_type_name(enum doc_type t);
 
 /* Parses a request body into a JSON object, checking UTF-8, duplicates, depth, string and array
  * limits. Returns the object (caller decrefs) or NULL with *e filled. An empty body is refused. */
+/* Past a UTF-8 byte order mark at the start of body, if there is one (RFC 8259 §8.1 lets a
+ * parser ignore it; some clients and editors write one): *body and *len move past it. */
+void doc_skip_bom(const char **body, size_t *len);
+
 json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *lim, struct err *e);
 /* Checks depth, string and array limits of an already parsed value; 0 or -1 with *e. */
 int doc_check_limits(const json_t *v, const struct doc_limits *lim, struct err *e);

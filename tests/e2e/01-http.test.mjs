@@ -79,6 +79,8 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     assertOk(r, 'createCase with a BOM');
     assert.equal(r.json.name, 'After a BOM');
     assertOk(await send('getCases', '\ufeff{"limit": 1}'), 'getCases with a BOM');
+    assertOk(await send('getCases', '\ufeff'), 'getCases with a BOM alone: an empty body, {}');
+    assertError(await send('createCase', '\ufeff'), 400, 'invalid_json');
     assertError(await send('getCases', '{"limit": 1}\ufeff'), 400, 'invalid_json');
   });
 

@@ -371,6 +371,7 @@ describe('12 update rules', () => {
       assert.equal(fieldOf(d, 'ok').selectedValue, true);
       assert.equal(fieldOf(d, 'when').selectedValue, '2030-05-06T07:08:09.500Z');
       assert.equal(fieldOf(d, 'note').selectedValue, 'free text');
+      assert.equal(fieldOf(d, 'note').dataType, 'input', 'an input field\'s dataType, as the vendor\'s');
       const before = await snapshot(ctx.client, TASK, id);
       const bad = [
         ['when', 'not a date'], ['when', '2030-02-30T00:00:00Z'], ['when', '2030-01-01T25:00:00Z'], ['when', true], ['when', { at: 1 }],

@@ -63,7 +63,6 @@ export function priorityByName(cfg, name) {
  *  case-insensitive for every cased letter. */
 export const lowerAscii = (s) => String(s).toLowerCase();
 
-const isEmptyObj = (o) => !o || typeof o !== 'object' || Object.keys(o).length === 0;
 const nonEmptyStr = (v) => typeof v === 'string' && v !== '';
 const nonEmptyArr = (v) => Array.isArray(v) && v.length > 0;
 
@@ -129,7 +128,7 @@ export function matches(doc, body, ctx) {
   }
   if (nonEmptyStr(b.name) && !lowerAscii(doc.name).includes(lowerAscii(b.name))) return false;
   if (b.unresolved === true && !unresolved(doc)) return false;
-  if (b.unassigned === true && !isEmptyObj(doc.currAssignee)) return false;
+  if (b.unassigned === true && assigneeOf(doc)) return false;
   if (b.mycase === true || b.mytask === true) {
     if (!ctx.sub || assigneeOf(doc) !== ctx.sub) return false;
   }

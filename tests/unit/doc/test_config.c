@@ -552,8 +552,9 @@ Test(doc_config, add_template_bad_field_specs)
     json_decref(cfg);
 }
 
-/* Names past 200 bytes (a status's and a priority's are indexed with every record; a field spec
- * past 255 bytes was cut short without a word) and a color that is not #RRGGBB are refused. */
+/* Names past 200 bytes (a status's and a priority's are indexed with every record) and a color
+ * that is not #RRGGBB are refused; so is a field spec past 255 bytes (it was cut short, and then
+ * refused as a malformed spec). */
 Test(doc_config, add_refuses_long_names_and_bad_colors)
 {
     json_t *cfg = config_default();
@@ -573,9 +574,10 @@ Test(doc_config, add_refuses_long_names_and_bad_colors)
     cr_expect_str_eq(e.field, "field");
     char spec2[300];
     snprintf(spec2, sizeof spec2, "%.*s:input:required%*s", 100, name, 150, "");
-    specs[0] = spec2; /* 271 bytes: a name of 100 and blanks past the end of the buffer */
+    specs[0] = spec2; /* 265 bytes: a name of 100, then blanks past the end of the buffer */
     cr_expect_null(config_add_template(cfg, DOC_TASK, NULL, "Long spec", specs, 1, &e));
     cr_expect_str_eq(e.field, "field");
+    cr_expect(strstr(e.msg, "at most 255 bytes"), "%s", e.msg);
     const char *colors[] = {"red", "#12345", "#1234567", "#GG0000", "123456#", ""};
     for (size_t i = 0; i < sizeof colors / sizeof colors[0]; i++) {
         memset(&e, 0, sizeof e);

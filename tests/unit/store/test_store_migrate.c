@@ -333,7 +333,8 @@ Test(store_migrate, ties_of_a_first_version_file_are_in_reference_order)
 
 /* Tasks whose currAssignee has no _id: the vendor's shape names the user by agentId. Since
  * migration 17 the assignee filters find them, and the other tasks are as they were: one with an
- * empty agentId, one with an agentId that is not a string, and ti-1, assigned by _id. */
+ * empty agentId, one with an agentId that is not a string, and ti-1, assigned by _id. (A stored
+ * text that is not JSON stops earlier migrations already, so none is here.) */
 static const char *const rows_agent_ids =
     "INSERT INTO records VALUES ('ti-2', 1, 'st-1', 'acc-1', 'TS000002', 'ci-1', 'by agent id',"
     "  'Open', 'open', 'Medium', 10, NULL, 1600, 2600, NULL, 1,"
