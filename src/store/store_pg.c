@@ -1051,7 +1051,7 @@ static const char *pg_key(const char *s, size_t n, char out[PG_KEY_HASHED])
     if (!EVP_Digest(s, n, md, &len, EVP_sha256(), NULL) || len != 32)
         mem_oom(); /* only an allocation inside OpenSSL can fail here */
     out[0] = PG_KEY_MARK;
-    for (unsigned i = 0; i < 32; i++)
+    for (size_t i = 0; i < 32; i++)
         snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
     return out;
 }
