@@ -15,9 +15,9 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* --max-name's largest value on PostgreSQL: it indexes a name whole, lower-cased (records_name), and
- * refuses an index entry past ~2.7 KB; lower-casing can make a name half as long again (U+023A,
- * 2 bytes, becomes U+2C65, 3), and the entry also holds the tenant's ids */
+/* --max-name's largest value on PostgreSQL: it indexes a name whole, lower-cased (records_name),
+ * and refuses an index entry past ~2.7 KB; lower-casing can make a name half as long again
+ * (U+023A, 2 bytes, becomes U+2C65, 3), and the entry also holds the tenant's ids */
 #define MAX_NAME_LIMIT 1536
 
 struct serve_opts {

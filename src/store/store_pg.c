@@ -43,8 +43,6 @@
 
 #define TXT "text COLLATE \"C\""
 
-/* Schema versions, applied in order under an advisory lock (several processes may start at
- * once); casemgr_schema.version records how many have run. Never edit a shipped entry: append. */
 /* pg_key (below) in SQL, for migrations that key stored values: the same text for the same value
  * (PG_KEY_MAX 1024, PG_KEY_MARK chr(28), SHA-256 of the UTF-8 bytes in lower-case hex) */
 #define PG_KEY_FUNCTION                                                                            \
@@ -52,6 +50,8 @@
     "  AS $$ SELECT CASE WHEN octet_length(a) > 1024 OR left(a, 1) = chr(28)"                     \
     "  THEN chr(28) || encode(sha256(convert_to(a, 'UTF8')), 'hex') ELSE a END $$;"
 
+/* Schema versions, applied in order under an advisory lock (several processes may start at
+ * once); casemgr_schema.version records how many have run. Never edit a shipped entry: append. */
 static const char *const migrations[] = {
     /* 1: the logical schema of SQLite's versions 1-3: apps, streams, counters, records with
      * their query columns, a trigram index of names, the multi-valued members, per-tenant
