@@ -94,7 +94,11 @@ static int prepare_task_txn(struct store_txn *t, void *arg)
 static int put_prepared(struct store_txn *t, struct create_job *job)
 {
     int64_t n;
-    int rc = store_next_ref(t, job->ctx.stream_id, "TS", &n);
+    /* the case before the counter, as every create of a task takes them (store_record_lock) */
+    int rc = store_record_lock(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id,
+                               job->rec.case_id);
+    if (rc == STORE_OK)
+        rc = store_next_ref(t, job->ctx.stream_id, "TS", &n);
     if (rc != STORE_OK)
         return rc;
     snprintf(job->ref, sizeof job->ref, "TS%06lld", (long long)n);
@@ -154,10 +158,13 @@ static int create_txn(struct store_txn *t, void *arg)
             rc = fail(job);
             goto out;
         }
-        /* the task takes the case's _id and refId (its head) */
+        /* the task takes the case's _id and refId (its head); the case is held first, before
+         * the counter (store_record_lock) */
         struct store_record_head h;
-        rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
-                               &h);
+        rc = store_record_lock(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id);
+        if (rc == STORE_OK)
+            rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id,
+                                   case_id, &h);
         if (rc == STORE_NOT_FOUND) {
             /* another tenant's case is answered exactly like a missing one (API.md §2) */
             err_set(&job->e, ERR_NOT_FOUND, "caseId", "case %s not found", case_id);

@@ -186,6 +186,14 @@ int store_record_head(struct store_txn *t, enum store_kind kind, const char *str
     return t->store->ops->record_head(t, kind, stream_id, account_id, id, h);
 }
 
+int store_record_lock(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                      const char *account_id, const char *id)
+{
+    if (!t->store->ops->record_lock)
+        return STORE_OK;
+    return t->store->ops->record_lock(t, kind, stream_id, account_id, id);
+}
+
 int store_query(struct store_txn *t, const struct store_query *q,
                 void (*fn)(const char *doc, size_t len, void *arg), void *arg, int64_t *total)
 {

@@ -176,6 +176,13 @@ struct store_record_head {
 /* Loads a record's head by kind + stream + account + id; NOT_FOUND like store_record_get. */
 int store_record_head(struct store_txn *t, enum store_kind kind, const char *stream_id,
                       const char *account_id, const char *id, struct store_record_head *h);
+/* In a write transaction: holds the record until the commit, for writes that take it and the
+ * stream's reference counter (a createTask: the counter, then its case's taskIds). Taking the
+ * case first, always, keeps concurrent creates into one case from waiting on each other in
+ * opposite orders (PostgreSQL: a row lock FOR UPDATE; a backend with one writer does nothing).
+ * NOT_FOUND like store_record_get. */
+int store_record_lock(struct store_txn *t, enum store_kind kind, const char *stream_id,
+                      const char *account_id, const char *id);
 
 /* A list query (API.md §8) as the API decoded it: every filter is optional, filters combine with
  * AND, the values of one filter with OR. Strings are borrowed. */

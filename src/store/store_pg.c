@@ -203,6 +203,7 @@ enum stmt_id {
     ST_RECORD_GET_LOCK,
     ST_RECORD_HEAD,
     ST_RECORD_HEAD_SHARE,
+    ST_RECORD_LOCK,
     ST_IDEM_LOCK,
     ST_IDEM_GET,
     ST_IDEM_PUT,
@@ -290,6 +291,10 @@ static const struct stmt_def stmts[ST_COUNT] = {
                               " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4"
                               " FOR SHARE",
                               4, "titt"},
+    [ST_RECORD_LOCK] = {"SELECT 1 FROM records"
+                        " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4"
+                        " FOR UPDATE",
+                        4, "titt"},
     [ST_IDEM_LOCK] = {"SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))", 2,
                       "tt"},
     [ST_IDEM_GET] = {"SELECT body_hash, status, body, created_at FROM idempotency"
@@ -1253,6 +1258,21 @@ static int pg_record_head(struct store_txn *tb, enum store_kind kind, const char
     return rc;
 }
 
+static int pg_record_lock(struct store_txn *tb, enum store_kind kind, const char *stream_id,
+                          const char *account_id, const char *id)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    struct num k = num(kind);
+    const char *v[] = {id, k.s, stream_id, account_id};
+    int rc;
+    PGresult *res = run(t, ST_RECORD_LOCK, v, &rc);
+    if (!res)
+        return rc;
+    rc = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_OK;
+    PQclear(res);
+    return rc;
+}
+
 /* ---- idempotency keys, jtis, activities ---- */
 
 static int pg_idem_get(struct store_txn *tb, const char *client_id, const char *key,
@@ -1766,6 +1786,7 @@ static const struct store_ops pg_ops = {
     .record_set_doc = pg_record_set_doc,
     .record_get = pg_record_get,
     .record_head = pg_record_head,
+    .record_lock = pg_record_lock,
     .query = pg_query,
     .idem_get = pg_idem_get,
     .idem_put = pg_idem_put,

@@ -115,6 +115,24 @@ describe('06 idempotency', () => {
     assert.equal(num(next.refId), num(ok[0].json.refId) + 1, 'concurrent same-key requests created extra records');
   });
 
+  it('concurrent createTask into one case, keyed and not, all succeed (PostgreSQL deadlocked them: 503)', T, async () => {
+    const theCase = await ctx.client.newCase(ctx.cfg);
+    const made = [];
+    for (let round = 0; round < 6; round++) {
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => ctx.client.createTask(
+        taskBody(ctx.cfg, theCase, { name: `round ${round} task ${i}` }),
+        round % 3 === 1 && i % 2 ? {} : { headers: { 'idempotency-key': key() } },
+      )));
+      for (const r of answers) {
+        assertOk(r, `round ${round}`);
+        made.push(r.json._id);
+      }
+    }
+    const after = await ctx.client.post('getTasks', { caseId: theCase._id, limit: 500 });
+    assertOk(after);
+    assert.deepEqual(after.json.results.map((d) => d._id).sort(), [...made].sort(), 'every task, once');
+  });
+
   it('keys survive a server restart (they live in the database)', T, async () => {
     const k = key();
     const body = caseBody(ctx.cfg);
