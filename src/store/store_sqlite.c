@@ -670,6 +670,9 @@ struct sqlite_store {
     unsigned unsynced;        /* groups queued or being synced */
     bool sync_stop;
     atomic_uint_fast64_t committing, synced;
+    /* a sync failed (mark_broken): the kernel may have dropped what it was to write, and a later
+     * sync of the same file can succeed without it, so nothing written since can be trusted */
+    atomic_bool broken;
     uint64_t attempted; /* guarded by sync_mu */
 };
 
@@ -680,6 +683,7 @@ struct sqlite_txn {
 
 static void *writer_main(void *arg);
 static void sync_destroy(struct sqlite_store *s);
+static void mark_broken(struct sqlite_store *s, const char *what);
 static int start_checkpointer(struct sqlite_store *s, char **err);
 static void stop_checkpointer(struct sqlite_store *s);
 static int start_syncer(struct sqlite_store *s, char **err);
@@ -991,6 +995,14 @@ static void sqlite_close(struct store *base)
         pthread_join(s->writer, NULL);
     pthread_cond_destroy(&s->queue_cv);
     pthread_mutex_destroy(&s->queue_mu);
+    if (atomic_load(&s->broken)) {
+        /* the last connection to close would checkpoint frames that may not be on disk */
+        if (s->ckpt_running)
+            sqlite3_db_config(s->cdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        sqlite3_db_config(s->wconn->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        for (struct sqlite_conn *c = s->conns; c; c = c->next)
+            sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    }
     stop_syncer(s); /* after the writer: what it committed last is synced and answered */
     stop_checkpointer(s);
     conn_free(s->wconn);
@@ -1252,7 +1264,10 @@ static void *checkpointer_main(void *arg)
          * Not TRUNCATE: cutting a 256 MiB file to nothing took ~90 ms, all of it with the writer
          * held off (the durable-update bench's p99 was that stall). */
         int log = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        int rc = atomic_load(&s->broken)
+                     ? SQLITE_BUSY /* nothing more goes into the database file (mark_broken) */
+                     : sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                                 &done);
         if (rc == SQLITE_OK && log > restart_at) {
             int size = log;
             rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
@@ -1260,6 +1275,8 @@ static void *checkpointer_main(void *arg)
         }
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_error("sqlite: checkpoint: %s", sqlite3_errmsg(s->cdb));
+        if (rc != SQLITE_OK && sqlite3_extended_errcode(s->cdb) == SQLITE_IOERR_FSYNC)
+            mark_broken(s, "a sync in a checkpoint");
         writeback_kick(s);
         pthread_mutex_lock(&s->ckpt_mu);
     }
@@ -1391,7 +1408,7 @@ static void to_syncer(struct sqlite_store *s, struct write_job *group, uint64_t 
 static void commit_group(struct sqlite_store *s, struct write_job *group)
 {
     struct sqlite_conn *c = s->wconn;
-    bool began = step_done(c, c->stmt[ST_BEGIN_IMMEDIATE]) == STORE_OK;
+    bool began = !atomic_load(&s->broken) && step_done(c, c->stmt[ST_BEGIN_IMMEDIATE]) == STORE_OK;
     struct sqlite_txn t = {.base = {.store = &s->base}, .conn = c};
     for (struct write_job *j = group; j; j = j->next) {
         if (began && !txn_open(c))
@@ -1410,6 +1427,8 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
     uint64_t seq = s->pipelined ? atomic_fetch_add(&s->committing, 1) + 1 : 0;
     bool committed = began && txn_open(c) && fts_apply(c, FTS_BATCH) &&
                      step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
+    if (began && !committed && sqlite3_extended_errcode(c->db) == SQLITE_IOERR_FSYNC)
+        mark_broken(s, "a sync at a commit"); /* the syncer is not running: the commit syncs */
     if (!committed && txn_open(c))
         step_done(c, c->stmt[ST_ROLLBACK]);
     if (seq) {
@@ -1456,6 +1475,22 @@ static void wait_pipeline(struct sqlite_store *s)
     pthread_mutex_lock(&s->queue_mu);
 }
 
+/* After a failed sync (the WAL's, or one inside a checkpoint or a commit) the kernel may have
+ * dropped the pages it could not write and reports that once: a later sync of the file succeeds
+ * without them. Writing on would build on frames that may not be on disk, and checkpoints would
+ * copy them into the database (a review helper's test on a failing device: acknowledged records
+ * unreadable, the database malformed). So, as PostgreSQL stops at a failed fsync, from here every
+ * write is refused (503), reads of anything not synced are too (store_settle), no checkpoint
+ * runs, /readyz is not ready, and closing does not checkpoint: a restart recovers the database
+ * from what is on disk, which holds every write answered 200. */
+static void mark_broken(struct sqlite_store *s, const char *what)
+{
+    if (!atomic_exchange(&s->broken, true))
+        log_error("sqlite: %s failed: every write is refused (503) until casemgr is restarted, "
+                  "which recovers the database from what is on disk",
+                  what);
+}
+
 /* Syncs the WAL for every group queued so far, records it, and wakes their callers. */
 static void *syncer_main(void *arg)
 {
@@ -1480,7 +1515,10 @@ static void *syncer_main(void *arg)
         if (rc != 0) {
             char why[128];
             log_error("sqlite: fdatasync of the WAL: %s", strerror_r(errno, why, sizeof why));
+            mark_broken(s, "a sync of the WAL");
         }
+        if (atomic_load(&s->broken))
+            rc = -1; /* a sync after a failed one proves nothing (mark_broken) */
         pthread_mutex_lock(&s->sync_mu);
         s->attempted = seq;
         if (rc == 0)
@@ -1609,7 +1647,8 @@ static void *writer_main(void *arg)
             if (pthread_cond_timedwait(&s->queue_cv, &s->queue_mu, &until) == ETIMEDOUT &&
                 !s->queue_head && !s->stopping) {
                 pthread_mutex_unlock(&s->queue_mu);
-                fts_apply_all(s->wconn); /* on failure, the next group's commit tries again */
+                if (!atomic_load(&s->broken)) /* on failure, the next group's commit tries again */
+                    fts_apply_all(s->wconn);
                 names_queued = false;
                 pthread_mutex_lock(&s->queue_mu);
             }
@@ -1631,7 +1670,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&s->queue_mu);
     }
     pthread_mutex_unlock(&s->queue_mu);
-    if (names_queued)
+    if (names_queued && !atomic_load(&s->broken))
         fts_apply_all(s->wconn); /* a closed database keeps no queue */
     return NULL;
 }
@@ -1672,7 +1711,10 @@ static int sqlite_settle_wait(struct store *base, uint64_t want)
 
 static bool sqlite_ready(struct store *base)
 {
-    struct sqlite_conn *c = conn_get((struct sqlite_store *)base);
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (atomic_load(&s->broken))
+        return false; /* writes are refused until a restart (mark_broken) */
+    struct sqlite_conn *c = conn_get(s);
     return c && exec_sql(c->db, "SELECT count(*) FROM sqlite_schema") == 0;
 }
 

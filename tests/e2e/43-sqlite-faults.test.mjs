@@ -9,9 +9,12 @@
 // envelope (the store reports the error; SQLite rolls the transaction back and its connection
 // works again at the next one); every other answer is right. Never a 200 for a write whose
 // commit failed, never a crash, never a hang: once the faults stop every writer is answered 200
-// again within seconds. Afterwards, restarted without faults, every acknowledged write is in
-// the task's history at exactly the version its 200 gave, each stored change has its activity,
-// and PRAGMA integrity_check is ok.
+// again within seconds. A failed sync is the exception, and its phase comes last: the kernel may
+// have dropped the data and says so once (a later sync succeeds without it), so from the first
+// one every write is refused (503) and /readyz fails until a restart (mark_broken in
+// store_sqlite.c); no write sent after it is answered 200. Afterwards, restarted without faults,
+// every acknowledged write is in the task's history at exactly the version its 200 gave, each
+// stored change has its activity, and PRAGMA integrity_check is ok.
 //
 // Not injected: allocation failures in casemgr's own code and in jansson, which abort through
 // mem_oom() by design (STYLE.md, habit 7); write() and writev(), which SQLite never calls (the
@@ -23,7 +26,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { BIN, Env, PG_URL, ids, sleep, H } from './lib/env.mjs';
-import { caseBody, taskBody, assertOk } from './lib/client.mjs';
+import { caseBody, taskBody, assertOk, request } from './lib/client.mjs';
 import { etagVersion, getActivities, snapshot, TASK } from './lib/update.mjs';
 import { asanRuntime, fiuServer, fiuControl } from './lib/fiu.mjs';
 
@@ -39,9 +42,10 @@ const RECOVER_MS = 5_000;
  */
 const KINDS = [
   { kind: 'pwrite', what: 'a write of the WAL or the database file', arm: 'enable name=posix/io/rw/pwrite,onetime,failinfo=5', point: 'posix/io/rw/pwrite' },
-  { kind: 'fsync', what: 'an fsync or fdatasync', arm: 'enable name=posix/io/sync/*,onetime,failinfo=5', point: 'posix/io/sync/*' },
   { kind: 'pread', what: 'a read of the database', arm: 'enable name=posix/io/rw/pread,onetime,failinfo=5', point: 'posix/io/rw/pread' },
   { kind: 'malloc', what: 'an allocation inside sqlite3_step', arm: 'enable_stack_by_name name=libc/mm/*,func_name=sqlite3_step,onetime', point: 'libc/mm/*' },
+  // last: after it writes are refused until a restart
+  { kind: 'fsync', what: 'an fsync or fdatasync', arm: 'enable name=posix/io/sync/*,onetime,failinfo=5', point: 'posix/io/sync/*', final: true },
 ];
 
 // make test-asan: ASan's allocator comes before libfiu's, allocations cannot be made to fail
@@ -183,14 +187,35 @@ describe('43 SQLite under injected faults (libfiu): no crash, no 200 for a faile
         const phase = { kind: k.kind, what: k.what, armed: 0, observed: 0, before: { ...counts }, storedDespite503: 0 };
         current = k.kind;
         const end = Date.now() + PHASE_MS;
+        let firstSeen = 0;
         while (Date.now() < end && !server.exited) {
           const seen = errorLines(server);
           await ctx.control(k.arm);
           phase.armed++;
-          if (await waitUntil(() => errorLines(server) > seen, OBSERVE_MS)) phase.observed++;
+          if (await waitUntil(() => errorLines(server) > seen, OBSERVE_MS)) {
+            phase.observed++;
+            firstSeen ||= Date.now();
+          }
         }
         await ctx.control(`disable name=${k.point}`);
         current = 'none';
+        if (k.final) {
+          // refused until a restart: no write sent after the failed sync was acknowledged, and
+          // none sent now is
+          await sleep(300);
+          assert.ok(firstSeen > 0, `${k.kind}: no armed fault showed in the server's log`);
+          assert.ok(!server.exited, `the server exited during ${k.kind} faults\n${server.stderrTail()}`);
+          assert.ok(lastOk.every((t) => t < firstSeen), `a write sent after the failed sync was answered 200\n${server.stderrTail()}`);
+          const after = await client.post(`updateTask/${tasks[0]}`, { desc: `${tag}-after` });
+          assert.ok(isUnavailable(after), `a write after the failed sync: HTTP ${after.status} ${after.text.slice(0, 200)}`);
+          const ready = await request(`${server.base}/readyz`, { method: 'GET' });
+          assert.equal(ready.status, 503, '/readyz after a failed sync');
+          assert.match(server.stderrText, /every write is refused \(503\) until casemgr is restarted/);
+          phase.ok = counts[200] - phase.before[200];
+          phase.unavailable = counts[503] - phase.before[503];
+          report.push(phase);
+          continue;
+        }
         // no hang: every writer is answered 200 again, for a request sent after the faults stopped
         const stopped = Date.now();
         const recovered = await waitUntil(() => server.exited || lastOk.every((t) => t >= stopped), RECOVER_MS);
