@@ -1480,9 +1480,9 @@ static void wait_pipeline(struct sqlite_store *s)
  * without them. Writing on would build on frames that may not be on disk, and checkpoints would
  * copy them into the database (a review helper's test on a failing device: acknowledged records
  * unreadable, the database malformed). So, as PostgreSQL stops at a failed fsync, from here every
- * write is refused (503), reads of anything not synced are too (store_settle), no checkpoint
- * runs, /readyz is not ready, and closing does not checkpoint: a restart recovers the database
- * from what is on disk, which holds every write answered 200. */
+ * write is refused (503), and every read too (its snapshot holds what was not synced:
+ * store_settle), no checkpoint runs, /readyz is not ready, and closing does not checkpoint: a
+ * restart recovers the database from what is on disk, which holds every write answered 200. */
 static void mark_broken(struct sqlite_store *s, const char *what)
 {
     if (!atomic_exchange(&s->broken, true))
