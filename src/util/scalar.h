@@ -13,8 +13,8 @@
  * NULL for null, arrays and objects. */
 const char *scalar_text(const json_t *v, char buf[SCALAR_BUF]);
 
-/* v as a whole number into *out: an integer, or a real with no fraction within ±2^53 (10.0 from
- * a client that writes every number as a float). False for anything else. */
+/* v as a whole number into *out: an integer, or a real with no fraction below 2^53 in size (10.0
+ * from a client that writes every number as a float). False for anything else. */
 bool scalar_whole(const json_t *v, json_int_t *out);
 
 #endif

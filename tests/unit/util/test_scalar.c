@@ -10,6 +10,9 @@ Test(scalar, text_of_an_integral_real_is_the_integer)
     cr_expect_str_eq(scalar_text(three, buf), "3");
     cr_expect_str_eq(scalar_text(three_real, buf), "3");
     cr_expect_str_eq(scalar_text(half, buf), "2.5");
+    json_t *big = json_real(9007199254740992.0);
+    cr_expect_str_eq(scalar_text(big, buf), "9007199254740992");
+    json_decref(big);
     cr_expect_null(scalar_text(json_null(), buf));
     json_decref(three);
     json_decref(three_real);
@@ -26,7 +29,8 @@ Test(scalar, whole_numbers_integers_and_reals_without_a_fraction)
     } cases[] = {
         {"[10]", true, 10},         {"[10.0]", true, 10},        {"[-1.0]", true, -1},
         {"[0.0]", true, 0},         {"[1e2]", true, 100},        {"[10.5]", false, 0},
-        {"[1e300]", false, 0},      {"[9007199254740992.0]", true, 9007199254740992LL},
+        {"[1e300]", false, 0},      {"[9007199254740991.0]", true, 9007199254740991LL},
+        {"[9007199254740992.0]", false, 0}, /* 2^53: where scalar_text writes %.17g */
         {"[\"10\"]", false, 0},     {"[true]", false, 0},        {"[null]", false, 0},
         {"[-9007199254740994.0]", false, 0},
     };
