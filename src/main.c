@@ -201,21 +201,23 @@ static int serve(int argc, char **argv)
                    .max_array = o.max_array, .max_name = o.max_name},
     };
     char *err = NULL;
-    if (auth_keyring_load(key_path, true, &cfg.keys, &err) != 0) {
-        log_error("key file %s: %s", key_path, err);
-        free(err);
-        free(key_path);
-        return 1;
-    }
-    free(key_path);
     struct store_options so = {.durability = o.durability_normal ? STORE_DURABILITY_NORMAL
                                                                   : STORE_DURABILITY_FULL};
     cfg.store = store_open(db_url, &so, &err);
     if (!cfg.store) {
         log_error("cannot open the database: %s", err ? err : "?");
         free(err);
+        free(key_path);
         return 1;
     }
+    if (auth_keyring_open(key_path, cfg.store, &cfg.keys, &err) != 0) {
+        log_error("key file %s: %s", key_path, err);
+        free(err);
+        free(key_path);
+        store_close(cfg.store);
+        return 1;
+    }
+    free(key_path);
     api_init(&cfg);
     health_init(cfg.store);
     accesslog_enable(o.access_log);

@@ -1,5 +1,6 @@
 #include "admin/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -18,6 +19,8 @@
 
 #define DEFAULT_DB "sqlite:./data/casemgr.db"
 #define MAX_LIST 64
+#define ACCOUNT_MAX 256      /* bytes of an account id or scope */
+#define TTL_MAX 315360000L   /* ten years, the longest --ttl */
 
 const char *cli_db_url(const char *given)
 {
@@ -74,6 +77,7 @@ static int usage(FILE *out, int rc)
           "  casemgr app list | app revoke CLIENT_ID\n"
           "  casemgr token --client-id ID --client-secret SECRET [--sub USER] [--ttl SECONDS]\n"
           "                [--alg HS256|HS384|HS512] [--offline]\n"
+          "                --ttl: 0 (no exp) to 315360000, default 3600\n"
           "                signs with the app's algorithm once the database knows the app and\n"
           "                secret; --offline: no database, --alg or HS256, nothing checked\n"
           "  casemgr stream show --stream st-...\n"
@@ -151,8 +155,10 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_CSECRET: o->client_secret = optarg; break;
         case O_SUB: o->sub = optarg; break;
         case O_TTL:
+            errno = 0;
             o->ttl = strtol(optarg, &end, 10);
-            if (*end || o->ttl < 0)
+            /* past TTL_MAX, iat + ttl would not be a time (or overflow) */
+            if (*end || end == optarg || errno || o->ttl < 0 || o->ttl > TTL_MAX)
                 return -1;
             break;
         case O_KIND: o->kind = optarg; break;
@@ -165,8 +171,9 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_CATEGORY: o->category = optarg; break;
         case O_INACTIVE: o->inactive = true; break;
         case O_SCORE:
+            errno = 0;
             o->score = strtol(optarg, &end, 10);
-            if (*end)
+            if (*end || end == optarg || errno)
                 return -1;
             break;
         case O_COLOR: o->color = optarg; break;
@@ -201,12 +208,13 @@ static struct store *open_store(const struct opts *o)
     return s;
 }
 
-/* The key file; create makes one when there is none (a command that registers apps). */
-static int load_keys(const struct opts *o, bool create, struct auth_keyring *keys)
+/* The key file. With s (a command that registers apps) one is made when there is none and s
+ * holds no app yet (auth_keyring_open); without s it must exist. */
+static int load_keys(const struct opts *o, struct store *s, struct auth_keyring *keys)
 {
     char *path = cli_key_path(o->key_file, cli_db_url(o->db));
     char *err = NULL;
-    int rc = auth_keyring_load(path, create, keys, &err);
+    int rc = s ? auth_keyring_open(path, s, keys, &err) : auth_keyring_load(path, false, keys, &err);
     if (rc != 0)
         fprintf(stderr, "casemgr: key file %s: %s\n", path, err ? err : "?");
     free(err);
@@ -250,10 +258,44 @@ static int app_create_txn(struct store_txn *t, void *arg)
     return rc;
 }
 
+/* An account id or scope: 1-ACCOUNT_MAX bytes of visible ASCII, which a header carries as it is
+ * (HTTP trims spaces around a value and has no place for control bytes). */
+static bool header_value_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > ACCOUNT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < 0x21 || v[i] > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+/* Drops repeated strings from v[0..n), keeping the first of each; the new count. */
+static size_t unique(const char **v, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < kept && strcmp(v[j], v[i]) != 0)
+            j++;
+        if (j == kept)
+            v[kept++] = v[i];
+    }
+    return kept;
+}
+
 static int app_create(struct opts *o)
 {
     if (!o->account || !*o->account || o->nstreams == 0) {
         fputs("casemgr: app create needs --account and at least one --stream\n", stderr);
+        return 2;
+    }
+    if (!header_value_ok(o->account)) {
+        /* a client sends it as the accountId header, which cannot carry such a value */
+        fprintf(stderr, "casemgr: --account must be 1-%d visible ASCII characters (it is sent as "
+                        "the accountId header)\n", ACCOUNT_MAX);
         return 2;
     }
     for (size_t i = 0; i < o->nstreams; i++) {
@@ -262,6 +304,14 @@ static int app_create(struct opts *o)
             return 2;
         }
     }
+    for (size_t i = 0; i < o->nscopes; i++) {
+        if (!header_value_ok(o->scopes[i])) {
+            fprintf(stderr, "casemgr: invalid --scope '%s'\n", o->scopes[i]);
+            return 2;
+        }
+    }
+    o->nstreams = unique(o->streams, o->nstreams);
+    o->nscopes = unique(o->scopes, o->nscopes);
     enum jwt_alg alg = JWT_HS256;
     if (o->alg && jwt_alg_parse(o->alg, &alg) != 0) {
         fputs("casemgr: --alg must be HS256, HS384 or HS512\n", stderr);
@@ -278,7 +328,7 @@ static int app_create(struct opts *o)
     struct auth_keyring keys;
     struct store *s = NULL;
     json_t *doc = NULL;
-    if (load_keys(o, true, &keys) != 0 || !(s = open_store(o)))
+    if (!(s = open_store(o)) || load_keys(o, s, &keys) != 0)
         goto out;
     char secret[AUTH_SECRET_LEN + 1];
     doc = auth_app_new(&keys, o->account, o->org, o->name, streams, scopes, alg, o->enforce_jti,
@@ -389,7 +439,7 @@ static int app_cmd(struct opts *o)
 static int token_alg(const struct opts *o, enum jwt_alg *alg)
 {
     /* it only reads: a mistyped path must not leave a new database behind (nor a key file:
-     * load_keys without create) */
+     * load_keys without a store) */
     const char *file = sqlite_file(cli_db_url(o->db));
     if (file && access(file, F_OK) != 0) {
         fprintf(stderr, "casemgr: no database at %s (--offline signs without one)\n", file);
@@ -415,7 +465,7 @@ static int token_alg(const struct opts *o, enum jwt_alg *alg)
     struct auth_keyring keys;
     char secret[AUTH_SECRET_LEN + 1];
     int bad = 0;
-    if (load_keys(o, false, &keys) != 0 || auth_app_secret(&keys, app.doc, secret) != 0) {
+    if (load_keys(o, NULL, &keys) != 0 || auth_app_secret(&keys, app.doc, secret) != 0) {
         fprintf(stderr, "casemgr: cannot derive the secret of app %s\n", o->client_id);
         bad = 1;
     } else if (strlen(o->client_secret) != strlen(secret) ||
@@ -445,6 +495,11 @@ static int token_cmd(struct opts *o)
 {
     if (!o->client_id || !o->client_secret)
         return usage(stderr, 2);
+    if (o->sub && !*o->sub) {
+        /* the server refuses a token whose sub is empty */
+        fputs("casemgr: --sub must not be empty (leave it out to act as the app)\n", stderr);
+        return 2;
+    }
     enum jwt_alg alg = JWT_HS256;
     if (o->alg && jwt_alg_parse(o->alg, &alg) != 0)
         return usage(stderr, 2);

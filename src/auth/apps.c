@@ -100,6 +100,38 @@ int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, c
     return 0;
 }
 
+static void count_app(const char *json, void *arg)
+{
+    (void)json;
+    ++*(size_t *)arg;
+}
+
+static int count_apps_txn(struct store_txn *t, void *arg)
+{
+    return store_app_each(t, count_app, arg);
+}
+
+int auth_keyring_open(const char *path, struct store *s, struct auth_keyring *out, char **err)
+{
+    if (access(path, F_OK) == 0)
+        return read_key(path, out, err);
+    size_t apps = 0;
+    if (store_read(s, count_apps_txn, &apps) != STORE_OK) {
+        *err = xstrdup("cannot read the apps from the database");
+        return -1;
+    }
+    if (apps > 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "missing, and the database holds %zu app%s whose secrets derive from it: restore "
+                 "the key file, or name it with --key-file (a new key would answer every app 401)",
+                 apps, apps == 1 ? "" : "s");
+        *err = xstrdup(msg);
+        return -1;
+    }
+    return auth_keyring_load(path, true, out, err);
+}
+
 void auth_app_cleanup(struct auth_app *app)
 {
     json_decref(app->doc);

@@ -55,6 +55,11 @@ enum auth_result { AUTH_OK, AUTH_DENIED, AUTH_UNAVAILABLE, AUTH_MUST_WAIT };
 /* Reads the server key from path, creating it (0600, random) when create is set and it is
  * missing. 0, or -1 with *err (heap). */
 int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, char **err);
+/* As auth_keyring_load with create, for a command that serves or registers apps on store s: a
+ * missing key file is made only while s holds no app. Every app's secret derives from the key,
+ * so a new one would leave them all answered 401 (a restore without the key file, or a --key-file
+ * or working directory other than the one the apps were made with): refused with *err instead. */
+int auth_keyring_open(const char *path, struct store *s, struct auth_keyring *out, char **err);
 
 /* Parses an app document; 0 or -1 when it is not one. Release with auth_app_cleanup. */
 int auth_app_parse(const char *json, struct auth_app *out);

@@ -32,18 +32,21 @@ struct jwt_segment {
     const char *bad_base64;
     const char *not_object;
     const char *duplicate;
+    const char *bad_number; /* a number past what a claim can hold (1e400, 2^64) */
 };
 
 static const struct jwt_segment jwt_header_segment = {
     "malformed jwt: the header is not base64url",
     "malformed jwt: the header is not a JSON object",
     "malformed jwt: the header has a duplicate member",
+    "malformed jwt: the header has a number out of range",
 };
 
 static const struct jwt_segment jwt_payload_segment = {
     "malformed jwt: the payload is not base64url",
     "malformed jwt: the payload is not a JSON object",
     "malformed jwt: the payload has a duplicate claim",
+    "malformed jwt: the payload has a number out of range",
 };
 
 /* The time claims, read into struct jwt_times by their index. */
@@ -139,7 +142,10 @@ static int jwt_decode_object(const struct jwt_part *part, const struct jwt_segme
     }
     obj = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &err);
     if (!obj) {
-        *why = json_error_code(&err) == json_error_duplicate_key ? seg->duplicate : seg->not_object;
+        enum json_error_code code = json_error_code(&err);
+        *why = code == json_error_duplicate_key    ? seg->duplicate
+               : code == json_error_numeric_overflow ? seg->bad_number
+                                                     : seg->not_object;
         goto out;
     }
     if (!json_is_object(obj)) {
@@ -190,6 +196,9 @@ int jwt_parse(const char *token, size_t len, struct jwt *out, const char **why)
     *out = (struct jwt){0};
     if (len > JWT_MAX_LEN)
         return jwt_refuse(why, "malformed jwt: the token is too long");
+    if (len > 7 && strncasecmp(token, "Bearer ", 7) == 0) /* the Authorization header's habit */
+        return jwt_refuse(why, "malformed jwt: the auth header takes the token alone, without "
+                               "\"Bearer \"");
     if (jwt_split(token, len, parts) < 0)
         return jwt_refuse(why, "malformed jwt: expected three non-empty parts separated by dots");
     if (jwt_decode_object(&parts[0], &jwt_header_segment, &t.header, why) < 0)

@@ -86,6 +86,41 @@ describe('03 admin cli: apps', () => {
     assertCliError(await env.cli(['no-such-command']), 'unknown subcommand');
   });
 
+  it('an account or scope a header cannot carry is refused; a repeated stream or scope is kept once', T, async () => {
+    // HTTP trims the spaces around a header value and has no place for control bytes: such an
+    // app was stored, and every request of its clients answered 403
+    for (const bad of [' acc-sp ', 'acc\tx', 'acc\x01', 'é-acc', 'a'.repeat(257)]) {
+      assertCliError(await env.cli(['app', 'create', '--account', bad, '--stream', ids.stream()]), `--account ${JSON.stringify(bad)}`);
+    }
+    assertCliError(await env.cli(['app', 'create', '--account', ids.account(), '--stream', ids.stream(), '--scope', '']), 'empty --scope');
+    const stream = ids.stream();
+    const app = await env.cliJson(['app', 'create', '--account', ids.account(), '--stream', stream, '--stream', stream, '--scope', 'caseManagement', '--scope', 'caseManagement']);
+    assert.deepEqual(app.streams, [stream]);
+    assert.deepEqual(app.scopes, ['caseManagement']);
+    const stored = (await env.cliJson(['app', 'list'])).find((x) => x.clientId === app.clientId);
+    assert.deepEqual(stored.streams, [stream]);
+  });
+
+  it('a missing key file is made only while the database holds no app (serve and app create refuse it after)', T, async () => {
+    // a new key would have made every existing app's secret wrong: each of their requests 401
+    await env.createApp();
+    const missing = `${env.dir}/missing.key`;
+    const serve = await env.cli(['serve', '--listen', '127.0.0.1:0', '--key-file', missing]);
+    assert.equal(serve.code, 1, `serve: ${serve.stderr}`);
+    assert.match(serve.stderr, /missing, and the database holds \d+ apps?/);
+    assertCliError(await env.cli(['app', 'create', '--account', ids.account(), '--stream', ids.stream(), '--key-file', missing]), 'app create with the key file gone');
+    await assert.rejects(stat(missing), 'no key file was made');
+    const fresh = await Env.create();
+    try {
+      const made = `${fresh.dir}/made.key`;
+      const first = await fresh.cli(['app', 'create', '--account', ids.account(), '--stream', ids.stream(), '--key-file', made]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal((await stat(made)).mode & 0o777, 0o600);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
   it('the database can come from CASEMGR_DB', T, async () => {
     const account = ids.account();
     const r = await runCli(['app', 'create', '--account', account, '--stream', ids.stream()], { env: { CASEMGR_DB: env.db } });
@@ -154,6 +189,25 @@ describe('03 admin cli: token', () => {
     const ok = await env.cli(['token', '--client-id', jti.clientId, '--client-secret', jti.clientSecret, '--ttl', '600']);
     assert.equal(ok.code, 0, ok.stderr);
     assertOk(await server.client(jti).createCase(caseBody(cfg), { token: ok.stdout.trim() }), 'a jti app\'s token of 600 s');
+  });
+
+  it('casemgr token refuses a --ttl past ten years or not a number, and an empty --sub (exit 2, no token)', T, async () => {
+    // --ttl 9223372036854775807 overflowed iat + ttl into an exp in the past: a token already
+    // expired, printed with exit 0; --sub '' printed a token the server refuses
+    const creds = ['--client-id', app.clientId, '--client-secret', app.clientSecret];
+    for (const ttl of ['9223372036854775807', '99999999999999999999', '315360001', '-1', '', '12x']) {
+      const r = await env.cli(['token', ...creds, '--ttl', ttl]);
+      assert.equal(r.code, 2, `--ttl ${ttl}: exit ${r.code}, stdout ${r.stdout}`);
+      assert.equal(r.stdout, '', `--ttl ${ttl}: no token`);
+    }
+    const sub = await env.cli(['token', ...creds, '--sub', '']);
+    assert.equal(sub.code, 2, `--sub '': exit ${sub.code}, stdout ${sub.stdout}`);
+    assert.equal(sub.stdout, '');
+    const long = await env.cli(['token', ...creds, '--ttl', '315360000']);
+    assert.equal(long.code, 0, long.stderr);
+    const { payload } = decodeJwt(long.stdout.trim());
+    assert.equal(payload.exp - payload.iat, 315360000);
+    assertOk(await server.client(app).createCase(caseBody(cfg), { token: long.stdout.trim() }), 'a ten-year token');
   });
 
   it('--help on a subcommand prints the usage on stdout and exits 0; a bad option exits 2', T, async () => {

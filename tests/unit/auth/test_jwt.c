@@ -711,6 +711,28 @@ Test(jwt, payload_not_an_object_refused)
         expect_parse_refused(t_token("SHA256", HS256, payloads[i]), "payload is not a JSON object");
 }
 
+Test(jwt, number_out_of_range_named)
+{
+    /* jansson refuses a number past int64 or double: the payload is still an object */
+    static const char *payloads[] = {"{" APP ",\"exp\":99999999999999999999999999}",
+                                     "{" APP ",\"exp\":1e400}"};
+
+    for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++)
+        expect_parse_refused(t_token("SHA256", HS256, payloads[i]),
+                             "payload has a number out of range");
+    expect_parse_refused(t_token("SHA256", "{\"alg\":\"HS256\",\"x\":1e999}", "{" APP "}"),
+                         "header has a number out of range");
+}
+
+Test(jwt, bearer_prefix_named)
+{
+    /* an auth header sent the way Authorization is: the message says what is wrong */
+    char *token = t_claims("{" APP ",\"iat\":%lld}", NOW);
+    expect_parse_refused(t_fmt("Bearer %s", token), "without \"Bearer \"");
+    expect_parse_refused(t_fmt("bearer %s", token), "without \"Bearer \"");
+    free(token);
+}
+
 Test(jwt, header_not_an_object_refused)
 {
     static const char *headers[] = {"[\"HS256\"]", "\"HS256\"", "HS256", "{\"alg\":\"HS256\"",
