@@ -1466,16 +1466,19 @@ static void qb_where(struct qbuild *b, const struct store_query *q)
     qb_sql(b, " AND r.kind = ");
     qb_int(b, q->kind);
     if (q->search) {
-        /* API.md §8: a substring of the name, or exactly the refId */
+        /* API.md §8: a substring of the name, or exactly the refId. A text too long for a refId
+         * is not compared with one: cut to the buffer, it could end inside a UTF-8 sequence,
+         * which PostgreSQL refuses as a parameter (503 for a search of 62 'a' and an 'é'). */
         char upper[64];
-        size_t i = 0;
-        for (; i < sizeof upper - 1 && q->search[i]; i++)
-            upper[i] = (char)toupper((unsigned char)q->search[i]);
-        upper[i] = '\0';
+        size_t n = strlen(q->search);
         qb_sql(b, " AND (r.name_lower LIKE ");
         qb_contains(b, q->search);
-        qb_sql(b, " OR r.ref_id = ");
-        qb_text(b, upper);
+        if (n < sizeof upper) {
+            for (size_t i = 0; i <= n; i++)
+                upper[i] = (char)toupper((unsigned char)q->search[i]);
+            qb_sql(b, " OR r.ref_id = ");
+            qb_text(b, upper);
+        }
         qb_sql(b, ")");
     }
     if (q->name) {

@@ -102,3 +102,46 @@ describe('26 the longest name --max-name allows (1536 bytes)', () => {
     assert.deepEqual(r.json.results.map((d) => d.name), [names[1], names[2]].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)));
   });
 });
+
+describe('26 long search texts', () => {
+  const ctx = useServer();
+  const search = async (endpoint, body, what) => {
+    const r = await ctx.client.post(endpoint, body);
+    assertOk(r, `${endpoint} ${what}`);
+    return r.json.results.map((d) => d.name);
+  };
+
+  it('are answered, on both backends, however long and whatever they hold', T, async () => {
+    // PostgreSQL cut a searchText at 63 bytes for its refId comparison, inside an 'é', and
+    // refused the parameter (503); SQLite refused a GLOB pattern past 50,000 bytes (503 "pattern
+    // too complex": 16,667 escaped '*', or 64 KiB on a name still queued for the name index)
+    const c = await ctx.client.post('createCase', caseBody(ctx.cfg, { name: 'stars ***?[x] and more' }));
+    assertOk(c, 'createCase');
+    const t = await ctx.client.post('createTask', taskBody(ctx.cfg, c.json, { name: `${'a'.repeat(62)}é then more` }));
+    assertOk(t, 'createTask');
+    const texts = [
+      ['62 a and an é', `${'a'.repeat(62)}é`, [t.json.name]],
+      ['61 a and an é', `${'a'.repeat(61)}é`, [t.json.name]],
+      ['21,845 é', 'é'.repeat(21845), []],
+      ['64 KiB of x', 'x'.repeat(65536), []],
+      ['16,667 *', '*'.repeat(16667), []],
+      ['16,667 ?', '?'.repeat(16667), []],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [what, text, found] of texts) {
+        const want = round === 0 ? found : []; // the task is renamed after the first round
+        assert.deepEqual(await search('getTasks', { searchText: text }, what), want, `searchText ${what}`);
+        assert.deepEqual(await search('getTasks', { name: text }, what), want, `name ${what}`);
+        assert.deepEqual(await search('getCases', { searchText: text }, what), [], `getCases searchText ${what}`);
+      }
+      // GLOB's special characters are plain text in a search, on the rows and in the queue alike
+      for (const text of ['***?[x]', '*', '?[', 's ***']) {
+        assert.deepEqual(await search('getCases', { searchText: text }, text), [c.json.name], `searchText ${text}`);
+      }
+      // again with the names just written, still queued for the name index (SQLite)
+      assertOk(await ctx.client.post(`updateTask/${t.json._id}`, { name: `renamed ${round}` }), 'rename the task');
+      assertOk(await ctx.client.post(`updateCase/${c.json._id}`, { name: `stars ***?[x] and more ${round}` }), 'rename the case');
+      c.json.name = `stars ***?[x] and more ${round}`;
+    }
+  });
+});
