@@ -10,6 +10,7 @@
 #include "doc/update.h"
 #include "util/jtext.h"
 #include "util/mem.h"
+#include "util/time.h"
 
 struct update_job {
     enum doc_kind kind;
@@ -118,6 +119,13 @@ static int prepare(struct store_txn *t, struct update_job *job, bool seed_config
                 job->version);
         return fail(job);
     }
+    /* the write's time: now, when it is prepared (again after a conflict), and never before the
+     * version it follows. The request's arrival time, kept, gave a later version an earlier
+     * updatedAt (and its activity an earlier createdAt) when writes to one record raced. */
+    job->ctx.now_ms = time_now_ms();
+    const json_t *last = json_object_get(job->doc, "timestampValue");
+    if (json_is_integer(last) && json_integer_value(last) > job->ctx.now_ms)
+        job->ctx.now_ms = json_integer_value(last);
     json_t *cfg = NULL;
     rc = seed_config ? api_load_config(t, job->ctx.stream_id, &cfg)
                      : api_read_config(t, job->ctx.stream_id, &cfg);

@@ -174,6 +174,56 @@ static json_t *field_value(const json_t *field, const json_t *v, struct err *e)
     return json_deep_copy(v);
 }
 
+json_t *doc_template_fields(const json_t *tmpl)
+{
+    json_t *fields = json_deep_copy(json_object_get(tmpl, "fields"));
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        const char *type = json_string_value(json_object_get(f, "dataType"));
+        bool scalar = type && (strcmp(type, "number") == 0 || strcmp(type, "boolean") == 0);
+        json_object_set_new(f, "selectedValue", scalar ? json_null() : json_string(""));
+    }
+    return fields;
+}
+
+int doc_check_required_fields(const json_t *doc, struct err *e)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(json_object_get(doc, "fields"), i, f)
+    {
+        if (json_is_true(json_object_get(f, "required")) &&
+            is_empty_value(json_object_get(f, "selectedValue")))
+            return err_set(e, ERR_MISSING_MEMBER, "fields", "field %s is required",
+                           json_string_value(json_object_get(f, "displayName")));
+    }
+    return 0;
+}
+
+/* A record moved to template tmpl takes its fields, in its order: a field of the same name keeps
+ * its value when the new field's dataType accepts it, any other starts empty. (It kept the old
+ * template's fields: a required field of the new one was missing, and its fields could not be
+ * set.) The system fields follow name, desc and dueDate again (doc_sync_mirrors). */
+static void follow_template(json_t *doc, const json_t *tmpl)
+{
+    json_t *fields = doc_template_fields(tmpl), *old = json_object_get(doc, "fields");
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        const json_t *was = find_field(old, f);
+        if (!was || is_empty_value(json_object_get(was, "selectedValue")))
+            continue;
+        struct err ignored;
+        json_t *val = field_value(f, json_object_get(was, "selectedValue"), &ignored);
+        if (val)
+            json_object_set_new(f, "selectedValue", val);
+    }
+    json_object_set_new(doc, "fields", fields);
+}
+
 /* Mirrors of system fields: Title ↔ name, Description ↔ desc, Due Date ↔ dueDate. */
 static const struct {
     const char *field, *member;
@@ -239,8 +289,12 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
             return 0;
         if (json_is_null(v))
             return err_set(e, ERR_INVALID_VALUE, name, "%s cannot be cleared", name);
-        if (!config_template_or_err(ctx->config, kind, json_string_value(v), name, e))
+        const json_t *tmpl =
+            config_template_or_err(ctx->config, kind, json_string_value(v), name, e);
+        if (!tmpl)
             return -1;
+        if (!json_equal(json_object_get(doc, target), v))
+            follow_template(doc, tmpl);
         json_object_set_new(doc, target, json_deep_copy(v));
         return 0;
     }
@@ -263,6 +317,10 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
         return apply_fields(doc, v, body,
                             (ctx->limits ? ctx->limits : &doc_default_limits)->max_name, e);
     }
+    size_t max_array = (ctx->limits ? ctx->limits : &doc_default_limits)->max_array;
+    if (json_array_size(v) > max_array) /* taskIds, changed (doc_check_limits let it through) */
+        return err_set(e, ERR_ARRAY_TOO_LONG, name, "an array in %s has more than %zu elements",
+                       name, max_array);
     if (strcmp(name, "currAssignee") == 0 && !json_object_get(body, "assigneeType")) {
         bool empty = json_is_null(v) || json_object_size(v) == 0;
         json_object_set_new(doc, "assigneeType", json_string(empty ? "unassigned" : "agent"));
@@ -276,17 +334,21 @@ int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const st
 {
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)body, k, v)
-    {
-        const struct doc_member *m = doc_member_find(k, kind);
-        if (!m || m->access != DOC_RW)
-            continue;
-        /* an echo of the stored value changes nothing (and may name an inactive status) */
-        const json_t *stored = json_object_get(doc, k);
-        if (stored && json_equal(stored, v) && strcmp(k, "currAssignee") != 0)
-            continue; /* currAssignee sets assigneeType even when it is unchanged */
-        if (doc_apply_member(doc, kind, m, v, body, ctx, e))
-            return -1;
+    /* the template first: its fields are the ones a fields member of the same body sets */
+    for (int pass = 0; pass < 2; pass++) {
+        json_object_foreach((json_t *)body, k, v)
+        {
+            const struct doc_member *m = doc_member_find(k, kind);
+            if (!m || m->access != DOC_RW ||
+                (pass == 0) != (strcmp(k, "caseTmp") == 0 || strcmp(k, "taskTmp") == 0))
+                continue;
+            /* an echo of the stored value changes nothing (and may name an inactive status) */
+            const json_t *stored = json_object_get(doc, k);
+            if (stored && json_equal(stored, v) && strcmp(k, "currAssignee") != 0)
+                continue; /* currAssignee sets assigneeType even when it is unchanged */
+            if (doc_apply_member(doc, kind, m, v, body, ctx, e))
+                return -1;
+        }
     }
     return 0;
 }

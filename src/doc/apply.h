@@ -36,6 +36,10 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
  * the caller checks those). 0 or -1 with *e; doc may be partly changed on error. */
 int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const struct doc_ctx *ctx,
                    struct err *e);
+/* A template's fields with empty selectedValues (null for number and boolean), in its order. */
+json_t *doc_template_fields(const json_t *tmpl);
+/* 0, or -1 with *e naming the first required field of doc whose selectedValue is empty. */
+int doc_check_required_fields(const json_t *doc, struct err *e);
 /* Recomputes what follows from other members: lname from name, ETA from dueDate, and the
  * Title/Description/Due Date fields' selectedValues from name, desc, dueDate. */
 void doc_sync_mirrors(json_t *doc);

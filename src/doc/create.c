@@ -63,36 +63,6 @@ static json_t *actor_json(const struct doc_actor *a)
                      "profImage", a->prof_image ? a->prof_image : "");
 }
 
-/* Template fields with an empty selectedValue, in template order. */
-static json_t *fields_from_template(const json_t *tmpl)
-{
-    json_t *fields = json_deep_copy(json_object_get(tmpl, "fields"));
-    size_t i;
-    json_t *f;
-    json_array_foreach(fields, i, f)
-    {
-        const char *type = json_string_value(json_object_get(f, "dataType"));
-        bool scalar = type && (strcmp(type, "number") == 0 || strcmp(type, "boolean") == 0);
-        json_object_set_new(f, "selectedValue", scalar ? json_null() : json_string(""));
-    }
-    return fields;
-}
-
-static int check_required_fields(const json_t *doc, struct err *e)
-{
-    size_t i;
-    const json_t *f;
-    json_array_foreach(json_object_get(doc, "fields"), i, f)
-    {
-        const json_t *v = json_object_get(f, "selectedValue");
-        bool empty = !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
-        if (json_is_true(json_object_get(f, "required")) && empty)
-            return err_set(e, ERR_MISSING_MEMBER, "fields", "field %s is required",
-                           json_string_value(json_object_get(f, "displayName")));
-    }
-    return 0;
-}
-
 static json_t *skeleton(enum doc_kind kind, const struct doc_ctx *ctx, const json_t *tmpl,
                         const json_t *case_doc, const char *name)
 {
@@ -116,7 +86,7 @@ static json_t *skeleton(enum doc_kind kind, const struct doc_ctx *ctx, const jso
         ctx->account_id, "iId", ctx->stream_id, "orgId", ctx->org_id ? ctx->org_id : "",
         "convIds", "status", config_status_by_name(ctx->config, "Open"), "source", "",
         "language", "en", "conversationType", kind == DOC_CASE ? "CASE" : "TASK", "fields",
-        fields_from_template(tmpl), "participants", "priority",
+        doc_template_fields(tmpl), "participants", "priority",
         config_priority_by_name(ctx->config, "Medium"), "refId", "", "assigneeType",
         "unassigned");
     json_object_update(doc, rest);
@@ -168,7 +138,7 @@ static json_t *finish(json_t *doc, enum doc_kind kind, const json_t *body,
     if (check_read_only(body, doc, e) || doc_apply_body(doc, kind, body, ctx, e))
         goto fail;
     doc_finish_write(doc, ctx);
-    if (check_required_fields(doc, e))
+    if (doc_check_required_fields(doc, e))
         goto fail;
     return doc;
 fail:

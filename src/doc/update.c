@@ -79,6 +79,13 @@ int doc_update(json_t *doc, enum doc_kind kind, const json_t *patch, const struc
         return -1;
     }
     doc_sync_mirrors(doc); /* so the activity names the fields that moved with name, desc, dueDate */
+    const char *tmpl = kind == DOC_CASE ? "caseTmp" : "taskTmp";
+    const json_t *was = json_object_get(before, tmpl), *now = json_object_get(doc, tmpl);
+    if (was != now && !(was && now && json_equal(was, now)) && doc_check_required_fields(doc, e)) {
+        /* another template: its required fields need values, from the record or the body */
+        json_decref(before);
+        return -1;
+    }
     *changes = diff(before, doc, kind);
     if (before_out)
         *before_out = before;

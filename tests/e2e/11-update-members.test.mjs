@@ -22,20 +22,23 @@ function rightValue(ctx, kind, name, doc) {
   const altTask = cfg.taskTemplates.find((t) => t.name === 'Alt Task');
   const altCase = cfg.caseTemplates.find((t) => t.name === 'Alt Case');
   const eq = (v) => (d) => assert.deepEqual(d[name], v, `${name} stored as sent`);
+  // a record moved to another template takes its fields (their ids are the template's)
+  const fieldsOf = (tmpl) => (d) => assert.deepEqual(d.fields.map((f) => f._id), tmpl.fields.map((f) => f._id), 'the template\'s fields');
   switch (name) {
     case 'caseTmp':
       if (kind === TASK) {
         return {
-          value: altTask._id, moves: ['taskTmp'],
+          value: altTask._id, moves: ['taskTmp', 'fields'],
           check: (d) => {
             assert.equal(d.taskTmp, altTask._id, 'caseTmp in an updateTask body sets taskTmp');
             assert.ok(!('caseTmp' in d), 'a task has no caseTmp member');
+            fieldsOf(altTask)(d);
           },
         };
       }
-      return { value: altCase._id, moves: ['caseTmp'], check: eq(altCase._id) };
+      return { value: altCase._id, moves: ['caseTmp', 'fields'], check: (d) => { eq(altCase._id)(d); fieldsOf(altCase)(d); } };
     case 'taskTmp':
-      return { value: altTask._id, moves: ['taskTmp'], check: eq(altTask._id) };
+      return { value: altTask._id, moves: ['taskTmp', 'fields'], check: (d) => { eq(altTask._id)(d); fieldsOf(altTask)(d); } };
     case 'name':
       return {
         value: 'Renamed Record 42', moves: ['name', 'fields'],

@@ -289,10 +289,48 @@ describe('12 update rules', () => {
       assertRefused(await updateTask(ctx.client, task.doc._id, { caseTmp: theCase.doc.caseTmp }), 'invalid_value', 'caseTmp');
       assertRefused(await updateTask(ctx.client, task.doc._id, { caseTmp: '' }), 'invalid_value', 'caseTmp');
       await assertUnchanged(ctx.client, TASK, task, 'after bad templates');
-      const { doc } = okDoc(await updateTask(ctx.client, task.doc._id, { caseTmp: incident._id }));
+      // Incident's sev is required: the record takes its fields, so it needs a value
+      assertRefused(await updateTask(ctx.client, task.doc._id, { caseTmp: incident._id }), 'missing_member', 'fields');
+      await assertUnchanged(ctx.client, TASK, task, 'after a template whose required field has no value');
+      const { doc } = okDoc(await updateTask(ctx.client, task.doc._id, { caseTmp: incident._id, fields: [{ metaData: { name: 'sev' }, selectedValue: 3 }] }));
       assert.equal(doc.taskTmp, incident._id);
       const again = okDoc(await updateTask(ctx.client, task.doc._id, { caseTmp: incident._id }));
       assert.equal(again.doc.activityIds.length, doc.activityIds.length, 'the same template again changes nothing');
+    });
+
+    it('a record moved to another template takes its fields; same-named values stay', T, async () => {
+      // it kept the old template's fields: the new one's required field was missing and its
+      // fields could not be set
+      const incident = ctx.cfg.taskTemplates.find((t) => t.name === 'Incident');
+      const plain = ctx.cfg.taskTemplates.find((t) => t.name !== 'Incident');
+      const { task } = await newPair(ctx);
+      const id = task.doc._id;
+      okDoc(await updateTask(ctx.client, id, { desc: 'kept across templates', name: 'Moved task' }));
+      // the fields member of the same body names the new template's fields, whatever its place
+      const moved = okDoc(await updateTask(ctx.client, id, {
+        fields: [{ metaData: { name: 'sev' }, selectedValue: 4 }, { metaData: { name: 'note' }, selectedValue: 'n1' }],
+        taskTmp: incident._id,
+      })).doc;
+      const names = (d) => d.fields.map((f) => f.metaData?.name);
+      assert.deepEqual(names(moved), incident.fields.map((f) => f.metaData?.name));
+      assert.equal(fieldOf(moved, 'sev').selectedValue, 4);
+      assert.equal(fieldOf(moved, 'note').selectedValue, 'n1');
+      assert.equal(fieldOf(moved, 'description').selectedValue, 'kept across templates');
+      assert.equal(fieldOf(moved, 'title').selectedValue, 'Moved task');
+      assert.equal(fieldOf(moved, 'when').selectedValue, '');
+      assert.equal(fieldOf(moved, 'ok').selectedValue, null);
+      // its fields can now be set, and filtered on
+      const set = okDoc(await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'when' }, selectedValue: '2031-02-03T04:05:06Z' }] })).doc;
+      assert.equal(fieldOf(set, 'when').selectedValue, '2031-02-03T04:05:06.000Z');
+      const found = await ctx.client.post('getTasks', { customFields: [{ name: 'sev', value: 4 }] });
+      assert.ok(found.json.results.some((d) => d._id === id), 'found by the new template\'s field');
+      // and back: Incident's own fields go, the system fields keep their values
+      const back = okDoc(await updateTask(ctx.client, id, { taskTmp: plain._id })).doc;
+      assert.deepEqual(names(back), plain.fields.map((f) => f.metaData?.name));
+      assert.equal(fieldOf(back, 'description').selectedValue, 'kept across templates');
+      assert.equal(back.desc, 'kept across templates');
+      const acts = await getActivities(ctx.client, id);
+      assert.ok(acts.json.results.some((a) => a.changes.some((c) => c.field === 'fields')), 'the fields change is in the activity');
     });
 
     it('case: caseTmp must name an existing case template', T, async () => {
@@ -520,4 +558,31 @@ describe('12 update rules', () => {
     });
   });
 
+});
+
+describe('12 update rules: the id lists the server lengthens past the array limit', () => {
+  const ctx = useServer({ serverArgs: ['--max-array', '20'] });
+
+  it('a whole document echoed back is accepted with more activityIds or taskIds than the limit', T, async () => {
+    // the echo of a record with more than --max-array updates (10,000 by default), or of a case
+    // with more tasks, was refused 400 array_too_long for lists the server itself had built
+    const { theCase, task } = await newPair(ctx);
+    let doc = task.doc;
+    for (let i = 0; i < 21; i++) doc = okDoc(await updateTask(ctx.client, doc._id, { desc: `v${i}` })).doc;
+    assert.ok(doc.activityIds.length > 20);
+    const echoed = okDoc(await updateTask(ctx.client, doc._id, { ...doc, desc: 'echoed' })).doc;
+    assert.equal(echoed.desc, 'echoed');
+    assert.equal(echoed.activityIds.length, doc.activityIds.length + 1);
+    for (let i = 0; i < 21; i++) await newTask(ctx, theCase.doc);
+    const c = (await snapshot(ctx.client, CASE, theCase.doc._id)).doc;
+    assert.ok(c.taskIds.length > 20, `taskIds: ${c.taskIds.length}`);
+    const same = okDoc(await updateCase(ctx.client, c._id, { ...c, desc: 'case echoed' })).doc;
+    assert.equal(same.desc, 'case echoed');
+    assert.deepEqual(same.taskIds, c.taskIds);
+    // a taskIds the client changes is held to the limit
+    assertRefused(await updateCase(ctx.client, c._id, { taskIds: [...c.taskIds, 'ts-extra'] }), 'array_too_long', 'taskIds');
+    assert.equal(okDoc(await updateCase(ctx.client, c._id, { taskIds: c.taskIds.slice(0, 20) })).doc.taskIds.length, 20);
+    // other arrays keep the limit
+    assertRefused(await updateTask(ctx.client, doc._id, { tags: Array.from({ length: 21 }, (_, i) => `t${i}`) }), 'array_too_long', 'tags');
+  });
 });

@@ -59,9 +59,11 @@ describe('15 concurrent updates of one task', () => {
     const token = ctx.client.token();
     try {
       let base = task.version;
+      const answers = [];
       for (let r = 0; r < ROUNDS; r++) {
         const bytes = names.map((n) => requestBytes(ctx, id, token, { [n]: MEMBERS[n](r) }));
         const res = await fire(conns, bytes);
+        answers.push(...res);
         res.forEach((x, i) => {
           assert.equal(x.status, 200, `round ${r} ${names[i]}: HTTP ${x.status} ${x.text.slice(0, 300)}`);
           assert.deepEqual(x.json[names[i]], MEMBERS[names[i]](r), `round ${r}: the response of ${names[i]} carries its value`);
@@ -76,8 +78,19 @@ describe('15 concurrent updates of one task', () => {
         assert.equal(snap.version, base + names.length);
         base = snap.version;
       }
+      // time goes forward with the versions: each write's time was the request's arrival, so a
+      // write that arrived first and committed second carried an earlier updatedAt
+      answers.sort((a, b) => version(a) - version(b));
+      for (let i = 1; i < answers.length; i++) {
+        const [a, b] = [answers[i - 1].json, answers[i].json];
+        assert.ok(b.timestampValue >= a.timestampValue, `version ${version(answers[i])}: timestampValue ${b.timestampValue} before version ${version(answers[i - 1])}'s ${a.timestampValue}`);
+        assert.ok(b.updatedAt >= a.updatedAt, `version ${version(answers[i])}: updatedAt ${b.updatedAt} < ${a.updatedAt}`);
+      }
       const acts = (await getActivities(ctx.client, id, { limit: 500 })).json;
       assert.equal(acts.totalResults, names.length * ROUNDS);
+      for (let i = 1; i < acts.results.length; i++) {
+        assert.ok(acts.results[i].timestampValue <= acts.results[i - 1].timestampValue, `activity ${i} (newest first) is later than the one listed before it`);
+      }
       const perMember = {};
       for (const a of acts.results) {
         // desc moves the Description field with it: that change is recorded too

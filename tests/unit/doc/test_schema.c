@@ -673,10 +673,11 @@ Test(doc_schema, parse_reads_integers_past_64_bits_as_reals)
     size_t at = strlen(huge);
     memset(huge + at, '0', 400);
     memcpy(huge + at + 400, "}", 2);
-    expect_parse_refused(huge, strlen(huge), &doc_default_limits, ERR_INVALID_JSON);
+    expect_parse_refused(huge, strlen(huge), &doc_default_limits, ERR_INVALID_VALUE);
     struct err he;
     cr_assert_null(parse(huge, &he));
-    cr_expect_not_null(strstr(he.msg, "overflow"), "refused for its size: %s", he.msg);
+    cr_expect_not_null(strstr(he.msg, "past the range of a double"), "refused for its size: %s",
+                       he.msg);
     /* and other invalid JSON after a wide integer is still invalid */
     expect_parse_refused("{\"i\":12345678901234567890,}", 27, &doc_default_limits,
                          ERR_INVALID_JSON);
@@ -711,7 +712,6 @@ Test(doc_schema, parse_refuses_malformed_json)
         "{\"a\":NaN}",
         "{\"a\":\"\\x\"}",
         "{\"a\":\"\t\"}",
-        "{\"a\":\"\\u0000\"}",
         "{\"a\":\"\\ud800\"}",
         "/* c */ {}",
     };
@@ -719,6 +719,26 @@ Test(doc_schema, parse_refuses_malformed_json)
         expect_parse_refused(bad[i], strlen(bad[i]), &doc_default_limits, ERR_INVALID_JSON);
     expect_parse_refused("{}\0", 3, &doc_default_limits, ERR_INVALID_JSON);
     expect_parse_refused("{\"a\":\"x\0y\"}", 11, &doc_default_limits, ERR_INVALID_JSON);
+}
+
+Test(doc_schema, parse_names_nul_and_numbers_out_of_range)
+{
+    /* valid JSON refused for what it holds, not called invalid JSON (jansson's message named its
+     * own flag, JSON_ALLOW_NUL) */
+    static const char *const nul[] = {"{\"a\":\"x\\u0000y\"}", "{\"a\\u0000b\":1}"};
+    for (size_t i = 0; i < sizeof nul / sizeof nul[0]; i++) {
+        struct err e;
+        cr_assert_null(doc_parse_body(nul[i], strlen(nul[i]), &doc_default_limits, &e));
+        cr_assert_eq(e.code, ERR_INVALID_VALUE, "%s", nul[i]);
+        cr_assert_not_null(strstr(e.msg, "NUL character"), "%s: %s", nul[i], e.msg);
+    }
+    static const char *const big[] = {"{\"a\":[1e400]}", "{\"a\":-1e999}"};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        struct err e;
+        cr_assert_null(doc_parse_body(big[i], strlen(big[i]), &doc_default_limits, &e));
+        cr_assert_eq(e.code, ERR_INVALID_VALUE, "%s", big[i]);
+        cr_assert_not_null(strstr(e.msg, "past the range of a double"), "%s: %s", big[i], e.msg);
+    }
 }
 
 Test(doc_schema, parse_refuses_invalid_utf8)
