@@ -49,6 +49,16 @@ static int append_to_case(struct store_txn *t, const struct create_job *job, con
                                &version);
 }
 
+/* API.md §7's lifecycle at creation: a task whose case is Closed could never be changed, so
+ * none is created in one (it was: 200, and every later update of it 409). */
+static int case_open_or_fail(struct create_job *job, const struct store_record_head *h)
+{
+    if (strcmp(h->status_category, "closed") != 0)
+        return STORE_OK;
+    err_set(&job->e, ERR_CONFLICT, "caseId", "case %s is closed", h->ref_id);
+    return fail(job);
+}
+
 /* A task's document built on the worker, from a read snapshot, so that the single writer only
  * numbers and stores it (the document work is most of a createTask's cost). STORE_OK when built,
  * STORE_ABORT with the answer (the case is not there, the body breaks a rule), anything else
@@ -70,6 +80,8 @@ static int prepare_task_txn(struct store_txn *t, void *arg)
         err_set(&job->e, ERR_NOT_FOUND, "caseId", "case %s not found", case_id);
         rc = fail(job);
     }
+    if (rc == STORE_OK)
+        rc = case_open_or_fail(job, &h);
     if (rc != STORE_OK) {
         json_decref(cfg);
         return rc;
@@ -94,9 +106,16 @@ static int prepare_task_txn(struct store_txn *t, void *arg)
 static int put_prepared(struct store_txn *t, struct create_job *job)
 {
     int64_t n;
-    /* the case before the counter, as every create of a task takes them (store_record_lock) */
+    /* the case before the counter, as every create of a task takes them (store_record_lock);
+     * closed since the snapshot prepare read? */
+    struct store_record_head h;
     int rc = store_record_lock(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id,
                                job->rec.case_id);
+    if (rc == STORE_OK)
+        rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id,
+                               job->rec.case_id, &h);
+    if (rc == STORE_OK)
+        rc = case_open_or_fail(job, &h);
     if (rc == STORE_OK)
         rc = store_next_ref(t, job->ctx.stream_id, "TS", &n);
     if (rc != STORE_OK)
@@ -171,6 +190,8 @@ static int create_txn(struct store_txn *t, void *arg)
             rc = fail(job);
             goto out;
         }
+        if (rc == STORE_OK)
+            rc = case_open_or_fail(job, &h);
         if (rc != STORE_OK)
             goto out;
         case_doc = json_pack("{s:s, s:s}", "_id", case_id, "refId", h.ref_id);

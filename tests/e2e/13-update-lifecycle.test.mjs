@@ -63,6 +63,29 @@ describe('13 lifecycle, If-Match, activities, tenants', () => {
       assert.equal(okDoc(await updateTask(ctx.client, task.doc._id, { desc: 'x' })).doc.desc, 'x');
     });
 
+    it('createTask into a closed case is 409 and creates nothing (keyed or not); into a resolved one 200', T, async () => {
+      // it answered 200 with a task that every later update refused 409
+      const { theCase } = await newPair(ctx);
+      const taskBody = {
+        caseId: theCase.doc._id, caseRefId: theCase.doc.refId, taskTmp: ctx.cfg.taskTemplates[0]._id,
+        userInfo: { _id: 'u-closed', name: 'Sam Ortiz' }, source: 'rtm',
+      };
+      for (const status of ['Closed', 'Archived']) {
+        okDoc(await updateCase(ctx.client, theCase.doc._id, { status: { name: status } }));
+        const before = await snapshot(ctx.client, CASE, theCase.doc._id);
+        for (const opts of [{}, { headers: { 'Idempotency-Key': `k-closed-${status}` } }]) {
+          const e = assertError(await ctx.client.createTask(taskBody, opts), 409, 'conflict');
+          assert.equal(e.msg, `case ${theCase.doc.refId} is closed`);
+        }
+        const after = await snapshot(ctx.client, CASE, theCase.doc._id);
+        assert.deepEqual(after.doc.taskIds, before.doc.taskIds, 'no task joined the case');
+        const listed = await ctx.client.post('getTasks', { caseId: theCase.doc._id });
+        assert.equal(listed.json.totalResults, 1, 'only the task made before closing');
+      }
+      okDoc(await updateCase(ctx.client, theCase.doc._id, { status: { name: 'Resolved' } }));
+      assertOk(await ctx.client.createTask(taskBody, { headers: { 'Idempotency-Key': 'k-closed-Closed' } }), 'into a resolved case, with the key a refused create used');
+    });
+
     it('closing a task itself (task status Closed) does not block later task updates', T, async () => {
       const { task } = await newPair(ctx);
       okDoc(await updateTask(ctx.client, task.doc._id, { status: { name: 'Closed' } }));
