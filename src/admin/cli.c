@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@
 #define MAX_LIST 64
 #define ACCOUNT_MAX 256      /* bytes of an account id or scope */
 #define TTL_MAX 315360000L   /* ten years, the longest --ttl */
+#define CONFIG_RETRIES 20    /* a configuration change refused as concurrent, tried again */
 
 const char *cli_db_url(const char *given)
 {
@@ -206,6 +208,18 @@ static struct store *open_store(const struct opts *o)
         free(err);
     }
     return s;
+}
+
+/* The store of a command that only reads, or changes what must be there already: a mistyped
+ * SQLite path is an error, not a new empty database (app list printed [] and left one). */
+static struct store *existing_store(const struct opts *o)
+{
+    const char *file = sqlite_file(cli_db_url(o->db));
+    if (file && access(file, F_OK) != 0) {
+        fprintf(stderr, "casemgr: no database at %s\n", file);
+        return NULL;
+    }
+    return open_store(o);
 }
 
 /* The key file. With s (a command that registers apps) one is made when there is none and s
@@ -400,10 +414,10 @@ static int app_revoke_txn(struct store_txn *t, void *arg)
 static int app_cmd(struct opts *o)
 {
     const char *verb = o->nargs > 0 ? o->args[0] : "";
-    if (strcmp(verb, "create") == 0)
+    if (strcmp(verb, "create") == 0 && o->nargs == 1)
         return app_create(o);
-    if (strcmp(verb, "list") == 0) {
-        struct store *s = open_store(o);
+    if (strcmp(verb, "list") == 0 && o->nargs == 1) {
+        struct store *s = existing_store(o);
         if (!s)
             return 1;
         json_t *apps = json_array();
@@ -415,7 +429,7 @@ static int app_cmd(struct opts *o)
         return rc == STORE_OK ? 0 : 1;
     }
     if (strcmp(verb, "revoke") == 0 && o->nargs == 2) {
-        struct store *s = open_store(o);
+        struct store *s = existing_store(o);
         if (!s)
             return 1;
         struct revoke r = {.client_id = o->args[1]};
@@ -510,10 +524,17 @@ static int token_cmd(struct opts *o)
     id_new("jti-", jti);
     json_t *payload = json_pack("{s:s, s:I, s:s}", "appId", o->client_id, "iat", (json_int_t)now,
                                 "jti", jti);
+    json_t *sub = o->sub ? json_string(o->sub) : NULL;
+    if (!payload || (o->sub && !sub)) {
+        /* a claim that is not UTF-8 was left out: a token acting as the app, not the user */
+        fputs("casemgr: --client-id and --sub must be UTF-8\n", stderr);
+        json_decref(payload);
+        return 2;
+    }
     if (o->ttl > 0)
         json_object_set_new(payload, "exp", json_integer(now + o->ttl));
-    if (o->sub)
-        json_object_set_new(payload, "sub", json_string(o->sub));
+    if (sub)
+        json_object_set_new(payload, "sub", sub);
     char *token = jwt_sign(alg, (const unsigned char *)o->client_secret,
                            strlen(o->client_secret), payload);
     json_decref(payload);
@@ -587,8 +608,13 @@ static int config_cmd(struct opts *o, const char *what)
     const char *verb = o->nargs > 0 ? o->args[0] : "";
     bool show = strcmp(what, "show") == 0;
     if ((show && strcmp(verb, "show") != 0) || (!show && strcmp(verb, "add") != 0) ||
-        !o->stream)
+        !o->stream || o->nargs != 1)
         return usage(stderr, 2);
+    if (!id_valid_segment(o->stream, strlen(o->stream))) {
+        /* a stream the API could never route to (API.md §3), as app create refuses it */
+        fprintf(stderr, "casemgr: invalid stream id %s\n", o->stream);
+        return 2;
+    }
     if (!show && !o->name)
         return usage(stderr, 2);
     if (strcmp(what, "template") == 0 &&
@@ -596,13 +622,20 @@ static int config_cmd(struct opts *o, const char *what)
         return usage(stderr, 2);
     if (strcmp(what, "status") == 0 && !o->category)
         return usage(stderr, 2);
-    if (strcmp(what, "priority") == 0 && o->score < 0)
-        return usage(stderr, 2);
-    struct store *s = open_store(o);
+    if (strcmp(what, "priority") == 0 && (o->score < 0 || o->score > INT_MAX))
+        return usage(stderr, 2); /* past INT_MAX the cast wrapped: 4294967301 was score 5 */
+    struct store *s = show ? existing_store(o) : open_store(o);
     if (!s)
         return 1;
     struct config_edit ed = {.o = o, .what = what};
     int rc = store_write(s, config_edit_txn, &ed);
+    /* PostgreSQL: another process changed the configuration since this one read it (nothing was
+     * overwritten); read it again and make the change on top */
+    for (int tries = 0; rc == STORE_CONFLICT && !ed.failed && tries < CONFIG_RETRIES; tries++) {
+        json_decref(ed.result);
+        ed = (struct config_edit){.o = o, .what = what};
+        rc = store_write(s, config_edit_txn, &ed);
+    }
     store_close(s);
     if (ed.failed) {
         fprintf(stderr, "casemgr: %s\n", ed.e.msg);

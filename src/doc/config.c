@@ -2,20 +2,41 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/id.h"
+#include "util/text.h"
 
 static const char *const categories[] = {"open", "inProgress", "resolved", "closed"};
 
+static bool is_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return false;
+    return true;
+}
+
+/* s lower-cased as lname is (ASCII by hand: the common case, and no allocation), into out. */
+static void lower_into(const char *s, char *out, size_t size)
+{
+    char *heap = is_ascii(s) ? NULL : text_lower(s, strlen(s));
+    const char *from = heap ? heap : s;
+    size_t i = 0;
+    for (; i < size - 1 && from[i]; i++)
+        out[i] = (char)tolower((unsigned char)from[i]);
+    out[i] = '\0';
+    free(heap);
+}
+
 void config_name_key(const char *name, char out[CONFIG_NAME_KEY_MAX])
 {
-    size_t i = 0;
-    for (; i < CONFIG_NAME_KEY_MAX - 1 && name[i]; i++) {
-        unsigned char c = (unsigned char)name[i];
-        out[i] = (char)((c == ' ' || c == '_' || c == '-') ? '-' : tolower(c));
-    }
-    out[i] = '\0';
+    /* Über and über were two statuses, and ÜBER matched neither when folded by ASCII alone */
+    lower_into(name, out, CONFIG_NAME_KEY_MAX);
+    for (char *p = out; *p; p++)
+        if (*p == ' ' || *p == '_')
+            *p = '-';
 }
 
 static bool name_matches(const json_t *obj, const char *key)
@@ -62,9 +83,7 @@ static json_t *named_item(const char *prefix, const char *name, const char *desc
     char id[ID_MAX];
     id_new(prefix, id);
     char lname[CONFIG_NAME_KEY_MAX];
-    snprintf(lname, sizeof lname, "%s", name);
-    for (char *p = lname; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    lower_into(name, lname, sizeof lname);
     return json_pack("{s:s, s:s, s:s, s:s}", "_id", id, "name", name, "lname", lname, "desc",
                      desc);
 }
@@ -260,13 +279,32 @@ const json_t *config_template_or_err(const json_t *cfg, enum doc_kind kind, cons
  * messages and (statuses, priorities) indexed with every record. */
 #define CONFIG_NAME_MAX 200
 
+/* 1-CONFIG_NAME_MAX bytes of UTF-8 without control characters, not starting or ending with a
+ * space (a name of spaces alone was taken; one of invalid UTF-8 failed with no message). */
 static bool name_ok(const char *name, const char *what, struct err *e)
 {
-    if (*name && strlen(name) <= CONFIG_NAME_MAX)
-        return true;
-    err_set(e, ERR_INVALID_VALUE, "name", "a %s name must be 1 to %d bytes", what,
-            CONFIG_NAME_MAX);
-    return false;
+    size_t n = strlen(name);
+    if (n == 0 || n > CONFIG_NAME_MAX) {
+        err_set(e, ERR_INVALID_VALUE, "name", "a %s name must be 1 to %d bytes", what,
+                CONFIG_NAME_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = text_utf8_decode((const unsigned char *)name + i, n - i, &cp);
+        if (len == 0 || cp < 0x20 || cp == 0x7f) {
+            err_set(e, ERR_INVALID_VALUE, "name",
+                    "a %s name must be UTF-8 text without control characters", what);
+            return false;
+        }
+        i += len;
+    }
+    if (isspace((unsigned char)name[0]) || isspace((unsigned char)name[n - 1])) {
+        err_set(e, ERR_INVALID_VALUE, "name", "a %s name must not start or end with a space",
+                what);
+        return false;
+    }
+    return true;
 }
 
 /* #RRGGBB, as the default priorities' colors */
@@ -327,6 +365,21 @@ const json_t *config_add_priority(json_t *cfg, const char *name, int score, cons
                                                   active));
 }
 
+/* Whether fields has one whose metaData.name is name (the system fields' too: title,
+ * description, dueDate). */
+static bool field_named(const json_t *fields, const char *name)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        const char *n = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
+        if (n && strcmp(n, name) == 0)
+            return true;
+    }
+    return false;
+}
+
 const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *id,
                                   const char *name, const char *const *fields, size_t nfields,
                                   struct err *e)
@@ -345,6 +398,7 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
         char *fname = strtok_r(spec, ":", &save);
         char *widget = strtok_r(NULL, ":", &save);
         char *req = strtok_r(NULL, ":", &save);
+        char *extra = strtok_r(NULL, ":", &save);
         json_t *f = NULL;
         if (strlen(fields[i]) >= sizeof spec || (fname && strlen(fname) > CONFIG_NAME_MAX)) {
             json_decref(t);
@@ -353,7 +407,18 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
                     CONFIG_NAME_MAX);
             return NULL;
         }
-        if (fname && widget && (!req || strcmp(req, "required") == 0))
+        if (fname && !name_ok(fname, "field", e)) {
+            json_decref(t);
+            return NULL;
+        }
+        if (fname && field_named(list, fname)) {
+            /* fields are set and filtered by name: a second one of a name could not be */
+            err_set(e, ERR_INVALID_VALUE, "field", "the template has a field named \"%s\" already",
+                    fname);
+            json_decref(t);
+            return NULL;
+        }
+        if (fname && widget && !extra && (!req || strcmp(req, "required") == 0))
             f = field_new(fname, fname, widget, req != NULL, false);
         if (!f) {
             json_decref(t);

@@ -10,13 +10,13 @@
 #include "doc/schema.h"
 #include "util/error.h"
 
-#define CONFIG_NAME_KEY_MAX 256
+#define CONFIG_NAME_KEY_MAX 512 /* a 200-byte name lower-cased grows by half at most */
 
 /* A new default configuration with fresh ids (caller decrefs). */
 json_t *config_default(void);
 
-/* Name matching of API.md §4: lower-case, with ' ', '-' and '_' alike. Writes at most
- * CONFIG_NAME_KEY_MAX bytes including the NUL. */
+/* Name matching of API.md §4: lower-case (Unicode simple lower-casing, as a record's lname),
+ * with ' ', '-' and '_' alike. Writes at most CONFIG_NAME_KEY_MAX bytes including the NUL. */
 void config_name_key(const char *name, char out[CONFIG_NAME_KEY_MAX]);
 
 /* Resolves a status or priority object a client sent ({_id} and/or {name}) to the stream's own

@@ -352,6 +352,11 @@ describe('03 admin cli: stream configuration', () => {
   it('template add refuses an unknown field type or kind', T, async () => {
     assertCliError(await env.cli(['template', 'add', '--stream', stream, '--kind', 'case', '--name', 'X', '--field', 'Blob:blob']), 'field type blob');
     assertCliError(await env.cli(['template', 'add', '--stream', stream, '--kind', 'widget', '--name', 'X']), 'kind widget');
+    // fields are set and filtered by name: two of one name, or a system field's, could not be
+    for (const fields of [['note:input', 'note:number'], ['title:input'], ['dueDate:checkbox'], ['description:textarea']]) {
+      assertCliError(await env.cli(['template', 'add', '--stream', stream, '--kind', 'case', '--name', 'Dup', ...fields.flatMap((f) => ['--field', f])]), `fields ${fields}`);
+    }
+    assertCliError(await env.cli(['template', 'add', '--stream', stream, '--kind', 'case', '--name', 'Junk', '--field', 'a:input:required:junk']), 'a fourth part');
   });
 
   it('status add and priority add', T, async () => {
@@ -381,5 +386,50 @@ describe('03 admin cli: stream configuration', () => {
     assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Too low', '--score', '0']), 'score 0');
     assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Red', '--score', '3', '--color', 'red']), 'color red');
     assertCliError(await env.cli(['status', 'add', '--stream', stream, '--name', 'n'.repeat(201), '--category', 'open']), 'a 201-byte status name');
+    // the cast to int wrapped 4294967301 to score 5
+    assertCliError(await env.cli(['priority', 'add', '--stream', stream, '--name', 'Wrap', '--score', '4294967301']), 'score 2^32 + 5');
+    // a name of spaces alone was taken; one that is not UTF-8 failed with an empty message
+    for (const name of ['   ', ' Lead', 'Trail ', 'tab\there', 'ctl\x01']) {
+      const r = await env.cli(['status', 'add', '--stream', stream, '--name', name, '--category', 'open']);
+      assertCliError(r, `status name ${JSON.stringify(name)}`);
+      assert.match(r.stderr, /casemgr: \S/, `a reason for ${JSON.stringify(name)}`);
+    }
+    // names match as API.md §4 says, by Unicode lower-casing: Über and über are one status
+    assert.equal((await env.cliJson(['status', 'add', '--stream', stream, '--name', 'Über Uns', '--category', 'open'])).lname, 'über uns');
+    assertCliError(await env.cli(['status', 'add', '--stream', stream, '--name', 'über_uns', '--category', 'open']), 'über_uns after Über Uns');
+    // a stream the API could never route to
+    assertCliError(await env.cli(['status', 'add', '--stream', 'a b/../c', '--name', 'X', '--category', 'open']), 'stream a b/../c');
+    // an extra argument is not ignored
+    assertCliError(await env.cli(['status', 'add', 'extra', '--stream', stream, '--name', 'Extra', '--category', 'open']), 'status add extra');
+  });
+
+  it('concurrent configuration changes of one stream all land (PostgreSQL refused some: "the database failed")', T, async () => {
+    const st = ids.stream();
+    await env.createApp({ streams: [st] });
+    const names = Array.from({ length: 12 }, (_, i) => `Par ${i}`);
+    const runs = await Promise.all(names.map((name) => env.cli(['priority', 'add', '--stream', st, '--name', name, '--score', '3'])));
+    runs.forEach((r, i) => assert.equal(r.code, 0, `${names[i]}: ${r.stderr}`));
+    const cfg = await env.cliJson(['stream', 'show', '--stream', st]);
+    for (const name of names) assert.ok(cfg.priorities.some((p) => p.name === name), `${name} stored`);
+  });
+
+  it('an Über status is found by ÜBER UNS in a record', T, async () => {
+    const app = await env.createApp({ streams: [stream] });
+    const server = await env.startServer();
+    const cfg = await env.streamConfig(stream);
+    const c = await server.client(app).createCase(caseBody(cfg, { status: { name: 'ÜBER UNS' } }));
+    assertOk(c, 'createCase with the status by its upper-case name');
+    assert.equal(c.json.status.name, 'Über Uns');
+  });
+
+  it('commands that read, or change what is there, do not make a database of a mistyped path', T, async () => {
+    const missing = `${env.dir}/mistyped.db`;
+    for (const args of [['app', 'list'], ['app', 'revoke', 'cs-x'], ['stream', 'show', '--stream', stream]]) {
+      const r = await runCli([...args, '--db', `sqlite:${missing}`]);
+      assertCliError(r, args.join(' '));
+      assert.match(r.stderr, /no database at/);
+      await assert.rejects(stat(missing), `${args.join(' ')} made no database`);
+    }
+    assertCliError(await env.cli(['app', 'list', 'extra']), 'app list extra');
   });
 });

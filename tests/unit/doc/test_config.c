@@ -417,6 +417,49 @@ Test(doc_config, add_status_refusals)
         cr_expect_str_eq(e.field, "name");
     }
     cr_expect_eq(json_array_size(list(cfg, "statuses")), 5, "a refused status was added");
+    /* not UTF-8, control characters, spaces around: refused with a reason (the first had none) */
+    const char *bad[] = {"bad\xff", "over\xc0\xaflong", "ctl\x01", "   ", " lead", "trail\t"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&e, 0, sizeof e);
+        cr_expect_null(config_add_status(cfg, bad[i], "open", true, &e), "\"%s\"", bad[i]);
+        cr_expect_eq(e.code, ERR_INVALID_VALUE, "\"%s\"", bad[i]);
+        cr_expect_gt(strlen(e.msg), 0, "a reason for \"%s\"", bad[i]);
+    }
+    cr_expect_eq(json_array_size(list(cfg, "statuses")), 5, "a refused status was added");
+    json_decref(cfg);
+}
+
+Test(doc_config, names_match_by_unicode_lower_casing)
+{
+    /* Über and über were two statuses, and ÜBER matched neither, folded by ASCII alone */
+    json_t *cfg = config_default();
+    struct err e = {0};
+    const json_t *s = config_add_status(cfg, "Über Uns", "open", true, &e);
+    cr_assert_not_null(s, "%s", e.msg);
+    cr_expect_str_eq(json_string_value(json_object_get(s, "lname")), "über uns");
+    cr_expect_null(config_add_status(cfg, "über_uns", "open", true, &e));
+    cr_expect_eq(config_status_by_name(cfg, "ÜBER-UNS"), s);
+    cr_expect_eq(config_status_by_name(cfg, "über uns"), s);
+    cr_expect_null(config_status_by_name(cfg, "uber uns"));
+    char key[CONFIG_NAME_KEY_MAX];
+    config_name_key("ȺȺ Ⱥ", key); /* lower-casing grows it: 2 bytes each to 3 */
+    cr_expect_str_eq(key, "ⱥⱥ-ⱥ");
+    json_decref(cfg);
+}
+
+Test(doc_config, template_field_names_are_distinct)
+{
+    json_t *cfg = config_default();
+    struct err e = {0};
+    const char *dup[] = {"note:input", "note:number"};
+    cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Dup", dup, 2, &e));
+    cr_expect_str_eq(e.field, "field");
+    const char *sys[] = {"dueDate:checkbox"};
+    cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Sys", sys, 1, &e));
+    const char *junk[] = {"a:input:required:junk"};
+    cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Junk", junk, 1, &e));
+    const char *ok[] = {"a:input:required", "b:number"};
+    cr_expect_not_null(config_add_template(cfg, DOC_CASE, NULL, "Ok", ok, 2, &e), "%s", e.msg);
     json_decref(cfg);
 }
 
