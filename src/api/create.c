@@ -13,7 +13,6 @@
 #include "util/mem.h"
 
 #define IDEM_KEY_MAX 255
-#define IDEM_TTL_MS (24LL * 3600 * 1000)
 
 struct create_job {
     enum doc_kind kind;
@@ -145,7 +144,7 @@ static int create_txn(struct store_txn *t, void *arg)
     if (job->idem_key) {
         struct store_idem prior;
         int rc = store_idem_get(t, job->client_id, job->idem_key, &prior);
-        if (rc == STORE_OK && prior.created_at + IDEM_TTL_MS > job->ctx.now_ms) {
+        if (rc == STORE_OK && prior.created_at + STORE_IDEM_TTL_MS > job->ctx.now_ms) {
             if (strcmp(prior.body_hash, job->body_hash) != 0) {
                 free(prior.body);
                 err_set(&job->e, ERR_IDEMPOTENCY_CONFLICT, "Idempotency-Key", NULL);

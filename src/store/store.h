@@ -249,7 +249,12 @@ struct store_query {
 int store_query(struct store_txn *t, const struct store_query *q,
                 void (*fn)(const char *doc, size_t len, void *arg), void *arg, int64_t *total);
 
-/* Idempotency keys, per app. get: NOT_FOUND or OK with *out filled (out->body heap). */
+/* How long a key holds its answer (API.md §6: 24 h). */
+#define STORE_IDEM_TTL_MS (24LL * 3600 * 1000)
+/* Idempotency keys, per app. get: NOT_FOUND or OK with *out filled (out->body heap). put also
+ * deletes, now and then (STORE_IDEM_PURGE_EVERY_MS of in->created_at), keys older than
+ * STORE_IDEM_TTL_MS, a batch at a time: each held a copy of its answer, and none went. */
+#define STORE_IDEM_PURGE_EVERY_MS 60000
 int store_idem_get(struct store_txn *t, const char *client_id, const char *key,
                    struct store_idem *out);
 int store_idem_put(struct store_txn *t, const char *client_id, const char *key,

@@ -170,6 +170,8 @@ static const char *const migrations[] = {
     "UPDATE jti SET jti = casemgr_rekey(jti) WHERE octet_length(jti) > 1024"
     "  OR left(jti, 1) = chr(28);"
     "DROP FUNCTION casemgr_rekey(text);",
+    /* 7: idempotency keys by age, for the purge of expired ones (pg_idem_put) */
+    "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK 0x63617365 /* pg_advisory_lock key while migrating ("case") */
@@ -212,6 +214,7 @@ enum stmt_id {
     ST_ACTIVITY_COUNT,
     ST_JTI_USE,
     ST_JTI_PURGE,
+    ST_IDEM_PURGE,
     ST_CREATED_ASC,
     ST_CREATED_DESC,
     ST_COUNT
@@ -322,6 +325,9 @@ static const struct stmt_def stmts[ST_COUNT] = {
     [ST_JTI_PURGE] = {"DELETE FROM jti WHERE ctid = ANY (ARRAY (SELECT ctid FROM jti"
                       " WHERE exp < $1 LIMIT 1000 FOR UPDATE SKIP LOCKED))",
                       1, "i"},
+    [ST_IDEM_PURGE] = {"DELETE FROM idempotency WHERE ctid = ANY (ARRAY (SELECT ctid FROM"
+                       " idempotency WHERE created_at < $1 LIMIT 1000 FOR UPDATE SKIP LOCKED))",
+                       1, "i"},
     /* created_start: from the sort's start, the first of the tenant's buckets by creation time
      * that holds row $4 (counting from 0), or the $5 + 1st; and the rows before it */
     [ST_CREATED_ASC] = {"SELECT bucket, upto - n FROM (SELECT bucket, n, sum(n) OVER w AS upto,"
@@ -366,6 +372,7 @@ struct pg_store {
     uint64_t generation; /* distinguishes this store from a later one at the address */
     _Atomic int64_t reconnected_at_ms; /* last time any connection came back */
     _Atomic int64_t jti_purged_at_ms;
+    _Atomic int64_t idem_purged_at_ms; /* pg_idem_put */
     pthread_mutex_t mu; /* guards conns */
     struct pg_conn *conns;
 };
@@ -1308,8 +1315,18 @@ static int pg_idem_put(struct store_txn *tb, const char *client_id, const char *
     struct num status = num(in->status), created = num(in->created_at);
     char *body = xstrndup(in->body, in->body_len);
     const char *v[] = {client_id, key, in->body_hash, status.s, body, created.s};
-    int rc = run_done(pg_txn_of(tb), ST_IDEM_PUT, v);
+    struct pg_txn *t = pg_txn_of(tb);
+    int rc = run_done(t, ST_IDEM_PUT, v);
     free(body);
+    /* expired keys go now and then, after the insert, as jtis do (pg_jti_use) */
+    struct pg_store *s = txn_store(t);
+    int64_t last = atomic_load(&s->idem_purged_at_ms);
+    if (rc == STORE_OK && in->created_at - last > STORE_IDEM_PURGE_EVERY_MS &&
+        atomic_compare_exchange_strong(&s->idem_purged_at_ms, &last, in->created_at)) {
+        struct num cutoff = num(in->created_at - STORE_IDEM_TTL_MS);
+        const char *pv[] = {cutoff.s};
+        rc = run_done(t, ST_IDEM_PURGE, pv);
+    }
     return rc;
 }
 

@@ -413,6 +413,8 @@ static const char *const migrations[] = {
     "    json_type(d.doc, '$.currAssignee.agentId') = 'text' AND"
     "    json_extract(d.doc, '$.currAssignee.agentId') <> '' END"
     "    FROM record_docs d WHERE d.rid = records.rowid);",
+    /* 18: idempotency keys by age, for the purge of expired ones (sqlite_idem_put) */
+    "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -458,6 +460,7 @@ enum stmt_id {
     ST_ACTIVITY_GET,
     ST_DOC_PUT_ACTIVITY,
     ST_JTI_PURGE,
+    ST_IDEM_PURGE,
     ST_JTI_INSERT,
     ST_SCOPE_GET,
     ST_MATCHES_CLEAR,
@@ -542,6 +545,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " ON CONFLICT (rid) DO UPDATE SET doc = ?2,"
                             " acts = coalesce(acts, '') || ?3",
     [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
+    [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE (client_id, key) IN (SELECT client_id, key"
+                      " FROM idempotency WHERE created_at < ?1 LIMIT 1000)",
     [ST_SAVEPOINT] = "SAVEPOINT job",
     [ST_FTS_PENDING] = "SELECT count(*) FROM fts_pending",
     /* FTS5's special column: 'delete' with the old name removes an entry, NULL inserts one */
@@ -594,6 +599,7 @@ struct sqlite_conn {
     } queries[QUERY_CACHE];
     unsigned next_query;
     pthread_t owner;
+    int64_t idem_purged_at_ms; /* the last purge of expired idempotency keys (sqlite_idem_put) */
     struct sqlite_conn *next;
 };
 
@@ -2275,6 +2281,15 @@ static int sqlite_idem_put(struct store_txn *t, const char *client_id, const cha
                            const struct store_idem *in)
 {
     struct sqlite_conn *c = txn_conn(t);
+    /* expired keys go now and then, a batch at a time (a write's connection is the writer's) */
+    if (in->created_at - c->idem_purged_at_ms > STORE_IDEM_PURGE_EVERY_MS) {
+        c->idem_purged_at_ms = in->created_at;
+        sqlite3_stmt *purge = c->stmt[ST_IDEM_PURGE];
+        sqlite3_bind_int64(purge, 1, in->created_at - STORE_IDEM_TTL_MS);
+        int rc = step_done(c, purge);
+        if (rc != STORE_OK)
+            return rc;
+    }
     sqlite3_stmt *st = c->stmt[ST_IDEM_PUT];
     bind_text(st, 1, client_id);
     bind_text(st, 2, key);

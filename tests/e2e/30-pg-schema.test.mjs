@@ -78,7 +78,7 @@ describe('30 PostgreSQL migrations 5 and 6: the assignee named by agentId, long 
 
     const cli = await ctx.env.cli(['app', 'list']); // opens the store: migrates
     assert.equal(cli.code, 0, cli.stderr);
-    assert.equal(await psql(ctx.env.db, 'SELECT version FROM casemgr_schema'), '6');
+    assert.equal(await psql(ctx.env.db, 'SELECT version FROM casemgr_schema'), '7');
     assert.equal(await psql(ctx.env.db, `SELECT assignee FROM records WHERE id = '${a}'`), agent);
     for (const [q, id] of queries) assert.deepEqual(await found(q), [id], `found after: ${JSON.stringify(q).slice(0, 60)}`);
     assertError(await ctx.server.client(jtiApp).post('getCases', {}, { token }), 401, 'unauthorized');
@@ -86,5 +86,28 @@ describe('30 PostgreSQL migrations 5 and 6: the assignee named by agentId, long 
     await psql(ctx.env.db, 'UPDATE casemgr_schema SET version = 5');
     assert.equal((await ctx.env.cli(['app', 'list'])).code, 0);
     for (const [q, id] of queries) assert.deepEqual(await found(q), [id], `after migration 6 again: ${JSON.stringify(q).slice(0, 60)}`);
+  });
+});
+
+describe('30 PostgreSQL: idempotency keys past their day are purged', () => {
+  if (!PG_URL) {
+    it('needs PostgreSQL: run through `make test` or scripts/pg-test-cluster run -- ... with CASEMGR_E2E_PG', () => {
+      assert.fail('CASEMGR_E2E_PG is not set: this file runs only in the PostgreSQL leg');
+    });
+    return;
+  }
+  const ctx = useServer();
+
+  it('a keyed create deletes the keys older than 24 h (migration 7 indexes them by age)', T, async () => {
+    // each key kept a copy of its answer, and none was ever deleted
+    const hour = 3600 * 1000;
+    const row = (key, age) => `('${ctx.app.clientId}', '${key}', 'h', 200, '{}', ${Date.now() - age})`;
+    await psql(ctx.env.db, `INSERT INTO idempotency (client_id, key, body_hash, status, body, created_at) VALUES
+      ${row('k-old-1', 30 * hour)}, ${row('k-old-2', 25 * hour)}, ${row('k-young', 23 * hour)}`);
+    assert.match(await psql(ctx.env.db, "SELECT indexdef FROM pg_indexes WHERE indexname = 'idempotency_created'"), /created_at/);
+    const r = await ctx.client.post('createCase', caseBody(ctx.cfg), { headers: { 'Idempotency-Key': 'k-new' } });
+    assertOk(r, 'a keyed createCase');
+    const keys = await psql(ctx.env.db, `SELECT string_agg(key, ',' ORDER BY key) FROM idempotency WHERE client_id = '${ctx.app.clientId}'`);
+    assert.equal(keys, 'k-new,k-young');
   });
 });

@@ -2025,6 +2025,43 @@ Test(store_sqlite, idempotency_put_get)
     cr_assert_eq(store_read(st, idem_get_cb, &other_key), STORE_NOT_FOUND);
 }
 
+static void idem_put_at(const char *key, int64_t at)
+{
+    struct idem_arg a = {.client = "cs-purge", .key = key};
+    strcpy(a.in.body_hash, "h");
+    a.in.status = 200;
+    a.in.body = (char *)"{}";
+    a.in.body_len = 2;
+    a.in.created_at = at;
+    cr_assert_eq(store_write(st, idem_put_cb, &a), STORE_OK, "put %s", key);
+}
+
+static int idem_found(const char *key)
+{
+    struct idem_arg a = {.client = "cs-purge", .key = key};
+    int rc = store_read(st, idem_get_cb, &a);
+    if (rc == STORE_OK)
+        free(a.out.body);
+    return rc;
+}
+
+Test(store_sqlite, idempotency_keys_past_their_day_are_purged)
+{
+    /* each key kept a copy of its answer, and none was ever deleted */
+    const int64_t t0 = 1749032280725LL, hour = 3600000;
+    idem_put_at("old-1", t0 - 30 * hour); /* the first put of a connection purges (nothing) */
+    idem_put_at("old-2", t0 - 25 * hour);
+    idem_put_at("young", t0 - 23 * hour);
+    cr_assert_eq(idem_found("old-1"), STORE_OK, "not purged before a minute has passed");
+    idem_put_at("new", t0); /* more than a minute after the last purge: expired keys go */
+    cr_expect_eq(idem_found("old-1"), STORE_NOT_FOUND);
+    cr_expect_eq(idem_found("old-2"), STORE_NOT_FOUND);
+    cr_expect_eq(idem_found("young"), STORE_OK);
+    cr_expect_eq(idem_found("new"), STORE_OK);
+    idem_put_at("old-3", t0 - 25 * hour + 30000); /* within the minute: no purge yet */
+    cr_expect_eq(idem_found("old-3"), STORE_OK);
+}
+
 Test(store_sqlite, idempotency_body_with_nul_bytes)
 {
     static const char body[] = "a\0b\0c";
