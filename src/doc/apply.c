@@ -268,6 +268,22 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t
     return 0;
 }
 
+/* currAssignee's names of the user (the vendor's {aId, name, agentId}, or {_id, name}) are
+ * strings or null; *someone when one is a non-empty string. {"_id": 5} was stored as an agent's
+ * assignment that the filters, which look for a string, took for none. */
+static int assignee_check(const json_t *v, bool *someone, struct err *e)
+{
+    static const char *const names[] = {"_id", "agentId", "aId", "name"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const json_t *x = json_object_get(v, names[i]);
+        if (x && !json_is_null(x) && !json_is_string(x))
+            return err_set(e, ERR_INVALID_TYPE, "currAssignee", "currAssignee.%s must be a string",
+                           names[i]);
+        *someone = *someone || json_string_length(x) > 0;
+    }
+    return 0;
+}
+
 int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m, const json_t *v,
                      const json_t *body, const struct doc_ctx *ctx, struct err *e)
 {
@@ -321,9 +337,13 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
     if (json_array_size(v) > max_array) /* taskIds, changed (doc_check_limits let it through) */
         return err_set(e, ERR_ARRAY_TOO_LONG, name, "an array in %s has more than %zu elements",
                        name, max_array);
-    if (strcmp(name, "currAssignee") == 0 && !json_object_get(body, "assigneeType")) {
-        bool empty = json_is_null(v) || json_object_size(v) == 0;
-        json_object_set_new(doc, "assigneeType", json_string(empty ? "unassigned" : "agent"));
+    if (strcmp(name, "currAssignee") == 0) {
+        bool someone = false;
+        if (assignee_check(v, &someone, e))
+            return -1;
+        if (!json_object_get(body, "assigneeType"))
+            json_object_set_new(doc, "assigneeType",
+                                json_string(someone ? "agent" : "unassigned"));
     }
     json_object_set_new(doc, name, json_is_null(v) ? cleared(m->type) : json_deep_copy(v));
     return 0;

@@ -487,6 +487,25 @@ describe('12 update rules', () => {
       });
     }
 
+    it('the user\'s ids and name in currAssignee are strings; one naming nobody is unassigned', T, async () => {
+      // {"_id": 5} was stored as an agent's assignment that every filter took for none
+      const rec = await newRecord(ctx, TASK);
+      const id = rec.doc._id;
+      for (const [k, v] of [['_id', 5], ['agentId', true], ['aId', {}], ['name', ['x']]]) {
+        assertRefused(await updateTask(ctx.client, id, { currAssignee: { [k]: v } }), 'invalid_type', 'currAssignee');
+      }
+      await assertUnchanged(ctx.client, TASK, rec, 'after currAssignee of wrong types');
+      let d = okDoc(await updateTask(ctx.client, id, { currAssignee: { _id: null, agentId: '' } })).doc;
+      assert.equal(d.assigneeType, 'unassigned');
+      d = okDoc(await updateTask(ctx.client, id, { currAssignee: { aId: 'a-1', name: 'Ann', agentId: 'ag-1' } })).doc;
+      assert.equal(d.assigneeType, 'agent', 'the vendor\'s shape names an agent');
+      const mine = await ctx.client.post('getTasks', { agents: ['ag-1'] });
+      assert.ok(mine.json.results.some((x) => x._id === id));
+      const r = await ctx.client.post('createTask', { caseId: rec.doc.caseId, caseRefId: rec.doc.caseRefId, taskTmp: ctx.cfg.taskTemplates[0]._id,
+        userInfo: { _id: 'u-1', name: 'Sam' }, source: 'rtm', currAssignee: { _id: 7 } });
+      assertRefused(r, 'invalid_type', 'currAssignee');
+    });
+
     it('currAssignee {} sets unassigned even when currAssignee already was {}', T, async () => {
       const rec = await newRecord(ctx, TASK);
       let d = okDoc(await updateTask(ctx.client, rec.doc._id, { assigneeType: 'agent' })).doc;
