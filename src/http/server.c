@@ -693,6 +693,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!st)
         return;
     *con_cls = NULL;
+    if (st->replied && !st->queued) {
+        /* The client left while its handler ran: MHD saw the socket closed once the connection
+         * resumed, before on_request could send the answer. The reply is built all the same
+         * (a deferred handler's finish frees what it holds) and the request logged and counted
+         * with the status it would have been answered with; nothing was sent. Nothing else
+         * touches st now: whoever resumed the connection was done with it. */
+        http_finish(&st->req, &st->reply);
+        st->status = st->reply.status;
+        st->bytes = 0;
+    }
     if (srv->cfg.on_complete && st->status)
         srv->cfg.on_complete(&st->req, st->route ? st->route->name : NULL, st->status, st->bytes,
                              time_mono_us() - st->start_us);
