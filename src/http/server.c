@@ -895,6 +895,10 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
     /* The connection pool must hold the request line and headers; keep room above the limit so
      * check_head answers 431 itself for anything up to the pool size. */
     size_t pool = cfg->header_limit * 2 + 16384;
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 is SO_REUSEPORT on Linux, with which a second
+     * server started on the same address listened too and the two shared the traffic. MHD sets
+     * SO_REUSEADDR by default, which is what a restart needs while the old connections are in
+     * TIME_WAIT (08-ops tests both). */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -902,8 +906,8 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned int)1, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keeping_nul, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_keeping_nul, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         *err = xstrdup("cannot listen (address in use or not available?)");
         goto fail;

@@ -2,6 +2,7 @@
 // shutdown.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { useServer, Env, T, H, sleep, runCli, PG_URL } from './lib/env.mjs';
 import { tokenFor } from './lib/jwt.mjs';
 import { request, caseBody, assertOk, apiBase, RawConn, buildRequest, connect } from './lib/client.mjs';
@@ -303,6 +304,37 @@ describe('08 ops: serve options', () => {
     }
     const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'mysql://nowhere/db'], { timeout: 5000 });
     assert.ok(typeof r.code === 'number' && r.code !== 0, `unsupported --db scheme: ${r.code}`);
+  });
+
+  // MHD_OPTION_LISTENING_ADDRESS_REUSE 1 is SO_REUSEPORT on Linux: a second server on a taken
+  // address listened too, and the kernel shared the connections between the two.
+  it('a second serve on an address in use exits 1 with a message; the first keeps serving', T, async () => {
+    const first = await env.startServer();
+    const r = await runCli(['serve', '--listen', `127.0.0.1:${first.port}`, '--db', env.db], { timeout: 5000 });
+    assert.equal(r.code, 1, `second serve on a taken port: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, /cannot listen \(address in use or not available\?\)/);
+    assert.ok(!/listening on/.test(r.stderr), r.stderr);
+    for (let i = 0; i < 5; i++) assertOk(await first.client(app).createCase(caseBody(cfg)));
+    assert.equal((await first.stop()).code, 0);
+  });
+
+  it('a restart on the same port while the old connections are in TIME_WAIT listens (SO_REUSEADDR)', T, async () => {
+    const first = await env.startServer();
+    const port = first.port;
+    for (let i = 0; i < 3; i++) { // Connection: close: the server closes first, its side goes to TIME_WAIT
+      const conn = await RawConn.open(port);
+      await conn.write(buildRequest({ method: 'GET', path: '/healthz', headers: [['Host', 'x'], ['Connection', 'close']] }));
+      assert.equal((await conn.readResponse(3000)).status, 200);
+      assert.ok(await conn.waitClosed(3000), 'the server did not close the connection');
+      conn.destroy();
+    }
+    assert.equal((await first.stop()).code, 0);
+    const ss = execFileSync('ss', ['-Htan', 'state', 'time-wait', `( sport = :${port} )`], { encoding: 'utf8' });
+    assert.ok(ss.trim().length > 0, `no connection of port ${port} in TIME_WAIT: the test would prove nothing`);
+    const again = await env.startServer(['--listen', `127.0.0.1:${port}`]);
+    assert.equal(again.port, port);
+    assertOk(await again.client(app).createCase(caseBody(cfg)));
+    assert.equal((await again.stop()).code, 0);
   });
 
   it('serve --help prints the options on stdout and exits 0', T, async () => {
