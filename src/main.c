@@ -19,6 +19,9 @@
  * and refuses an index entry past ~2.7 KB; lower-casing can make a name half as long again
  * (U+023A, 2 bytes, becomes U+2C65, 3), and the entry also holds the tenant's ids */
 #define MAX_NAME_LIMIT 1536
+/* --body-limit's largest value: a body is held whole and parsed into a tree several times its
+ * size, and the default limits of a member (64 KiB strings, 10,000 elements) fill far less */
+#define BODY_LIMIT_MAX (256u << 20)
 
 struct serve_opts {
     char host[256];
@@ -47,7 +50,8 @@ static void serve_usage(FILE *out)
         "                          full (default): a 2xx to a write means it is on disk (fsync per\n"
         "                          commit). normal: faster; a power loss or OS crash may lose the\n"
         "                          last acknowledged writes (a process crash loses nothing).\n"
-        "  --body-limit BYTES      largest request body (default 1048576; 413 beyond)\n"
+        "  --body-limit BYTES      largest request body (default 1048576, at most 268435456;\n"
+        "                          413 beyond)\n"
         "  --header-limit BYTES    largest request line + headers (default 16384; 431 beyond)\n"
         "  --max-depth N           deepest JSON nesting (default 32)\n"
         "  --max-string BYTES      longest JSON string (default 65536)\n"
@@ -155,6 +159,8 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
                 return -1;
             if (c == O_THREADS) o->threads = v > 1024 ? 1024 : (unsigned)v;
             if (c == O_WORKERS) o->workers = v > 4096 ? 4096 : (unsigned)v;
+            if (c == O_BODY && v > BODY_LIMIT_MAX)
+                return -1;
             if (c == O_BODY) o->body_limit = v;
             if (c == O_HEADER) o->header_limit = v;
             if (c == O_DEPTH) o->max_depth = v;

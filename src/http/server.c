@@ -41,6 +41,7 @@
 #define LINGER_MAX 256
 #define RUN_WAIT_US 2000 /* run_wait_us's default */
 #define LINGER_US 2000000 /* how long an answered socket's input is still read and dropped */
+#define BODY_FIRST_CAP 65536 /* a body's first buffer, whatever its Content-Length says */
 
 /* A connection's progress, for the receive deadline: watched by the reaper thread. */
 struct conn_entry {
@@ -120,6 +121,8 @@ struct req_state {
     struct req_state *next_job; /* worker queue link */
     int64_t queued_us;          /* when it was queued for a worker */
     bool overflow;    /* chunked body went past the limit */
+    bool no_memory;   /* the body's buffer could not grow: answer 503 once it ends */
+    size_t declared;  /* Content-Length, 0 when none (chunked) */
     unsigned status;
     size_t bytes;
     int64_t start_us;
@@ -365,15 +368,38 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
             why = "invalid Content-Length";
         else if (n > srv->cfg.body_limit)
             err = ERR_BODY_TOO_LARGE;
-        else if (n > 0) {
-            st->body_cap = (size_t)n;
-            st->body = xmalloc(st->body_cap + 1);
-        }
+        else
+            st->declared = (size_t)n; /* nothing allocated until the bytes come (body_reserve) */
     }
     if (err == ERR_BAD_REQUEST && !why)
         return false;
     *result = reject(st, srv, err, why);
     return true;
+}
+
+/* Room for n more bytes of body. The buffer grows as the bytes arrive, doubling, never past the
+ * Content-Length or the body limit: a request declaring a large body costs nothing until it is
+ * sent (check_head allocated the declared size, and Content-Length 60000000000 under
+ * --body-limit 2^40 aborted the process). -1 when memory cannot be had: the size is the
+ * client's choice, so it is refused (503), not an abort. */
+static int body_reserve(struct req_state *st, size_t limit, size_t n)
+{
+    size_t need = st->body_len + n;
+    if (need <= st->body_cap)
+        return 0;
+    size_t cap = st->body_cap ? st->body_cap * 2 : BODY_FIRST_CAP;
+    if (st->declared && cap > st->declared)
+        cap = st->declared;
+    if (cap > limit)
+        cap = limit;
+    if (cap < need)
+        cap = need;
+    char *p = mem_try_realloc(st->body, cap + 1);
+    if (!p)
+        return -1;
+    st->body = p;
+    st->body_cap = cap;
+    return 0;
 }
 
 /* Resolves the route and the checks that need no handler; false with rep set when answered. */
@@ -602,15 +628,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->overflow || st->body_len + n > srv->cfg.body_limit) {
+        if (st->overflow || st->no_memory)
+            return MHD_YES; /* dropped: the answer is decided */
+        if (st->body_len + n > srv->cfg.body_limit) {
             st->overflow = true; /* chunked body past the limit: answer 413 once it ends */
             return MHD_YES;
         }
-        if (st->body_len + n > st->body_cap) {
-            st->body_cap = (st->body_len + n) * 2;
-            if (st->body_cap > srv->cfg.body_limit)
-                st->body_cap = srv->cfg.body_limit;
-            st->body = xrealloc(st->body, st->body_cap + 1);
+        if (body_reserve(st, srv->cfg.body_limit, n) != 0) {
+            /* MHD 0.9.75 queues no reply before the body has ended: the rest is dropped, and the
+             * receive deadline (idle_timeout) bounds how long that takes */
+            log_error("http: no memory for a body past %zu bytes: answered 503", st->body_len);
+            st->no_memory = true;
+            free(st->body);
+            st->body = NULL;
+            st->body_len = st->body_cap = 0;
+            return MHD_YES;
         }
         memcpy(st->body + st->body_len, upload_data, n);
         st->body_len += n;
@@ -619,6 +651,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     set_receiving(srv, st->entry, false);
     if (st->overflow)
         return reject(st, srv, ERR_BODY_TOO_LARGE, NULL);
+    if (st->no_memory)
+        return reject(st, srv, ERR_UNAVAILABLE,
+                      "not enough memory for a body this large now; retry later");
     if (st->body)
         st->body[st->body_len] = '\0';
     struct http_reply rep = {0};
