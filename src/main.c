@@ -228,11 +228,15 @@ static int serve(int argc, char **argv)
     health_init(cfg.store);
     accesslog_enable(o.access_log);
 
-    /* Signals are taken by sigwait in this thread only; workers never see them. */
+    /* Signals are taken by sigwait in this thread only; workers never see them. SIGHUP too:
+     * its default action ended the process at once, without a drain, when a terminal closed or
+     * a log rotator sent it; it is logged and ignored (the access log is stdout: there is no
+     * file to reopen). */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)signal(SIGPIPE, SIG_IGN); /* cannot fail with a valid signal number */
 
@@ -258,7 +262,11 @@ static int serve(int argc, char **argv)
             http_server_port(srv));
     fflush(stderr);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) != 0 || sig == SIGHUP) {
+        if (sig == SIGHUP)
+            log_info("signal %d (SIGHUP): ignored; SIGTERM or SIGINT drains and stops", sig);
+        sig = 0;
+    }
     log_info("signal %d: draining requests in flight", sig);
     http_server_drain(srv, 30000);
     store_close(cfg.store);

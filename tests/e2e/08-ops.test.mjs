@@ -229,6 +229,27 @@ describe('08 ops: graceful shutdown', () => {
     assert.equal(next.refId, 'CS000002');
   });
 
+  // SIGHUP's default action ended the server at once, the request in flight with it: a closed
+  // terminal or a log rotator's HUP dropped requests.
+  it('SIGHUP is logged and ignored: a request in flight completes, the server goes on; SIGTERM then exits 0', T, async () => {
+    const server = await env.startServer();
+    const { conn, rest } = await startInFlight(server);
+    try {
+      server.proc.kill('SIGHUP');
+      await sleep(500);
+      assert.equal(server.exited, null, `SIGHUP ended the server: ${JSON.stringify(server.exited)}`);
+      await conn.write(rest);
+      const r = await conn.readResponse(5000);
+      assert.equal(r.status, 200, `in-flight request: ${r.statusLine} ${r.text.slice(0, 300)}`);
+    } finally {
+      conn.destroy();
+    }
+    assert.match(server.stderrText, /SIGHUP\): ignored/);
+    assertOk(await server.client(app).createCase(caseBody(cfg)), 'a request after the SIGHUP');
+    const res = await server.stop('SIGTERM', 5000);
+    assert.equal(res.code, 0, `exit ${JSON.stringify(res)}`);
+  });
+
   it('after SIGTERM no new connections are accepted', T, async () => {
     const server = await env.startServer();
     const { conn, rest } = await startInFlight(server);
