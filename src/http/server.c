@@ -311,10 +311,11 @@ static int hex_digit(char c)
                                   : -1;
 }
 
-/* The unescaping of the path and its arguments (%HH), as MHD's own but for %00, which is kept as
- * it is: decoded, it ended the C string there, so ".../updateTask/<id>%00junk" reached that task
- * and ".../getTasks%00x" the endpoint. Kept, the '%' is a character no route or id takes: 404
- * (API.md §3). */
+/* The unescaping of the path and its arguments (%HH), as MHD's own but for %00 and %2F (any
+ * case), which are kept as they are. %00 decoded ended the C string there, so
+ * ".../updateTask/<id>%00junk" reached that task and ".../getTasks%00x" the endpoint; %2F
+ * decoded became a '/' the router split on, so "/caseManagement%2Fapi%2F...%2FupdateTask%2F<id>"
+ * was served. Kept, the '%' is a character no route or id takes: 404 (API.md §3). */
 static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char *s)
 {
     (void)cls;
@@ -322,8 +323,9 @@ static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char 
     char *w = s;
     for (const char *r = s; *r;) {
         int hi = r[0] == '%' ? hex_digit(r[1]) : -1, lo = hi >= 0 ? hex_digit(r[2]) : -1;
-        if (lo >= 0 && (hi | lo) != 0) {
-            *w++ = (char)(hi * 16 + lo);
+        int c = lo >= 0 ? hi * 16 + lo : -1;
+        if (c > 0 && c != '/') {
+            *w++ = (char)c;
             r += 3;
         } else {
             *w++ = *r++;

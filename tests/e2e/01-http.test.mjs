@@ -174,6 +174,27 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     assert.equal(raw.status, 200, `${raw.statusLine} ${raw.text.slice(0, 300)}`);
   });
 
+  it('an encoded slash (%2F, %2f) in the path is a character of the segment, not a separator: 404', T, async () => {
+    // decoded before routing, /caseManagement%2Fapi%2F...%2FupdateTask%2F<id> changed that task
+    const theCase = await ctx.client.newCase(ctx.cfg);
+    const stream = ctx.app.streams[0];
+    const paths = [
+      `/caseManagement%2Fapi%2Fpublic%2Fanalytics%2F${stream}%2FupdateCase%2F${theCase._id}`,
+      `${apiBase(stream)}updateCase%2f${theCase._id}`,
+      `${apiBase(stream)}updateCase/x%2F..%2F${theCase._id}`,
+    ];
+    for (const path of paths) {
+      const raw = await rawRequest(ctx.server.port, buildRequest({
+        path, headers: rawHeaders(ctx, [['accountId', ctx.app.account]]), body: JSON.stringify({ desc: 'via a slash' }),
+      }));
+      raw.conn.destroy();
+      assertError(asFetchLike(raw), 404, 'not_found');
+    }
+    const now = await ctx.client.post(`updateCase/${theCase._id}`, {});
+    assertOk(now);
+    assert.equal(now.json.desc, theCase.desc, 'the case was not changed');
+  });
+
   it("the vendor's browser headers are ignored (exact sample casing)", T, async () => {
     const stream = ctx.app.streams[0];
     const bytes = buildRequest({
