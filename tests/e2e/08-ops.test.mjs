@@ -120,6 +120,31 @@ describe('08 ops: access log', () => {
     }
   });
 
+  // The line is 2 KiB and the escaped path filled it first (a byte outside ASCII takes six):
+  // status, bytes, micros, clientId and streamId were dropped, and the line still parsed.
+  it('a path of many escaped bytes is cut, and says so; every other field is kept', T, async () => {
+    const stream = ctx.app.streams[0];
+    const server = await ctx.env.startServer();
+    const conn = await RawConn.open(server.port);
+    try {
+      await conn.write(buildRequest({
+        path: `${apiBase(stream)}${'%C3%A9'.repeat(300)}getTasks`,
+        headers: [['Host', 'x'], ['Content-Type', 'application/json'], ['X-Request-Id', 'long-path-log']],
+        body: '{}',
+      }));
+      assert.equal((await conn.readResponse(3000)).status, 404);
+    } finally {
+      conn.destroy();
+    }
+    const line = await server.waitForLog((l) => l.requestId === 'long-path-log', 3000);
+    assert.ok(line, 'no access-log line for the long path');
+    for (const k of LOG_KEYS) assert.ok(k in line, `access-log key ${k} missing: ${JSON.stringify(line).slice(0, 300)}`);
+    assert.equal(line.status, 404);
+    assert.equal(line.pathTruncated, true);
+    assert.ok(line.path.startsWith(apiBase(stream)), line.path.slice(0, 100));
+    assert.equal(typeof line.micros, 'number');
+  });
+
   it('access-log lines are written promptly (not held in a buffer)', T, async () => {
     const env = ctx.env;
     const server = await env.startServer();
