@@ -335,6 +335,20 @@ static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char 
     return (size_t)(w - s);
 }
 
+/* The path of a request target: an absolute-form target (http://host:port/path, what a client
+ * sends to a proxy) is routed on its path, as RFC 9112 §3.2.2 says a server MUST accept it; it
+ * answered 404. The scheme is http or https in any case; no path is "/". */
+static const char *target_path(const char *url)
+{
+    size_t n = strncasecmp(url, "http://", 7) == 0    ? 7
+               : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                       : 0;
+    if (n == 0)
+        return url;
+    const char *slash = strchr(url + n, '/');
+    return slash ? slash : "/";
+}
+
 /* First call for a request: every check that can be made from the request line and headers.
  * Returns true when a reply was queued (the request is rejected). */
 static bool check_head(struct req_state *st, struct http_server *srv, const char *url,
@@ -607,7 +621,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->conn = conn;
         st->start_us = time_mono_us();
         st->req.method = method;
-        st->req.path = url;
+        st->req.path = target_path(url);
         st->req.header_fn = request_header;
         st->req.header_count_fn = request_header_count;
         st->req.header_ctx = st;
@@ -659,7 +673,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->body)
         st->body[st->body_len] = '\0';
     struct http_reply rep = {0};
-    if (!route_request(st, srv, url, method, &rep))
+    if (!route_request(st, srv, st->req.path, method, &rep))
         return queue_reply(st, srv, &rep);
     if (st->route->fast || srv->nworkers == 0) {
         st->route->handler(&st->req, &rep);

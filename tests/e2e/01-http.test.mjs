@@ -195,6 +195,28 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     assert.equal(now.json.desc, theCase.desc, 'the case was not changed');
   });
 
+  it('an absolute-form request target (http or https, any case) is routed on its path (RFC 9112 §3.2.2)', T, async () => {
+    // it answered 404: the whole target was taken as the path
+    const stream = ctx.app.streams[0];
+    const port = ctx.server.port;
+    const send = async (method, path, extra, body) => {
+      const raw = await rawRequest(port, buildRequest({ method, path, headers: extra, body }));
+      raw.conn.destroy();
+      return raw;
+    };
+    const api = await send('POST', `http://127.0.0.1:${port}${apiBase(stream)}getTasks`, rawHeaders(ctx, [['accountId', ctx.app.account]]), '{}');
+    assert.equal(api.status, 200, `${api.statusLine} ${api.text.slice(0, 300)}`);
+    assert.equal(typeof api.json.totalResults, 'number', api.text.slice(0, 200));
+    for (const target of ['http://host/healthz', 'HTTP://host:80/healthz', 'Https://host/healthz']) {
+      const r = await send('GET', target, [['Host', 'host']]);
+      assert.equal(r.status, 200, `GET ${target}: ${r.statusLine} ${r.text.slice(0, 200)}`);
+    }
+    for (const target of ['http://host', 'ftp://host/healthz', `http://host${apiBase(stream)}nothing`]) {
+      const r = await send('GET', target, [['Host', 'host']]);
+      assert.equal(r.status, 404, `GET ${target}: ${r.statusLine} ${r.text.slice(0, 200)}`);
+    }
+  });
+
   it("the vendor's browser headers are ignored (exact sample casing)", T, async () => {
     const stream = ctx.app.streams[0];
     const bytes = buildRequest({
