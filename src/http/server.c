@@ -241,6 +241,8 @@ static enum MHD_Result queue_reply(struct req_state *st, struct http_server *srv
     }
     if (rep->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->accept_encoding)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_ENCODING, rep->accept_encoding);
     if (rep->close || atomic_load(&srv->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     st->status = rep->status;
@@ -418,6 +420,25 @@ static int body_reserve(struct req_state *st, size_t limit, size_t n)
     return 0;
 }
 
+/* Whether one Content-Encoding value names a coding other than identity (a list, any case). */
+static enum MHD_Result find_coding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_ENCODING) != 0 || !value)
+        return MHD_YES;
+    for (const char *p = value; *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,");
+        if (n > 0 && (n != strlen("identity") || strncasecmp(p, "identity", n) != 0)) {
+            *(bool *)cls = true;
+            return MHD_NO;
+        }
+        p += n;
+    }
+    return MHD_YES;
+}
+
 /* Resolves the route and the checks that need no handler; false with rep set when answered. */
 static bool route_request(struct req_state *st, struct http_server *srv, const char *url,
                           const char *method, struct http_reply *rep)
@@ -433,6 +454,18 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
     }
     if (m == HTTP_MATCH_NOT_FOUND) {
         http_reply_error(rep, ERR_NOT_FOUND, NULL, "no such endpoint");
+        return false;
+    }
+    bool coded = false;
+    if (st->body_len > 0)
+        MHD_get_connection_values(st->conn, MHD_HEADER_KIND, find_coding, &coded);
+    if (coded) {
+        /* RFC 9110 §8.4, RFC 7694 §3: no coding is decoded here. The body was applied as it
+         * came, so gzip'd JSON answered 400 invalid_json and plain JSON labelled gzip was
+         * taken. */
+        http_reply_error(rep, ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding",
+                         "a request body must not be content-encoded (identity only)");
+        rep->accept_encoding = "identity";
         return false;
     }
     if (st->route->json_body) {

@@ -2,6 +2,7 @@
 // framing, size limits, slow and idle clients, connection limit.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { useServer, T, sleep, pool } from './lib/env.mjs';
 import {
   request, caseBody, assertOk, assertError, apiBase, JSON_CT,
@@ -56,6 +57,32 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     const r = await rawRequest(ctx.server.port, bytes);
     r.conn.destroy();
     assertError(asFetchLike(r), 415, 'unsupported_media_type');
+  });
+
+  // RFC 9110 §8.4: the server decodes no content coding, so a coded body is refused. It was
+  // applied as sent: plain JSON labelled gzip was created, real gzip answered 400 invalid_json.
+  it('a body with a Content-Encoding other than identity answers 415 with Accept-Encoding: identity', T, async () => {
+    const stream = ctx.app.streams[0];
+    const json = JSON.stringify(caseBody(ctx.cfg, { name: 'Encoded body' }));
+    const send = async (coding, body, endpoint = 'createCase') => {
+      const raw = await rawRequest(ctx.server.port, buildRequest({
+        path: `${apiBase(stream)}${endpoint}`,
+        headers: rawHeaders(ctx, [['accountId', ctx.app.account], ...(coding === null ? [] : [['Content-Encoding', coding]])]),
+        body,
+      }));
+      raw.conn.destroy();
+      return raw;
+    };
+    for (const [coding, body] of [['gzip', json], ['gzip', gzipSync(json)], ['GZIP', json], ['br', json], ['identity, gzip', json]]) {
+      const r = await send(coding, body);
+      assertError(asFetchLike(r), 415, 'unsupported_media_type', 'Content-Encoding');
+      assert.equal(r.headers['accept-encoding'], 'identity', `Content-Encoding ${coding}`);
+    }
+    assertError(asFetchLike(await send('deflate', '{}', 'getCases')), 415, 'unsupported_media_type', 'Content-Encoding');
+    for (const coding of ['identity', 'Identity', '']) assertOk(asFetchLike(await send(coding, json)), `Content-Encoding ${JSON.stringify(coding)}`);
+    const list = await ctx.client.post('getCases', { name: 'Encoded body' });
+    assertOk(list);
+    assert.equal(list.json.totalResults, 3, 'only the identity bodies were created');
   });
 
   it('JSON Content-Type with parameters, in any case, is accepted', T, async () => {
