@@ -3,6 +3,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { useServer, Env, T, H, sleep, runCli, PG_URL } from './lib/env.mjs';
 import { tokenFor } from './lib/jwt.mjs';
 import { request, caseBody, assertOk, apiBase, RawConn, buildRequest, connect } from './lib/client.mjs';
@@ -350,6 +353,48 @@ describe('08 ops: serve options', () => {
     }
     const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'mysql://nowhere/db'], { timeout: 5000 });
     assert.ok(typeof r.code === 'number' && r.code !== 0, `unsupported --db scheme: ${r.code}`);
+  });
+
+  // A bad value printed the whole usage and never said which option; --header-limit took 10 and
+  // 2^40 (every connection then failed "Error allocating memory"); --body-limit 2^40 let one
+  // Content-Length abort the server; mysql:// was opened as a SQLite file and failed at its key.
+  it('a bad serve option is named in the message, with what it takes; the limits have bounds', T, async () => {
+    const cases = [
+      [['--header-limit', '10'], /--header-limit 10: must be a whole number from 1024 to 65536/],
+      [['--header-limit', String(2 ** 40)], /--header-limit 1099511627776: must be a whole number from 1024 to 65536/],
+      [['--body-limit', String(2 ** 40)], /--body-limit 1099511627776: must be a whole number from 1 to 268435456/],
+      [['--body-limit', 'lots'], /--body-limit lots: must be a whole number/],
+      [['--threads', '0'], /--threads 0: must be a whole number of at least 1/],
+      [['--max-depth', '-3'], /--max-depth -3: must be a whole number/],
+      [['--durability', 'sometimes'], /--durability sometimes: expected full or normal/],
+      [['--access-log', 'maybe'], /--access-log maybe: expected on or off/],
+      [['--listen', 'nowhere'], /--listen nowhere: expected HOST:PORT/],
+      [['--frobnicate'], /unknown option --frobnicate/],
+      [['stray'], /unexpected argument stray/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', env.db, ...extra], { timeout: 5000 });
+      assert.equal(r.code, 2, `serve ${extra.join(' ')}: exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, message, `serve ${extra.join(' ')}`);
+      assert.ok(!/listening on/.test(r.stderr), `serve ${extra.join(' ')} started listening`);
+    }
+    const missing = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', env.db, '--header-limit'], { timeout: 5000 });
+    assert.match(missing.stderr, /--header-limit needs a value/);
+    for (const ok of [['--header-limit', '1024'], ['--header-limit', '65536'], ['--body-limit', String(256 * 1024 * 1024)]]) {
+      const server = await env.startServer(ok);
+      assertOk(await server.client(app).createCase(caseBody(cfg)), `serve ${ok.join(' ')}`);
+      assert.equal((await server.stop()).code, 0);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'casemgr-scheme-'));
+    try {
+      const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'mysql://x'], { timeout: 5000, cwd: dir });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /unsupported database URL scheme/);
+      assert.ok(!/key file/.test(r.stderr), r.stderr);
+      assert.deepEqual(readdirSync(dir), [], 'mysql://x left files behind');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // MHD_OPTION_LISTENING_ADDRESS_REUSE 1 is SO_REUSEPORT on Linux: a second server on a taken
