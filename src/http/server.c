@@ -1,9 +1,12 @@
 /* server — libmicrohttpd glue. MHD parses HTTP; this file adds what API.md §1 asks beyond it:
  * framing errors MHD 0.9.75 lets through (differing Content-Lengths, Content-Length with
  * Transfer-Encoding, a Transfer-Encoding other than one chunked, no Host), the body limit before
- * reading, the header limit, a deadline on receiving a whole request (MHD's own timeout restarts
- * on every byte, so a trickling client would never be closed), %00 in the path kept as it is,
- * header values without trailing whitespace, request ids and a drain on shutdown.
+ * reading (and a body buffer that grows as the bytes come), the header limit, a deadline on
+ * receiving a whole request (MHD's own timeout restarts on every byte, so a trickling client
+ * would never be closed), %00 and %2F in the path kept as they are, absolute-form targets routed
+ * on their path, coded bodies refused (415), header values without trailing whitespace, request
+ * ids, an access-log line for every request a handler took (its client gone or not) and a drain
+ * on shutdown.
  *
  * MHD's few I/O threads never wait on a commit or the network: a request whose route may block
  * is handed to a pool of worker threads while its connection is suspended; the worker runs the
