@@ -1,4 +1,5 @@
 /* casemgr — the case-management server and its administration commands (API.md §9). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,11 @@
  * and refuses an index entry past ~2.7 KB; lower-casing can make a name half as long again
  * (U+023A, 2 bytes, becomes U+2C65, 3), and the entry also holds the tenant's ids */
 #define MAX_NAME_LIMIT 1536
+/* --body-limit's largest value: a body is held whole and parsed into a tree several times its
+ * size, and the default limits of a member (64 KiB strings, 10,000 elements) fill far less */
+#define BODY_LIMIT_MAX (256u << 20)
+#define HEADER_LIMIT_MIN 1024
+#define HEADER_LIMIT_MAX 65536
 
 struct serve_opts {
     char host[256];
@@ -47,8 +53,10 @@ static void serve_usage(FILE *out)
         "                          full (default): a 2xx to a write means it is on disk (fsync per\n"
         "                          commit). normal: faster; a power loss or OS crash may lose the\n"
         "                          last acknowledged writes (a process crash loses nothing).\n"
-        "  --body-limit BYTES      largest request body (default 1048576; 413 beyond)\n"
-        "  --header-limit BYTES    largest request line + headers (default 16384; 431 beyond)\n"
+        "  --body-limit BYTES      largest request body (default 1048576, at most 268435456;\n"
+        "                          413 beyond)\n"
+        "  --header-limit BYTES    largest request line + headers (default 16384, 1024 to 65536;\n"
+        "                          431 beyond)\n"
         "  --max-depth N           deepest JSON nesting (default 32)\n"
         "  --max-string BYTES      longest JSON string (default 65536)\n"
         "  --max-array N           longest JSON array (default 10000)\n"
@@ -60,16 +68,6 @@ static void serve_usage(FILE *out)
         "                          with the 60 s leeway of exp and nbf)\n"
         "  --access-log on|off     one JSON line per request on stdout (default on)\n",
         out);
-}
-
-static int parse_size(const char *s, size_t *out)
-{
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || v == 0 || v > (1ULL << 40))
-        return -1;
-    *out = (size_t)v;
-    return 0;
 }
 
 static int parse_listen(const char *s, struct serve_opts *o)
@@ -95,30 +93,139 @@ static int parse_listen(const char *s, struct serve_opts *o)
     return 0;
 }
 
+enum { O_LISTEN = 256, O_DB, O_KEY, O_DUR, O_THREADS, O_WORKERS, O_BODY, O_HEADER, O_DEPTH,
+       O_STRING, O_ARRAY, O_NAME, O_IDLE, O_CONNS, O_AGE, O_LOG, O_HELP };
+
+static const struct option serve_longopts[] = {
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"db", required_argument, NULL, O_DB},
+    {"key-file", required_argument, NULL, O_KEY},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"workers", required_argument, NULL, O_WORKERS},
+    {"durability", required_argument, NULL, O_DUR},
+    {"body-limit", required_argument, NULL, O_BODY},
+    {"header-limit", required_argument, NULL, O_HEADER},
+    {"max-depth", required_argument, NULL, O_DEPTH},
+    {"max-string", required_argument, NULL, O_STRING},
+    {"max-array", required_argument, NULL, O_ARRAY},
+    {"max-name", required_argument, NULL, O_NAME},
+    {"idle-timeout", required_argument, NULL, O_IDLE},
+    {"max-connections", required_argument, NULL, O_CONNS},
+    {"max-token-age", required_argument, NULL, O_AGE},
+    {"access-log", required_argument, NULL, O_LOG},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* The numeric options: whole numbers from min; past max a count (threads, connections, a
+ * timeout) is taken as max, a limit is refused. --header-limit's bounds: below 1 KiB a request
+ * line and a token do not fit; MHD's per-connection pool is twice it and more, and past a size
+ * every connection failed ("Error allocating memory"). */
+static const struct num_opt {
+    int id;
+    unsigned long long min, max;
+    bool clamp;
+} num_opts[] = {
+    {O_THREADS, 1, 1024, true},
+    {O_WORKERS, 1, 4096, true},
+    {O_BODY, 1, BODY_LIMIT_MAX, false},
+    {O_HEADER, HEADER_LIMIT_MIN, HEADER_LIMIT_MAX, false},
+    {O_DEPTH, 1, 1ULL << 40, false},
+    {O_STRING, 1, 1ULL << 40, false},
+    {O_ARRAY, 1, 1ULL << 40, false},
+    {O_NAME, 1, 1ULL << 40, false},
+    {O_IDLE, 1, 86400, true},
+    {O_CONNS, 1, 65536, true},
+    {O_AGE, 1, 1ULL << 40, false},
+};
+
+static const char *option_name(int id)
+{
+    for (const struct option *lo = serve_longopts; lo->name; lo++)
+        if (lo->val == id)
+            return lo->name;
+    return "?";
+}
+
+/* Reads the value of numeric option id into *out; -1 with a message naming the option. */
+static int parse_number(int id, const char *s, unsigned long long *out)
+{
+    const struct num_opt *n = NULL;
+    for (size_t i = 0; i < sizeof num_opts / sizeof num_opts[0]; i++)
+        if (num_opts[i].id == id)
+            n = &num_opts[i];
+    if (!n)
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    bool whole = *s >= '0' && *s <= '9' && !*end && errno == 0;
+    if (whole && v >= n->min && (v <= n->max || n->clamp)) {
+        *out = v > n->max ? n->max : v;
+        return 0;
+    }
+    if (n->clamp)
+        fprintf(stderr, "casemgr: serve --%s %s: must be a whole number of at least %llu (more than "
+                        "%llu is taken as %llu)\n", option_name(id), s, n->min, n->max, n->max);
+    else
+        fprintf(stderr, "casemgr: serve --%s %s: must be a whole number from %llu to %llu\n",
+                option_name(id), s, n->min, n->max);
+    return -1;
+}
+
+/* One option and its value into o; -1 with a message naming the option. */
+static int serve_option(int c, const char *arg, struct serve_opts *o)
+{
+    unsigned long long v = 0;
+    switch (c) {
+    case O_LISTEN:
+        if (parse_listen(arg, o) == 0)
+            return 0;
+        fprintf(stderr, "casemgr: serve --listen %s: expected HOST:PORT (PORT 0-65535, [ADDR]:PORT "
+                        "for IPv6)\n", arg);
+        return -1;
+    case O_DB: o->db = arg; return 0;
+    case O_KEY: o->key_file = arg; return 0;
+    case O_DUR:
+        if (strcmp(arg, "full") != 0 && strcmp(arg, "normal") != 0) {
+            fprintf(stderr, "casemgr: serve --durability %s: expected full or normal\n", arg);
+            return -1;
+        }
+        o->durability_normal = strcmp(arg, "normal") == 0;
+        return 0;
+    case O_LOG:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            fprintf(stderr, "casemgr: serve --access-log %s: expected on or off\n", arg);
+            return -1;
+        }
+        o->access_log = strcmp(arg, "on") == 0;
+        return 0;
+    case O_HELP: o->help = true; return 0;
+    default: break;
+    }
+    if (parse_number(c, arg, &v) != 0)
+        return -1;
+    switch (c) {
+    case O_THREADS: o->threads = (unsigned)v; break;
+    case O_WORKERS: o->workers = (unsigned)v; break;
+    case O_BODY: o->body_limit = (size_t)v; break;
+    case O_HEADER: o->header_limit = (size_t)v; break;
+    case O_DEPTH: o->max_depth = (size_t)v; break;
+    case O_STRING: o->max_string = (size_t)v; break;
+    case O_ARRAY: o->max_array = (size_t)v; break;
+    case O_NAME: o->max_name = (size_t)v; break;
+    case O_IDLE: o->idle_timeout = (unsigned)v; break;
+    case O_CONNS: o->max_connections = (unsigned)v; break;
+    case O_AGE: o->max_token_age = (long)v; break;
+    default: return -1;
+    }
+    return 0;
+}
+
+/* serve's options into o; -1 with a message on stderr naming what is wrong (the whole usage
+ * said nothing of which option or why). */
 static int parse_serve(int argc, char **argv, struct serve_opts *o)
 {
-    enum { O_LISTEN = 256, O_DB, O_KEY, O_DUR, O_THREADS, O_WORKERS, O_BODY, O_HEADER, O_DEPTH, O_STRING,
-           O_ARRAY, O_NAME, O_IDLE, O_CONNS, O_AGE, O_LOG, O_HELP };
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, O_LISTEN},
-        {"db", required_argument, NULL, O_DB},
-        {"key-file", required_argument, NULL, O_KEY},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"durability", required_argument, NULL, O_DUR},
-        {"body-limit", required_argument, NULL, O_BODY},
-        {"header-limit", required_argument, NULL, O_HEADER},
-        {"max-depth", required_argument, NULL, O_DEPTH},
-        {"max-string", required_argument, NULL, O_STRING},
-        {"max-array", required_argument, NULL, O_ARRAY},
-        {"max-name", required_argument, NULL, O_NAME},
-        {"idle-timeout", required_argument, NULL, O_IDLE},
-        {"max-connections", required_argument, NULL, O_CONNS},
-        {"max-token-age", required_argument, NULL, O_AGE},
-        {"access-log", required_argument, NULL, O_LOG},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (struct serve_opts){
         .host = "127.0.0.1", .port = 8080, .threads = cores > 0 ? (unsigned)cores : 2, .workers = 64,
@@ -128,46 +235,25 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
         .access_log = true,
     };
     optind = 1;
+    opterr = 0; /* the messages are ours, naming the option */
     int c;
-    size_t v;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_LISTEN:
-            if (parse_listen(optarg, o))
-                return -1;
-            break;
-        case O_DB: o->db = optarg; break;
-        case O_KEY: o->key_file = optarg; break;
-        case O_DUR:
-            if (strcmp(optarg, "full") != 0 && strcmp(optarg, "normal") != 0)
-                return -1;
-            o->durability_normal = strcmp(optarg, "normal") == 0;
-            break;
-        case O_LOG:
-            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
-                return -1;
-            o->access_log = strcmp(optarg, "on") == 0;
-            break;
-        case O_HELP: o->help = true; break;
-        default:
-            if (c < O_THREADS || c > O_AGE || parse_size(optarg, &v))
-                return -1;
-            if (c == O_THREADS) o->threads = v > 1024 ? 1024 : (unsigned)v;
-            if (c == O_WORKERS) o->workers = v > 4096 ? 4096 : (unsigned)v;
-            if (c == O_BODY) o->body_limit = v;
-            if (c == O_HEADER) o->header_limit = v;
-            if (c == O_DEPTH) o->max_depth = v;
-            if (c == O_STRING) o->max_string = v;
-            if (c == O_ARRAY) o->max_array = v;
-            if (c == O_NAME) o->max_name = v;
-            if (c == O_IDLE) o->idle_timeout = v > 86400 ? 86400 : (unsigned)v;
-            if (c == O_CONNS) o->max_connections = v > 65536 ? 65536 : (unsigned)v;
-            if (c == O_AGE) o->max_token_age = (long)v;
-            break;
+    while ((c = getopt_long(argc, argv, "", serve_longopts, NULL)) != -1) {
+        if (c == '?') {
+            if (optopt >= O_LISTEN)
+                fprintf(stderr, "casemgr: serve --%s needs a value\n", option_name(optopt));
+            else
+                fprintf(stderr, "casemgr: serve: unknown option %s\n", argv[optind - 1]);
+            return -1;
         }
+        if (serve_option(c, optarg, o) != 0)
+            return -1;
     }
-    return optind == argc ? 0 : -1;
+    if (optind < argc) {
+        fprintf(stderr, "casemgr: serve: unexpected argument %s\n", argv[optind]);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_complete(const struct http_request *req, const char *route, unsigned status,
@@ -181,7 +267,7 @@ static int serve(int argc, char **argv)
 {
     struct serve_opts o;
     if (parse_serve(argc, argv, &o) != 0) {
-        serve_usage(stderr);
+        fputs("casemgr: serve --help lists the options\n", stderr);
         return 2;
     }
     if (o.help) {
@@ -222,11 +308,15 @@ static int serve(int argc, char **argv)
     health_init(cfg.store);
     accesslog_enable(o.access_log);
 
-    /* Signals are taken by sigwait in this thread only; workers never see them. */
+    /* Signals are taken by sigwait in this thread only; workers never see them. SIGHUP too:
+     * its default action ended the process at once, without a drain, when a terminal closed or
+     * a log rotator sent it; it is logged and ignored (the access log is stdout: there is no
+     * file to reopen). */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)signal(SIGPIPE, SIG_IGN); /* cannot fail with a valid signal number */
 
@@ -252,7 +342,11 @@ static int serve(int argc, char **argv)
             http_server_port(srv));
     fflush(stderr);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) != 0 || sig == SIGHUP) {
+        if (sig == SIGHUP)
+            log_info("signal %d (SIGHUP): ignored; SIGTERM or SIGINT drains and stops", sig);
+        sig = 0;
+    }
     log_info("signal %d: draining requests in flight", sig);
     http_server_drain(srv, 30000);
     store_close(cfg.store);

@@ -51,6 +51,7 @@ struct http_reply {
     const char *content_type; /* static string */
     char etag[48];            /* without quotes; empty for none */
     const char *allow;        /* static "Allow" header value (405), or NULL */
+    const char *accept_encoding; /* static "Accept-Encoding" header value (415), or NULL */
     bool close;               /* close the connection after this reply */
 };
 

@@ -1,9 +1,12 @@
 /* server — libmicrohttpd glue. MHD parses HTTP; this file adds what API.md §1 asks beyond it:
  * framing errors MHD 0.9.75 lets through (differing Content-Lengths, Content-Length with
  * Transfer-Encoding, a Transfer-Encoding other than one chunked, no Host), the body limit before
- * reading, the header limit, a deadline on receiving a whole request (MHD's own timeout restarts
- * on every byte, so a trickling client would never be closed), %00 in the path kept as it is,
- * header values without trailing whitespace, request ids and a drain on shutdown.
+ * reading (and a body buffer that grows as the bytes come), the header limit, a deadline on
+ * receiving a whole request (MHD's own timeout restarts on every byte, so a trickling client
+ * would never be closed), %00 and %2F in the path kept as they are, absolute-form targets routed
+ * on their path, coded bodies refused (415), header values without trailing whitespace, request
+ * ids, an access-log line for every request a handler took (its client gone or not) and a drain
+ * on shutdown.
  *
  * MHD's few I/O threads never wait on a commit or the network: a request whose route may block
  * is handed to a pool of worker threads while its connection is suspended; the worker runs the
@@ -41,6 +44,7 @@
 #define LINGER_MAX 256
 #define RUN_WAIT_US 2000 /* run_wait_us's default */
 #define LINGER_US 2000000 /* how long an answered socket's input is still read and dropped */
+#define BODY_FIRST_CAP 65536 /* a body's first buffer, whatever its Content-Length says */
 
 /* A connection's progress, for the receive deadline: watched by the reaper thread. */
 struct conn_entry {
@@ -120,6 +124,8 @@ struct req_state {
     struct req_state *next_job; /* worker queue link */
     int64_t queued_us;          /* when it was queued for a worker */
     bool overflow;    /* chunked body went past the limit */
+    bool no_memory;   /* the body's buffer could not grow: answer 503 once it ends */
+    size_t declared;  /* Content-Length, 0 when none (chunked) */
     unsigned status;
     size_t bytes;
     int64_t start_us;
@@ -238,6 +244,8 @@ static enum MHD_Result queue_reply(struct req_state *st, struct http_server *srv
     }
     if (rep->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->accept_encoding)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_ENCODING, rep->accept_encoding);
     if (rep->close || atomic_load(&srv->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     st->status = rep->status;
@@ -308,10 +316,11 @@ static int hex_digit(char c)
                                   : -1;
 }
 
-/* The unescaping of the path and its arguments (%HH), as MHD's own but for %00, which is kept as
- * it is: decoded, it ended the C string there, so ".../updateTask/<id>%00junk" reached that task
- * and ".../getTasks%00x" the endpoint. Kept, the '%' is a character no route or id takes: 404
- * (API.md §3). */
+/* The unescaping of the path and its arguments (%HH), as MHD's own but for %00 and %2F (any
+ * case), which are kept as they are. %00 decoded ended the C string there, so
+ * ".../updateTask/<id>%00junk" reached that task and ".../getTasks%00x" the endpoint; %2F
+ * decoded became a '/' the router split on, so "/caseManagement%2Fapi%2F...%2FupdateTask%2F<id>"
+ * was served. Kept, the '%' is a character no route or id takes: 404 (API.md §3). */
 static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char *s)
 {
     (void)cls;
@@ -319,8 +328,9 @@ static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char 
     char *w = s;
     for (const char *r = s; *r;) {
         int hi = r[0] == '%' ? hex_digit(r[1]) : -1, lo = hi >= 0 ? hex_digit(r[2]) : -1;
-        if (lo >= 0 && (hi | lo) != 0) {
-            *w++ = (char)(hi * 16 + lo);
+        int c = lo >= 0 ? hi * 16 + lo : -1;
+        if (c > 0 && c != '/') {
+            *w++ = (char)c;
             r += 3;
         } else {
             *w++ = *r++;
@@ -328,6 +338,20 @@ static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char 
     }
     *w = '\0';
     return (size_t)(w - s);
+}
+
+/* The path of a request target: an absolute-form target (http://host:port/path, what a client
+ * sends to a proxy) is routed on its path, as RFC 9112 §3.2.2 says a server MUST accept it; it
+ * answered 404. The scheme is http or https in any case; no path is "/". */
+static const char *target_path(const char *url)
+{
+    size_t n = strncasecmp(url, "http://", 7) == 0    ? 7
+               : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                       : 0;
+    if (n == 0)
+        return url;
+    const char *slash = strchr(url + n, '/');
+    return slash ? slash : "/";
 }
 
 /* First call for a request: every check that can be made from the request line and headers.
@@ -365,15 +389,57 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
             why = "invalid Content-Length";
         else if (n > srv->cfg.body_limit)
             err = ERR_BODY_TOO_LARGE;
-        else if (n > 0) {
-            st->body_cap = (size_t)n;
-            st->body = xmalloc(st->body_cap + 1);
-        }
+        else
+            st->declared = (size_t)n; /* nothing allocated until the bytes come (body_reserve) */
     }
     if (err == ERR_BAD_REQUEST && !why)
         return false;
     *result = reject(st, srv, err, why);
     return true;
+}
+
+/* Room for n more bytes of body. The buffer grows as the bytes arrive, doubling, never past the
+ * Content-Length or the body limit: a request declaring a large body costs nothing until it is
+ * sent (check_head allocated the declared size, and Content-Length 60000000000 under
+ * --body-limit 2^40 aborted the process). -1 when memory cannot be had: the size is the
+ * client's choice, so it is refused (503), not an abort. */
+static int body_reserve(struct req_state *st, size_t limit, size_t n)
+{
+    size_t need = st->body_len + n;
+    if (need <= st->body_cap)
+        return 0;
+    size_t cap = st->body_cap ? st->body_cap * 2 : BODY_FIRST_CAP;
+    if (st->declared && cap > st->declared)
+        cap = st->declared;
+    if (cap > limit)
+        cap = limit;
+    if (cap < need)
+        cap = need;
+    char *p = mem_try_realloc(st->body, cap + 1);
+    if (!p)
+        return -1;
+    st->body = p;
+    st->body_cap = cap;
+    return 0;
+}
+
+/* Whether one Content-Encoding value names a coding other than identity (a list, any case). */
+static enum MHD_Result find_coding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_ENCODING) != 0 || !value)
+        return MHD_YES;
+    for (const char *p = value; *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,");
+        if (n > 0 && (n != strlen("identity") || strncasecmp(p, "identity", n) != 0)) {
+            *(bool *)cls = true;
+            return MHD_NO;
+        }
+        p += n;
+    }
+    return MHD_YES;
 }
 
 /* Resolves the route and the checks that need no handler; false with rep set when answered. */
@@ -391,6 +457,18 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
     }
     if (m == HTTP_MATCH_NOT_FOUND) {
         http_reply_error(rep, ERR_NOT_FOUND, NULL, "no such endpoint");
+        return false;
+    }
+    bool coded = false;
+    if (st->body_len > 0)
+        MHD_get_connection_values(st->conn, MHD_HEADER_KIND, find_coding, &coded);
+    if (coded) {
+        /* RFC 9110 §8.4, RFC 7694 §3: no coding is decoded here. The body was applied as it
+         * came, so gzip'd JSON answered 400 invalid_json and plain JSON labelled gzip was
+         * taken. */
+        http_reply_error(rep, ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding",
+                         "a request body must not be content-encoded (identity only)");
+        rep->accept_encoding = "identity";
         return false;
     }
     if (st->route->json_body) {
@@ -579,7 +657,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->conn = conn;
         st->start_us = time_mono_us();
         st->req.method = method;
-        st->req.path = url;
+        st->req.path = target_path(url);
         st->req.header_fn = request_header;
         st->req.header_count_fn = request_header_count;
         st->req.header_ctx = st;
@@ -602,15 +680,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->overflow || st->body_len + n > srv->cfg.body_limit) {
+        if (st->overflow || st->no_memory)
+            return MHD_YES; /* dropped: the answer is decided */
+        if (st->body_len + n > srv->cfg.body_limit) {
             st->overflow = true; /* chunked body past the limit: answer 413 once it ends */
             return MHD_YES;
         }
-        if (st->body_len + n > st->body_cap) {
-            st->body_cap = (st->body_len + n) * 2;
-            if (st->body_cap > srv->cfg.body_limit)
-                st->body_cap = srv->cfg.body_limit;
-            st->body = xrealloc(st->body, st->body_cap + 1);
+        if (body_reserve(st, srv->cfg.body_limit, n) != 0) {
+            /* MHD 0.9.75 queues no reply before the body has ended: the rest is dropped, and the
+             * receive deadline (idle_timeout) bounds how long that takes */
+            log_error("http: no memory for a body past %zu bytes: answered 503", st->body_len);
+            st->no_memory = true;
+            free(st->body);
+            st->body = NULL;
+            st->body_len = st->body_cap = 0;
+            return MHD_YES;
         }
         memcpy(st->body + st->body_len, upload_data, n);
         st->body_len += n;
@@ -619,10 +703,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     set_receiving(srv, st->entry, false);
     if (st->overflow)
         return reject(st, srv, ERR_BODY_TOO_LARGE, NULL);
+    if (st->no_memory)
+        return reject(st, srv, ERR_UNAVAILABLE,
+                      "not enough memory for a body this large now; retry later");
     if (st->body)
         st->body[st->body_len] = '\0';
     struct http_reply rep = {0};
-    if (!route_request(st, srv, url, method, &rep))
+    if (!route_request(st, srv, st->req.path, method, &rep))
         return queue_reply(st, srv, &rep);
     if (st->route->fast || srv->nworkers == 0) {
         st->route->handler(&st->req, &rep);
@@ -693,6 +780,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!st)
         return;
     *con_cls = NULL;
+    if (st->replied && !st->queued) {
+        /* The client left while its handler ran: MHD saw the socket closed once the connection
+         * resumed, before on_request could send the answer. The reply is built all the same
+         * (a deferred handler's finish frees what it holds) and the request logged and counted
+         * with the status it would have been answered with; nothing was sent. Nothing else
+         * touches st now: whoever resumed the connection was done with it. */
+        http_finish(&st->req, &st->reply);
+        st->status = st->reply.status;
+        st->bytes = 0;
+    }
     if (srv->cfg.on_complete && st->status)
         srv->cfg.on_complete(&st->req, st->route ? st->route->name : NULL, st->status, st->bytes,
                              time_mono_us() - st->start_us);
@@ -885,6 +982,10 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
     /* The connection pool must hold the request line and headers; keep room above the limit so
      * check_head answers 431 itself for anything up to the pool size. */
     size_t pool = cfg->header_limit * 2 + 16384;
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 is SO_REUSEPORT on Linux, with which a second
+     * server started on the same address listened too and the two shared the traffic. MHD sets
+     * SO_REUSEADDR by default, which is what a restart needs while the old connections are in
+     * TIME_WAIT (08-ops tests both). */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -892,8 +993,8 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned int)1, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keeping_nul, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_keeping_nul, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         *err = xstrdup("cannot listen (address in use or not available?)");
         goto fail;

@@ -1,6 +1,7 @@
 #include "ops/accesslog.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,17 +15,43 @@ void accesslog_enable(bool on)
     atomic_store(&enabled, on);
 }
 
-/* Appends s as JSON string content; bytes outside printable ASCII become \u00XX so the line is
- * valid JSON whatever a client put in the path. Returns the new length (bounded by cap). */
-static size_t put_escaped(char *buf, size_t len, size_t cap, const char *s)
+/* Each text field's share of the line, in bytes of its escaped JSON text. The path is the one
+ * a client can make long (16 KiB by default, six bytes a byte once escaped); the others are
+ * checked or short, but a method is any token. Together with the names, the numbers and the
+ * markers they fit the line, so no field is ever dropped: one that does not fit is cut and
+ * "<name>Truncated":true says so. */
+#define LINE_MAX_BYTES 2048
+#define REQUEST_ID_SHARE 256
+#define METHOD_SHARE 64
+#define PATH_SHARE 1024
+#define CLIENT_ID_SHARE 128
+#define STREAM_ID_SHARE 256
+/* {"time":"<24>" (34), each of the five fields at most 23 bytes of punctuation and its name
+ * twice (35 letters in all), the three numbers with their names (79) and }\n */
+_Static_assert(34 + 5 * 23 + 2 * 35 + REQUEST_ID_SHARE + METHOD_SHARE + PATH_SHARE +
+                       CLIENT_ID_SHARE + STREAM_ID_SHARE + 79 + 2 <=
+                   LINE_MAX_BYTES,
+               "the access-log fields' shares do not fit a line");
+
+/* Appends the n bytes of s as JSON string content, at most max bytes of it; bytes outside
+ * printable ASCII become \u00XX so the line is valid JSON whatever a client put in the path.
+ * Returns the new length; *cut when s did not fit whole. */
+static size_t put_escaped(char *buf, size_t len, size_t max, const char *s, size_t n, bool *cut)
 {
     static const char hex[] = "0123456789abcdef";
-    for (; s && *s && len + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
+    size_t end = len + max;
+    *cut = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 || c >= 0x7f ? 6 : 1;
+        if (len + need > end) {
+            *cut = true;
+            break;
+        }
+        if (need == 2) {
             buf[len++] = '\\';
             buf[len++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
+        } else if (need == 6) {
             buf[len++] = '\\';
             buf[len++] = 'u';
             buf[len++] = '0';
@@ -38,15 +65,36 @@ static size_t put_escaped(char *buf, size_t len, size_t cap, const char *s)
     return len;
 }
 
-static size_t put_field(char *buf, size_t len, size_t cap, const char *name, const char *value)
+/* Appends a literal of ours (its room is counted in the shares above); the line is no C string. */
+static size_t put_text(char *buf, size_t len, const char *text)
 {
-    int n = snprintf(buf + len, cap - len, ",\"%s\":\"", name);
-    if (n < 0 || (size_t)n >= cap - len)
-        return len;
-    len = put_escaped(buf, len + (size_t)n, cap, value);
-    if (len + 1 < cap)
-        buf[len++] = '"';
+    while (*text)
+        buf[len++] = *text++;
     return len;
+}
+
+/* ,"name":"value" with at most share bytes of value, then ,"nameTruncated":true if it was cut. */
+static size_t put_field(char *buf, size_t len, const char *name, const char *value, size_t n,
+                        size_t share)
+{
+    bool cut;
+    len = put_text(buf, len, ",\"");
+    len = put_text(buf, len, name);
+    len = put_text(buf, len, "\":\"");
+    len = put_escaped(buf, len, share, value ? value : "", value ? n : 0, &cut);
+    buf[len++] = '"';
+    if (cut) {
+        len = put_text(buf, len, ",\"");
+        len = put_text(buf, len, name);
+        len = put_text(buf, len, "Truncated\":true");
+    }
+    return len;
+}
+
+static size_t put_string_field(char *buf, size_t len, const char *name, const char *value,
+                               size_t share)
+{
+    return put_field(buf, len, name, value, value ? strlen(value) : 0, share);
 }
 
 void accesslog_write(const struct http_request *req, unsigned status, size_t bytes,
@@ -54,26 +102,21 @@ void accesslog_write(const struct http_request *req, unsigned status, size_t byt
 {
     if (!atomic_load(&enabled))
         return;
-    char line[2048];
+    char line[LINE_MAX_BYTES];
     char now[TIME_ISO_LEN];
     time_format_iso(time_now_ms(), now);
-    size_t cap = sizeof line - 2;
-    size_t len = (size_t)snprintf(line, cap, "{\"time\":\"%s\"", now);
-    len = put_field(line, len, cap, "requestId", req->request_id);
-    len = put_field(line, len, cap, "method", req->method);
+    size_t len = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\"", now);
+    len = put_string_field(line, len, "requestId", req->request_id, REQUEST_ID_SHARE);
+    len = put_string_field(line, len, "method", req->method, METHOD_SHARE);
     /* the path only: a query string could carry anything */
-    char path[1024];
-    snprintf(path, sizeof path, "%s", req->path ? req->path : "");
-    char *q = strchr(path, '?');
-    if (q)
-        *q = '\0';
-    len = put_field(line, len, cap, "path", path);
-    int n = snprintf(line + len, cap - len, ",\"status\":%u,\"bytes\":%zu,\"micros\":%lld", status,
-                     bytes, (long long)micros);
-    if (n > 0 && (size_t)n < cap - len)
+    const char *path = req->path ? req->path : "";
+    len = put_field(line, len, "path", path, strcspn(path, "?"), PATH_SHARE);
+    int n = snprintf(line + len, sizeof line - len, ",\"status\":%u,\"bytes\":%zu,\"micros\":%lld",
+                     status, bytes, (long long)micros);
+    if (n > 0 && (size_t)n < sizeof line - len)
         len += (size_t)n;
-    len = put_field(line, len, cap, "clientId", req->client_id);
-    len = put_field(line, len, cap, "streamId", req->stream_id);
+    len = put_string_field(line, len, "clientId", req->client_id, CLIENT_ID_SHARE);
+    len = put_string_field(line, len, "streamId", req->stream_id, STREAM_ID_SHARE);
     line[len++] = '}';
     line[len++] = '\n';
     ssize_t w = write(STDOUT_FILENO, line, len);

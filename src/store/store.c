@@ -1,6 +1,7 @@
 /* store — dispatch to the backend named by the database URL. */
 #include "store/backend.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,16 @@ struct store *store_open(const char *url, const struct store_options *opt, char 
     *err = NULL;
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
         return store_pg_open(url, opt, err);
+    /* a URL of another scheme is no SQLite path: mysql://x was opened as the file "mysql://x"
+     * and failed later, at its key file (RFC 3986 §3.1: a scheme is a letter, then letters,
+     * digits, '+', '-' and '.') */
+    size_t scheme = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    if (scheme > 0 && isalpha((unsigned char)url[0]) && strncmp(url + scheme, "://", 3) == 0 &&
+        strncmp(url, "sqlite:", 7) != 0) {
+        *err = xstrdup("unsupported database URL scheme: use sqlite:PATH, postgres:// or "
+                       "postgresql://");
+        return NULL;
+    }
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (strncmp(path, "//", 2) == 0)
         path += 2; /* sqlite:///abs/path */

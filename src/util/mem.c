@@ -34,6 +34,11 @@ void *xrealloc(void *p, size_t n)
     return q;
 }
 
+void *mem_try_realloc(void *p, size_t n)
+{
+    return realloc(p, n ? n : 1);
+}
+
 char *xstrdup(const char *s)
 {
     return xstrndup(s, strlen(s));

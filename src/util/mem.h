@@ -14,6 +14,10 @@ char *xstrndup(const char *s, size_t n);
  * them at their copies; returns the block (free() it), so whatever held them can go. */
 char *xstrpack(const char **const *fields, size_t n);
 
+/* realloc that returns NULL (p left as it was) when memory cannot be had: only for a size a
+ * client chooses (a request body), which is refused with an answer instead of an abort. */
+void *mem_try_realloc(void *p, size_t n);
+
 /* Writes a message to stderr and aborts; used by the wrappers and by libraries' OOM hooks. */
 _Noreturn void mem_oom(void);
 

@@ -2,6 +2,7 @@
 // framing, size limits, slow and idle clients, connection limit.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { useServer, T, sleep, pool } from './lib/env.mjs';
 import {
   request, caseBody, assertOk, assertError, apiBase, JSON_CT,
@@ -56,6 +57,32 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     const r = await rawRequest(ctx.server.port, bytes);
     r.conn.destroy();
     assertError(asFetchLike(r), 415, 'unsupported_media_type');
+  });
+
+  // RFC 9110 §8.4: the server decodes no content coding, so a coded body is refused. It was
+  // applied as sent: plain JSON labelled gzip was created, real gzip answered 400 invalid_json.
+  it('a body with a Content-Encoding other than identity answers 415 with Accept-Encoding: identity', T, async () => {
+    const stream = ctx.app.streams[0];
+    const json = JSON.stringify(caseBody(ctx.cfg, { name: 'Encoded body' }));
+    const send = async (coding, body, endpoint = 'createCase') => {
+      const raw = await rawRequest(ctx.server.port, buildRequest({
+        path: `${apiBase(stream)}${endpoint}`,
+        headers: rawHeaders(ctx, [['accountId', ctx.app.account], ...(coding === null ? [] : [['Content-Encoding', coding]])]),
+        body,
+      }));
+      raw.conn.destroy();
+      return raw;
+    };
+    for (const [coding, body] of [['gzip', json], ['gzip', gzipSync(json)], ['GZIP', json], ['br', json], ['identity, gzip', json]]) {
+      const r = await send(coding, body);
+      assertError(asFetchLike(r), 415, 'unsupported_media_type', 'Content-Encoding');
+      assert.equal(r.headers['accept-encoding'], 'identity', `Content-Encoding ${coding}`);
+    }
+    assertError(asFetchLike(await send('deflate', '{}', 'getCases')), 415, 'unsupported_media_type', 'Content-Encoding');
+    for (const coding of ['identity', 'Identity', '']) assertOk(asFetchLike(await send(coding, json)), `Content-Encoding ${JSON.stringify(coding)}`);
+    const list = await ctx.client.post('getCases', { name: 'Encoded body' });
+    assertOk(list);
+    assert.equal(list.json.totalResults, 3, 'only the identity bodies were created');
   });
 
   it('JSON Content-Type with parameters, in any case, is accepted', T, async () => {
@@ -172,6 +199,49 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     }));
     raw.conn.destroy();
     assert.equal(raw.status, 200, `${raw.statusLine} ${raw.text.slice(0, 300)}`);
+  });
+
+  it('an encoded slash (%2F, %2f) in the path is a character of the segment, not a separator: 404', T, async () => {
+    // decoded before routing, /caseManagement%2Fapi%2F...%2FupdateTask%2F<id> changed that task
+    const theCase = await ctx.client.newCase(ctx.cfg);
+    const stream = ctx.app.streams[0];
+    const paths = [
+      `/caseManagement%2Fapi%2Fpublic%2Fanalytics%2F${stream}%2FupdateCase%2F${theCase._id}`,
+      `${apiBase(stream)}updateCase%2f${theCase._id}`,
+      `${apiBase(stream)}updateCase/x%2F..%2F${theCase._id}`,
+    ];
+    for (const path of paths) {
+      const raw = await rawRequest(ctx.server.port, buildRequest({
+        path, headers: rawHeaders(ctx, [['accountId', ctx.app.account]]), body: JSON.stringify({ desc: 'via a slash' }),
+      }));
+      raw.conn.destroy();
+      assertError(asFetchLike(raw), 404, 'not_found');
+    }
+    const now = await ctx.client.post(`updateCase/${theCase._id}`, {});
+    assertOk(now);
+    assert.equal(now.json.desc, theCase.desc, 'the case was not changed');
+  });
+
+  it('an absolute-form request target (http or https, any case) is routed on its path (RFC 9112 §3.2.2)', T, async () => {
+    // it answered 404: the whole target was taken as the path
+    const stream = ctx.app.streams[0];
+    const port = ctx.server.port;
+    const send = async (method, path, extra, body) => {
+      const raw = await rawRequest(port, buildRequest({ method, path, headers: extra, body }));
+      raw.conn.destroy();
+      return raw;
+    };
+    const api = await send('POST', `http://127.0.0.1:${port}${apiBase(stream)}getTasks`, rawHeaders(ctx, [['accountId', ctx.app.account]]), '{}');
+    assert.equal(api.status, 200, `${api.statusLine} ${api.text.slice(0, 300)}`);
+    assert.equal(typeof api.json.totalResults, 'number', api.text.slice(0, 200));
+    for (const target of ['http://host/healthz', 'HTTP://host:80/healthz', 'Https://host/healthz']) {
+      const r = await send('GET', target, [['Host', 'host']]);
+      assert.equal(r.status, 200, `GET ${target}: ${r.statusLine} ${r.text.slice(0, 200)}`);
+    }
+    for (const target of ['http://host', 'ftp://host/healthz', `http://host${apiBase(stream)}nothing`]) {
+      const r = await send('GET', target, [['Host', 'host']]);
+      assert.equal(r.status, 404, `GET ${target}: ${r.statusLine} ${r.text.slice(0, 200)}`);
+    }
   });
 
   it("the vendor's browser headers are ignored (exact sample casing)", T, async () => {

@@ -8,7 +8,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Env, ids, T, H, sleep, pool } from './lib/env.mjs';
+import { execFileSync } from 'node:child_process';
+import { Env, ids, T, H, sleep, pool, BIN } from './lib/env.mjs';
+import { tokenFor } from './lib/jwt.mjs';
 import { assertOk, assertError, apiBase, caseBody, request, RawConn, rawRequest, buildRequest, asFetchLike } from './lib/client.mjs';
 import { update, TASK } from './lib/update.mjs';
 import { LeakWatch, assertNoInternals, serverConnections } from './lib/hostile.mjs';
@@ -258,5 +260,57 @@ describe('40 OWASP API4: unrestricted resource consumption (every limit is a cle
 
   it('the server output (access log, stderr) carries no token or clientSecret of this file', T, () => {
     leaks.assertClean([server]);
+  });
+});
+
+// check_head allocated a body's declared size up front: one unauthenticated request declaring
+// Content-Length 60000000000 under --body-limit 2^40 aborted the server ("out of memory").
+// The buffer now grows as the bytes come, and a body it cannot hold is refused with 503. The
+// server runs under an address-space limit (prlimit) a little above what it uses idle, so an
+// allocation of the declared size fails as a 60 GB one did; a sanitizer build reserves terabytes
+// of shadow memory and cannot run under one.
+describe('40 OWASP API4: a declared body size costs nothing until its bytes arrive', () => {
+  const BIG = 256 * 1024 * 1024; // --body-limit's largest value
+  const sanitized = /lib(asan|tsan)/.test(execFileSync('ldd', [BIN], { encoding: 'utf8' }));
+  let env, server, app, cfg;
+  before(async () => {
+    if (sanitized) return;
+    env = await Env.create();
+    app = await env.createApp();
+    cfg = await env.streamConfig(app.streams[0]);
+    server = await env.startServer(['--body-limit', String(BIG)], { contractProxy: false });
+    const vm = Number(/VmSize:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'))[1]);
+    execFileSync('prlimit', ['--pid', String(server.proc.pid), `--as=${(vm + 160 * 1024) * 1024}`]);
+  }, H);
+  after(async () => { await env?.dispose(); }, H);
+  const S = { timeout: 60_000, skip: sanitized ? 'a sanitizer build cannot run under an address-space limit' : false };
+  const head = (length) => buildRequest({
+    path: `${apiBase(app.streams[0])}createCase`,
+    headers: [['Host', 'x'], ['Content-Type', 'application/json'], ['auth', tokenFor(app)], ['Content-Length', String(length)]],
+  });
+
+  it('8 connections declaring a body of --body-limit (256 MiB) and sending 10 bytes: the server goes on serving', S, async () => {
+    const conns = await Promise.all(Array.from({ length: 8 }, () => RawConn.open(server.port)));
+    for (const c of conns) await c.write(Buffer.concat([head(BIG), Buffer.from('{"name":"x')]));
+    await sleep(300);
+    assert.equal(server.exited, null, `the server died: ${server.stderrTail()}`);
+    assertOk(await server.client(app).createCase(caseBody(cfg)), 'createCase beside them');
+    for (const c of conns) c.destroy();
+  });
+
+  it('a body the server cannot hold is refused with 503 unavailable, and the server goes on', S, async () => {
+    const conn = await RawConn.open(server.port);
+    try {
+      await conn.write(head(BIG));
+      const chunk = Buffer.alloc(4 << 20, 0x20);
+      for (let sent = 0; sent < BIG && !conn.closed; sent += chunk.length) await conn.write(chunk);
+      const r = await conn.readResponse(20_000);
+      assertError(asFetchLike(r), 503, 'unavailable');
+      assert.match(r.json.errors[0].msg, /memory/);
+    } finally {
+      conn.destroy();
+    }
+    assert.equal(server.exited, null, `the server died: ${server.stderrTail()}`);
+    assertOk(await server.client(app).createCase(caseBody(cfg)), 'createCase after it');
   });
 });

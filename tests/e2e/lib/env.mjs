@@ -111,9 +111,9 @@ export const ID_RE = {
 };
 
 /** Runs the casemgr CLI; never throws on a non-zero exit. */
-export function runCli(args, { env = {}, timeout = CLI_TIMEOUT_MS } = {}) {
+export function runCli(args, { env = {}, timeout = CLI_TIMEOUT_MS, cwd } = {}) {
   return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, ...env }, timeout, maxBuffer: 16 << 20, killSignal: 'SIGKILL' },
+    execFile(BIN, args, { env: { ...process.env, ...env }, timeout, cwd, maxBuffer: 16 << 20, killSignal: 'SIGKILL' },
       (err, stdout, stderr) => {
         let code = 0;
         if (err) code = typeof err.code === 'number' ? err.code : (err.signal ? `signal ${err.signal}` : String(err.code ?? err.message));
