@@ -358,9 +358,10 @@ int main(int argc, char **argv)
 {
     json_set_alloc_funcs(xmalloc, free);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        /* asked for: on stdout, as every command's --help; none given: an error, on stderr */
         fputs("usage: casemgr serve|app|token|stream|template|status|priority ... "
-              "(--help on serve; see README.md)\n",
-              stderr);
+              "(--help on any of them; see README.md)\n",
+              argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "serve") == 0)

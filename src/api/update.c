@@ -319,7 +319,7 @@ static void update(struct http_request *req, struct http_reply *rep, enum doc_ki
     call->req = req;
     struct update_job *job = &call->job;
     *job = (struct update_job){.kind = kind, .id = req->params[1], .patch = call->patch,
-                               .if_match = http_header(req, "If-Match")};
+                               .if_match = http_header_list(req, "If-Match")};
     api_doc_ctx(&call->id, req->params[0], &job->ctx);
     if (!http_can_defer(req)) {
         update_reply(call, rep, run_update(job));

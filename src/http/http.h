@@ -25,6 +25,7 @@ struct http_request {
     /* header lookup, case-insensitive; NULL when absent */
     const char *(*header_fn)(void *ctx, const char *name);
     unsigned (*header_count_fn)(void *ctx, const char *name); /* how many times it was sent */
+    const char *(*header_list_fn)(void *ctx, const char *name); /* every line of it, joined */
     void *header_ctx;
     /* path parameters captured by the router ({} segments, in order) */
     const char *params[2];
@@ -59,6 +60,9 @@ struct http_reply {
  * comes without trailing whitespace and stays valid until the request is complete, also after
  * a deferred answer (a write may keep it until its commit). */
 const char *http_header(const struct http_request *r, const char *name);
+/* A list-valued header (RFC 9110 §5.3): all its field lines joined with ", ", as one line
+ * would carry them (a proxy may split If-Match: "1", "2" into two); valid as http_header's. */
+const char *http_header_list(const struct http_request *r, const char *name);
 /* How many times the request carries a header (0 when the request cannot tell). */
 unsigned http_header_count(const struct http_request *r, const char *name);
 

@@ -15,6 +15,11 @@ const char *http_header(const struct http_request *r, const char *name)
     return r->header_fn ? r->header_fn(r->header_ctx, name) : NULL;
 }
 
+const char *http_header_list(const struct http_request *r, const char *name)
+{
+    return r->header_list_fn ? r->header_list_fn(r->header_ctx, name) : http_header(r, name);
+}
+
 unsigned http_header_count(const struct http_request *r, const char *name)
 {
     return r->header_count_fn ? r->header_count_fn(r->header_ctx, name) : 0;

@@ -194,6 +194,48 @@ static unsigned request_header_count(void *ctx, const char *name)
     return c.n;
 }
 
+struct header_join {
+    const char *name;
+    char *text; /* heap */
+    size_t len;
+};
+
+static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct header_join *j = cls;
+    if (strcasecmp(key, j->name) != 0 || !value)
+        return MHD_YES;
+    size_t n = strlen(value);
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    j->text = xrealloc(j->text, j->len + 2 + n + 1);
+    if (j->len) {
+        memcpy(j->text + j->len, ", ", 2);
+        j->len += 2;
+    }
+    memcpy(j->text + j->len, value, n);
+    j->len += n;
+    j->text[j->len] = '\0';
+    return MHD_YES;
+}
+
+static const char *request_header_list(void *ctx, const char *name)
+{
+    struct req_state *st = ctx;
+    if (request_header_count(st, name) <= 1)
+        return request_header(st, name);
+    struct header_join j = {.name = name};
+    MHD_get_connection_values(st->conn, MHD_HEADER_KIND, join_header, &j);
+    struct trimmed *t = xmalloc(sizeof *t + j.len + 1);
+    memcpy(t->text, j.text, j.len + 1);
+    free(j.text);
+    t->next = st->trimmed;
+    st->trimmed = t;
+    return t->text;
+}
+
 /* Request id: the client's when sane (API.md §10), else process-unique and unguessable. */
 static void assign_request_id(struct req_state *st)
 {
@@ -660,6 +702,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->req.path = target_path(url);
         st->req.header_fn = request_header;
         st->req.header_count_fn = request_header_count;
+        st->req.header_list_fn = request_header_list;
         st->req.header_ctx = st;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);

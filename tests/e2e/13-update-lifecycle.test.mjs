@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServer, ids, T } from './lib/env.mjs';
-import { assertError, assertOk } from './lib/client.mjs';
+import { assertError, assertOk, RawConn, buildRequest, apiBase } from './lib/client.mjs';
 import {
   TASK, CASE, MANAGED, update, updateTask, updateCase, okDoc, snapshot, assertUnchanged, newPair, newCase,
   getActivities, changedMembers, ISO_MS, AC_ID, isDeepEqual,
@@ -120,6 +120,33 @@ describe('13 lifecycle, If-Match, activities, tenants', () => {
         assertError(await update(ctx.client, kind, unknown, { desc: 'x' }, { headers: { 'if-match': '"1"' } }), 404, 'not_found');
       });
     }
+
+    it('If-Match sent as several field lines is one list (RFC 9110 §5.3)', T, async () => {
+      // only the first line was read: "1" then "2" was 412 at version 2
+      const { task } = await newPair(ctx);
+      const send = async (lines, desc) => {
+        const conn = await RawConn.open(ctx.server.port);
+        try {
+          conn.sock.write(buildRequest({
+            path: `${apiBase(ctx.app.streams[0])}updateTask/${task.doc._id}`,
+            headers: [['Host', 'x'], ['Content-Type', 'application/json'], ['auth', ctx.client.token()], ['accountId', ctx.app.account],
+              ...lines.map((l) => ['If-Match', l])],
+            body: JSON.stringify({ desc }),
+          }));
+          return await conn.readResponse(10_000);
+        } finally {
+          conn.destroy();
+        }
+      };
+      const v = task.version;
+      let r = await send([`"${v + 50}"`, `"${v}"`], 'second line matches');
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+      r = await send([`"${v + 1}", "${v + 60}"`, '"0"'], 'first line matches');
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+      r = await send([`"${v}"`, `"${v + 1}"`], 'no line matches');
+      assert.equal(r.status, 412, r.text.slice(0, 300));
+      assert.equal((await snapshot(ctx.client, TASK, task.doc._id)).doc.desc, 'first line matches');
+    });
 
     it('two clients read version v; the first write wins, the second (If-Match "v") gets 412', T, async () => {
       const { task } = await newPair(ctx);
