@@ -32,7 +32,7 @@ struct serve_opts {
     const char *db, *key_file;
     unsigned threads, workers;
     size_t body_limit, header_limit, max_depth, max_string, max_array, max_name;
-    unsigned idle_timeout, max_connections;
+    unsigned idle_timeout, max_connections, drain_timeout;
     long max_token_age;
     bool durability_normal, access_log, help;
 };
@@ -66,7 +66,9 @@ static void serve_usage(FILE *out)
         "  --max-connections N     connections at once (default 1024)\n"
         "  --max-token-age SECONDS oldest iat accepted for tokens without exp (default 3600;\n"
         "                          with the 60 s leeway of exp and nbf)\n"
-        "  --access-log on|off     one JSON line per request on stdout (default on)\n",
+        "  --access-log on|off     one JSON line per request on stdout (default on)\n"
+        "  --drain-timeout SECONDS on SIGTERM or SIGINT, how long requests in flight may take to\n"
+        "                          finish (default 30); past it the server exits 1 without them\n",
         out);
 }
 
@@ -94,7 +96,7 @@ static int parse_listen(const char *s, struct serve_opts *o)
 }
 
 enum { O_LISTEN = 256, O_DB, O_KEY, O_DUR, O_THREADS, O_WORKERS, O_BODY, O_HEADER, O_DEPTH,
-       O_STRING, O_ARRAY, O_NAME, O_IDLE, O_CONNS, O_AGE, O_LOG, O_HELP };
+       O_STRING, O_ARRAY, O_NAME, O_IDLE, O_CONNS, O_AGE, O_LOG, O_DRAIN, O_HELP };
 
 static const struct option serve_longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
@@ -113,6 +115,7 @@ static const struct option serve_longopts[] = {
     {"max-connections", required_argument, NULL, O_CONNS},
     {"max-token-age", required_argument, NULL, O_AGE},
     {"access-log", required_argument, NULL, O_LOG},
+    {"drain-timeout", required_argument, NULL, O_DRAIN},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -137,6 +140,7 @@ static const struct num_opt {
     {O_IDLE, 1, 86400, true},
     {O_CONNS, 1, 65536, true},
     {O_AGE, 1, 1ULL << 40, false},
+    {O_DRAIN, 0, 3600, true},
 };
 
 static const char *option_name(int id)
@@ -217,6 +221,7 @@ static int serve_option(int c, const char *arg, struct serve_opts *o)
     case O_IDLE: o->idle_timeout = (unsigned)v; break;
     case O_CONNS: o->max_connections = (unsigned)v; break;
     case O_AGE: o->max_token_age = (long)v; break;
+    case O_DRAIN: o->drain_timeout = (unsigned)v; break;
     default: return -1;
     }
     return 0;
@@ -231,7 +236,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
         .host = "127.0.0.1", .port = 8080, .threads = cores > 0 ? (unsigned)cores : 2, .workers = 64,
         .body_limit = 1 << 20, .header_limit = 16384, .max_depth = 32, .max_string = 65536,
         .max_array = 10000, .max_name = 1024, .idle_timeout = 30, .max_connections = 1024,
-        .max_token_age = 3600,
+        .max_token_age = 3600, .drain_timeout = 30,
         .access_log = true,
     };
     optind = 1;
@@ -348,7 +353,15 @@ static int serve(int argc, char **argv)
         sig = 0;
     }
     log_info("signal %d: draining requests in flight", sig);
-    http_server_drain(srv, 30000);
+    int left = http_server_drain(srv, (int)o.drain_timeout * 1000);
+    if (left > 0) {
+        /* like a crash to them: none was answered, and what was acknowledged is on disk */
+        log_error("%d request%s still in flight after the %u s drain (--drain-timeout): exiting "
+                  "without them", left, left == 1 ? "" : "s", o.drain_timeout);
+        (void)fflush(stdout);
+        (void)fflush(stderr);
+        _exit(1);
+    }
     store_close(cfg.store);
     log_info("stopped");
     return 0;

@@ -1057,7 +1057,7 @@ uint16_t http_server_port(const struct http_server *srv)
     return srv->port;
 }
 
-void http_server_drain(struct http_server *srv, int timeout_ms)
+int http_server_drain(struct http_server *srv, int timeout_ms)
 {
     atomic_store(&srv->draining, true);
     /* MHD's threads still use the listening socket after quiescing (each takes it out of its
@@ -1071,10 +1071,14 @@ void http_server_drain(struct http_server *srv, int timeout_ms)
         struct timespec ts = {0, 10L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    int left = atomic_load(&srv->in_flight);
+    if (left > 0)
+        return left;
     stop_reaper(srv);
     MHD_stop_daemon(srv->daemon);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
     stop_workers_and_free(srv);
     free(srv);
+    return 0;
 }

@@ -42,8 +42,12 @@ struct http_server_config {
 struct http_server *http_server_start(const struct http_server_config *cfg, char **err);
 /* The bound port (useful after port 0). */
 uint16_t http_server_port(const struct http_server *srv);
-/* Stops accepting, lets requests in flight finish (at most timeout_ms), then stops and frees. */
-void http_server_drain(struct http_server *srv, int timeout_ms);
+/* Stops accepting, lets requests in flight finish (at most timeout_ms), then stops and frees:
+ * true. When some are still in flight at the deadline it stops nothing and returns their
+ * number: stopping the daemon would close their connections and free their requests while a
+ * worker still runs their handler (waiting on a database that does not answer, say), and
+ * joining that worker could wait for ever; the caller ends the process instead. */
+int http_server_drain(struct http_server *srv, int timeout_ms);
 /* Connections open now, across the process. */
 unsigned http_open_connections(void);
 

@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { Env, PG_URL, ids, sleep, H } from './lib/env.mjs';
 import { caseBody, request } from './lib/client.mjs';
 import { CASE, update, snapshot } from './lib/update.mjs';
@@ -152,5 +153,41 @@ describe('30 PostgreSQL stops under load and comes back', () => {
     }
     const total = (await client.post('getCases', { limit: 1 })).json.totalResults;
     assert.ok(total >= WORKERS + acked.created.length, `total ${total} counts every acknowledged create`);
+  });
+  it('a SIGTERM while PostgreSQL hangs: the server exits 1 after --drain-timeout, not hanging or freeing what a worker still uses', { timeout: 60_000 }, async () => {
+    // at the drain's deadline the daemon was stopped under requests whose handler still waited
+    // on the database (their state freed beneath them), and the worker was then joined: for ever
+    // while PostgreSQL did not answer
+    const app = await env.createApp({ org: ids.org() });
+    const conf = await env.streamConfig(app.streams[0]);
+    const srv = await env.startServer(['--threads', '2', '--drain-timeout', '1']);
+    const c = srv.client(app);
+    const made = await c.createCase(caseBody(conf));
+    assert.equal(made.status, 200);
+    const pid = Number(readFileSync(`${cluster.dir}/data/postmaster.pid`, 'utf8').split('\n')[0]);
+    // the postmaster and its children (the backends), from /proc: no pgrep needed
+    const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch { return false; }
+    }).map(Number);
+    const family = () => [pid, ...children];
+    const stopped = family();
+    for (const p of stopped) process.kill(p, 'SIGSTOP');
+    try {
+      const hung = [1, 2, 3].map((i) => update(c, CASE, made.json._id, { desc: `hung ${i}` }).catch((e) => e));
+      await sleep(500);
+      const t0 = Date.now();
+      const res = await srv.stop('SIGTERM', 15_000);
+      const took = Date.now() - t0;
+      assert.equal(res.killed, false, `the server did not exit by itself within 15 s of SIGTERM\n${srv.stderrTail()}`);
+      assert.equal(res.code, 1, `exit code ${res.code} signal ${res.signal}\n${srv.stderrTail()}`);
+      assert.ok(took < 8000, `exited ${took} ms after SIGTERM (--drain-timeout 1)`);
+      assert.match(srv.stderrTail(), /3 requests still in flight after the 1 s drain/);
+      await Promise.all(hung);
+    } finally {
+      for (const p of stopped) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } }
+    }
   });
 });
