@@ -285,6 +285,18 @@ static int serve(int argc, char **argv)
                         "whole)\n", MAX_NAME_LIMIT);
         return 2;
     }
+    /* Signals are taken by sigwait in this thread only, and blocked before any other thread
+     * starts (the store's writer, syncer and checkpointer first), so each inherits the mask and
+     * none takes them by their default action: a SIGHUP during the drain went to the writer and
+     * ended the process; one that comes then, or a second SIGTERM, now waits unread. SIGHUP's
+     * default action ended the process at once, without a drain, when a terminal closed or a log
+     * rotator sent it; it is logged and ignored (the access log is stdout: no file to reopen). */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     char *key_path = cli_key_path(o.key_file, db_url);
     struct api_config cfg = {
         .policy = {.leeway = 60, .max_age = o.max_token_age},
@@ -313,16 +325,6 @@ static int serve(int argc, char **argv)
     health_init(cfg.store);
     accesslog_enable(o.access_log);
 
-    /* Signals are taken by sigwait in this thread only; workers never see them. SIGHUP too:
-     * its default action ended the process at once, without a drain, when a terminal closed or
-     * a log rotator sent it; it is logged and ignored (the access log is stdout: there is no
-     * file to reopen). */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)signal(SIGPIPE, SIG_IGN); /* cannot fail with a valid signal number */
 
     size_t nroutes;

@@ -20,7 +20,7 @@
 
 #define DEFAULT_DB "sqlite:./data/casemgr.db"
 #define MAX_LIST 64
-#define ACCOUNT_MAX 256      /* bytes of an account id or scope */
+#define ACCOUNT_MAX 256      /* bytes of an account id or a scope */
 #define TTL_MAX 315360000L   /* ten years, the longest --ttl */
 #define CONFIG_RETRIES 20    /* a configuration change refused as concurrent, tried again */
 
@@ -272,8 +272,8 @@ static int app_create_txn(struct store_txn *t, void *arg)
     return rc;
 }
 
-/* An account id or scope: 1-ACCOUNT_MAX bytes of visible ASCII, which a header carries as it is
- * (HTTP trims spaces around a value and has no place for control bytes). */
+/* An account id: 1-ACCOUNT_MAX bytes of visible ASCII, which a header carries as it is (HTTP
+ * trims spaces around a value and has no place for control bytes). */
 static bool header_value_ok(const char *v)
 {
     size_t n = strlen(v);
@@ -319,8 +319,9 @@ static int app_create(struct opts *o)
         }
     }
     for (size_t i = 0; i < o->nscopes; i++) {
-        if (!header_value_ok(o->scopes[i])) {
-            fprintf(stderr, "casemgr: invalid --scope '%s'\n", o->scopes[i]);
+        /* compared with the scope an endpoint needs, never sent: any text but none */
+        if (!*o->scopes[i] || strlen(o->scopes[i]) > ACCOUNT_MAX) {
+            fprintf(stderr, "casemgr: a --scope must be 1-%d bytes\n", ACCOUNT_MAX);
             return 2;
         }
     }
@@ -529,6 +530,7 @@ static int token_cmd(struct opts *o)
         /* a claim that is not UTF-8 was left out: a token acting as the app, not the user */
         fputs("casemgr: --client-id and --sub must be UTF-8\n", stderr);
         json_decref(payload);
+        json_decref(sub);
         return 2;
     }
     if (o->ttl > 0)

@@ -109,9 +109,6 @@ static int put_prepared(struct store_txn *t, struct create_job *job)
      * closed since the snapshot prepare read? */
     struct store_record_head h;
     int rc = store_record_lock(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id,
-                               job->rec.case_id);
-    if (rc == STORE_OK)
-        rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id,
                                job->rec.case_id, &h);
     if (rc == STORE_OK)
         rc = case_open_or_fail(job, &h);
@@ -179,10 +176,8 @@ static int create_txn(struct store_txn *t, void *arg)
         /* the task takes the case's _id and refId (its head); the case is held first, before
          * the counter (store_record_lock) */
         struct store_record_head h;
-        rc = store_record_lock(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id);
-        if (rc == STORE_OK)
-            rc = store_record_head(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id,
-                                   case_id, &h);
+        rc = store_record_lock(t, STORE_CASE, job->ctx.stream_id, job->ctx.account_id, case_id,
+                               &h);
         if (rc == STORE_NOT_FOUND) {
             /* another tenant's case is answered exactly like a missing one (API.md §2) */
             err_set(&job->e, ERR_NOT_FOUND, "caseId", "case %s not found", case_id);

@@ -269,9 +269,9 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t
 }
 
 /* currAssignee's names of the user (the vendor's {aId, name, agentId}, or {_id, name}) are
- * strings or null; *someone when one is a non-empty string. {"_id": 5} was stored as an agent's
- * assignment that the filters, which look for a string, took for none. */
-static int assignee_check(const json_t *v, bool *someone, struct err *e)
+ * strings or null. {"_id": 5} was stored as an agent's assignment that the filters, which look
+ * for a string, took for none. */
+static int assignee_check(const json_t *v, struct err *e)
 {
     static const char *const names[] = {"_id", "agentId", "aId", "name"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -279,7 +279,6 @@ static int assignee_check(const json_t *v, bool *someone, struct err *e)
         if (x && !json_is_null(x) && !json_is_string(x))
             return err_set(e, ERR_INVALID_TYPE, "currAssignee", "currAssignee.%s must be a string",
                            names[i]);
-        *someone = *someone || json_string_length(x) > 0;
     }
     return 0;
 }
@@ -338,39 +337,68 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
         return err_set(e, ERR_ARRAY_TOO_LONG, name, "an array in %s has more than %zu elements",
                        name, max_array);
     if (strcmp(name, "currAssignee") == 0) {
-        bool someone = false;
-        if (assignee_check(v, &someone, e))
+        /* a value stored before the check, echoed back, is not refused */
+        const json_t *stored = json_object_get(doc, name);
+        if (!(stored && json_equal(stored, v)) && assignee_check(v, e))
             return -1;
+        /* API.md §7: a non-empty object sets "agent", {} or null "unassigned" */
+        bool empty = json_is_null(v) || json_object_size(v) == 0;
         if (!json_object_get(body, "assigneeType"))
-            json_object_set_new(doc, "assigneeType",
-                                json_string(someone ? "agent" : "unassigned"));
+            json_object_set_new(doc, "assigneeType", json_string(empty ? "unassigned" : "agent"));
     }
     json_object_set_new(doc, name, json_is_null(v) ? cleared(m->type) : json_deep_copy(v));
     return 0;
 }
 
+/* One member of a body. An echo of the stored value changes nothing (and may name an inactive
+ * status); currAssignee sets assigneeType even when it is unchanged. */
+static int apply_one(json_t *doc, enum doc_kind kind, const char *k, const json_t *v,
+                     const json_t *body, const struct doc_ctx *ctx, struct err *e)
+{
+    const struct doc_member *m = doc_member_find(k, kind);
+    if (!m || m->access != DOC_RW)
+        return 0;
+    const json_t *stored = json_object_get(doc, k);
+    if (stored && json_equal(stored, v) && strcmp(k, "currAssignee") != 0)
+        return 0;
+    return doc_apply_member(doc, kind, m, v, body, ctx, e);
+}
+
+static bool is_template_key(const char *k)
+{
+    return strcmp(k, "caseTmp") == 0 || strcmp(k, "taskTmp") == 0;
+}
+
 int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const struct doc_ctx *ctx,
                    struct err *e)
 {
+    /* the template first: its fields are the ones a fields member of the same body sets (a
+     * task's taskTmp wins over its caseTmp: doc_apply_member) */
+    json_t *fields_before = json_incref(json_object_get(doc, "fields"));
+    int rc = 0;
+    static const char *const templates[] = {"caseTmp", "taskTmp"};
+    for (size_t i = 0; rc == 0 && i < sizeof templates / sizeof templates[0]; i++) {
+        const json_t *v = json_object_get(body, templates[i]);
+        if (v)
+            rc = apply_one(doc, kind, templates[i], v, body, ctx, e);
+    }
     const char *k;
     const json_t *v;
-    /* the template first: its fields are the ones a fields member of the same body sets */
-    for (int pass = 0; pass < 2; pass++) {
-        json_object_foreach((json_t *)body, k, v)
-        {
-            const struct doc_member *m = doc_member_find(k, kind);
-            if (!m || m->access != DOC_RW ||
-                (pass == 0) != (strcmp(k, "caseTmp") == 0 || strcmp(k, "taskTmp") == 0))
-                continue;
-            /* an echo of the stored value changes nothing (and may name an inactive status) */
-            const json_t *stored = json_object_get(doc, k);
-            if (stored && json_equal(stored, v) && strcmp(k, "currAssignee") != 0)
-                continue; /* currAssignee sets assigneeType even when it is unchanged */
-            if (doc_apply_member(doc, kind, m, v, body, ctx, e))
-                return -1;
-        }
+    json_object_foreach((json_t *)body, k, v)
+    {
+        if (rc != 0)
+            break;
+        /* the old template's fields, echoed with a new template (a whole document sent back):
+         * the record took the new one's, with the values of the same names (follow_template);
+         * applied, a field only the old one had was refused */
+        if (is_template_key(k) || (strcmp(k, "fields") == 0 &&
+                                   json_object_get(doc, "fields") != fields_before &&
+                                   json_equal(fields_before, v)))
+            continue;
+        rc = apply_one(doc, kind, k, v, body, ctx, e);
     }
-    return 0;
+    json_decref(fields_before);
+    return rc;
 }
 
 static void set_field_value(json_t *doc, const char *field, json_t *value)

@@ -224,8 +224,9 @@ static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const cha
 static const char *request_header_list(void *ctx, const char *name)
 {
     struct req_state *st = ctx;
-    if (request_header_count(st, name) <= 1)
-        return request_header(st, name);
+    const char *first = request_header(st, name); /* the usual case: none, or one line */
+    if (!first || request_header_count(st, name) <= 1)
+        return first;
     struct header_join j = {.name = name};
     MHD_get_connection_values(st->conn, MHD_HEADER_KIND, join_header, &j);
     struct trimmed *t = xmalloc(sizeof *t + j.len + 1);

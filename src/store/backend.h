@@ -36,9 +36,10 @@ struct store_ops {
                       const char *account_id, const char *id, struct store_record *r);
     int (*record_head)(struct store_txn *t, enum store_kind kind, const char *stream_id,
                        const char *account_id, const char *id, struct store_record_head *h);
-    /* optional (NULL: nothing to do, as with one writer): store_record_lock */
+    /* optional (NULL: no lock to take, as with one writer; record_head reads the head):
+     * store_record_lock */
     int (*record_lock)(struct store_txn *t, enum store_kind kind, const char *stream_id,
-                       const char *account_id, const char *id);
+                       const char *account_id, const char *id, struct store_record_head *h);
     int (*query)(struct store_txn *t, const struct store_query *q,
                  void (*fn)(const char *doc, size_t len, void *arg), void *arg, int64_t *total);
     int (*idem_get)(struct store_txn *t, const char *client_id, const char *key,

@@ -198,11 +198,11 @@ int store_record_head(struct store_txn *t, enum store_kind kind, const char *str
 }
 
 int store_record_lock(struct store_txn *t, enum store_kind kind, const char *stream_id,
-                      const char *account_id, const char *id)
+                      const char *account_id, const char *id, struct store_record_head *h)
 {
     if (!t->store->ops->record_lock)
-        return STORE_OK;
-    return t->store->ops->record_lock(t, kind, stream_id, account_id, id);
+        return t->store->ops->record_head(t, kind, stream_id, account_id, id, h);
+    return t->store->ops->record_lock(t, kind, stream_id, account_id, id, h);
 }
 
 int store_query(struct store_txn *t, const struct store_query *q,

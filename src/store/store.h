@@ -177,12 +177,13 @@ struct store_record_head {
 int store_record_head(struct store_txn *t, enum store_kind kind, const char *stream_id,
                       const char *account_id, const char *id, struct store_record_head *h);
 /* In a write transaction: holds the record until the commit, for writes that take it and the
- * stream's reference counter (a createTask: the counter, then its case's taskIds). Taking the
- * case first, always, keeps concurrent creates into one case from waiting on each other in
- * opposite orders (PostgreSQL: a row lock FOR UPDATE; a backend with one writer does nothing).
- * NOT_FOUND like store_record_get. */
+ * stream's reference counter (a createTask: the counter, then its case's taskIds), and reads its
+ * head into *h. Taking the case first, always, keeps concurrent creates into one case from
+ * waiting on each other in opposite orders (PostgreSQL: a row lock FOR UPDATE, which reads the
+ * head in the same round trip; a backend with one writer only reads it). NOT_FOUND like
+ * store_record_get. */
 int store_record_lock(struct store_txn *t, enum store_kind kind, const char *stream_id,
-                      const char *account_id, const char *id);
+                      const char *account_id, const char *id, struct store_record_head *h);
 
 /* A list query (API.md §8) as the API decoded it: every filter is optional, filters combine with
  * AND, the values of one filter with OR. Strings are borrowed. */
@@ -252,9 +253,10 @@ int store_query(struct store_txn *t, const struct store_query *q,
 /* How long a key holds its answer (API.md §6: 24 h). */
 #define STORE_IDEM_TTL_MS (24LL * 3600 * 1000)
 /* Idempotency keys, per app. get: NOT_FOUND or OK with *out filled (out->body heap). put also
- * deletes, now and then (STORE_IDEM_PURGE_EVERY_MS of in->created_at), keys older than
- * STORE_IDEM_TTL_MS, a batch at a time: each held a copy of its answer, and none went. */
-#define STORE_IDEM_PURGE_EVERY_MS 60000
+ * deletes, once a STORE_IDEM_PURGE_EVERY_MS of in->created_at (per writer), up to 1,000 keys
+ * older than STORE_IDEM_TTL_MS: each held a copy of its answer, and none went. So up to 1,000
+ * keyed creates a second a writer are kept up with, a few milliseconds a second at most. */
+#define STORE_IDEM_PURGE_EVERY_MS 1000
 int store_idem_get(struct store_txn *t, const char *client_id, const char *key,
                    struct store_idem *out);
 int store_idem_put(struct store_txn *t, const char *client_id, const char *key,

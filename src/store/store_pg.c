@@ -294,7 +294,7 @@ static const struct stmt_def stmts[ST_COUNT] = {
                               " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4"
                               " FOR SHARE",
                               4, "titt"},
-    [ST_RECORD_LOCK] = {"SELECT 1 FROM records"
+    [ST_RECORD_LOCK] = {"SELECT ref_id, status_category FROM records"
                         " WHERE id = $1 AND kind = $2 AND stream_id = $3 AND account_id = $4"
                         " FOR UPDATE",
                         4, "titt"},
@@ -1266,7 +1266,7 @@ static int pg_record_head(struct store_txn *tb, enum store_kind kind, const char
 }
 
 static int pg_record_lock(struct store_txn *tb, enum store_kind kind, const char *stream_id,
-                          const char *account_id, const char *id)
+                          const char *account_id, const char *id, struct store_record_head *h)
 {
     struct pg_txn *t = pg_txn_of(tb);
     struct num k = num(kind);
@@ -1275,7 +1275,13 @@ static int pg_record_lock(struct store_txn *tb, enum store_kind kind, const char
     PGresult *res = run(t, ST_RECORD_LOCK, v, &rc);
     if (!res)
         return rc;
-    rc = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_OK;
+    if (PQntuples(res) == 0) {
+        rc = STORE_NOT_FOUND;
+    } else {
+        snprintf(h->ref_id, sizeof h->ref_id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(h->status_category, sizeof h->status_category, "%s", PQgetvalue(res, 0, 1));
+        rc = STORE_OK;
+    }
     PQclear(res);
     return rc;
 }

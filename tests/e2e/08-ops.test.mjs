@@ -278,6 +278,30 @@ describe('08 ops: graceful shutdown', () => {
     assert.equal(res.code, 0, `exit ${JSON.stringify(res)}`);
   });
 
+  it('a SIGHUP or a second SIGTERM during the drain neither ends it early nor kills the server', T, async () => {
+    // the store's threads started before the signals were blocked: a SIGHUP that came while the
+    // main thread drained (not in sigwait) went to one of them and ended the process
+    const server = await env.startServer();
+    const { conn, rest } = await startInFlight(server);
+    try {
+      server.signal('SIGTERM');
+      await sleep(300);
+      server.proc.kill('SIGHUP');
+      server.proc.kill('SIGTERM');
+      server.proc.kill('SIGINT');
+      await sleep(500);
+      assert.equal(server.exited, null, `a signal during the drain ended the server: ${JSON.stringify(server.exited)}`);
+      await conn.write(rest);
+      const r = await conn.readResponse(5000);
+      assert.equal(r.status, 200, `in-flight request: ${r.statusLine} ${r.text.slice(0, 300)}`);
+    } finally {
+      conn.destroy();
+    }
+    const res = await server.waitExit(5000);
+    assert.equal(res.killed, false, 'server did not exit within 5 s of the drain');
+    assert.equal(res.code, 0, `exit ${JSON.stringify(res)}`);
+  });
+
   it('after SIGTERM no new connections are accepted', T, async () => {
     const server = await env.startServer();
     const { conn, rest } = await startInFlight(server);

@@ -267,6 +267,26 @@ Test(doc_update, whole_document_echo_is_a_noop)
     json_decref(doc);
 }
 
+Test(doc_update, echo_of_a_currassignee_stored_before_its_type_check)
+{
+    /* {"_id": 5} is refused now, but a record may hold one from before: echoing it is no change */
+    json_t *doc = stored_case();
+    json_object_set_new(doc, "currAssignee", json_pack("{s:i}", "_id", 5));
+    json_object_set_new(doc, "assigneeType", json_string("agent"));
+    json_t *changes = NULL;
+    struct err e = {0};
+    cr_assert_eq(update(doc, "{\"currAssignee\":{\"_id\":5},\"desc\":\"echoed\"}", &changes, &e), 0,
+                 "%s", e.msg);
+    cr_expect_not_null(change_of(changes, "desc"));
+    cr_expect_null(change_of(changes, "currAssignee"));
+    json_decref(changes);
+    changes = NULL;
+    cr_expect_eq(update(doc, "{\"currAssignee\":{\"_id\":6}}", &changes, &e), -1);
+    cr_expect_eq(e.code, ERR_INVALID_TYPE);
+    json_decref(changes);
+    json_decref(doc);
+}
+
 /* ---------------------------------------------------------------- changes */
 
 Test(doc_update, changes_list_old_and_new)

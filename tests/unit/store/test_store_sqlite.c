@@ -2049,17 +2049,23 @@ Test(store_sqlite, idempotency_keys_past_their_day_are_purged)
 {
     /* each key kept a copy of its answer, and none was ever deleted */
     const int64_t t0 = 1749032280725LL, hour = 3600000;
-    idem_put_at("old-1", t0 - 30 * hour); /* the first put of a connection purges (nothing) */
+    idem_put_at("first", t0); /* a purge (nothing to delete), at t0 */
+    /* put with old times: no purge runs for them (their time is before the last purge's) */
+    idem_put_at("old-1", t0 - 30 * hour);
     idem_put_at("old-2", t0 - 25 * hour);
-    idem_put_at("young", t0 - 23 * hour);
-    cr_assert_eq(idem_found("old-1"), STORE_OK, "not purged before a minute has passed");
-    idem_put_at("new", t0); /* more than a minute after the last purge: expired keys go */
+    idem_put_at("young", t0 - 23 * hour + 5000);
+    /* within a second of the last purge: none, though old-1 and old-2 are past their day */
+    idem_put_at("soon", t0 + 500);
+    cr_expect_eq(idem_found("old-1"), STORE_OK, "purged again within a second");
+    cr_expect_eq(idem_found("old-2"), STORE_OK);
+    /* a second later: the keys older than a day go, the others stay */
+    idem_put_at("later", t0 + 1500);
     cr_expect_eq(idem_found("old-1"), STORE_NOT_FOUND);
     cr_expect_eq(idem_found("old-2"), STORE_NOT_FOUND);
     cr_expect_eq(idem_found("young"), STORE_OK);
-    cr_expect_eq(idem_found("new"), STORE_OK);
-    idem_put_at("old-3", t0 - 25 * hour + 30000); /* within the minute: no purge yet */
-    cr_expect_eq(idem_found("old-3"), STORE_OK);
+    cr_expect_eq(idem_found("first"), STORE_OK);
+    cr_expect_eq(idem_found("soon"), STORE_OK);
+    cr_expect_eq(idem_found("later"), STORE_OK);
 }
 
 Test(store_sqlite, idempotency_body_with_nul_bytes)
