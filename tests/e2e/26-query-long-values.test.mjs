@@ -122,8 +122,6 @@ describe('26 long search texts', () => {
     const texts = [
       ['62 a and an é', `${'a'.repeat(62)}é`, [t.json.name]],
       ['61 a and an é', `${'a'.repeat(61)}é`, [t.json.name]],
-      ['21,845 é', 'é'.repeat(21845), []],
-      ['64 KiB of x', 'x'.repeat(65536), []],
       ['16,667 *', '*'.repeat(16667), []],
       ['16,667 ?', '?'.repeat(16667), []],
     ];
@@ -134,6 +132,9 @@ describe('26 long search texts', () => {
         assert.deepEqual(await search('getTasks', { name: text }, what), want, `name ${what}`);
         assert.deepEqual(await search('getCases', { searchText: text }, what), [], `getCases searchText ${what}`);
       }
+      // a plain text past GLOB's 50,000 bytes (the names just written are still queued for the
+      // name index in the second round); once a round: an ASan build takes seconds over it
+      assert.deepEqual(await search('getTasks', { searchText: 'x'.repeat(50001) }, '50,001 x'), [], 'searchText 50,001 x');
       // GLOB's special characters are plain text in a search, on the rows and in the queue alike
       for (const text of ['***?[x]', '*', '?[', 's ***']) {
         assert.deepEqual(await search('getCases', { searchText: text }, text), [c.json.name], `searchText ${text}`);
