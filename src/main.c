@@ -45,8 +45,9 @@ static void serve_usage(FILE *out)
         "  --db URL                sqlite:PATH (default sqlite:./data/casemgr.db, or CASEMGR_DB),\n"
         "                          or postgres://USER@HOST:PORT/DB (see docs/operations.md)\n"
         "  --key-file PATH         app-secret key (default <sqlite path>.key, or CASEMGR_KEY_FILE)\n"
-        "  --threads N             I/O threads (default: number of cores)\n"
-        "  --workers N             threads running requests that wait on the database (64);\n"
+        "  --threads N             I/O threads (default: number of cores; at most 1024)\n"
+        "  --workers N             threads running requests that wait on the database (64, at\n"
+        "                          most 4096);\n"
         "                          2 x --threads of them run at once, and those waiting on\n"
         "                          the database do not count\n"
         "  --durability full|normal\n"
@@ -62,13 +63,16 @@ static void serve_usage(FILE *out)
         "  --max-array N           longest JSON array (default 10000)\n"
         "  --max-name BYTES        longest name of a case or task, and Title field (default 1024,\n"
         "                          at most 1536 on PostgreSQL, which indexes names whole)\n"
-        "  --idle-timeout SECONDS  close connections idle or trickling a request this long (30)\n"
-        "  --max-connections N     connections at once (default 1024)\n"
+        "  --idle-timeout SECONDS  close connections idle or trickling a request this long (30;\n"
+        "                          at most 86400)\n"
+        "  --max-connections N     connections at once (default 1024, at most 65536)\n"
         "  --max-token-age SECONDS oldest iat accepted for tokens without exp (default 3600;\n"
         "                          with the 60 s leeway of exp and nbf)\n"
         "  --access-log on|off     one JSON line per request on stdout (default on)\n"
         "  --drain-timeout SECONDS on SIGTERM or SIGINT, how long requests in flight may take to\n"
-        "                          finish (default 30); past it the server exits 1 without them\n",
+        "                          finish (default 30, 0 to 3600); past it the server exits 1\n"
+        "                          without them\n"
+        "a count or time past its most is taken as that most; a limit past it is refused\n",
         out);
 }
 
@@ -243,7 +247,9 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
     opterr = 0; /* the messages are ours, naming the option */
     int c;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
-    while ((c = getopt_long(argc, argv, "", serve_longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", serve_longopts, NULL)) != -1) {
+        if (c == 'h')
+            c = O_HELP; /* -h, as on every other command */
         if (c == '?') {
             if (optopt >= O_LISTEN)
                 fprintf(stderr, "casemgr: serve --%s needs a value\n", option_name(optopt));

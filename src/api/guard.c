@@ -1,4 +1,5 @@
 /* guard — authentication, authorisation and body decoding shared by every endpoint. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,13 @@ int api_read_stored_config(struct store_txn *t, const char *stream_id, json_t **
     return *cfg ? STORE_OK : STORE_ERROR;
 }
 
+bool api_is_whole(const json_t *v)
+{
+    json_int_t n;
+    double x = json_is_real(v) ? json_real_value(v) : 0.5;
+    return scalar_whole(v, &n) || (isfinite(x) && floor(x) == x);
+}
+
 int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err *e)
 {
     const json_t *s = json_object_get(body, "skip"), *l = json_object_get(body, "limit");
@@ -239,16 +247,16 @@ int api_page_read(const json_t *body, int64_t *skip, int64_t *limit, struct err 
     *limit = API_LIMIT_DEFAULT;
     json_int_t n;
     if (s && !json_is_null(s)) {
-        if (!scalar_whole(s, &n))
+        if (!api_is_whole(s))
             return err_set(e, ERR_INVALID_TYPE, "skip", "skip must be an integer");
-        if (n < 0 || n > API_SKIP_MAX)
+        if (!scalar_whole(s, &n) || n < 0 || n > API_SKIP_MAX)
             return err_set(e, ERR_INVALID_VALUE, "skip", "skip must be 0 to %lld", API_SKIP_MAX);
         *skip = n;
     }
     if (l && !json_is_null(l)) {
-        if (!scalar_whole(l, &n))
+        if (!api_is_whole(l))
             return err_set(e, ERR_INVALID_TYPE, "limit", "limit must be an integer");
-        if (n < 1 || n > API_LIMIT_MAX)
+        if (!scalar_whole(l, &n) || n < 1 || n > API_LIMIT_MAX)
             return err_set(e, ERR_INVALID_VALUE, "limit", "limit must be 1 to %d", API_LIMIT_MAX);
         *limit = n;
     }

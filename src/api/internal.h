@@ -41,9 +41,17 @@ int api_read_stored_config(struct store_txn *t, const char *stream_id, json_t **
 
 #define API_LIMIT_DEFAULT 50
 #define API_LIMIT_MAX 500
+/* The most bytes of documents (or activities) a page holds; past it the request is refused (400,
+ * field limit) instead of built: each can be up to the body limit (1 MiB) and an activity holds a
+ * change's old and new values, so 500 of them were half a gigabyte built in memory at once. */
+#define API_PAGE_BYTES_MAX (16u << 20)
 /* The largest skip: the largest integer a JSON client holds exactly (2^53 - 1), and small enough
  * that page = skip/limit + 1 (API.md §8) never overflows. */
 #define API_SKIP_MAX 9007199254740991LL
+/* Whether v is a whole number: an integer, or a real without a fraction however large (1e16, or
+ * an integer literal of 21 digits, read as a real), so that one out of range is refused as
+ * out of range (invalid_value), not as of the wrong type. */
+bool api_is_whole(const json_t *v);
 /* Reads skip (0..API_SKIP_MAX, default 0) and limit (1..API_LIMIT_MAX, default 50) of a list body
  * that may carry nothing else. 0, or -1 with the 400 written. */
 int api_page_or_reply(const json_t *body, struct http_reply *rep, int64_t *skip, int64_t *limit);

@@ -58,10 +58,8 @@ static bool has_qtype(const json_t *v, enum qtype t)
     size_t i;
     const json_t *x;
     switch (t) {
-    case Q_INT: {
-        json_int_t n;
-        return scalar_whole(v, &n);
-    }
+    case Q_INT:
+        return api_is_whole(v); /* its range: api_page_read */
     case Q_STRING:
         return json_is_string(v);
     case Q_BOOL:
@@ -358,6 +356,7 @@ struct page {
     size_t len, cap;
     size_t count;
     const json_t *columns; /* selectedColumns, or NULL for whole documents */
+    bool too_big;          /* past API_PAGE_BYTES_MAX: the rest is not kept */
 };
 
 static void page_put(struct page *p, const char *s, size_t n)
@@ -374,6 +373,10 @@ static void page_put(struct page *p, const char *s, size_t n)
 static void page_add(const char *doc, size_t len, void *arg)
 {
     struct page *p = arg;
+    if (p->too_big || p->len + len > API_PAGE_BYTES_MAX) {
+        p->too_big = true; /* selected columns are fewer bytes: this errs on the safe side */
+        return;
+    }
     if (p->count++)
         page_put(p, ",", 1);
     if (!p->columns) {
@@ -455,6 +458,10 @@ static void list(struct http_request *req, struct http_reply *rep, enum doc_kind
         http_reply_err(rep, &job->e);
     } else if (rc != STORE_OK) {
         api_reply_store_error(rep);
+    } else if (job->page.too_big) {
+        http_reply_error(rep, ERR_INVALID_VALUE, "limit",
+                         "the page would hold more than %u MiB of documents: ask for fewer "
+                         "(limit)", API_PAGE_BYTES_MAX >> 20);
     } else {
         int64_t limit = job->q.limit, skip = job->q.skip, total = job->total;
         char tail[256];

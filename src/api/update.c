@@ -352,14 +352,23 @@ struct activities_job {
     const char *stream_id, *account_id, *id;
     int64_t skip, limit, total;
     json_t *results;
+    size_t bytes;  /* of the activities' text so far */
+    bool too_big;  /* past API_PAGE_BYTES_MAX: the rest is not kept */
     bool found;
 };
 
 static void collect(const char *json, void *arg)
 {
+    struct activities_job *job = arg;
+    size_t n = strlen(json);
+    if (job->too_big || job->bytes + n > API_PAGE_BYTES_MAX) {
+        job->too_big = true;
+        return;
+    }
+    job->bytes += n;
     json_t *a = json_loads(json, 0, NULL);
     if (a)
-        json_array_append_new(arg, a);
+        json_array_append_new(job->results, a);
 }
 
 static int activities_txn(struct store_txn *t, void *arg)
@@ -373,7 +382,7 @@ static int activities_txn(struct store_txn *t, void *arg)
     doc_record_cleanup(&r);
     job->found = true;
     return store_activity_list(t, job->stream_id, job->account_id, job->id, job->skip, job->limit,
-                               collect, job->results, &job->total);
+                               collect, job, &job->total);
 }
 
 void api_get_activities(struct http_request *req, struct http_reply *rep)
@@ -392,6 +401,10 @@ void api_get_activities(struct http_request *req, struct http_reply *rep)
         http_reply_error(rep, ERR_NOT_FOUND, NULL, "record %s not found", job.id);
     else if (rc != STORE_OK)
         api_reply_store_error(rep);
+    else if (job.too_big)
+        http_reply_error(rep, ERR_INVALID_VALUE, "limit",
+                         "the page would hold more than %u MiB of activities: ask for fewer "
+                         "(limit)", API_PAGE_BYTES_MAX >> 20);
     else
         http_reply_json(rep, 200, api_page_json(json_incref(job.results), job.skip, job.limit,
                                                 job.total));

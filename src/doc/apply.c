@@ -224,6 +224,41 @@ static void follow_template(json_t *doc, const json_t *tmpl)
     json_object_set_new(doc, "fields", fields);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): one level per container of a parsed body (depth-limited) */
+bool doc_same_value(const json_t *a, const json_t *b)
+{
+    if (a == b)
+        return true;
+    if (!a || !b)
+        return false;
+    if (json_is_number(a) && json_is_number(b)) {
+        if (json_is_integer(a) && json_is_integer(b))
+            return json_integer_value(a) == json_integer_value(b);
+        return json_number_value(a) == json_number_value(b);
+    }
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b))
+            return false;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!doc_same_value(json_array_get(a, i), json_array_get(b, i)))
+                return false;
+        return true;
+    }
+    if (json_is_object(a) && json_is_object(b)) {
+        if (json_object_size(a) != json_object_size(b))
+            return false;
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)a, k, v)
+        {
+            if (!doc_same_value(v, json_object_get(b, k)))
+                return false;
+        }
+        return true;
+    }
+    return json_equal(a, b);
+}
+
 /* Mirrors of system fields: Title ↔ name, Description ↔ desc, Due Date ↔ dueDate. */
 static const struct {
     const char *field, *member;
@@ -244,8 +279,13 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t
         json_t *val = field_value(f, json_object_get(given, "selectedValue"), e);
         if (!val)
             return -1;
-        f = own_field(doc, f);
-        json_object_set_new(f, "selectedValue", val);
+        if (doc_same_value(json_object_get(f, "selectedValue"), val)) {
+            json_decref(val); /* 5.0 for a stored 5 changes nothing */
+            val = json_object_get(f, "selectedValue"); /* borrowed, as below */
+        } else {
+            f = own_field(doc, f);
+            json_object_set_new(f, "selectedValue", val);
+        }
         /* a system field set here moves its member too, unless the body sets the member */
         const char *fname = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
         for (size_t k = 0; fname && k < sizeof mirrors / sizeof mirrors[0]; k++) {
@@ -339,7 +379,7 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
     if (strcmp(name, "currAssignee") == 0) {
         /* a value stored before the check, echoed back, is not refused */
         const json_t *stored = json_object_get(doc, name);
-        if (!(stored && json_equal(stored, v)) && assignee_check(v, e))
+        if (!(stored && doc_same_value(stored, v)) && assignee_check(v, e))
             return -1;
         /* API.md §7: a non-empty object sets "agent", {} or null "unassigned" */
         bool empty = json_is_null(v) || json_object_size(v) == 0;
@@ -359,7 +399,7 @@ static int apply_one(json_t *doc, enum doc_kind kind, const char *k, const json_
     if (!m || m->access != DOC_RW)
         return 0;
     const json_t *stored = json_object_get(doc, k);
-    if (stored && json_equal(stored, v) && strcmp(k, "currAssignee") != 0)
+    if (stored && doc_same_value(stored, v) && strcmp(k, "currAssignee") != 0)
         return 0;
     return doc_apply_member(doc, kind, m, v, body, ctx, e);
 }
@@ -393,7 +433,7 @@ int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const st
          * applied, a field only the old one had was refused */
         if (is_template_key(k) || (strcmp(k, "fields") == 0 &&
                                    json_object_get(doc, "fields") != fields_before &&
-                                   json_equal(fields_before, v)))
+                                   doc_same_value(fields_before, v)))
             continue;
         rc = apply_one(doc, kind, k, v, body, ctx, e);
     }

@@ -36,6 +36,9 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
  * the caller checks those). 0 or -1 with *e; doc may be partly changed on error. */
 int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const struct doc_ctx *ctx,
                    struct err *e);
+/* JSON equality with numbers compared by value: 5 and 5.0 are the same (a whole number written as
+ * a float, as Python writes them, echoed back is no change), as json_equal does not say. */
+bool doc_same_value(const json_t *a, const json_t *b);
 /* A template's fields with empty selectedValues (null for number and boolean), in its order. */
 json_t *doc_template_fields(const json_t *tmpl);
 /* 0, or -1 with *e naming the first required field of doc whose selectedValue is empty. */

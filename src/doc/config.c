@@ -365,16 +365,21 @@ const json_t *config_add_priority(json_t *cfg, const char *name, int score, cons
                                                   active));
 }
 
-/* Whether fields has one whose metaData.name is name (the system fields' too: title,
- * description, dueDate). */
+/* Whether fields has one whose metaData.name is name as names match (config_name_key: Title and
+ * title, due_date and Due-Date are one), the system fields' too. */
 static bool field_named(const json_t *fields, const char *name)
 {
+    char key[CONFIG_NAME_KEY_MAX], other[CONFIG_NAME_KEY_MAX];
+    config_name_key(name, key);
     size_t i;
     const json_t *f;
     json_array_foreach(fields, i, f)
     {
         const char *n = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
-        if (n && strcmp(n, name) == 0)
+        if (!n)
+            continue;
+        config_name_key(n, other);
+        if (strcmp(other, key) == 0)
             return true;
     }
     return false;
@@ -390,6 +395,11 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
     }
     if (!name_ok(name, "template", e))
         return NULL;
+    if (by_name(json_object_get(cfg, templates_member(kind)), name)) {
+        err_set(e, ERR_INVALID_VALUE, "name", "a %s template named \"%s\" exists already",
+                kind == DOC_CASE ? "case" : "task", name);
+        return NULL;
+    }
     json_t *t = template_new(kind, id, name, false);
     json_t *list = json_object_get(t, "fields");
     for (size_t i = 0; i < nfields; i++) {

@@ -27,7 +27,7 @@ static int check_read_only(const json_t *doc, enum doc_kind kind, const json_t *
         if (!m || m->access != DOC_RO)
             continue;
         const json_t *stored = json_object_get(doc, strcmp(k, "lid") == 0 ? "iId" : k);
-        if (!stored || !(json_equal(stored, v) || same_instant(k, stored, v)))
+        if (!stored || !(doc_same_value(stored, v) || same_instant(k, stored, v)))
             return err_set(e, ERR_READ_ONLY, k, "%s is read-only and differs from the stored value",
                            k);
     }
@@ -46,7 +46,7 @@ static json_t *diff(const json_t *before, const json_t *after, enum doc_kind kin
         if (m && m->access == DOC_MANAGED)
             continue;
         json_t *old = json_object_get(before, k);
-        if (old && json_equal(old, v))
+        if (old && doc_same_value(old, v))
             continue;
         json_array_append_new(changes, json_pack("{s:s, s:O, s:O}", "field", k, "old",
                                                  old ? old : json_null(), "new", v));

@@ -503,7 +503,7 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
         return false;
     }
     bool coded = false;
-    if (st->body_len > 0)
+    if (st->body_len > 0 && st->route->json_body) /* the GET routes read no body */
         MHD_get_connection_values(st->conn, MHD_HEADER_KIND, find_coding, &coded);
     if (coded) {
         /* RFC 9110 §8.4, RFC 7694 §3: no coding is decoded here. The body was applied as it

@@ -211,7 +211,7 @@ describe('03 admin cli: token', () => {
   });
 
   it('--help on a subcommand prints the usage on stdout and exits 0; a bad option exits 2', T, async () => {
-    for (const args of [['app', '--help'], ['token', '-h'], ['status', 'add', '--help'], ['--help'], ['-h']]) {
+    for (const args of [['app', '--help'], ['token', '-h'], ['status', 'add', '--help'], ['--help'], ['-h'], ['serve', '-h']]) {
       const r = await env.cli(args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stdout, /^usage:/, args.join(' ')); // casemgr --help printed it on stderr

@@ -489,6 +489,23 @@ describe('12 update rules', () => {
       });
     }
 
+    it('a whole number sent as a float (5.0 for a stored 5) changes nothing: no version, no activity', T, async () => {
+      // json_equal tells 5 from 5.0: each echo in the other form was a new version and an activity
+      // whose old and new values were the same number
+      const rec = await newRecord(ctx, TASK);
+      const id = rec.doc._id;
+      let d = okDoc(await updateTask(ctx.client, id, { attachments: [{ qty: 5 }], userInfo: { _id: 'u1', name: 'U', score: 4 } }));
+      const acts = (await getActivities(ctx.client, id)).json.totalResults;
+      for (const body of ['{"attachments":[{"qty":5.0}]}', '{"userInfo":{"_id":"u1","name":"U","score":4.0}}', '{"attachments":[{"qty":5e0}]}']) {
+        const r = okDoc(await ctx.client.post(`updateTask/${id}`, undefined, { body }), body);
+        assert.equal(r.version, d.version, `${body}: no new version`);
+        assert.deepEqual(r.doc.attachments, [{ qty: 5 }]);
+      }
+      assert.equal((await getActivities(ctx.client, id)).json.totalResults, acts, 'no activity');
+      d = okDoc(await ctx.client.post(`updateTask/${id}`, undefined, { body: '{"attachments":[{"qty":5.5}]}' }));
+      assert.deepEqual(d.doc.attachments, [{ qty: 5.5 }], 'a different number is a change');
+    });
+
     it('the user\'s ids and name in currAssignee are strings (or null)', T, async () => {
       // {"_id": 5} was stored as an agent's assignment that every filter took for none
       const rec = await newRecord(ctx, TASK);

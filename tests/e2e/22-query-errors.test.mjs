@@ -86,6 +86,16 @@ describe('getCases/getTasks refusals (API.md §8, §10)', () => {
 
       it('skip < 0, limit 0 or above 500: 400 invalid_value', T, async () => {
         await refused(kind, { skip: -1 }, 'invalid_value', 'skip');
+        // a whole number past 2^53, written as a float or as a 21-digit integer (read as a real),
+        // is out of range, not of the wrong type (it was invalid_type "must be an integer")
+        for (const raw of ['{"skip":1e16}', '{"skip":100000000000000000000}']) {
+          const r = await list(ctx.client, kind, raw);
+          assertError(r, 400, 'invalid_value', 'skip');
+        }
+        for (const raw of ['{"limit":1e20}', '{"limit":100000000000000000000}']) {
+          const r = await list(ctx.client, kind, raw);
+          assertError(r, 400, 'invalid_value', 'limit');
+        }
         await refused(kind, { skip: -100, limit: 10 }, 'invalid_value', 'skip');
         for (const l of [0, 501, -1, 1000]) await refused(kind, { limit: l }, 'invalid_value', 'limit');
         await listOk(ctx.client, kind, { limit: 500 });

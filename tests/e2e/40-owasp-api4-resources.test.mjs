@@ -314,3 +314,38 @@ describe('40 OWASP API4: a declared body size costs nothing until its bytes arri
     assertOk(await server.client(app).createCase(caseBody(cfg)), 'createCase after it');
   });
 });
+
+describe('40 OWASP API4: a page is bounded in bytes, not only in count', () => {
+  let env, server, client, cfg;
+  before(async () => {
+    env = await Env.create();
+    const app = await env.createApp({ account: ids.account(), org: ids.org() });
+    cfg = await env.streamConfig(app.streams[0]);
+    server = await env.startServer();
+    client = server.client(app);
+  }, H);
+  after(async () => { await env?.dispose(); }, H);
+
+  // ~975 KB of attachments: 15 strings of 65,000 bytes (under the 1 MiB body, 64 KiB strings)
+  const big = (c) => Array.from({ length: 15 }, () => c.repeat(65000));
+
+  it('getTasks and getActivities refuse a page past 16 MiB (400, field limit) and answer a smaller one', { timeout: 120_000 }, async () => {
+    // each document may be near the body limit and each activity holds a change's old and new
+    // values: a page of 500 was built whole in memory (~1 GB for big activities)
+    const theCase = await client.newCase(cfg);
+    for (let i = 0; i < 18; i++) await client.newTask(cfg, theCase, { attachments: big(String.fromCharCode(97 + (i % 26))) });
+    const wide = await client.post('getTasks', { caseId: theCase._id, limit: 50 });
+    assertError(wide, 400, 'invalid_value', 'limit');
+    assert.match(wide.json.errors[0].msg, /more than 16 MiB/);
+    const narrow = await client.post('getTasks', { caseId: theCase._id, limit: 10 });
+    assertOk(narrow, 'a page of 10');
+    assert.equal(narrow.json.results.length, 10);
+    const task = (await client.post('getTasks', { caseId: theCase._id, limit: 1 })).json.results[0];
+    for (let i = 0; i < 9; i++) assertOk(await update(client, TASK, task._id, { attachments: big(i % 2 ? 'y' : 'z') }), `update ${i}`);
+    assertError(await client.post(`getActivities/${task._id}`, { limit: 50 }), 400, 'invalid_value', 'limit');
+    const few = await client.post(`getActivities/${task._id}`, { limit: 4 });
+    assertOk(few, 'four activities');
+    assert.equal(few.json.results.length, 4);
+    assert.equal(few.json.totalResults, 9);
+  });
+});

@@ -458,8 +458,19 @@ Test(doc_config, template_field_names_are_distinct)
     cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Sys", sys, 1, &e));
     const char *junk[] = {"a:input:required:junk"};
     cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Junk", junk, 1, &e));
+    /* as names match: Title and title, x and X, due_date and Due-Date are one */
+    const char *title[] = {"Title:input"};
+    cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Title", title, 1, &e));
+    const char *cased[] = {"x:input", "X:input"};
+    cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Cased", cased, 2, &e));
+    const char *due[] = {"due_date:input", "Due-Date:input"};
+    cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "Due", due, 2, &e));
     const char *ok[] = {"a:input:required", "b:number"};
     cr_expect_not_null(config_add_template(cfg, DOC_CASE, NULL, "Ok", ok, 2, &e), "%s", e.msg);
+    /* a template's name is its kind's own: T1 and t1 were two templates of one stream */
+    cr_expect_null(config_add_template(cfg, DOC_CASE, NULL, "ok", NULL, 0, &e));
+    cr_expect_str_eq(e.field, "name");
+    cr_expect_not_null(config_add_template(cfg, DOC_TASK, NULL, "Ok", NULL, 0, &e), "%s", e.msg);
     json_decref(cfg);
 }
 
