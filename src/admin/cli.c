@@ -319,9 +319,12 @@ static int app_create(struct opts *o)
         }
     }
     for (size_t i = 0; i < o->nscopes; i++) {
-        /* compared with the scope an endpoint needs, never sent: any text but none */
-        if (!*o->scopes[i] || strlen(o->scopes[i]) > ACCOUNT_MAX) {
-            fprintf(stderr, "casemgr: a --scope must be 1-%d bytes\n", ACCOUNT_MAX);
+        /* compared with the scope an endpoint needs, never sent: any UTF-8 text but none (one
+         * not UTF-8 was dropped, and the app stored with no scope at all) */
+        json_t *utf8 = json_string(o->scopes[i]);
+        json_decref(utf8);
+        if (!*o->scopes[i] || strlen(o->scopes[i]) > ACCOUNT_MAX || !utf8) {
+            fprintf(stderr, "casemgr: a --scope must be 1-%d bytes of UTF-8\n", ACCOUNT_MAX);
             return 2;
         }
     }

@@ -370,16 +370,26 @@ static void page_put(struct page *p, const char *s, size_t n)
     p->buf[p->len] = '\0';
 }
 
+/* Whether n more bytes keep the page within API_PAGE_BYTES_MAX; else it is marked too big. The
+ * first item always fits: a document (or activity) past the budget alone is listed one a page
+ * (a --body-limit past 16 MiB allows one), where refusing it would refuse every page with it. */
+static bool page_fits(struct page *p, size_t n)
+{
+    if (p->count > 0 && p->len + n > API_PAGE_BYTES_MAX)
+        p->too_big = true;
+    return !p->too_big;
+}
+
 static void page_add(const char *doc, size_t len, void *arg)
 {
     struct page *p = arg;
-    if (p->too_big || p->len + len > API_PAGE_BYTES_MAX) {
-        p->too_big = true; /* selected columns are fewer bytes: this errs on the safe side */
+    if (p->too_big)
         return;
-    }
-    if (p->count++)
-        page_put(p, ",", 1);
     if (!p->columns) {
+        if (!page_fits(p, len))
+            return;
+        if (p->count++)
+            page_put(p, ",", 1);
         page_put(p, doc, len);
         return;
     }
@@ -399,7 +409,11 @@ static void page_add(const char *doc, size_t len, void *arg)
     char *text = jtext_dump(out, &text_len);
     if (!text)
         mem_oom();
-    page_put(p, text, text_len);
+    if (page_fits(p, text_len)) { /* the selected members' size, not the document's */
+        if (p->count++)
+            page_put(p, ",", 1);
+        page_put(p, text, text_len);
+    }
     free(text);
     json_decref(out);
     json_decref(d);

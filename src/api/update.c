@@ -361,7 +361,8 @@ static void collect(const char *json, void *arg)
 {
     struct activities_job *job = arg;
     size_t n = strlen(json);
-    if (job->too_big || job->bytes + n > API_PAGE_BYTES_MAX) {
+    /* the first always fits: one past the budget alone is listed one a page (query.c page_fits) */
+    if (job->too_big || (job->bytes > 0 && job->bytes + n > API_PAGE_BYTES_MAX)) {
         job->too_big = true;
         return;
     }

@@ -224,6 +224,8 @@ static void follow_template(json_t *doc, const json_t *tmpl)
     json_object_set_new(doc, "fields", fields);
 }
 
+#define SAME_EXACT 9007199254740992LL /* 2^53: integers a double holds exactly up to here */
+
 /* NOLINTNEXTLINE(misc-no-recursion): one level per container of a parsed body (depth-limited) */
 bool doc_same_value(const json_t *a, const json_t *b)
 {
@@ -232,9 +234,14 @@ bool doc_same_value(const json_t *a, const json_t *b)
     if (!a || !b)
         return false;
     if (json_is_number(a) && json_is_number(b)) {
-        if (json_is_integer(a) && json_is_integer(b))
-            return json_integer_value(a) == json_integer_value(b);
-        return json_number_value(a) == json_number_value(b);
+        if (json_is_integer(a) == json_is_integer(b))
+            return json_is_integer(a) ? json_integer_value(a) == json_integer_value(b)
+                                      : json_real_value(a) == json_real_value(b);
+        /* an integer and a real: the same only where a double holds the integer exactly (past
+         * 2^53, 9007199254740993 and 9007199254740992.0 would compare equal as doubles) */
+        json_int_t i = json_integer_value(json_is_integer(a) ? a : b);
+        double d = json_real_value(json_is_integer(a) ? b : a);
+        return i >= -SAME_EXACT && i <= SAME_EXACT && (double)i == d;
     }
     if (json_is_array(a) && json_is_array(b)) {
         if (json_array_size(a) != json_array_size(b))

@@ -348,4 +348,19 @@ describe('40 OWASP API4: a page is bounded in bytes, not only in count', () => {
     assert.equal(few.json.results.length, 4);
     assert.equal(few.json.totalResults, 9);
   });
+
+  it('a document past 16 MiB alone (--body-limit above it) is still listed, one a page', { timeout: 120_000 }, async () => {
+    // the budget counted the first item too: such a record failed every page, every limit
+    const wide = await env.startServer(['--body-limit', '40000000']);
+    const c = wide.client(client.app);
+    const theCase = await c.newCase(cfg);
+    await c.newTask(cfg, theCase, { attachments: Array.from({ length: 270 }, () => 'w'.repeat(65000)) });
+    const one = await c.post('getTasks', { caseId: theCase._id, limit: 1 });
+    assertOk(one, 'a page of the one 17.5 MB task');
+    assert.equal(one.json.results.length, 1);
+    const named = await c.post('getTasks', { caseId: theCase._id, limit: 1, selectedColumns: ['name'] });
+    assertOk(named, 'its selected columns');
+    assert.deepEqual(Object.keys(named.json.results[0]).sort(), ['_id', 'name']);
+    await wide.stop();
+  });
 });

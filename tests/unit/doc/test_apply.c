@@ -540,3 +540,31 @@ Test(doc_apply, breach_follows_due_date_and_status)
     cr_expect(json_is_false(json_object_get(doc, "isBreached")), "no dueDate");
     json_decref(doc);
 }
+
+Test(doc_apply, same_value_compares_numbers_by_value_and_exactly)
+{
+    /* 5.0 echoed for a stored 5 is no change; past 2^53 a double does not hold every integer, so
+     * an integer and a real there are never taken for one another (9007199254740993 was) */
+    json_t *i5 = json_integer(5), *r5 = json_real(5.0), *r55 = json_real(5.5);
+    cr_expect(doc_same_value(i5, r5));
+    cr_expect(doc_same_value(r5, i5));
+    cr_expect_not(doc_same_value(i5, r55));
+    json_t *big = json_integer(9007199254740993LL), *bigr = json_real(9007199254740992.0);
+    cr_expect_not(doc_same_value(big, bigr));
+    cr_expect_not(doc_same_value(bigr, big));
+    json_t *edge = json_integer(9007199254740992LL);
+    cr_expect(doc_same_value(edge, bigr), "2^53 itself is exact");
+    json_t *a = json_pack("{s:[i, {s:f}], s:s}", "x", 1, "y", 2.0, "z", "t");
+    json_t *b = json_pack("{s:s, s:[f, {s:i}]}", "z", "t", "x", 1.0, "y", 2);
+    cr_expect(doc_same_value(a, b), "nested, keys in another order");
+    json_object_set_new(b, "w", json_null());
+    cr_expect_not(doc_same_value(a, b), "a member more");
+    json_decref(i5);
+    json_decref(r5);
+    json_decref(r55);
+    json_decref(big);
+    json_decref(bigr);
+    json_decref(edge);
+    json_decref(a);
+    json_decref(b);
+}
