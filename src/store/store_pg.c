@@ -1243,15 +1243,15 @@ static int pg_record_get(struct store_txn *tb, enum store_kind kind, const char 
     return rc;
 }
 
-static int pg_record_head(struct store_txn *tb, enum store_kind kind, const char *stream_id,
-                          const char *account_id, const char *id, struct store_record_head *h)
+/* A record's head by statement st (ST_RECORD_HEAD, _SHARE or ST_RECORD_LOCK: ref_id and
+ * status_category of the record, locked or not); NOT_FOUND when the tenant has no such record. */
+static int head_by(struct pg_txn *t, enum stmt_id st, enum store_kind kind, const char *stream_id,
+                   const char *account_id, const char *id, struct store_record_head *h)
 {
-    struct pg_txn *t = pg_txn_of(tb);
     struct num k = num(kind);
     const char *v[] = {id, k.s, stream_id, account_id};
     int rc;
-    /* a write decides by these columns (is the case closed?): they must hold until it commits */
-    PGresult *res = run(t, t->write ? ST_RECORD_HEAD_SHARE : ST_RECORD_HEAD, v, &rc);
+    PGresult *res = run(t, st, v, &rc);
     if (!res)
         return rc;
     if (PQntuples(res) == 0) {
@@ -1265,25 +1265,19 @@ static int pg_record_head(struct store_txn *tb, enum store_kind kind, const char
     return rc;
 }
 
-static int pg_record_lock(struct store_txn *tb, enum store_kind kind, const char *stream_id,
+static int pg_record_head(struct store_txn *tb, enum store_kind kind, const char *stream_id,
                           const char *account_id, const char *id, struct store_record_head *h)
 {
     struct pg_txn *t = pg_txn_of(tb);
-    struct num k = num(kind);
-    const char *v[] = {id, k.s, stream_id, account_id};
-    int rc;
-    PGresult *res = run(t, ST_RECORD_LOCK, v, &rc);
-    if (!res)
-        return rc;
-    if (PQntuples(res) == 0) {
-        rc = STORE_NOT_FOUND;
-    } else {
-        snprintf(h->ref_id, sizeof h->ref_id, "%s", PQgetvalue(res, 0, 0));
-        snprintf(h->status_category, sizeof h->status_category, "%s", PQgetvalue(res, 0, 1));
-        rc = STORE_OK;
-    }
-    PQclear(res);
-    return rc;
+    /* a write decides by these columns (is the case closed?): they must hold until it commits */
+    return head_by(t, t->write ? ST_RECORD_HEAD_SHARE : ST_RECORD_HEAD, kind, stream_id,
+                   account_id, id, h);
+}
+
+static int pg_record_lock(struct store_txn *tb, enum store_kind kind, const char *stream_id,
+                          const char *account_id, const char *id, struct store_record_head *h)
+{
+    return head_by(pg_txn_of(tb), ST_RECORD_LOCK, kind, stream_id, account_id, id, h);
 }
 
 /* ---- idempotency keys, jtis, activities ---- */
