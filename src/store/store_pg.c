@@ -753,6 +753,39 @@ static PGresult *run(struct pg_txn *t, enum stmt_id id, const char *const *v, in
     return NULL;
 }
 
+/* Runs prepared statement name with n text parameters v, a row at a time (libpq's single-row
+ * mode): each(res, row, arg) sees every row, and the rows of a page of large documents are not
+ * all held at once (API_PAGE_BYTES_MAX bounds what a page keeps). Every result is read before
+ * the first failure is checked, so the connection is left idle. */
+static int run_rows(struct pg_txn *t, const char *name, int n, const char *const *v,
+                    void (*each)(const PGresult *res, int row, void *arg), void *arg)
+{
+    if (t->failed || !t->conn->db)
+        return STORE_ERROR;
+    PGconn *db = t->conn->db;
+    if (!PQsendQueryPrepared(db, name, n, v, NULL, NULL, 0))
+        return check(t, NULL, name);
+    PQsetSingleRowMode(db); /* if refused, the rows arrive in one result, read the same way */
+    PGresult *res, *failed = NULL;
+    while ((res = PQgetResult(db)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (!failed && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK)) {
+            for (int i = 0; i < PQntuples(res); i++)
+                each(res, i, arg);
+            PQclear(res);
+        } else if (!failed) {
+            failed = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    if (!failed)
+        return STORE_OK;
+    int rc = check(t, failed, name);
+    PQclear(failed);
+    return rc;
+}
+
 /* Runs a statement that returns nothing the caller needs. */
 static int run_done(struct pg_txn *t, enum stmt_id id, const char *const *v)
 {
@@ -1354,6 +1387,17 @@ static int pg_jti_use(struct store_txn *tb, const char *client_id, const char *j
     return rc;
 }
 
+struct activity_rows {
+    void (*fn)(const char *json, void *arg);
+    void *arg;
+};
+
+static void activity_row(const PGresult *res, int row, void *arg)
+{
+    struct activity_rows *rows = arg;
+    rows->fn(PQgetvalue(res, row, 0), rows->arg);
+}
+
 static int pg_activity_list(struct store_txn *tb, const char *stream_id, const char *account_id,
                             const char *record_id, int64_t skip, int64_t limit,
                             void (*fn)(const char *json, void *arg), void *arg, int64_t *total)
@@ -1367,13 +1411,10 @@ static int pg_activity_list(struct store_txn *tb, const char *stream_id, const c
         return rc;
     *total = get_i64(res, 0, 0);
     PQclear(res);
-    res = run(t, ST_ACTIVITY_LIST, v, &rc);
-    if (!res)
-        return rc;
-    for (int i = 0; i < PQntuples(res); i++)
-        fn(PQgetvalue(res, i, 0), arg);
-    PQclear(res);
-    return STORE_OK;
+    struct activity_rows rows = {fn, arg};
+    char name[16];
+    snprintf(name, sizeof name, "s%d", (int)ST_ACTIVITY_LIST);
+    return run_rows(t, name, stmts[ST_ACTIVITY_LIST].nparams, v, activity_row, &rows);
 }
 
 /* ---- list queries (API.md §8) ----
@@ -1727,12 +1768,18 @@ static int created_start(struct pg_txn *t, const struct store_query *q, struct q
 }
 
 /* Emits a listed document (store_emit_listed). */
-static void emit(const PGresult *res, int row, void (*fn)(const char *, size_t, void *), void *arg)
+struct listed_rows {
+    void (*fn)(const char *doc, size_t len, void *arg);
+    void *arg;
+};
+
+static void listed_row(const PGresult *res, int row, void *arg)
 {
+    struct listed_rows *rows = arg;
     const char *doc = PQgetvalue(res, row, 0);
     size_t len = (size_t)PQgetlength(res, row, 0);
     bool stored = PQgetvalue(res, row, 1)[0] == 't', now = PQgetvalue(res, row, 2)[0] == 't';
-    store_emit_listed(doc, len, stored, now, fn, arg);
+    store_emit_listed(doc, len, stored, now, rows->fn, rows->arg);
 }
 
 static int pg_query(struct store_txn *tb, const struct store_query *q,
@@ -1776,13 +1823,15 @@ static int pg_query(struct store_txn *tb, const struct store_query *q,
         sb_str(&sql, "records r");
         sb_str(&sql, b.sql.p);
     }
-    PGresult *res = query_run(t, sql.p, &b, &rc);
+    /* a row at a time: a page of large documents is not all in memory at once */
+    const char *name = t->failed || !t->conn->db ? NULL : query_stmt(t, sql.p, b.types);
     free(sql.p);
-    if (!res)
+    if (!name) {
+        rc = STORE_ERROR;
         goto out;
-    for (int i = 0; i < PQntuples(res); i++)
-        emit(res, i, fn, arg);
-    PQclear(res);
+    }
+    struct listed_rows rows = {fn, arg};
+    rc = run_rows(t, name, b.n, (const char *const *)b.values, listed_row, &rows);
 out:
     qb_free(&b);
     return rc;

@@ -349,6 +349,21 @@ describe('40 OWASP API4: a page is bounded in bytes, not only in count', () => {
     assert.equal(few.json.totalResults, 9);
   });
 
+  it('the server holds no more than the budget while it reads a page too big to answer', { timeout: 180_000 }, async () => {
+    // PostgreSQL's client library read a page's rows whole before the budget saw the first:
+    // a page of 200 documents of ~975 KB took the server's peak memory up by ~190 MB
+    const theCase = await client.newCase(cfg);
+    await pool(200, 4, async (i) => {
+      await client.newTask(cfg, theCase, { attachments: big(String.fromCharCode(97 + (i % 26))) });
+    });
+    const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'))[1]);
+    const before = hwm();
+    const wide = await client.post('getTasks', { caseId: theCase._id, limit: 200 });
+    assertError(wide, 400, 'invalid_value', 'limit');
+    const grown = (hwm() - before) / 1024;
+    assert.ok(grown < 100, `peak memory grew by ${grown.toFixed(1)} MiB reading the page`);
+  });
+
   it('a document past 16 MiB alone (--body-limit above it) is still listed, one a page', { timeout: 120_000 }, async () => {
     // the budget counted the first item too: such a record failed every page, every limit
     const wide = await env.startServer(['--body-limit', '40000000']);
