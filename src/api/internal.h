@@ -73,7 +73,9 @@ void api_get_activities(struct http_request *req, struct http_reply *rep);
  * (heap or NULL; the caller frees both, on error too). */
 struct api_query_owned {
     char *search, *name;
+    json_t *values; /* customFields values normalised for the query (datetime fields) */
 };
+void api_query_owned_free(struct api_query_owned *own);
 /* Decodes a getCases/getTasks body (API.md §8) into q: every member checked, priority and status
  * names resolved against cfg, mycase/mytask taken from id->sub. q and own must be zeroed, q's
  * kind, stream_id, account_id and now_ms set; q's strings borrow from body, cfg and own.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "doc/apply.h"
 #include "doc/config.h"
 #include "util/jtext.h"
 #include "util/mem.h"
@@ -261,7 +262,33 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
     return 0;
 }
 
-static int custom_fields_of(const json_t *body, struct store_query *q, struct err *e)
+/* A datetime field holds its value as the server writes it (2025-06-04T10:18:00.000Z): a value
+ * that parses as a date-time (another ISO-8601 form, epoch milliseconds) is compared as that
+ * instant, as written when it was stored (else the very value a client had stored found
+ * nothing). Returns the value to compare: x itself, or a string kept in own. */
+static const json_t *as_instant(const json_t *x, struct api_query_owned *own)
+{
+    int64_t ms;
+    if (doc_parse_instant(x, &ms) != 0)
+        return x;
+    char iso[TIME_ISO_LEN];
+    time_format_iso(ms, iso);
+    if (!own->values)
+        own->values = json_array();
+    json_t *s = json_string(iso);
+    json_array_append_new(own->values, s);
+    return s;
+}
+
+void api_query_owned_free(struct api_query_owned *own)
+{
+    free(own->search);
+    free(own->name);
+    json_decref(own->values);
+}
+
+static int custom_fields_of(const json_t *body, enum doc_kind kind, const json_t *cfg,
+                            struct store_query *q, struct api_query_owned *own, struct err *e)
 {
     const json_t *conds = json_object_get(body, "customFields"); /* at most STORE_LIST_MAX */
     size_t i, total = 0;
@@ -285,12 +312,13 @@ static int custom_fields_of(const json_t *body, struct store_query *q, struct er
         if (total > STORE_FIELD_VALUES_MAX)
             return err_set(e, ERR_ARRAY_TOO_LONG, "customFields",
                            "customFields carry at most %d values in all", STORE_FIELD_VALUES_MAX);
+        bool instant = config_field_is_datetime(cfg, kind, f->by_name, f->field);
         for (size_t k = 0; k < n; k++) {
             const json_t *x = values ? json_array_get(values, k) : value;
             if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x))
                 return err_set(e, ERR_INVALID_TYPE, "customFields",
                                "customFields values are strings, numbers or booleans");
-            f->values[f->n++] = x;
+            f->values[f->n++] = instant ? as_instant(x, own) : x;
         }
     }
     return 0;
@@ -345,7 +373,7 @@ int api_query_decode(const json_t *body, enum doc_kind kind, const json_t *cfg,
     }
     q->case_id = string_of(body, "caseId");
     return eta_buckets(body, q->now_ms, q, e) || sort_of(body, q, e) ||
-                   custom_fields_of(body, q, e) || selected_columns(body, kind, e)
+                   custom_fields_of(body, kind, cfg, q, own, e) || selected_columns(body, kind, e)
                ? -1
                : 0;
 }
@@ -490,8 +518,7 @@ static void list(struct http_request *req, struct http_reply *rep, enum doc_kind
         job->page.buf = NULL;
     }
     free(job->page.buf);
-    free(job->own.search);
-    free(job->own.name);
+    api_query_owned_free(&job->own);
     free(job);
 out:
     json_decref(body);

@@ -18,9 +18,13 @@ int doc_parse_due_date(const json_t *v, const char *member, int64_t *ms, struct 
      * return value from this file, tell the failure paths from success */
     if (json_is_string(v)) {
         int64_t t;
-        if (time_parse_iso(json_string_value(v), &t) != 0 || t < 0 || t > DUE_MAX_MS) {
+        if (time_parse_iso(json_string_value(v), &t) != 0) {
             err_set(e, ERR_INVALID_VALUE, member,
                     "%s must be epoch milliseconds or an ISO-8601 date-time", member);
+            return -1;
+        }
+        if (t < 0 || t > DUE_MAX_MS) {
+            err_set(e, ERR_INVALID_VALUE, member, "%s must be from 1970 to 9999", member);
             return -1;
         }
         *ms = t;
@@ -33,6 +37,25 @@ int doc_parse_due_date(const json_t *v, const char *member, int64_t *ms, struct 
         return -1;
     }
     *ms = (int64_t)d;
+    return 0;
+}
+
+int doc_parse_instant(const json_t *v, int64_t *ms)
+{
+    int64_t t = 0;
+    bool ok = false;
+    if (json_is_string(v)) {
+        ok = time_parse_iso(json_string_value(v), &t) == 0;
+    } else if (json_is_number(v)) {
+        double d = json_number_value(v);
+        ok = isfinite(d) && floor(d) == d && d >= (double)TIME_ISO_MIN_MS &&
+             d <= (double)TIME_ISO_MAX_MS;
+        if (ok)
+            t = (int64_t)d;
+    }
+    if (!ok || t < TIME_ISO_MIN_MS || t > TIME_ISO_MAX_MS) /* an offset may cross the range */
+        return -1;
+    *ms = t;
     return 0;
 }
 
@@ -149,16 +172,18 @@ static json_t *field_value(const json_t *field, const json_t *v, struct err *e)
                                                                            : json_string("");
     }
     if (strcmp(type, "datetime") == 0) {
+        /* any ISO-8601 date-time of years 0000-9999 (a date of birth, a contract's start), or
+         * whole epoch milliseconds of those years: dueDate's 1970 floor is its own */
         int64_t ms;
-        if (json_is_number(v) || json_is_string(v)) {
-            struct err ignored;
-            if (doc_parse_due_date(v, "fields", &ms, &ignored) == 0) {
-                char iso[TIME_ISO_LEN];
-                time_format_iso(ms, iso);
-                return json_string(iso);
-            }
+        if (doc_parse_instant(v, &ms) == 0) {
+            char iso[TIME_ISO_LEN];
+            time_format_iso(ms, iso);
+            return json_string(iso);
         }
-        err_set(e, ERR_INVALID_VALUE, "fields", "field %s needs an ISO-8601 date-time", label);
+        err_set(e, ERR_INVALID_VALUE, "fields",
+                "field %s needs an ISO-8601 date-time (years 0000 to 9999) or epoch "
+                "milliseconds",
+                label);
         return NULL;
     }
     /* any other dataType holds a string: input, textarea, and string (streams seeded before) */
@@ -283,7 +308,24 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t
             return err_set(e, ERR_INVALID_VALUE, "fields",
                            "fields[%zu] names no field of this record (by _id or metaData.name)",
                            i);
-        json_t *val = field_value(f, json_object_get(given, "selectedValue"), e);
+        const json_t *sel = json_object_get(given, "selectedValue");
+        if (!sel) {
+            /* no value: the field is left as it is (an element that echoes its definition), but
+             * a member the field does not have is a typo (selectedvalue), not silence: it had
+             * cleared the stored value */
+            const char *k;
+            const json_t *x;
+            json_object_foreach((json_t *)given, k, x)
+            {
+                if (!json_object_get(f, k))
+                    return err_set(e, ERR_UNKNOWN_MEMBER, "fields",
+                                   "fields[%zu] has an unknown member %s (the value is "
+                                   "selectedValue)",
+                                   i, k);
+            }
+            continue;
+        }
+        json_t *val = field_value(f, sel, e);
         if (!val)
             return -1;
         if (doc_same_value(json_object_get(f, "selectedValue"), val)) {
@@ -304,6 +346,8 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t
                     json_object_del(doc, "dueDate");
                 else if (doc_parse_due_date(val, "fields", &ms, e) == 0)
                     json_object_set_new(doc, "dueDate", json_integer(ms));
+                else
+                    return -1; /* a date-time field may hold years dueDate may not */
             } else if (json_is_string(val)) {
                 if (strcmp(mirrors[k].member, "name") == 0 && json_string_length(val) > max_name)
                     return err_set(e, ERR_STRING_TOO_LONG, "fields",

@@ -59,5 +59,8 @@ void doc_refresh_breach(json_t *doc, int64_t now_ms);
 bool doc_is_unresolved(const json_t *doc);
 /* Parses a dueDate value (epoch ms number or ISO-8601 string) into ms; 0 or -1 with *e. */
 int doc_parse_due_date(const json_t *v, const char *member, int64_t *ms, struct err *e);
+/* The instant a datetime field's value v names: an ISO-8601 date-time (time_parse_iso) or whole
+ * epoch milliseconds, of years 0000 to 9999. 0 with *ms, or -1. */
+int doc_parse_instant(const json_t *v, int64_t *ms);
 
 #endif

@@ -259,6 +259,26 @@ const json_t *config_template(const json_t *cfg, enum doc_kind kind, const char 
     return by_id(json_object_get(cfg, templates_member(kind)), id);
 }
 
+bool config_field_is_datetime(const json_t *cfg, enum doc_kind kind, bool by_name,
+                              const char *field)
+{
+    size_t i, k;
+    const json_t *t, *f;
+    json_array_foreach(json_object_get(cfg, templates_member(kind)), i, t)
+    {
+        json_array_foreach(json_object_get(t, "fields"), k, f)
+        {
+            const json_t *key = by_name ? json_object_get(json_object_get(f, "metaData"), "name")
+                                        : json_object_get(f, "_id");
+            const char *type = json_string_value(json_object_get(f, "dataType"));
+            if (json_is_string(key) && strcmp(json_string_value(key), field) == 0 && type &&
+                strcmp(type, "datetime") == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 const json_t *config_template_or_err(const json_t *cfg, enum doc_kind kind, const char *id,
                                      const char *member, struct err *e)
 {

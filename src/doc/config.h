@@ -33,6 +33,11 @@ const json_t *config_template(const json_t *cfg, enum doc_kind kind, const char 
 const json_t *config_template_or_err(const json_t *cfg, enum doc_kind kind, const char *id,
                                      const char *member, struct err *e);
 
+/* Whether a field of a kind's template (any, active or not) with _id field, or with metaData.name
+ * field when by_name, has dataType datetime. */
+bool config_field_is_datetime(const json_t *cfg, enum doc_kind kind, bool by_name,
+                              const char *field);
+
 /* Administration (API.md §9). Each appends to cfg and returns the new object (borrowed), or
  * NULL with *e (duplicate name or id, bad value). */
 const json_t *config_add_status(json_t *cfg, const char *name, const char *category, bool active,

@@ -52,15 +52,13 @@ static void put_digits(char *out, int v, int n)
     }
 }
 
-#define ISO_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00.000Z */
-#define ISO_MAX_MS 253402300799999LL    /* 9999-12-31T23:59:59.999Z */
 
 void time_format_iso(int64_t ms, char out[TIME_ISO_LEN])
 {
-    if (ms < ISO_MIN_MS)
-        ms = ISO_MIN_MS;
-    if (ms > ISO_MAX_MS)
-        ms = ISO_MAX_MS;
+    if (ms < TIME_ISO_MIN_MS)
+        ms = TIME_ISO_MIN_MS;
+    if (ms > TIME_ISO_MAX_MS)
+        ms = TIME_ISO_MAX_MS;
     int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     int64_t msec = ms - secs * 1000;
     int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;

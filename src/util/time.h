@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #define TIME_ISO_LEN 25 /* "2025-06-04T10:18:00.725Z" + NUL */
+#define TIME_ISO_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00.000Z */
+#define TIME_ISO_MAX_MS 253402300799999LL    /* 9999-12-31T23:59:59.999Z */
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t time_now_ms(void);

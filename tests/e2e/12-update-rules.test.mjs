@@ -428,13 +428,56 @@ describe('12 update rules', () => {
       await assertUnchanged(ctx.client, TASK, before, 'after bad field values');
     });
 
+    it('an element without selectedValue changes nothing; a misspelt member is 400 naming it', T, async () => {
+      // both had cleared the stored value (and a required field's element was refused as emptied)
+      const t = await incidentTask();
+      const id = t.doc._id;
+      okDoc(await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'note' }, selectedValue: 'kept' }] }));
+      const before = await snapshot(ctx.client, TASK, id);
+      const defs = before.doc.fields.map(({ selectedValue, ...def }) => def);
+      const same = okDoc(await updateTask(ctx.client, id, { fields: defs }), 'definitions without values');
+      assert.equal(same.version, before.version, 'no new version');
+      assert.equal(fieldOf(same.doc, 'note').selectedValue, 'kept');
+      assert.equal(fieldOf(same.doc, 'sev').selectedValue, 2);
+      assert.equal(fieldOf(same.doc, 'title').selectedValue, before.doc.name);
+      for (const typo of ['selectedvalue', 'value']) {
+        const r = await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'note' }, [typo]: 'lost' }] });
+        assertRefused(r, 'unknown_member', 'fields');
+        assert.match(r.json.errors[0].msg, new RegExp(`unknown member ${typo}`), JSON.stringify(r.json));
+      }
+      await assertUnchanged(ctx.client, TASK, before, 'after elements without a value');
+    });
+
+    it('a datetime field takes any date-time of years 0000-9999, and a filter finds it as the client wrote it', T, async () => {
+      // before 1970 was refused ("needs an ISO-8601 date-time"), and a filter matched only the
+      // server's own spelling of the stored instant
+      const t = await incidentTask();
+      const id = t.doc._id;
+      for (const [v, stored] of [['1965-03-01', '1965-03-01T00:00:00.000Z'], ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
+        [-1, '1969-12-31T23:59:59.999Z'], ['2030-05-06T09:08:09.5+02:00', '2030-05-06T07:08:09.500Z']]) {
+        const d = okDoc(await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'when' }, selectedValue: v }] }), String(v)).doc;
+        assert.equal(fieldOf(d, 'when').selectedValue, stored);
+      }
+      const r = await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'dueDate' }, selectedValue: '1965-03-01' }] });
+      assertRefused(r, 'invalid_value', 'fields');
+      assert.match(r.json.errors[0].msg, /from 1970 to 9999/);
+      const found = async (value) => {
+        const page = await ctx.client.post('getTasks', { customFields: [{ name: 'when', value }], limit: 500 });
+        assert.equal(page.status, 200, JSON.stringify(page.json));
+        return page.json.results.some((x) => x._id === id);
+      };
+      for (const v of ['2030-05-06T07:08:09.5Z', '2030-05-06T09:08:09.500+02:00', '2030-05-06T07:08:09.500Z', Date.parse('2030-05-06T07:08:09.500Z')]) {
+        assert.ok(await found(v), `customFields when = ${JSON.stringify(v)}`);
+      }
+      for (const v of ['2030-05-06T07:08:09.501Z', '2030-05-06', 'soon']) assert.ok(!(await found(v)), `not ${v}`);
+    });
+
     it('required fields cannot be emptied (Title, custom required, a case\'s Due Date): 400, nothing changed', T, async () => {
       const t = await incidentTask();
       for (const v of [null, '']) {
         assertRefused(await updateTask(ctx.client, t.doc._id, { fields: [{ metaData: { name: 'title' }, selectedValue: v }] }), 'invalid_value', 'fields');
         assertRefused(await updateTask(ctx.client, t.doc._id, { fields: [{ metaData: { name: 'sev' }, selectedValue: v }] }), 'invalid_value', 'fields');
       }
-      assertRefused(await updateTask(ctx.client, t.doc._id, { fields: [{ _id: fieldOf(t.doc, 'title')._id }] }), 'invalid_value', 'fields');
       await assertUnchanged(ctx.client, TASK, t, 'task after emptied required fields');
       const c = await newCase(ctx);
       for (const v of [null, '']) {

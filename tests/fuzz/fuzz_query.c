@@ -228,8 +228,7 @@ static void run(const json_t *body, enum doc_kind kind)
         }
         page(&job);
     }
-    free(job.own.search);
-    free(job.own.name);
+    api_query_owned_free(&job.own);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

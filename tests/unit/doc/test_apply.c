@@ -312,6 +312,72 @@ Test(doc_apply, datetime_field_checked_and_moves_due_date)
     json_decref(doc);
 }
 
+Test(doc_apply, datetime_field_takes_years_0000_to_9999)
+{
+    /* a date of birth or a contract's start: dueDate's 1970 floor was applied to every date */
+    json_t *doc = make_case();
+    struct err e = {0};
+    const char *good[][2] = {{"\"1965-03-01\"", "1965-03-01T00:00:00.000Z"},
+                             {"\"1969-12-31T23:59:59Z\"", "1969-12-31T23:59:59.000Z"},
+                             {"\"0000-01-01T00:00:00Z\"", "0000-01-01T00:00:00.000Z"},
+                             {"-1", "1969-12-31T23:59:59.999Z"},
+                             {"\"9999-12-31T23:59:59.999Z\"", "9999-12-31T23:59:59.999Z"}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char text[160];
+        snprintf(text, sizeof text, "[{\"metaData\":{\"name\":\"Follow Up\"},\"selectedValue\":%s}]",
+                 good[i][0]);
+        cr_expect_eq(apply_one(doc, "fields", text, &e), 0, "%s: %s", good[i][0], e.msg);
+        cr_expect_str_eq(str_of(field_named(doc, "Follow Up"), "selectedValue"), good[i][1]);
+    }
+    const char *bad[] = {"\"0000-01-01T00:00:00+01:00\"", "\"10000-01-01\"", "1e300", "0.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[160];
+        snprintf(text, sizeof text, "[{\"metaData\":{\"name\":\"Follow Up\"},\"selectedValue\":%s}]",
+                 bad[i]);
+        memset(&e, 0, sizeof e);
+        cr_expect_eq(apply_one(doc, "fields", text, &e), -1, "%s", bad[i]);
+        cr_expect_eq(e.code, ERR_INVALID_VALUE, "%s", bad[i]);
+    }
+    /* the Due Date field still holds dueDate's range, and says which */
+    memset(&e, 0, sizeof e);
+    cr_expect_eq(apply_one(doc, "fields",
+                           "[{\"metaData\":{\"name\":\"dueDate\"},\"selectedValue\":\"1965-03-01\"}]",
+                           &e),
+                 -1);
+    cr_expect(strstr(e.msg, "from 1970 to 9999") != NULL, "%s", e.msg);
+    memset(&e, 0, sizeof e);
+    cr_expect_eq(apply_one(doc, "dueDate", "\"1969-12-31T23:59:59.999Z\"", &e), -1);
+    cr_expect_str_eq(e.msg, "dueDate must be from 1970 to 9999");
+    json_decref(doc);
+}
+
+Test(doc_apply, field_without_selected_value_is_left_as_it_is)
+{
+    /* an element naming a field without selectedValue (its definition echoed, or a typo) had
+     * cleared the stored value */
+    json_t *doc = make_case();
+    struct err e = {0};
+    cr_assert_eq(apply_one(doc, "fields",
+                           "[{\"metaData\":{\"name\":\"Amount\"},\"selectedValue\":42}]", &e),
+                 0, "%s", e.msg);
+    json_t *def = json_deep_copy(field_named(doc, "Amount"));
+    json_object_del(def, "selectedValue");
+    json_t *list = json_pack("[o]", def);
+    char *text = json_dumps(list, 0);
+    cr_assert_eq(apply_one(doc, "fields", text, &e), 0, "%s", e.msg);
+    cr_expect_eq(json_integer_value(json_object_get(field_named(doc, "Amount"), "selectedValue")), 42);
+    free(text);
+    json_decref(list);
+    memset(&e, 0, sizeof e);
+    cr_expect_eq(apply_one(doc, "fields",
+                           "[{\"metaData\":{\"name\":\"Amount\"},\"selectedvalue\":43}]", &e),
+                 -1);
+    cr_expect_eq(e.code, ERR_UNKNOWN_MEMBER);
+    cr_expect(strstr(e.msg, "selectedvalue") != NULL, "%s", e.msg);
+    cr_expect_eq(json_integer_value(json_object_get(field_named(doc, "Amount"), "selectedValue")), 42);
+    json_decref(doc);
+}
+
 Test(doc_apply, field_data_types)
 {
     json_t *doc = make_case();
