@@ -653,7 +653,10 @@ static int config_cmd(struct opts *o, const char *what)
         return 0;
     }
     json_decref(ed.result);
-    fputs("casemgr: the database failed\n", stderr);
+    fputs(rc == STORE_CONFLICT ? "casemgr: the configuration kept changing under this change; "
+                                 "nothing was changed: try again\n"
+                               : "casemgr: the database failed\n",
+          stderr);
     return 1;
 }
 

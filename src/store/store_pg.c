@@ -487,6 +487,8 @@ static void quiet_notice(void *arg, const char *message)
     (void)message;
 }
 
+#define IDLE_TXN_TIMEOUT_MS 5000 /* see session_open */
+
 static PGconn *session_open(struct pg_store *s, bool prepare, char **err)
 {
     /* Defaults the URL may override (it comes last): a dead or unreachable server is noticed
@@ -508,9 +510,19 @@ static PGconn *session_open(struct pg_store *s, bool prepare, char **err)
     int lock_ms = s->opt.busy_timeout_ms > 0 ? s->opt.busy_timeout_ms : LOCK_TIMEOUT_MS;
     /* --durability=normal: a crash of the database server may lose the last acknowledged
      * commits (never corrupts); full waits for the WAL flush (and the synchronous standbys). */
+    /* A process that stops inside a transaction (frozen, paused, cut off by the network while
+     * its socket stays open) must not keep its row locks: every other process's writes of those
+     * rows (a case's tasks, a stream's refId counter) failed at lock_timeout, attempt after
+     * attempt, until the server's TCP keepalive (two hours by default) ended its session.
+     * casemgr never waits between the statements of a transaction, so IDLE_TXN_TIMEOUT_MS ends
+     * such a session; the server's keepalives on the session's socket end one whose peer is
+     * gone. */
     snprintf(set, sizeof set,
-             "SET lock_timeout = %d; SET synchronous_commit = %s; SET TIME ZONE 'UTC'", lock_ms,
-             s->opt.durability == STORE_DURABILITY_NORMAL ? "off" : "on");
+             "SET lock_timeout = %d; SET synchronous_commit = %s; SET TIME ZONE 'UTC'; "
+             "SET idle_in_transaction_session_timeout = %d; SET tcp_keepalives_idle = 10; "
+             "SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
+             lock_ms, s->opt.durability == STORE_DURABILITY_NORMAL ? "off" : "on",
+             IDLE_TXN_TIMEOUT_MS);
     PGresult *res = PQexec(db, set);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
@@ -1012,8 +1024,8 @@ static int pg_stream_put(struct store_txn *tb, const char *stream_id, const char
     if (PQntuples(res) > 0) {
         remember_stream(t, stream_id, true, PQgetvalue(res, 0, 0));
     } else if (id == ST_STREAM_REPLACE) {
-        log_error("postgres: stream %s: configuration changed concurrently", stream_id);
-        rc = STORE_CONFLICT;
+        rc = STORE_CONFLICT; /* changed since this transaction read it: the caller reads again
+                              * (an error line here was printed by changes that then landed) */
     }
     PQclear(res);
     return rc;

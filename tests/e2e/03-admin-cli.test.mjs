@@ -409,6 +409,8 @@ describe('03 admin cli: stream configuration', () => {
     const names = Array.from({ length: 12 }, (_, i) => `Par ${i}`);
     const runs = await Promise.all(names.map((name) => env.cli(['priority', 'add', '--stream', st, '--name', name, '--score', '3'])));
     runs.forEach((r, i) => assert.equal(r.code, 0, `${names[i]}: ${r.stderr}`));
+    // a change retried and landed printed "casemgr error: postgres: ... changed concurrently"
+    runs.forEach((r, i) => assert.doesNotMatch(r.stderr, /error/, `${names[i]} succeeded without an error line`));
     const cfg = await env.cliJson(['stream', 'show', '--stream', st]);
     for (const name of names) assert.ok(cfg.priorities.some((p) => p.name === name), `${name} stored`);
   });

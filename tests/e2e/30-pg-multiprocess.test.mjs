@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Env, PG_URL, ids, pool, T, H } from './lib/env.mjs';
+import { Env, PG_URL, ids, pool, psql, sleep, T, H } from './lib/env.mjs';
 import { caseBody, assertOk, assertError } from './lib/client.mjs';
 import { tokenFor, newJti } from './lib/jwt.mjs';
 import { TASK, CASE, newPair, snapshot, getActivities, okDoc, update } from './lib/update.mjs';
@@ -154,6 +154,45 @@ describe('30 two casemgr processes on one PostgreSQL database', () => {
     assert.equal(e.msg, JTI_REPLAY_MSG);
     const e2 = assertError(await ctx.a.client(jtiApp).createCase(caseBody(ctx.cfg), { token: tok }), 401, 'unauthorized');
     assert.equal(e2.msg, JTI_REPLAY_MSG, 'and by the first process again');
+  });
+
+  it('a process frozen inside a transaction holds its locks for seconds, not until TCP gives up', { timeout: 120_000 }, async () => {
+    // A stopped process (SIGSTOP here; a paused VM or a partition alike) kept its session idle
+    // in transaction with the case's row lock: every createTask of that case through the other
+    // process waited lock_timeout (10 s) and answered 503, attempt after attempt, for hours.
+    const frozen = await ctx.env.startServer(['--threads', '2']);
+    const fc = frozen.client(ctx.app);
+    const theCase = await ctx.client.newCase(ctx.cfg);
+    const taskBody = () => ({ caseId: theCase._id, caseRefId: theCase.refId, taskTmp: ctx.cfg.taskTemplates[0]._id, userInfo: { _id: `u-${randomUUID()}`, name: 'Sam' }, source: 'rtm' });
+    const idleInTxn = async () => Number(await psql(ctx.env.db,
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()"));
+    let stuck = false, loops = [];
+    for (let attempt = 0; attempt < 40 && !stuck; attempt++) {
+      let go = true;
+      loops = Array.from({ length: 6 }, async () => { while (go) await fc.createTask(taskBody()).catch(() => {}); });
+      await sleep(100 + attempt * 7);
+      process.kill(frozen.proc.pid, 'SIGSTOP');
+      go = false;
+      stuck = (await idleInTxn()) > 0;
+      if (!stuck) {
+        process.kill(frozen.proc.pid, 'SIGCONT');
+        await Promise.all(loops);
+      }
+    }
+    assert.ok(stuck, 'the frozen process was caught inside a transaction');
+    try {
+      const t0 = Date.now();
+      const r = await ctx.clientB.createTask(taskBody());
+      const ms = Date.now() - t0;
+      assertOk(r, `createTask through the other process after ${ms} ms`);
+      assert.ok(ms < 9000, `answered in ${ms} ms, under lock_timeout`);
+      assert.equal(await idleInTxn(), 0, 'the frozen session was ended');
+    } finally {
+      process.kill(frozen.proc.pid, 'SIGCONT');
+    }
+    await Promise.all(loops);
+    assertOk(await fc.createTask(taskBody()), 'the frozen process serves again once resumed');
+    await frozen.stop();
   });
 
   it('one jti sent to both processes at the same moment is accepted exactly once', { timeout: 30_000 }, async () => {
