@@ -198,9 +198,9 @@ static void print_json(const json_t *v)
     }
 }
 
-static struct store *open_store(const struct opts *o)
+static struct store *open_store_as(const struct opts *o, bool keep_schema)
 {
-    struct store_options so = {.durability = STORE_DURABILITY_FULL};
+    struct store_options so = {.durability = STORE_DURABILITY_FULL, .keep_schema = keep_schema};
     char *err = NULL;
     struct store *s = store_open(cli_db_url(o->db), &so, &err);
     if (!s) {
@@ -210,8 +210,15 @@ static struct store *open_store(const struct opts *o)
     return s;
 }
 
+static struct store *open_store(const struct opts *o)
+{
+    return open_store_as(o, false);
+}
+
 /* The store of a command that only reads, or changes what must be there already: a mistyped
- * SQLite path is an error, not a new empty database (app list printed [] and left one). */
+ * SQLite path is an error, not a new empty database (app list printed [] and left one), and an
+ * older schema is not upgraded under the older server that may be using it (an app list
+ * migrated it, and that server's next writes missed what the migrations index). */
 static struct store *existing_store(const struct opts *o)
 {
     const char *file = sqlite_file(cli_db_url(o->db));
@@ -219,7 +226,7 @@ static struct store *existing_store(const struct opts *o)
         fprintf(stderr, "casemgr: no database at %s\n", file);
         return NULL;
     }
-    return open_store(o);
+    return open_store_as(o, true);
 }
 
 /* The key file. With s (a command that registers apps) one is made when there is none and s
@@ -463,7 +470,7 @@ static int token_alg(const struct opts *o, enum jwt_alg *alg)
         fprintf(stderr, "casemgr: no database at %s (--offline signs without one)\n", file);
         return 1;
     }
-    struct store *s = open_store(o);
+    struct store *s = open_store_as(o, true);
     if (!s)
         return 1;
     char *text = NULL;

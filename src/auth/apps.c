@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/crypto.h>
@@ -72,15 +73,43 @@ static int read_key(const char *path, struct auth_keyring *out, char **err)
     return 0;
 }
 
+/* Syncs the directory holding path, so that a new name in it survives a crash. */
+static void sync_dir_of(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd); /* best effort: the key itself is synced */
+        close(fd);
+    }
+    free(dir);
+}
+
 int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, char **err)
 {
     if (access(path, F_OK) == 0 || !create)
         return read_key(path, out, err);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    /* The key is written whole to a file of its own and then linked into place, so that the
+     * name appears with its 64 digits: a process starting at the same moment read the file
+     * another had created but not yet written ("must hold 64 hex digits"). link(), unlike
+     * rename(), never replaces a key another process linked first. */
+    char tmp[PATH_MAX];
+    unsigned char r[8];
+    char rhex[17];
+    id_random(r, sizeof r);
+    to_hex(r, sizeof r, rhex);
+    if (snprintf(tmp, sizeof tmp, "%s.%s.tmp", path, rhex) >= (int)sizeof tmp) {
+        *err = xstrdup("the key file's path is too long");
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        if (errno == EEXIST) /* another process created it first */
-            return read_key(path, out, err);
-        char msg[512];
+        char msg[PATH_MAX + 64];
         /* %m, unlike strerror, is thread-safe */
         snprintf(msg, sizeof msg, "cannot create the key file %s: %m", path);
         *err = xstrdup(msg);
@@ -93,10 +122,23 @@ int auth_keyring_load(const char *path, bool create, struct auth_keyring *out, c
     bool ok = write(fd, hex, 65) == 65 && fsync(fd) == 0;
     close(fd);
     if (!ok) {
-        unlink(path);
+        unlink(tmp);
         *err = xstrdup("cannot write the key file");
         return -1;
     }
+    int linked = link(tmp, path);
+    int link_errno = errno;
+    unlink(tmp);
+    if (linked != 0 && link_errno == EEXIST) /* another process made it first: use that one */
+        return read_key(path, out, err);
+    if (linked != 0) {
+        char msg[PATH_MAX + 64];
+        errno = link_errno;
+        snprintf(msg, sizeof msg, "cannot create the key file %s: %m", path);
+        *err = xstrdup(msg);
+        return -1;
+    }
+    sync_dir_of(path);
     return 0;
 }
 

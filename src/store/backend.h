@@ -86,6 +86,8 @@ char *store_task_ids_append(const char *doc, size_t len, const char *const *ids,
 
 /* Hands fn a listed document with isBreached as of now (API.md §8): doc itself when that did
  * not change since the write (stored), else a copy with the one member set. */
+/* The message (heap) refusing a schema older than this casemgr's (store_options.keep_schema). */
+char *schema_too_old(int version, int current);
 void store_emit_listed(const char *doc, size_t len, bool stored, bool now,
                        void (*fn)(const char *doc, size_t len, void *arg), void *arg);
 

@@ -246,6 +246,17 @@ int store_bulk_end(struct store *s)
     return s->ops->bulk ? s->ops->bulk(s, false) : STORE_OK;
 }
 
+char *schema_too_old(int version, int current)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "the database's schema is version %d, older than this casemgr's %d: commands that "
+             "only read do not upgrade it (stop older servers, then start this version's serve "
+             "on it)",
+             version, current);
+    return xstrdup(msg);
+}
+
 void store_emit_listed(const char *doc, size_t len, bool stored, bool now,
                        void (*fn)(const char *doc, size_t len, void *arg), void *arg)
 {

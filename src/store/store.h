@@ -34,6 +34,9 @@ struct store_options {
     /* SQLite: how many matches of a name search are kept in memory between queries, in
      * createdAt order (matchcache.h); 0 is the default, 200,000 */
     long match_list_max;
+    /* an older schema is refused instead of migrated: commands that only read (or change what
+     * is there) must not upgrade a database an older server is still using */
+    bool keep_schema;
 };
 
 struct store;     /* one database, shared by all threads */

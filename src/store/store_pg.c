@@ -607,17 +607,23 @@ static int exec_simple(PGconn *db, const char *sql, char **err)
     return rc;
 }
 
-static int migrate(PGconn *db, char **err)
+static int migrate(PGconn *db, bool keep, char **err)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK);
     if (exec_simple(db, sql, err))
         return -1;
     int rc = -1, version = 0;
-    if (exec_simple(db, "CREATE TABLE IF NOT EXISTS casemgr_schema (version integer NOT NULL)",
-                    err))
+    if (!keep && exec_simple(db, "CREATE TABLE IF NOT EXISTS casemgr_schema (version integer "
+                                 "NOT NULL)",
+                             err))
         goto out;
     PGresult *res = PQexec(db, "SELECT version FROM casemgr_schema");
+    if (keep && PQresultStatus(res) != PGRES_TUPLES_OK) { /* no schema at all */
+        PQclear(res);
+        *err = schema_too_old(0, MIGRATION_COUNT);
+        goto out;
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *err = xstrdup(PQresultErrorMessage(res));
         PQclear(res);
@@ -633,8 +639,6 @@ static int migrate(PGconn *db, char **err)
         version = ok ? (int)parsed : -1;
     }
     PQclear(res);
-    if (fresh && exec_simple(db, "INSERT INTO casemgr_schema VALUES (0)", err))
-        goto out;
     if (version > MIGRATION_COUNT) {
         *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
         goto out;
@@ -643,6 +647,12 @@ static int migrate(PGconn *db, char **err)
         *err = xstrdup("the database has an invalid (negative) schema version");
         goto out;
     }
+    if (keep && version < MIGRATION_COUNT) {
+        *err = schema_too_old(version, MIGRATION_COUNT);
+        goto out;
+    }
+    if (fresh && exec_simple(db, "INSERT INTO casemgr_schema VALUES (0)", err))
+        goto out;
     for (int v = version; v < MIGRATION_COUNT; v++) {
         snprintf(sql, sizeof sql, "UPDATE casemgr_schema SET version = %d", v + 1);
         if (exec_simple(db, "BEGIN", err))
@@ -675,7 +685,7 @@ struct store *store_pg_open(const char *url, const struct store_options *opt, ch
     PGconn *db = session_open(s, false, err);
     if (!db)
         goto fail;
-    int rc = migrate(db, err);
+    int rc = migrate(db, opt->keep_schema, err);
     PQfinish(db);
     if (rc)
         goto fail;

@@ -827,7 +827,7 @@ static struct sqlite_conn *conn_get(struct sqlite_store *s)
     return c;
 }
 
-static int migrate(sqlite3 *db, char **err)
+static int user_version(sqlite3 *db)
 {
     sqlite3_stmt *st;
     int version = 0;
@@ -836,29 +836,50 @@ static int migrate(sqlite3 *db, char **err)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    if (version > MIGRATION_COUNT) {
-        *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
-        return -1;
-    }
-    if (version < 0) { /* the loop below would index migrations[] with it */
-        *err = xstrdup("the database has an invalid (negative) schema version");
-        return -1;
-    }
-    for (int v = version; v < MIGRATION_COUNT; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+    return version;
+}
+
+/* Brings the schema to MIGRATION_COUNT, one migration a transaction. The version is read again
+ * inside each one's write lock: processes starting together on one database (serve and app
+ * create, two servers after an upgrade) each ran the migrations they had read as missing, and
+ * one died on "table apps already exists" or "duplicate column name". */
+static int migrate(sqlite3 *db, bool keep, char **err)
+{
+    int from = user_version(db), version = from;
+    while (version != MIGRATION_COUNT) {
+        if (version > MIGRATION_COUNT) {
+            *err = xstrdup("the database was written by a newer casemgr (schema version too high)");
+            return -1;
+        }
+        if (version < 0) { /* migrations[] would be indexed with it */
+            *err = xstrdup("the database has an invalid (negative) schema version");
+            return -1;
+        }
+        if (keep) {
+            *err = schema_too_old(version, MIGRATION_COUNT);
+            return -1;
+        }
         if (exec_sql(db, "BEGIN IMMEDIATE"))
             goto fail;
-        if (exec_sql(db, migrations[v]) || exec_sql(db, pragma)) {
+        int now = user_version(db); /* under the write lock */
+        if (now != version) {       /* another process migrated meanwhile */
+            exec_sql(db, "ROLLBACK");
+            version = now;
+            continue;
+        }
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", version + 1);
+        if (exec_sql(db, migrations[version]) || exec_sql(db, pragma)) {
             *err = xstrdup(sqlite3_errmsg(db)); /* before the ROLLBACK replaces it */
             exec_sql(db, "ROLLBACK");
             return -1;
         }
         if (exec_sql(db, "COMMIT"))
             goto fail;
+        version++;
     }
-    if (version > 0 && version < MIGRATION_COUNT)
-        log_info("database schema migrated from version %d to %d", version, MIGRATION_COUNT);
+    if (from > 0 && from < MIGRATION_COUNT)
+        log_info("database schema migrated from version %d to %d", from, MIGRATION_COUNT);
     return 0;
 fail:
     *err = xstrdup(sqlite3_errmsg(db));
@@ -924,7 +945,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
         goto fail;
     }
     sqlite3_busy_timeout(db, 10000);
-    if (exec_sql(db, "PRAGMA journal_mode=WAL") || migrate(db, err)) {
+    if (exec_sql(db, "PRAGMA journal_mode=WAL") || migrate(db, opt->keep_schema, err)) {
         if (!*err)
             *err = xstrdup(sqlite3_errmsg(db));
         sqlite3_close(db);

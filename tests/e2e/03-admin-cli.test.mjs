@@ -4,7 +4,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { createHmac } from 'node:crypto';
-import { Env, ids, T, H, ID_RE, runCli } from './lib/env.mjs';
+import { execFileSync } from 'node:child_process';
+import { Env, ids, T, H, ID_RE, runCli, psql } from './lib/env.mjs';
 import { decodeJwt } from './lib/jwt.mjs';
 import { caseBody, assertOk, assertError } from './lib/client.mjs';
 
@@ -116,6 +117,63 @@ describe('03 admin cli: apps', () => {
       const first = await fresh.cli(['app', 'create', '--account', ids.account(), '--stream', ids.stream(), '--key-file', made]);
       assert.equal(first.code, 0, first.stderr);
       assert.equal((await stat(made)).mode & 0o777, 0o600);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  it('processes starting together on a new database all start: one migrates it, one key is made', { timeout: 120_000 }, async () => {
+    // SQLite: each process ran the migrations it had read as missing, and one died on "table apps
+    // already exists"; a server read the key file another had created but not yet written
+    for (let round = 0; round < 6; round++) {
+      const fresh = await Env.create();
+      try {
+        const key = `${fresh.dir}/race.key`;
+        const account = ids.account(), stream = ids.stream();
+        // allSettled: a server that starts after another failed is still stopped by dispose()
+        const started = await Promise.allSettled([
+          fresh.startServer(['--key-file', key, '--workers', '2']),
+          fresh.startServer(['--key-file', key, '--workers', '2']),
+          fresh.cli(['app', 'create', '--account', account, '--stream', stream, '--key-file', key]),
+        ]);
+        for (const r of started) if (r.status === 'rejected') throw r.reason;
+        const [a, b, made] = started.map((r) => r.value);
+        assert.equal(made.code, 0, `round ${round}: app create: ${made.stderr}`);
+        const app = { ...JSON.parse(made.stdout), account, streams: [stream], alg: 'HS256' };
+        for (const server of [a, b]) {
+          const r = await server.client(app).post('getCases', {});
+          assert.equal(r.status, 200, `round ${round}: ${JSON.stringify(r.json)}`);
+        }
+      } finally {
+        await fresh.dispose();
+      }
+    }
+  });
+
+  it('commands that only read refuse an older schema instead of upgrading it under an older server', T, async (t) => {
+    // app list had migrated the file under the older server still using it; that server's next
+    // writes then missed what the migration had started to index
+    const fresh = await Env.create();
+    try {
+      const app = await fresh.createApp();
+      const file = fresh.db.startsWith('sqlite:') ? fresh.db.slice('sqlite:'.length) : null;
+      const setVersion = async (v) => {
+        if (file) execFileSync('sqlite3', [file, `PRAGMA user_version = ${v}`]);
+        else await psql(fresh.db, `UPDATE casemgr_schema SET version = ${v}`);
+      };
+      const getVersion = async () => Number(file ? execFileSync('sqlite3', [file, 'PRAGMA user_version'], { encoding: 'utf8' }).trim()
+        : await psql(fresh.db, 'SELECT version FROM casemgr_schema'));
+      const current = await getVersion();
+      await setVersion(current - 1);
+      for (const args of [['app', 'list'], ['stream', 'show', '--stream', app.streams[0]], ['app', 'revoke', app.clientId],
+        ['token', '--client-id', app.clientId, '--client-secret', app.clientSecret]]) {
+        const r = await fresh.cli(args);
+        assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+        assert.match(r.stderr, new RegExp(`schema is version ${current - 1}, older than this casemgr's ${current}`), args.join(' '));
+        assert.equal(await getVersion(), current - 1, `${args.join(' ')} left the schema as it was`);
+      }
+      await setVersion(current);
+      assert.equal((await fresh.cli(['app', 'list'])).code, 0, 'and read it once it is current');
     } finally {
       await fresh.dispose();
     }
