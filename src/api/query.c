@@ -128,19 +128,28 @@ static char *lower_copy(const char *s)
 }
 
 /* priority[] / status[]: names matched as API.md §4, stored as the stream's own names. */
-static int resolve_names(const json_t *body, const char *k, const json_t *cfg,
-                         const json_t *(*lookup)(const json_t *, const char *),
+/* The names a status[] or priority[] filter means, as the stream's own spelling: each given name
+ * resolves to every one of member's entries it matches (names a casemgr before the Unicode
+ * matching stored twice, Über and über, are both meant: the records of the second were found by
+ * neither). */
+static int resolve_names(const json_t *body, const char *k, const json_t *cfg, const char *member,
                          struct store_strings *out, struct err *e)
 {
     size_t i;
     const json_t *x;
     json_array_foreach(json_object_get(body, k), i, x)
     {
-        const json_t *found = lookup(cfg, json_string_value(x));
-        if (!found)
+        const json_t *found[STORE_LIST_MAX];
+        size_t room = STORE_LIST_MAX - out->n;
+        size_t n = config_all_by_name(cfg, member, json_string_value(x), found, room);
+        if (n == 0)
             return err_set(e, ERR_INVALID_VALUE, k, "%s %s is not one of this stream's", k,
                            json_string_value(x));
-        out->v[out->n++] = json_string_value(json_object_get(found, "name"));
+        if (n > room)
+            return err_set(e, ERR_ARRAY_TOO_LONG, k, "%s names more than %d of this stream's", k,
+                           STORE_LIST_MAX);
+        for (size_t j = 0; j < n; j++)
+            out->v[out->n++] = json_string_value(json_object_get(found[j], "name"));
     }
     return 0;
 }
@@ -354,8 +363,8 @@ int api_query_decode(const json_t *body, enum doc_kind kind, const json_t *cfg,
     if (json_is_true(json_object_get(body, "mycase")) ||
         json_is_true(json_object_get(body, "mytask")))
         q->assignee = id->sub ? id->sub : ""; /* no user in the token: nothing is "mine" */
-    if (resolve_names(body, "priority", cfg, config_priority_by_name, &q->priorities, e) ||
-        resolve_names(body, "status", cfg, config_status_by_name, &q->statuses, e))
+    if (resolve_names(body, "priority", cfg, "priorities", &q->priorities, e) ||
+        resolve_names(body, "status", cfg, "statuses", &q->statuses, e))
         return -1;
     strings_of(body, "channel", &q->channels);
     strings_of(body, "queues", &q->queues);

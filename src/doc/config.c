@@ -59,6 +59,24 @@ static const json_t *by_name(const json_t *list, const char *name)
     return NULL;
 }
 
+size_t config_all_by_name(const json_t *cfg, const char *member, const char *name,
+                          const json_t **out, size_t max)
+{
+    char key[CONFIG_NAME_KEY_MAX];
+    config_name_key(name, key);
+    size_t i, n = 0;
+    const json_t *x;
+    json_array_foreach(json_object_get(cfg, member), i, x)
+    {
+        if (!name_matches(x, key))
+            continue;
+        if (n < max)
+            out[n] = x;
+        n++;
+    }
+    return n;
+}
+
 static const json_t *by_id(const json_t *list, const char *id)
 {
     size_t i;

@@ -27,6 +27,11 @@ const json_t *config_resolve_priority(const json_t *cfg, const json_t *given, st
 /* The stream's status/priority named name (matched as above), or NULL; borrowed. */
 const json_t *config_status_by_name(const json_t *cfg, const char *name);
 const json_t *config_priority_by_name(const json_t *cfg, const char *name);
+/* Every status (member "statuses") or priority ("priorities") of cfg that name matches, in
+ * order: at most max into out, and how many there are. One, unless an older casemgr stored names
+ * that differ only in case (Über and über), which a filter by either name both means. */
+size_t config_all_by_name(const json_t *cfg, const char *member, const char *name,
+                          const json_t **out, size_t max);
 /* The template of kind with _id id, or NULL (borrowed). Inactive templates are returned too. */
 const json_t *config_template(const json_t *cfg, enum doc_kind kind, const char *id);
 /* Like config_template but refuses unknown or inactive templates with 400 naming member. */

@@ -809,3 +809,29 @@ Test(api_handlers, idempotent_create_case)
     expect_error(&rep, 409, "idempotency_conflict");
     http_reply_cleanup(&rep);
 }
+
+Test(api_handlers, status_filter_means_every_status_of_that_name)
+{
+    /* an older casemgr stored Über and über as two statuses: status:["über"] resolved to the
+     * first alone, and the records of the second were found by no filter */
+    json_t *cfg = config_default();
+    struct err e = {0};
+    const json_t *upper = config_add_status(cfg, "Über", "open", true, &e);
+    cr_assert_not_null(upper, "%s", e.msg);
+    json_t *lower = json_deep_copy(upper);
+    json_object_set_new(lower, "name", json_string("über"));
+    json_object_set_new(lower, "_id", json_string("sts-older"));
+    json_array_append_new(json_object_get(cfg, "statuses"), lower);
+    json_t *body = json_loads("{\"status\":[\"über\",\"Open\"]}", 0, NULL);
+    struct store_query q = {.kind = STORE_TASK, .stream_id = "st-x", .account_id = "a"};
+    struct api_query_owned own = {0};
+    const struct auth_identity id = {.sub = "u-1"};
+    cr_assert_eq(api_query_decode(body, DOC_TASK, cfg, &id, &q, &own, &e), 0, "%s", e.msg);
+    cr_assert_eq(q.statuses.n, 3);
+    cr_expect_str_eq(q.statuses.v[0], "Über");
+    cr_expect_str_eq(q.statuses.v[1], "über");
+    cr_expect_str_eq(q.statuses.v[2], "Open");
+    api_query_owned_free(&own);
+    json_decref(body);
+    json_decref(cfg);
+}

@@ -447,6 +447,28 @@ Test(doc_config, names_match_by_unicode_lower_casing)
     json_decref(cfg);
 }
 
+Test(doc_config, all_by_name_finds_names_an_older_version_stored_twice)
+{
+    /* a casemgr before the Unicode matching stored Über and über as two statuses: a filter by
+     * either resolved to the first only, and the records of the second were found by neither */
+    json_t *cfg = config_default();
+    struct err e = {0};
+    const json_t *upper = config_add_status(cfg, "Über", "open", true, &e);
+    cr_assert_not_null(upper, "%s", e.msg);
+    json_t *lower = json_deep_copy(upper);
+    json_object_set_new(lower, "name", json_string("über"));
+    json_object_set_new(lower, "_id", json_string("sts-older"));
+    json_array_append_new(json_object_get(cfg, "statuses"), lower);
+    const json_t *found[4];
+    cr_expect_eq(config_all_by_name(cfg, "statuses", "ÜBER", found, 4), 2);
+    cr_expect_eq(found[0], upper);
+    cr_expect_eq(found[1], lower);
+    cr_expect_eq(config_all_by_name(cfg, "statuses", "über", found, 1), 2, "counts past max");
+    cr_expect_eq(config_all_by_name(cfg, "statuses", "uber", found, 4), 0);
+    cr_expect_eq(config_all_by_name(cfg, "priorities", "Über", found, 4), 0);
+    json_decref(cfg);
+}
+
 Test(doc_config, template_field_names_are_distinct)
 {
     json_t *cfg = config_default();
