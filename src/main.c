@@ -330,6 +330,8 @@ static int serve(int argc, char **argv)
     api_init(&cfg);
     health_init(cfg.store);
     accesslog_enable(o.access_log);
+    if (o.access_log)
+        accesslog_start(); /* after the signal mask: its thread inherits it */
 
     (void)signal(SIGPIPE, SIG_IGN); /* cannot fail with a valid signal number */
 
@@ -347,6 +349,7 @@ static int serve(int argc, char **argv)
     if (!srv) {
         log_error("%s:%u: %s", o.host, o.port, err ? err : "?");
         free(err);
+        accesslog_stop();
         store_close(cfg.store);
         return 1;
     }
@@ -370,6 +373,7 @@ static int serve(int argc, char **argv)
         (void)fflush(stderr);
         _exit(1);
     }
+    accesslog_stop();
     store_close(cfg.store);
     log_info("stopped");
     return 0;

@@ -1,14 +1,124 @@
 #include "ops/accesslog.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "util/log.h"
+#include "util/mem.h"
 #include "util/time.h"
 
 static atomic_bool enabled = true;
+
+/* Lines wait in pending for the writer thread, which swaps it for its own empty buffer and
+ * writes outside the lock. A request's thread never blocks on stdout: with --access-log on, a
+ * reader of stdout that stopped (a full pipe, a stalled log collector) held each I/O thread in
+ * write(2) and froze the server. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *pending, *spare;
+    size_t len;
+    unsigned long long dropped;
+    bool running, stopping;
+    pthread_t thread;
+} q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDOUT_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* stdout closed: nothing else to do with the log */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&q.mu);
+    for (;;) {
+        while (q.len == 0 && q.dropped == 0 && !q.stopping)
+            pthread_cond_wait(&q.cv, &q.mu);
+        if (q.len == 0 && q.dropped == 0 && q.stopping)
+            break;
+        char *buf = q.pending;
+        size_t len = q.len;
+        unsigned long long dropped = q.dropped;
+        q.pending = q.spare;
+        q.spare = NULL;
+        q.len = 0;
+        q.dropped = 0;
+        pthread_mutex_unlock(&q.mu);
+        write_all(buf, len);
+        if (dropped)
+            log_error("access log: %llu line%s dropped: stdout was not read fast enough", dropped,
+                      dropped == 1 ? "" : "s");
+        pthread_mutex_lock(&q.mu);
+        q.spare = buf;
+    }
+    pthread_mutex_unlock(&q.mu);
+    return NULL;
+}
+
+void accesslog_start(void)
+{
+    pthread_mutex_lock(&q.mu);
+    if (!q.running) {
+        q.pending = xmalloc(ACCESSLOG_QUEUE_BYTES);
+        q.spare = xmalloc(ACCESSLOG_QUEUE_BYTES);
+        q.running = pthread_create(&q.thread, NULL, writer_main, NULL) == 0;
+        if (q.running)
+            pthread_setname_np(q.thread, "cm-accesslog");
+    }
+    pthread_mutex_unlock(&q.mu);
+}
+
+void accesslog_stop(void)
+{
+    pthread_mutex_lock(&q.mu);
+    bool running = q.running;
+    q.stopping = true;
+    pthread_cond_signal(&q.cv);
+    pthread_mutex_unlock(&q.mu);
+    if (!running)
+        return;
+    pthread_join(q.thread, NULL);
+    pthread_mutex_lock(&q.mu);
+    q.running = false;
+    q.stopping = false;
+    free(q.pending);
+    free(q.spare);
+    q.pending = q.spare = NULL;
+    pthread_mutex_unlock(&q.mu);
+}
+
+static void emit(const char *line, size_t len)
+{
+    pthread_mutex_lock(&q.mu);
+    if (!q.running) {
+        pthread_mutex_unlock(&q.mu);
+        write_all(line, len);
+        return;
+    }
+    /* the writer holds the other buffer while it writes: pending alone takes lines meanwhile */
+    if (!q.pending || q.len + len > ACCESSLOG_QUEUE_BYTES) {
+        q.dropped++;
+    } else {
+        memcpy(q.pending + q.len, line, len);
+        q.len += len;
+    }
+    pthread_cond_signal(&q.cv);
+    pthread_mutex_unlock(&q.mu);
+}
 
 void accesslog_enable(bool on)
 {
@@ -119,6 +229,5 @@ void accesslog_write(const struct http_request *req, unsigned status, size_t byt
     len = put_string_field(line, len, "streamId", req->stream_id, STREAM_ID_SHARE);
     line[len++] = '}';
     line[len++] = '\n';
-    ssize_t w = write(STDOUT_FILENO, line, len);
-    (void)w;
+    emit(line, len);
 }

@@ -10,9 +10,18 @@
 
 /* Turns the log on or off (on by default). */
 void accesslog_enable(bool on);
-/* Writes the line for a finished request: time, requestId, method, path, status, bytes, micros,
- * clientId, streamId. One write(2) per line, so lines from threads never interleave. */
+/* Starts the thread that writes the log to stdout (once, before the server serves). Without it
+ * each line is written by the calling thread. */
+void accesslog_start(void);
+/* Writes what is queued and stops that thread (after the drain). */
+void accesslog_stop(void);
+/* The line for a finished request: time, requestId, method, path, status, bytes, micros,
+ * clientId, streamId. Queued whole for the writing thread (lines never interleave, and a stdout
+ * nobody reads never holds up a request: past ACCESSLOG_QUEUE_BYTES waiting, lines are dropped
+ * and counted, and the count is logged once stdout moves again). */
 void accesslog_write(const struct http_request *req, unsigned status, size_t bytes,
                      int64_t micros);
+
+#define ACCESSLOG_QUEUE_BYTES (1u << 20)
 
 #endif

@@ -148,6 +148,28 @@ describe('08 ops: access log', () => {
     assert.equal(typeof line.micros, 'number');
   });
 
+  it('a stdout nobody reads holds up no request: lines past the queue are dropped and counted', { timeout: 60_000 }, async () => {
+    // each request's thread wrote its line itself: once the pipe was full every I/O thread
+    // blocked in write(2), and the server answered nothing (hung after ~370 requests)
+    const server = await ctx.env.startServer(['--threads', '1']);
+    server.proc.stdout.pause(); // this end stops reading: the pipe fills
+    const url = `${server.base}/healthz`;
+    const N = 8000; // ~1.5 MB of lines: past the pipe and the 1 MiB queue
+    let done = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (done < N) {
+        done++;
+        const r = await request(url, { method: 'GET', timeout: 5000 });
+        assert.equal(r.status, 200);
+      }
+    }));
+    server.proc.stdout.resume();
+    const deadline = Date.now() + 10_000;
+    while (!/access log: \d+ lines? dropped/.test(server.stderrText) && Date.now() < deadline) await sleep(100);
+    assert.match(server.stderrText, /access log: \d+ lines? dropped: stdout was not read fast enough/);
+    assert.equal((await request(url, { method: 'GET', timeout: 5000 })).status, 200, 'and it serves on');
+  });
+
   it('access-log lines are written promptly (not held in a buffer)', T, async () => {
     const env = ctx.env;
     const server = await env.startServer();
