@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,49 @@ static void on_complete(const struct http_request *req, const char *route, unsig
     accesslog_write(req, status, bytes, micros);
 }
 
+/* Descriptors a server needs besides its client connections: a database connection for each
+ * worker and I/O thread and the store's own threads (SQLite opens the database and its WAL for
+ * each: two), and a margin for the listening socket, epoll and event descriptors, the key file,
+ * stdio and the like. */
+static unsigned long descriptors_reserved(const struct serve_opts *o, bool sqlite)
+{
+    unsigned long conns = (unsigned long)o->workers + o->threads + 4;
+    return (sqlite ? 2 * conns : conns) + 64;
+}
+
+/* Raises the open-file limit to its hard limit, and lowers --max-connections to what the limit
+ * leaves beside the database connections. At the limit, accepted connections took the
+ * descriptors the workers' database connections needed: every client, of every tenant, was
+ * answered 503 "the database is unavailable" (or accept stopped). 0, or -1 when not even a few
+ * connections fit. */
+static int fit_descriptors(struct serve_opts *o, bool sqlite)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    unsigned long reserved = descriptors_reserved(o, sqlite);
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= reserved + o->max_connections)
+        return 0;
+    if (rl.rlim_cur < reserved + 16) {
+        log_error("the open-file limit (%lu) leaves no room for connections beside the %lu "
+                  "descriptors --workers %u and --threads %u need: raise it (ulimit -n, "
+                  "LimitNOFILE=) or lower --workers",
+                  (unsigned long)rl.rlim_cur, reserved, o->workers, o->threads);
+        return -1;
+    }
+    unsigned fit = (unsigned)(rl.rlim_cur - reserved);
+    log_error("--max-connections %u lowered to %u: the open-file limit is %lu (ulimit -n, "
+              "LimitNOFILE=), %lu of it kept for database connections",
+              o->max_connections, fit, (unsigned long)rl.rlim_cur, reserved);
+    o->max_connections = fit;
+    return 0;
+}
+
 static int serve(int argc, char **argv)
 {
     struct serve_opts o;
@@ -334,6 +378,11 @@ static int serve(int argc, char **argv)
         accesslog_start(); /* after the signal mask: its thread inherits it */
 
     (void)signal(SIGPIPE, SIG_IGN); /* cannot fail with a valid signal number */
+    if (fit_descriptors(&o, store_path(cfg.store) != NULL) != 0) {
+        accesslog_stop();
+        store_close(cfg.store);
+        return 1;
+    }
 
     size_t nroutes;
     const struct http_route *routes = api_routes(&nroutes);

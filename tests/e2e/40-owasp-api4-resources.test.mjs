@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Env, ids, T, H, sleep, pool, BIN } from './lib/env.mjs';
 import { tokenFor } from './lib/jwt.mjs';
-import { assertOk, assertError, apiBase, caseBody, request, RawConn, rawRequest, buildRequest, asFetchLike } from './lib/client.mjs';
+import { assertOk, assertError, apiBase, caseBody, request, RawConn, rawRequest, buildRequest, asFetchLike, connect } from './lib/client.mjs';
 import { update, TASK } from './lib/update.mjs';
 import { LeakWatch, assertNoInternals, serverConnections } from './lib/hostile.mjs';
 
@@ -377,5 +377,32 @@ describe('40 OWASP API4: a page is bounded in bytes, not only in count', () => {
     assertOk(named, 'its selected columns');
     assert.deepEqual(Object.keys(named.json.results[0]).sort(), ['_id', 'name']);
     await wide.stop();
+  });
+});
+
+describe('40 OWASP API4: connections never take the descriptors the database needs', () => {
+  let env, client, app, cfg;
+  before(async () => {
+    env = await Env.create();
+    app = await env.createApp({ account: ids.account(), org: ids.org() });
+    cfg = await env.streamConfig(app.streams[0]);
+  }, H);
+  after(async () => { await env?.dispose(); }, H);
+
+  it('under a low open-file limit --max-connections is lowered, and clients wait instead of getting 503', { timeout: 60_000 }, async () => {
+    // 176 idle connections under `ulimit -n 200` took the descriptors the workers' database
+    // connections needed: every new request of every tenant was 503 "the database is unavailable"
+    const server = await env.startServer(['--workers', '8', '--idle-timeout', '2'], { wrapper: ['prlimit', '--nofile=200:200', '--'], contractProxy: false });
+    assert.match(server.stderrText, /--max-connections 1024 lowered to \d+: the open-file limit is 200/);
+    client = server.client(app);
+    const idle = [];
+    try {
+      for (let i = 0; i < 176; i++) idle.push(await connect(server.port).catch(() => null));
+      const answers = await Promise.all(Array.from({ length: 6 }, () => client.post('getCases', {})));
+      assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200, 200, 200], JSON.stringify(answers.map((r) => r.json)));
+      assertOk(await client.createCase(caseBody(cfg)), 'a write too');
+    } finally {
+      for (const s of idle) s?.destroy();
+    }
   });
 });
