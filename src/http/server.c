@@ -892,10 +892,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* Closes connections that have been receiving one request for longer than the idle timeout,
  * however many bytes they trickled (slowloris). shutdown() under conns_mu: MHD removes the
  * entry (NOTIFY_CLOSED) before it closes the fd, so the fd cannot have been reused. */
+#define MEM_KEEP_FREE (64u << 20) /* free heap kept for the next requests (mem_release_idle) */
+
 static void *reaper_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "cm-reaper"); /* for top -H, perf, gdb */
     struct http_server *srv = arg;
+    int64_t released_at = 0;
     pthread_mutex_lock(&srv->reaper_mu);
     while (!srv->reaper_stop) {
         struct timespec ts;
@@ -915,6 +918,10 @@ static void *reaper_main(void *arg)
             break;
         int64_t limit = (int64_t)srv->cfg.idle_timeout * 1000000;
         int64_t now = time_mono_us();
+        if (now - released_at >= 1000000) {
+            mem_release_idle(MEM_KEEP_FREE);
+            released_at = now;
+        }
         pthread_mutex_lock(&srv->conns_mu);
         for (struct conn_entry *e = srv->conns; e; e = e->next) {
             if (e->receiving && e->fd >= 0 && now - e->phase_start > limit) {

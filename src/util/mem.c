@@ -69,3 +69,18 @@ char *xstrpack(const char **const *fields, size_t n)
     }
     return block;
 }
+
+/* TCMalloc's C interface, when the program is linked with it (weak: absent otherwise) */
+extern int MallocExtension_GetNumericProperty(const char *property, size_t *value)
+    __attribute__((weak));
+extern void MallocExtension_ReleaseFreeMemory(void) __attribute__((weak));
+
+void mem_release_idle(size_t keep)
+{
+    size_t free_bytes = 0;
+    if (!MallocExtension_GetNumericProperty || !MallocExtension_ReleaseFreeMemory)
+        return;
+    if (MallocExtension_GetNumericProperty("tcmalloc.pageheap_free_bytes", &free_bytes) &&
+        free_bytes > keep)
+        MallocExtension_ReleaseFreeMemory();
+}

@@ -362,6 +362,19 @@ describe('40 OWASP API4: a page is bounded in bytes, not only in count', () => {
     assertError(wide, 400, 'invalid_value', 'limit');
     const grown = (hwm() - before) / 1024;
     assert.ok(grown < 100, `peak memory grew by ${grown.toFixed(1)} MiB reading the page`);
+
+    // the memory of large answers goes back to the system once they are sent: TCMalloc kept it,
+    // and 20 concurrent pages of 15 MB held the server at 740 MB for good
+    const rss = () => rssKiB(server.proc.pid) / 1024;
+    const base = rss();
+    for (let round = 0; round < 2; round++) {
+      const pages = await Promise.all(Array.from({ length: 12 }, () => client.post('getTasks', { caseId: theCase._id, limit: 15 })));
+      for (const p of pages) assertOk(p, 'a page of 15 tasks of ~975 KB');
+    }
+    const peak = rss();
+    const deadline = Date.now() + 15_000;
+    while (rss() > base + 100 && Date.now() < deadline) await sleep(250);
+    assert.ok(rss() <= base + 100, `RSS ${rss().toFixed(0)} MiB ${((Date.now() - deadline) / 1000 + 15).toFixed(1)} s after the pages (${base.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB after)`);
   });
 
   it('a document past 16 MiB alone (--body-limit above it) is still listed, one a page', { timeout: 120_000 }, async () => {
