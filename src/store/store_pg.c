@@ -487,7 +487,7 @@ static void quiet_notice(void *arg, const char *message)
     (void)message;
 }
 
-#define IDLE_TXN_TIMEOUT_MS 5000 /* see session_open */
+#define IDLE_TXN_TIMEOUT_MS 2000 /* see session_open */
 
 static PGconn *session_open(struct pg_store *s, bool prepare, char **err)
 {

@@ -160,7 +160,9 @@ describe('30 two casemgr processes on one PostgreSQL database', () => {
     // A stopped process (SIGSTOP here; a paused VM or a partition alike) kept its session idle
     // in transaction with the case's row lock: every createTask of that case through the other
     // process waited lock_timeout (10 s) and answered 503, attempt after attempt, for hours.
-    const frozen = await ctx.env.startServer(['--threads', '2']);
+    // Each of the stopped process's transactions queued on the lock takes it in turn and holds
+    // it for the idle timeout (2 s): two workers keep that queue short enough to measure.
+    const frozen = await ctx.env.startServer(['--threads', '2', '--workers', '2']);
     const fc = frozen.client(ctx.app);
     const theCase = await ctx.client.newCase(ctx.cfg);
     const taskBody = () => ({ caseId: theCase._id, caseRefId: theCase.refId, taskTmp: ctx.cfg.taskTemplates[0]._id, userInfo: { _id: `u-${randomUUID()}`, name: 'Sam' }, source: 'rtm' });
