@@ -27,6 +27,8 @@
 #define HEADER_LIMIT_MIN 1024
 #define HEADER_LIMIT_MAX 65536
 
+#define ACCESSLOG_STOP_MS 1000 /* how long a stop waits for stdout to take the queued lines */
+
 struct serve_opts {
     char host[256];
     unsigned port;
@@ -277,12 +279,12 @@ static void on_complete(const struct http_request *req, const char *route, unsig
 
 /* Descriptors a server needs besides its client connections: a database connection for each
  * worker and I/O thread and the store's own threads (SQLite opens the database and its WAL for
- * each: two), and a margin for the listening socket, epoll and event descriptors, the key file,
- * stdio and the like. */
+ * each: two), libmicrohttpd's epoll and event descriptors of each I/O thread (two), and a margin
+ * for the listening socket, the key file, stdio and the like. */
 static unsigned long descriptors_reserved(const struct serve_opts *o, bool sqlite)
 {
     unsigned long conns = (unsigned long)o->workers + o->threads + 4;
-    return (sqlite ? 2 * conns : conns) + 64;
+    return (sqlite ? 2 * conns : conns) + 2ul * o->threads + 64;
 }
 
 /* Raises the open-file limit to its hard limit, and lowers --max-connections to what the limit
@@ -306,7 +308,7 @@ static int fit_descriptors(struct serve_opts *o, bool sqlite)
     if (rl.rlim_cur < reserved + 16) {
         log_error("the open-file limit (%lu) leaves no room for connections beside the %lu "
                   "descriptors --workers %u and --threads %u need: raise it (ulimit -n, "
-                  "LimitNOFILE=) or lower --workers",
+                  "LimitNOFILE=) or lower --workers or --threads",
                   (unsigned long)rl.rlim_cur, reserved, o->workers, o->threads);
         return -1;
     }
@@ -379,7 +381,7 @@ static int serve(int argc, char **argv)
 
     (void)signal(SIGPIPE, SIG_IGN); /* cannot fail with a valid signal number */
     if (fit_descriptors(&o, store_path(cfg.store) != NULL) != 0) {
-        accesslog_stop();
+        (void)accesslog_stop(ACCESSLOG_STOP_MS);
         store_close(cfg.store);
         return 1;
     }
@@ -398,7 +400,7 @@ static int serve(int argc, char **argv)
     if (!srv) {
         log_error("%s:%u: %s", o.host, o.port, err ? err : "?");
         free(err);
-        accesslog_stop();
+        (void)accesslog_stop(ACCESSLOG_STOP_MS);
         store_close(cfg.store);
         return 1;
     }
@@ -418,11 +420,12 @@ static int serve(int argc, char **argv)
         /* like a crash to them: none was answered, and what was acknowledged is on disk */
         log_error("%d request%s still in flight after the %u s drain (--drain-timeout): exiting "
                   "without them", left, left == 1 ? "" : "s", o.drain_timeout);
+        (void)accesslog_stop(ACCESSLOG_STOP_MS);
         (void)fflush(stdout);
         (void)fflush(stderr);
         _exit(1);
     }
-    accesslog_stop();
+    (void)accesslog_stop(ACCESSLOG_STOP_MS);
     store_close(cfg.store);
     log_info("stopped");
     return 0;

@@ -272,16 +272,20 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
 }
 
 /* A datetime field holds its value as the server writes it (2025-06-04T10:18:00.000Z): a value
- * that parses as a date-time (another ISO-8601 form, epoch milliseconds) is compared as that
- * instant, as written when it was stored (else the very value a client had stored found
- * nothing). Returns the value to compare: x itself, or a string kept in own. */
+ * that parses as a date-time (another ISO-8601 form, epoch milliseconds) is also compared as
+ * that instant, as written when it was stored (else the very value a client had stored found
+ * nothing). The value as given still matches as text: a field of that name may be a text or a
+ * number in another template. Returns the instant's text (kept in own), or NULL when x names
+ * none or is written that way already. */
 static const json_t *as_instant(const json_t *x, struct api_query_owned *own)
 {
     int64_t ms;
     if (doc_parse_instant(x, &ms) != 0)
-        return x;
+        return NULL;
     char iso[TIME_ISO_LEN];
     time_format_iso(ms, iso);
+    if (json_is_string(x) && strcmp(json_string_value(x), iso) == 0)
+        return NULL;
     if (!own->values)
         own->values = json_array();
     json_t *s = json_string(iso);
@@ -327,7 +331,10 @@ static int custom_fields_of(const json_t *body, enum doc_kind kind, const json_t
             if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x))
                 return err_set(e, ERR_INVALID_TYPE, "customFields",
                                "customFields values are strings, numbers or booleans");
-            f->values[f->n++] = instant ? as_instant(x, own) : x;
+            f->values[f->n++] = x;
+            const json_t *at = instant ? as_instant(x, own) : NULL;
+            if (at)
+                f->values[f->n++] = at;
         }
     }
     return 0;

@@ -346,8 +346,9 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t
                     json_object_del(doc, "dueDate");
                 else if (doc_parse_due_date(val, "fields", &ms, e) == 0)
                     json_object_set_new(doc, "dueDate", json_integer(ms));
-                else
-                    return -1; /* a date-time field may hold years dueDate may not */
+                else /* a date-time field may hold years dueDate may not */
+                    return err_set(e, ERR_INVALID_VALUE, "fields",
+                                   "the Due Date field (dueDate) must be from 1970 to 9999");
             } else if (json_is_string(val)) {
                 if (strcmp(mirrors[k].member, "name") == 0 && json_string_length(val) > max_name)
                     return err_set(e, ERR_STRING_TOO_LONG, "fields",

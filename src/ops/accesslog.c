@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -20,13 +21,15 @@ static atomic_bool enabled = true;
  * write(2) and froze the server. */
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv, done_cv;
     char *pending, *spare;
     size_t len;
     unsigned long long dropped;
-    bool running, stopping;
+    bool running, stopping, done;
     pthread_t thread;
-} q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} q = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER,
+       .done_cv = PTHREAD_COND_INITIALIZER};
 
 static void write_all(const char *p, size_t n)
 {
@@ -65,6 +68,8 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&q.mu);
         q.spare = buf;
     }
+    q.done = true;
+    pthread_cond_broadcast(&q.done_cv);
     pthread_mutex_unlock(&q.mu);
     return NULL;
 }
@@ -82,23 +87,42 @@ void accesslog_start(void)
     pthread_mutex_unlock(&q.mu);
 }
 
-void accesslog_stop(void)
+bool accesslog_stop(int timeout_ms)
 {
     pthread_mutex_lock(&q.mu);
-    bool running = q.running;
+    if (!q.running) {
+        pthread_mutex_unlock(&q.mu);
+        return true;
+    }
     q.stopping = true;
     pthread_cond_signal(&q.cv);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (!q.done && pthread_cond_timedwait(&q.done_cv, &q.mu, &deadline) != ETIMEDOUT)
+        ;
+    if (!q.done) {
+        /* its write(2) still waits on stdout: the process ends without it (a stop that joined
+         * it waited as long as stdout was not read, past --drain-timeout) */
+        size_t left = q.len;
+        pthread_mutex_unlock(&q.mu);
+        log_error("access log: stdout is not being read; %zu bytes of lines not written", left);
+        return false;
+    }
     pthread_mutex_unlock(&q.mu);
-    if (!running)
-        return;
     pthread_join(q.thread, NULL);
     pthread_mutex_lock(&q.mu);
-    q.running = false;
-    q.stopping = false;
+    q.running = q.stopping = q.done = false;
     free(q.pending);
     free(q.spare);
     q.pending = q.spare = NULL;
     pthread_mutex_unlock(&q.mu);
+    return true;
 }
 
 static void emit(const char *line, size_t len)

@@ -13,8 +13,9 @@ void accesslog_enable(bool on);
 /* Starts the thread that writes the log to stdout (once, before the server serves). Without it
  * each line is written by the calling thread. */
 void accesslog_start(void);
-/* Writes what is queued and stops that thread (after the drain). */
-void accesslog_stop(void);
+/* Writes what is queued and stops that thread (after the drain), waiting at most timeout_ms for
+ * stdout to take it; false (and a message) when it did not, the thread then left as it is. */
+bool accesslog_stop(int timeout_ms);
 /* The line for a finished request: time, requestId, method, path, status, bytes, micros,
  * clientId, streamId. Queued whole for the writing thread (lines never interleave, and a stdout
  * nobody reads never holds up a request: past ACCESSLOG_QUEUE_BYTES waiting, lines are dropped

@@ -249,6 +249,9 @@ int store_bulk_end(struct store *s)
 char *schema_too_old(int version, int current)
 {
     char msg[256];
+    if (version == 0)
+        return xstrdup("the database holds no casemgr schema yet: commands that only read do not "
+                       "create one (start serve, or add an app, on it first)");
     snprintf(msg, sizeof msg,
              "the database's schema is version %d, older than this casemgr's %d: commands that "
              "only read do not upgrade it (stop older servers, then start this version's serve "

@@ -211,7 +211,9 @@ struct store_strings {
 struct store_field_filter {
     bool by_name;
     const char *field;
-    const json_t *values[STORE_LIST_MAX]; /* scalars: string, number, boolean */
+    /* scalars: string, number, boolean; a datetime field's value also as the instant it names
+     * (api/query.c), so twice the list */
+    const json_t *values[2 * STORE_LIST_MAX];
     size_t n;
 };
 

@@ -151,7 +151,7 @@ describe('08 ops: access log', () => {
   it('a stdout nobody reads holds up no request: lines past the queue are dropped and counted', { timeout: 60_000 }, async () => {
     // each request's thread wrote its line itself: once the pipe was full every I/O thread
     // blocked in write(2), and the server answered nothing (hung after ~370 requests)
-    const server = await ctx.env.startServer(['--threads', '1']);
+    const server = await ctx.env.startServer(['--threads', '1', '--drain-timeout', '2']);
     server.proc.stdout.pause(); // this end stops reading: the pipe fills
     const url = `${server.base}/healthz`;
     const N = 8000; // ~1.5 MB of lines: past the pipe and the 1 MiB queue
@@ -168,6 +168,16 @@ describe('08 ops: access log', () => {
     while (!/access log: \d+ lines? dropped/.test(server.stderrText) && Date.now() < deadline) await sleep(100);
     assert.match(server.stderrText, /access log: \d+ lines? dropped: stdout was not read fast enough/);
     assert.equal((await request(url, { method: 'GET', timeout: 5000 })).status, 200, 'and it serves on');
+    // and a stop does not wait for stdout: SIGTERM joined the log's thread, blocked in write(2),
+    // and the server never exited (--drain-timeout did not apply)
+    server.proc.stdout.pause();
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 500; i++) assert.equal((await request(url, { method: 'GET', timeout: 5000 })).status, 200);
+    }));
+    const t0 = Date.now();
+    const stopped = await server.stop('SIGTERM', 8000);
+    assert.equal(stopped.killed, false, `SIGTERM did not stop the server in 8 s (${Date.now() - t0} ms)`);
+    assert.match(server.stderrText, /access log: stdout is not being read; \d+ bytes of lines not written/);
   });
 
   it('access-log lines are written promptly (not held in a buffer)', T, async () => {

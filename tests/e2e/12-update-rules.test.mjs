@@ -37,6 +37,7 @@ describe('12 update rules', () => {
       await run(['template', 'add', '--stream', st, '--kind', 'task', '--name', 'Incident',
         '--field', 'sev:number:required', '--field', 'when:datetime', '--field', 'ok:checkbox', '--field', 'note:input']);
       await run(['template', 'add', '--stream', st, '--kind', 'case', '--name', 'Claim', '--field', 'amount:number']);
+      await run(['template', 'add', '--stream', st, '--kind', 'task', '--name', 'Log', '--field', 'when:input']);
       await run(['status', 'add', '--stream', st, '--name', 'Waiting on Customer', '--category', 'inProgress']);
       await run(['status', 'add', '--stream', st, '--name', 'Parked', '--category', 'open', '--inactive']);
       await run(['priority', 'add', '--stream', st, '--name', 'Someday', '--score', '2', '--inactive']);
@@ -470,6 +471,14 @@ describe('12 update rules', () => {
         assert.ok(await found(v), `customFields when = ${JSON.stringify(v)}`);
       }
       for (const v of ['2030-05-06T07:08:09.501Z', '2030-05-06', 'soon']) assert.ok(!(await found(v)), `not ${v}`);
+      // a text field of the same name in another template still matches the value as written
+      const log = ctx.cfg.taskTemplates.find((x) => x.name === 'Log');
+      const c = await newCase(ctx);
+      const text = (await newTask(ctx, c.doc, { taskTmp: log._id, fields: [{ metaData: { name: 'when' }, selectedValue: '2030-05-06T07:08:09.5Z' }] })).doc;
+      assert.equal(fieldOf(text, 'when').selectedValue, '2030-05-06T07:08:09.5Z', 'a text field keeps the text');
+      const page = await ctx.client.post('getTasks', { customFields: [{ name: 'when', value: '2030-05-06T07:08:09.5Z' }], limit: 500 });
+      const hits = page.json.results.map((x) => x._id);
+      assert.ok(hits.includes(id) && hits.includes(text._id), `both the datetime and the text field: ${JSON.stringify(hits)}`);
     });
 
     it('required fields cannot be emptied (Title, custom required, a case\'s Due Date): 400, nothing changed', T, async () => {
