@@ -166,20 +166,13 @@ static int prepare(struct store_txn *t, struct update_job *job, bool seed_config
 }
 
 /* Writes what prepare decided. With expect_version, the record must still be at the version
- * prepare read (STORE_CONFLICT otherwise: another write came between). */
+ * prepare read (STORE_CONFLICT otherwise: another write came between). The record is written
+ * before its case is checked: locks are taken a record, then its case (docs/operations.md §4),
+ * as update_txn's prepare takes them. Checking the case first, while a wholly-in-the-writer
+ * update of the same task held the task and asked for the case, deadlocked on PostgreSQL with a
+ * case update queued between them (a 503 after a second). A closed case rolls the write back. */
 static int commit(struct store_txn *t, struct update_job *job, bool expect_version)
 {
-    if (job->kind == DOC_TASK) {
-        char ref[32] = "";
-        bool closed;
-        int rc = case_closed(t, job, ref, &closed);
-        if (rc != STORE_OK)
-            return rc;
-        if (closed) {
-            err_set(&job->e, ERR_CONFLICT, NULL, "case %s is closed", ref);
-            return fail(job);
-        }
-    }
     struct store_activity a = {
         .id = job->activity_id,
         .stream_id = job->ctx.stream_id,
@@ -194,6 +187,17 @@ static int commit(struct store_txn *t, struct update_job *job, bool expect_versi
     job->rec.activity = NULL;
     if (rc != STORE_OK)
         return rc;
+    if (job->kind == DOC_TASK) {
+        char ref[32] = "";
+        bool closed;
+        rc = case_closed(t, job, ref, &closed);
+        if (rc != STORE_OK)
+            return rc;
+        if (closed) {
+            err_set(&job->e, ERR_CONFLICT, NULL, "case %s is closed", ref);
+            return fail(job);
+        }
+    }
     job->version = job->rec.version;
     job->text = job->rec.doc; /* taken */
     job->len = job->rec.doc_len;
