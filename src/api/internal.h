@@ -73,7 +73,7 @@ void api_get_activities(struct http_request *req, struct http_reply *rep);
  * (heap or NULL; the caller frees both, on error too). */
 struct api_query_owned {
     char *search, *name;
-    json_t *values; /* customFields values normalised for the query (datetime fields) */
+    json_t *values; /* customFields values' other forms (a datetime's instant, a real's old text) */
 };
 void api_query_owned_free(struct api_query_owned *own);
 /* Decodes a getCases/getTasks body (API.md §8) into q: every member checked, priority and status

@@ -293,6 +293,20 @@ static const json_t *as_instant(const json_t *x, struct api_query_owned *own)
     return s;
 }
 
+/* A real number (or its text) as casemgr stored it before it wrote reals in their shortest
+ * form (scalar_legacy_text): values stored then are found as well. NULL when it has none. */
+static const json_t *as_legacy_real(const json_t *x, struct api_query_owned *own)
+{
+    char text[SCALAR_BUF];
+    if (!scalar_legacy_text(x, text))
+        return NULL;
+    if (!own->values)
+        own->values = json_array();
+    json_t *s = json_string(text);
+    json_array_append_new(own->values, s);
+    return s;
+}
+
 void api_query_owned_free(struct api_query_owned *own)
 {
     free(own->search);
@@ -332,9 +346,11 @@ static int custom_fields_of(const json_t *body, enum doc_kind kind, const json_t
                 return err_set(e, ERR_INVALID_TYPE, "customFields",
                                "customFields values are strings, numbers or booleans");
             f->values[f->n++] = x;
-            const json_t *at = instant ? as_instant(x, own) : NULL;
-            if (at)
-                f->values[f->n++] = at;
+            const json_t *also = instant ? as_instant(x, own) : NULL;
+            if (!also)
+                also = as_legacy_real(x, own);
+            if (also)
+                f->values[f->n++] = also;
         }
     }
     return 0;

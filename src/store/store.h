@@ -211,8 +211,9 @@ struct store_strings {
 struct store_field_filter {
     bool by_name;
     const char *field;
-    /* scalars: string, number, boolean; a datetime field's value also as the instant it names
-     * (api/query.c), so twice the list */
+    /* scalars: string, number, boolean; a datetime field's value also as the instant it names,
+     * a real number's also as it was stored before (scalar_legacy_text; api/query.c): at most
+     * one more each, so twice the list */
     const json_t *values[2 * STORE_LIST_MAX];
     size_t n;
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/mem.h"
+#include "util/scalar.h"
 #include "util/text.h"
 
 struct out {
@@ -189,13 +190,11 @@ static void put_value(struct out *o, const json_t *v, int depth)
         put_integer(o, json_integer_value(v));
         break;
     case JSON_REAL: {
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!text) {
-            o->failed = true;
-            return;
-        }
+        /* as JSON.stringify writes it, in jansson's notation: 19.99, where jansson's own 17
+         * digits gave 19.989999999999998 */
+        char text[SCALAR_BUF];
+        scalar_real_text(json_real_value(v), text);
         put(o, text, strlen(text));
-        free(text);
         break;
     }
     case JSON_TRUE:

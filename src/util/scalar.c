@@ -2,6 +2,24 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void scalar_real_text(double d, char buf[SCALAR_BUF])
+{
+    json_t *real = json_real(d);
+    buf[0] = '\0';
+    for (int digits = 15; digits <= 17 && real; digits++) {
+        char *t = json_dumps(real, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+        if (t && strtod(t, NULL) == d && (!buf[0] || strlen(t) < strlen(buf)) &&
+            strlen(t) < SCALAR_BUF)
+            memcpy(buf, t, strlen(t) + 1);
+        free(t);
+    }
+    json_decref(real);
+    if (!buf[0]) /* jansson refused (no memory, not finite) */
+        snprintf(buf, SCALAR_BUF, "%.17g", d);
+}
 
 const char *scalar_text(const json_t *v, char buf[SCALAR_BUF])
 {
@@ -15,8 +33,33 @@ const char *scalar_text(const json_t *v, char buf[SCALAR_BUF])
     if (scalar_whole(v, &n))
         snprintf(buf, SCALAR_BUF, "%lld", (long long)n);
     else
-        snprintf(buf, SCALAR_BUF, "%.17g", json_real_value(v));
+        scalar_real_text(json_real_value(v), buf);
     return buf;
+}
+
+bool scalar_legacy_text(const json_t *v, char buf[SCALAR_BUF])
+{
+    double d;
+    char now[SCALAR_BUF];
+    if (json_is_real(v)) {
+        d = json_real_value(v);
+    } else if (json_is_string(v) && strlen(json_string_value(v)) < SCALAR_BUF) {
+        const char *s = json_string_value(v);
+        char *end = NULL;
+        d = strtod(s, &end);
+        if (end == s || *end || !isfinite(d))
+            return false;
+        scalar_real_text(d, now);
+        if (strcmp(now, s) != 0)
+            return false; /* not a number as scalar_text writes one */
+    } else {
+        return false;
+    }
+    if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        return false; /* written as an integer, then as now */
+    scalar_real_text(d, now);
+    snprintf(buf, SCALAR_BUF, "%.17g", d);
+    return strcmp(now, buf) != 0;
 }
 
 bool scalar_whole(const json_t *v, json_int_t *out)

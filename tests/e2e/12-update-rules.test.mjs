@@ -481,6 +481,30 @@ describe('12 update rules', () => {
       assert.ok(hits.includes(id) && hits.includes(text._id), `both the datetime and the text field: ${JSON.stringify(hits)}`);
     });
 
+    it('a real number is written as JSON.stringify writes it, and the number and its text match in customFields', T, async () => {
+      // 19.99 was stored and answered as 19.989999999999998 (jansson's 17 digits): the text
+      // "19.99" found no number field holding 19.99, nor the number 19.99 a text field "19.99"
+      const t = await incidentTask();
+      const id = t.doc._id;
+      const res = await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'sev' }, selectedValue: 19.99 }, { metaData: { name: 'note' }, selectedValue: '0.3' }] });
+      okDoc(res);
+      assert.match(res.text, /"selectedValue":19\.99[,}]/, 'the answer writes 19.99');
+      const acts = (await ctx.client.post(`getActivities/${id}`, { limit: 1 })).text;
+      assert.match(acts, /"selectedValue":19\.99[,}]/, "so does the activity");
+      const found = async (name, value) => {
+        const page = await ctx.client.post('getTasks', { customFields: [{ name, value }], limit: 500 });
+        assert.equal(page.status, 200, JSON.stringify(page.json));
+        return page.json.results.some((x) => x._id === id);
+      };
+      for (const v of [19.99, '19.99', [1, 19.99]]) assert.ok(await found('sev', v), `sev = ${JSON.stringify(v)}`);
+      for (const v of [19.9, '19.990', '19.989999999999998']) assert.ok(!(await found('sev', v)), `sev = ${JSON.stringify(v)}`);
+      for (const v of [0.3, '0.3']) assert.ok(await found('note', v), `note = ${JSON.stringify(v)}`);
+      assert.ok(!(await found('note', 0.1 + 0.2)), '0.30000000000000004 is another number');
+      // echoed back, the same value: nothing changes
+      const again = okDoc(await updateTask(ctx.client, id, { fields: [{ metaData: { name: 'sev' }, selectedValue: 19.99 }] }));
+      assert.equal(again.version, okDoc(res).version, 'no new version');
+    });
+
     it('required fields cannot be emptied (Title, custom required, a case\'s Due Date): 400, nothing changed', T, async () => {
       const t = await incidentTask();
       for (const v of [null, '']) {

@@ -835,3 +835,31 @@ Test(api_handlers, status_filter_means_every_status_of_that_name)
     json_decref(body);
     json_decref(cfg);
 }
+
+Test(api_handlers, a_real_filter_value_also_matches_its_text_of_before)
+{
+    /* reals were stored as %.17g (19.989999999999998) before they were written as JSON.stringify
+     * writes them: a filter asks for both, so values stored then are still found */
+    json_t *cfg = config_default();
+    json_t *body = json_loads("{\"customFields\":[{\"name\":\"sev\",\"value\":[19.99,\"19.99\",0.5,"
+                              "\"x\",7]}]}",
+                              0, NULL);
+    struct store_query q = {.kind = STORE_TASK, .stream_id = "st-x", .account_id = "a"};
+    struct api_query_owned own = {0};
+    const struct auth_identity id = {.sub = "u-1"};
+    struct err e = {0};
+    cr_assert_eq(api_query_decode(body, DOC_TASK, cfg, &id, &q, &own, &e), 0, "%s", e.msg);
+    cr_assert_eq(q.nfields, 1);
+    const struct store_field_filter *f = &q.fields[0];
+    cr_assert_eq(f->n, 7, "19.99 and \"19.99\" with their old text; 0.5, \"x\" and 7 alone");
+    cr_expect(json_is_real(f->values[0]));
+    cr_expect_str_eq(json_string_value(f->values[1]), "19.989999999999998");
+    cr_expect_str_eq(json_string_value(f->values[2]), "19.99");
+    cr_expect_str_eq(json_string_value(f->values[3]), "19.989999999999998");
+    cr_expect(json_is_real(f->values[4]));
+    cr_expect_str_eq(json_string_value(f->values[5]), "x");
+    cr_expect(json_is_integer(f->values[6]));
+    api_query_owned_free(&own);
+    json_decref(body);
+    json_decref(cfg);
+}
