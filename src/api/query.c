@@ -250,7 +250,8 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
         member = json_object_iter_key(it);
         dir = json_object_iter_value(it);
     }
-    if (!member || !*member)
+    /* "sortBy": "" is no sort; {"": ...} names a member, which no sort has */
+    if (!member || (!*member && !dir))
         return 0;
     size_t i = 0, n = sizeof sorts / sizeof sorts[0];
     while (i < n && strcmp(sorts[i].name, member) != 0)

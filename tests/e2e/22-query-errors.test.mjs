@@ -130,7 +130,8 @@ describe('getCases/getTasks refusals (API.md §8, §10)', () => {
 
       it('sortBy: unknown member or direction: 400 invalid_value', T, async () => {
         for (const v of [{ foo: 'asc' }, { name: 'up' }, { name: 0 }, { name: 2 }, { name: true }, { name: null }, { name: {} }, { createdAt: '' },
-          'foo', 'Name', 'status', 'asc', { status: 'asc' }, { _id: 'asc' }]) {
+          'foo', 'Name', 'status', 'asc', { status: 'asc' }, { _id: 'asc' },
+          { '': 'sideways' }, { '': 5 }, { '': 'asc' }]) { // an empty member was no sort at all
           await refused(kind, { sortBy: v }, 'invalid_value', 'sortBy');
         }
       });
