@@ -336,6 +336,14 @@ void api_create(struct http_request *req, struct http_reply *rep, enum doc_kind 
     api_doc_ctx(&call->id, req->params[0], &job->ctx);
     job->idem_key = http_header(req, "Idempotency-Key");
     if (job->idem_key) {
+        if (http_header_count(req, "Idempotency-Key") > 1) {
+            /* as accountId: a proxy or a retry that kept the other one would make a second
+             * record of what the key is there to make once */
+            http_reply_error(rep, ERR_BAD_REQUEST, "Idempotency-Key",
+                             "send one Idempotency-Key header, not several");
+            create_call_free(call);
+            return;
+        }
         if (!idem_key_valid(job->idem_key)) {
             http_reply_error(rep, ERR_INVALID_VALUE, "Idempotency-Key",
                              "Idempotency-Key must be 1 to %d visible ASCII characters",

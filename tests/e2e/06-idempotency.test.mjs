@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { useServer, T, ids } from './lib/env.mjs';
-import { caseBody, taskBody, assertOk, assertError } from './lib/client.mjs';
+import { caseBody, taskBody, assertOk, assertError, rawRequest, buildRequest, apiBase } from './lib/client.mjs';
 
 const key = () => `idem-${randomUUID()}`;
 const num = (refId) => Number(refId.slice(2));
@@ -44,6 +44,27 @@ describe('06 idempotency', () => {
     assertError(await ctx.client.createCase(caseBody(ctx.cfg, { name: 'Two' }), { headers: { 'idempotency-key': k } }), 409, 'idempotency_conflict');
     const next = await ctx.client.newCase(ctx.cfg);
     assert.equal(num(next.refId), num(first.json.refId) + 1);
+  });
+
+  it('two Idempotency-Key headers → 400, nothing created', T, async () => {
+    // the first was used: a retry (or a proxy) that kept the other made a second record
+    const [a, b] = [key(), key()];
+    const body = JSON.stringify(caseBody(ctx.cfg));
+    const r = await rawRequest(ctx.server.port, buildRequest({
+      path: `${apiBase(ctx.app.streams[0])}createCase`,
+      headers: [['Host', 'x'], ['Content-Type', 'application/json'], ['auth', ctx.client.token()],
+        ['Idempotency-Key', a], ['Idempotency-Key', b]],
+      body,
+    }));
+    r.conn.destroy();
+    assert.equal(r.status, 400, `${r.statusLine} ${r.text.slice(0, 300)}`);
+    const err = JSON.parse(r.text.slice(r.text.indexOf('{'))).errors[0];
+    assert.equal(err.field, 'Idempotency-Key');
+    for (const k of [a, b]) {
+      const one = await ctx.client.createCase(JSON.parse(body), { headers: { 'idempotency-key': k } });
+      assertOk(one);
+      assert.ok(one.headers.get('etag'), `${k}: a new record, not a replay`);
+    }
   });
 
   it('different keys with the same body create two records', T, async () => {
