@@ -58,8 +58,49 @@ char *cli_key_path(const char *given, const char *db_url)
     return out;
 }
 
-/* Options every subcommand accepts, collected by one parser. */
+/* The options of every subcommand, collected by one parser; which one takes which is in
+ * takes_option. */
+enum opt_id { O_DB = 256, O_KEY, O_ACCOUNT, O_STREAM, O_SCOPE, O_ORG, O_NAME, O_ALG, O_JTI,
+              O_CID, O_CSECRET, O_SUB, O_TTL, O_KIND, O_ID, O_FIELD, O_CATEGORY, O_INACTIVE,
+              O_SCORE, O_COLOR, O_OFFLINE, O_HELP, O_END };
+#define OPT_COUNT (O_END - O_DB)
+
+static const struct option longopts[] = {
+    {"db", required_argument, NULL, O_DB},
+    {"key-file", required_argument, NULL, O_KEY},
+    {"account", required_argument, NULL, O_ACCOUNT},
+    {"stream", required_argument, NULL, O_STREAM},
+    {"scope", required_argument, NULL, O_SCOPE},
+    {"org", required_argument, NULL, O_ORG},
+    {"name", required_argument, NULL, O_NAME},
+    {"alg", required_argument, NULL, O_ALG},
+    {"enforce-jti", no_argument, NULL, O_JTI},
+    {"offline", no_argument, NULL, O_OFFLINE},
+    {"client-id", required_argument, NULL, O_CID},
+    {"client-secret", required_argument, NULL, O_CSECRET},
+    {"sub", required_argument, NULL, O_SUB},
+    {"ttl", required_argument, NULL, O_TTL},
+    {"kind", required_argument, NULL, O_KIND},
+    {"id", required_argument, NULL, O_ID},
+    {"field", required_argument, NULL, O_FIELD},
+    {"category", required_argument, NULL, O_CATEGORY},
+    {"inactive", no_argument, NULL, O_INACTIVE},
+    {"score", required_argument, NULL, O_SCORE},
+    {"color", required_argument, NULL, O_COLOR},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *opt_name(int id)
+{
+    for (const struct option *o = longopts; o->name; o++)
+        if (o->val == id)
+            return o->name;
+    return "?";
+}
+
 struct opts {
+    unsigned count[OPT_COUNT]; /* how often each option was given */
     const char *db, *key_file, *account, *org, *name, *alg, *client_id, *client_secret, *sub,
         *kind, *id, *category, *color, *stream;
     const char *streams[MAX_LIST], *scopes[MAX_LIST], *fields[MAX_LIST];
@@ -95,36 +136,16 @@ static int usage(FILE *out, int rc)
     return rc;
 }
 
+/* Options into o; -2 after saying what is wrong with one on stderr, -1 when getopt did (an
+ * unknown option, a missing value: the usage follows). */
+static int list_full(const char *what)
+{
+    fprintf(stderr, "casemgr: at most %d %s options\n", MAX_LIST, what);
+    return -2;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_DB = 256, O_KEY, O_ACCOUNT, O_STREAM, O_SCOPE, O_ORG, O_NAME, O_ALG, O_JTI,
-           O_CID, O_CSECRET, O_SUB, O_TTL, O_KIND, O_ID, O_FIELD, O_CATEGORY, O_INACTIVE,
-           O_SCORE, O_COLOR, O_OFFLINE, O_HELP };
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, O_DB},
-        {"key-file", required_argument, NULL, O_KEY},
-        {"account", required_argument, NULL, O_ACCOUNT},
-        {"stream", required_argument, NULL, O_STREAM},
-        {"scope", required_argument, NULL, O_SCOPE},
-        {"org", required_argument, NULL, O_ORG},
-        {"name", required_argument, NULL, O_NAME},
-        {"alg", required_argument, NULL, O_ALG},
-        {"enforce-jti", no_argument, NULL, O_JTI},
-        {"offline", no_argument, NULL, O_OFFLINE},
-        {"client-id", required_argument, NULL, O_CID},
-        {"client-secret", required_argument, NULL, O_CSECRET},
-        {"sub", required_argument, NULL, O_SUB},
-        {"ttl", required_argument, NULL, O_TTL},
-        {"kind", required_argument, NULL, O_KIND},
-        {"id", required_argument, NULL, O_ID},
-        {"field", required_argument, NULL, O_FIELD},
-        {"category", required_argument, NULL, O_CATEGORY},
-        {"inactive", no_argument, NULL, O_INACTIVE},
-        {"score", required_argument, NULL, O_SCORE},
-        {"color", required_argument, NULL, O_COLOR},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     memset(o, 0, sizeof *o);
     o->ttl = 3600;
     o->score = -1;
@@ -133,19 +154,21 @@ static int parse(int argc, char **argv, struct opts *o)
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): the CLI parses options before any thread starts */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end = NULL;
+        if (c >= O_DB && c < O_END)
+            o->count[c - O_DB]++;
         switch (c) {
         case O_DB: o->db = optarg; break;
         case O_KEY: o->key_file = optarg; break;
         case O_ACCOUNT: o->account = optarg; break;
         case O_STREAM:
             if (o->nstreams == MAX_LIST)
-                return -1;
+                return list_full("--stream");
             o->streams[o->nstreams++] = optarg;
             o->stream = optarg;
             break;
         case O_SCOPE:
             if (o->nscopes == MAX_LIST)
-                return -1;
+                return list_full("--scope");
             o->scopes[o->nscopes++] = optarg;
             break;
         case O_ORG: o->org = optarg; break;
@@ -160,14 +183,17 @@ static int parse(int argc, char **argv, struct opts *o)
             errno = 0;
             o->ttl = strtol(optarg, &end, 10);
             /* past TTL_MAX, iat + ttl would not be a time (or overflow) */
-            if (*end || end == optarg || errno || o->ttl < 0 || o->ttl > TTL_MAX)
-                return -1;
+            if (*end || end == optarg || errno || o->ttl < 0 || o->ttl > TTL_MAX) {
+                fprintf(stderr, "casemgr: --ttl %s: must be whole seconds from 0 (no expiry) to %ld\n",
+                        optarg, TTL_MAX);
+                return -2;
+            }
             break;
         case O_KIND: o->kind = optarg; break;
         case O_ID: o->id = optarg; break;
         case O_FIELD:
             if (o->nfields == MAX_LIST)
-                return -1;
+                return list_full("--field");
             o->fields[o->nfields++] = optarg;
             break;
         case O_CATEGORY: o->category = optarg; break;
@@ -175,8 +201,11 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_SCORE:
             errno = 0;
             o->score = strtol(optarg, &end, 10);
-            if (*end || end == optarg || errno)
-                return -1;
+            if (*end || end == optarg || errno || o->score < 0 || o->score > INT_MAX) {
+                /* past INT_MAX the cast wrapped: 4294967301 was score 5 */
+                fprintf(stderr, "casemgr: --score %s: must be a whole number (1 to 15)\n", optarg);
+                return -2;
+            }
             break;
         case O_COLOR: o->color = optarg; break;
         case 'h':
@@ -518,16 +547,21 @@ static int token_alg(const struct opts *o, enum jwt_alg *alg)
 
 static int token_cmd(struct opts *o)
 {
-    if (!o->client_id || !o->client_secret)
-        return usage(stderr, 2);
+    if (!o->client_id || !o->client_secret) {
+        fputs("casemgr: token needs --client-id and --client-secret (app create printed them)\n",
+              stderr);
+        return 2;
+    }
     if (o->sub && !*o->sub) {
         /* the server refuses a token whose sub is empty */
         fputs("casemgr: --sub must not be empty (leave it out to act as the app)\n", stderr);
         return 2;
     }
     enum jwt_alg alg = JWT_HS256;
-    if (o->alg && jwt_alg_parse(o->alg, &alg) != 0)
-        return usage(stderr, 2);
+    if (o->alg && jwt_alg_parse(o->alg, &alg) != 0) {
+        fprintf(stderr, "casemgr: --alg %s: is HS256, HS384 or HS512\n", o->alg);
+        return 2;
+    }
     if (!o->offline && token_alg(o, &alg) != 0)
         return 1;
     int64_t now = time_now_ms() / 1000;
@@ -620,22 +654,35 @@ static int config_cmd(struct opts *o, const char *what)
     const char *verb = o->nargs > 0 ? o->args[0] : "";
     bool show = strcmp(what, "show") == 0;
     if ((show && strcmp(verb, "show") != 0) || (!show && strcmp(verb, "add") != 0) ||
-        !o->stream || o->nargs != 1)
+        o->nargs != 1)
         return usage(stderr, 2);
+    if (!o->stream) {
+        fprintf(stderr, "casemgr: %s %s needs --stream st-...\n", show ? "stream" : what, verb);
+        return 2;
+    }
     if (!id_valid_segment(o->stream, strlen(o->stream))) {
         /* a stream the API could never route to (API.md §3), as app create refuses it */
         fprintf(stderr, "casemgr: invalid stream id %s\n", o->stream);
         return 2;
     }
+    const char *missing = NULL;
     if (!show && !o->name)
-        return usage(stderr, 2);
-    if (strcmp(what, "template") == 0 &&
-        (!o->kind || (strcmp(o->kind, "case") != 0 && strcmp(o->kind, "task") != 0)))
-        return usage(stderr, 2);
-    if (strcmp(what, "status") == 0 && !o->category)
-        return usage(stderr, 2);
-    if (strcmp(what, "priority") == 0 && (o->score < 0 || o->score > INT_MAX))
-        return usage(stderr, 2); /* past INT_MAX the cast wrapped: 4294967301 was score 5 */
+        missing = "--name";
+    else if (strcmp(what, "template") == 0 && !o->kind)
+        missing = "--kind case|task";
+    else if (strcmp(what, "status") == 0 && !o->category)
+        missing = "--category open|inProgress|resolved|closed";
+    else if (strcmp(what, "priority") == 0 && o->score < 0)
+        missing = "--score 1..15";
+    if (missing) {
+        fprintf(stderr, "casemgr: %s add needs %s\n", what, missing);
+        return 2;
+    }
+    if (strcmp(what, "template") == 0 && strcmp(o->kind, "case") != 0 &&
+        strcmp(o->kind, "task") != 0) {
+        fprintf(stderr, "casemgr: --kind %s: is case or task\n", o->kind);
+        return 2;
+    }
     struct store *s = show ? existing_store(o) : open_store(o);
     if (!s)
         return 1;
@@ -677,14 +724,76 @@ int cli_is_command(const char *name)
     return 0;
 }
 
+/* The options each subcommand takes (--db, --key-file and --help: all of them), and those it
+ * takes more than once. An option a subcommand does not use was accepted and ignored:
+ * `status add --stream a --stream b` changed b alone, and a mistyped --scor went unseen. */
+static const struct {
+    const char *cmd, *verb;
+    int takes[10];
+    int many[3];
+} option_table[] = {
+    {"app", "create", {O_ACCOUNT, O_STREAM, O_SCOPE, O_ORG, O_NAME, O_ALG, O_JTI}, {O_STREAM, O_SCOPE}},
+    {"app", "list", {0}, {0}},
+    {"app", "revoke", {0}, {0}},
+    {"token", NULL, {O_CID, O_CSECRET, O_SUB, O_TTL, O_ALG, O_OFFLINE}, {0}},
+    {"stream", "show", {O_STREAM}, {0}},
+    {"template", "add", {O_STREAM, O_KIND, O_ID, O_NAME, O_FIELD}, {O_FIELD}},
+    {"status", "add", {O_STREAM, O_NAME, O_CATEGORY, O_INACTIVE}, {0}},
+    {"priority", "add", {O_STREAM, O_NAME, O_SCORE, O_COLOR, O_INACTIVE}, {0}},
+};
+
+static bool in_list(const int *list, size_t n, int id)
+{
+    for (size_t i = 0; i < n && list[i]; i++)
+        if (list[i] == id)
+            return true;
+    return false;
+}
+
+/* 0, or 2 after naming an option cmd does not take, or takes once and was given more often.
+ * A verb the table does not know passes: the subcommand's own usage answers it. */
+static int check_options(const struct opts *o, const char *cmd)
+{
+    const char *verb = o->nargs > 0 ? o->args[0] : "";
+    for (size_t t = 0; t < sizeof option_table / sizeof option_table[0]; t++) {
+        if (strcmp(option_table[t].cmd, cmd) != 0 ||
+            (option_table[t].verb && strcmp(option_table[t].verb, verb) != 0))
+            continue;
+        const char *what = option_table[t].verb ? verb : "";
+        for (int id = O_DB; id < O_END; id++) {
+            unsigned n = o->count[id - O_DB];
+            if (n == 0 || id == O_HELP)
+                continue;
+            bool common = id == O_DB || id == O_KEY;
+            size_t nt = sizeof option_table[t].takes / sizeof option_table[t].takes[0];
+            size_t nm = sizeof option_table[t].many / sizeof option_table[t].many[0];
+            if (!common && !in_list(option_table[t].takes, nt, id)) {
+                fprintf(stderr, "casemgr: %s%s%s takes no --%s\n", cmd, *what ? " " : "", what,
+                        opt_name(id));
+                return 2;
+            }
+            if (n > 1 && !in_list(option_table[t].many, nm, id)) {
+                fprintf(stderr, "casemgr: %s%s%s takes one --%s, not %u\n", cmd,
+                        *what ? " " : "", what, opt_name(id), n);
+                return 2;
+            }
+        }
+        return 0;
+    }
+    return 0;
+}
+
 int cli_main(int argc, char **argv)
 {
     struct opts o;
-    if (parse(argc, argv, &o) != 0)
-        return usage(stderr, 2);
+    int parsed = parse(argc, argv, &o);
+    if (parsed != 0)
+        return parsed == -2 ? 2 : usage(stderr, 2);
     if (o.help)
         return usage(stdout, 0); /* asked for: on stdout, and no error */
     const char *cmd = argv[0];
+    if (check_options(&o, cmd) != 0)
+        return 2;
     if (strcmp(cmd, "app") == 0)
         return app_cmd(&o);
     if (strcmp(cmd, "token") == 0)

@@ -461,6 +461,43 @@ describe('03 admin cli: stream configuration', () => {
     assertCliError(await env.cli(['status', 'add', 'extra', '--stream', stream, '--name', 'Extra', '--category', 'open']), 'status add extra');
   });
 
+  it('an option the subcommand does not take, or takes once and was given twice, is refused by name; a bad value says why', T, async () => {
+    // they were accepted and ignored: status add --stream a --stream b changed b alone, and
+    // --score on status add, --stream on token or --ttl on app create went unseen; a bad
+    // value printed the whole usage without naming it
+    const other = ids.stream();
+    const cases = [
+      [['status', 'add', '--stream', stream, '--stream', other, '--name', 'Twice', '--category', 'open'], /status add takes one --stream, not 2/],
+      [['status', 'add', '--stream', stream, '--name', 'Scored', '--category', 'open', '--score', '3'], /status add takes no --score/],
+      [['priority', 'add', '--stream', stream, '--name', 'Cat', '--score', '3', '--category', 'open'], /priority add takes no --category/],
+      [['priority', 'add', '--stream', stream, '--name', 'NoScore'], /priority add needs --score/],
+      [['priority', 'add', '--stream', stream, '--name', 'Big', '--score', '99999999999'], /--score 99999999999: must be a whole number/],
+      [['template', 'add', '--stream', stream, '--kind', 'bogus', '--name', 'T'], /--kind bogus: is case or task/],
+      [['template', 'add', '--stream', stream, '--name', 'T'], /template add needs --kind/],
+      [['status', 'add', '--name', 'NoStream', '--category', 'open'], /status add needs --stream/],
+      [['stream', 'show', '--stream', stream, '--name', 'x'], /stream show takes no --name/],
+      [['app', 'create', '--account', ids.account(), '--stream', other, '--ttl', '5'], /app create takes no --ttl/],
+      [['app', 'create', '--account', ids.account(), '--account', ids.account(), '--stream', other], /app create takes one --account, not 2/],
+      [['app', 'list', '--stream', stream], /app list takes no --stream/],
+      [['token', '--client-id', 'x', '--client-secret', 'y', '--stream', stream], /token takes no --stream/],
+      [['token', '--client-id', 'x', '--client-secret', 'y', '--alg', 'HS999', '--offline'], /--alg HS999: is HS256, HS384 or HS512/],
+      [['token', '--client-id', 'x', '--client-secret', 'y', '--ttl', '-1'], /--ttl -1: must be whole seconds from 0/],
+      [['token', '--client-secret', 'y'], /token needs --client-id and --client-secret/],
+    ];
+    for (const [args, why] of cases) {
+      const r = await env.cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code} ${r.stdout}`);
+      assert.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`);
+      assert.match(r.stderr, why, args.join(' '));
+      assert.doesNotMatch(r.stderr, /usage:/, `${args.join(' ')}: the reason, not the whole usage`);
+    }
+    const shown = await env.cliJson(['stream', 'show', '--stream', other]).catch(() => null);
+    assert.ok(!shown || !JSON.stringify(shown).includes('Twice'), 'nothing was added to the other stream');
+    // repeatable ones stay repeatable
+    const two = await env.cliJson(['app', 'create', '--account', ids.account(), '--stream', other, '--stream', ids.stream(), '--scope', 'a', '--scope', 'b']);
+    assert.equal(two.streams.length, 2);
+  });
+
   it('concurrent configuration changes of one stream all land (PostgreSQL refused some: "the database failed")', T, async () => {
     const st = ids.stream();
     await env.createApp({ streams: [st] });
