@@ -935,6 +935,8 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
+static char bind_error[128]; /* why MHD could not bind (set while a daemon starts) */
+
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -943,6 +945,14 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    /* MHD names the port it was given, 0 (the address comes in MHD_OPTION_SOCK_ADDR): the
+     * reason goes into http_server_start's own message, which names the address */
+    static const char bind_failed[] = "Failed to bind to port ";
+    if (strncmp(msg, bind_failed, sizeof bind_failed - 1) == 0) {
+        const char *why = strstr(msg, ": ");
+        snprintf(bind_error, sizeof bind_error, "%s", why ? why + 2 : msg);
+        return;
+    }
     log_info("http: %s", msg);
 }
 
@@ -1037,6 +1047,7 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
      * server started on the same address listened too and the two shared the traffic. MHD sets
      * SO_REUSEADDR by default, which is what a restart needs while the old connections are in
      * TIME_WAIT (08-ops tests both). */
+    bind_error[0] = '\0';
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -1047,7 +1058,10 @@ struct http_server *http_server_start(const struct http_server_config *cfg, char
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
         unescape_keeping_nul, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
-        *err = xstrdup("cannot listen (address in use or not available?)");
+        char why[192];
+        snprintf(why, sizeof why, "cannot listen: %s",
+                 bind_error[0] ? bind_error : "address in use or not available?");
+        *err = xstrdup(why);
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
