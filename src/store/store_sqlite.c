@@ -916,6 +916,28 @@ static void sqlite_configure(void)
         log_error("sqlite: cannot register the WAL-gathering VFS; writing frames one by one");
 }
 
+/* Why path did not open, naming it: SQLite says only "unable to open database file", and the
+ * usual cause, a directory not made yet (./data before `make run`), is worth naming. */
+static char *open_error(const char *path, sqlite3 *db)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : "cannot open database";
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    bool no_dir = access(dir, F_OK) != 0;
+    size_t n = strlen(path) + strlen(dir) + strlen(msg) + 64;
+    char *out = xmalloc(n);
+    if (no_dir)
+        snprintf(out, n, "%s: %s (the directory %s does not exist)", path, msg, dir);
+    else
+        snprintf(out, n, "%s: %s", path, msg);
+    return out;
+}
+
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err)
 {
     static pthread_once_t configured = PTHREAD_ONCE_INIT;
@@ -940,7 +962,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     /* Migrate on a private connection before any statement is prepared against the schema. */
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        *err = xstrdup(db ? sqlite3_errmsg(db) : "cannot open database");
+        *err = open_error(path, db);
         sqlite3_close(db);
         goto fail;
     }

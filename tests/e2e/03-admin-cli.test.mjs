@@ -529,4 +529,16 @@ describe('03 admin cli: stream configuration', () => {
     }
     assertCliError(await env.cli(['app', 'list', 'extra']), 'app list extra');
   });
+
+  it('a database in a directory that does not exist: the message names the file and the directory', T, async () => {
+    // it said only "cannot open the database: unable to open database file"
+    const dir = `${env.dir}/not-made-yet`;
+    for (const args of [['app', 'create', '--account', ids.account(), '--stream', ids.stream()],
+      ['serve', '--listen', '127.0.0.1:0']]) {
+      const r = await runCli([...args, '--db', `sqlite:${dir}/x.db`, '--key-file', `${env.dir}/k.key`], { timeout: 10_000 });
+      assert.equal(r.code, 1, `${args[0]}: exit ${r.code}`);
+      assert.match(r.stderr, new RegExp(`${dir}/x\\.db: .*the directory ${dir} does not exist`), r.stderr);
+      await assert.rejects(stat(dir), 'no directory was made');
+    }
+  });
 });
