@@ -375,8 +375,11 @@ const json_t *config_add_status(json_t *cfg, const char *name, const char *categ
     }
     if (!name_ok(name, "status", e))
         return NULL;
-    if (config_status_by_name(cfg, name)) {
-        err_set(e, ERR_INVALID_VALUE, "name", "a status named \"%s\" exists already", name);
+    const json_t *same = config_status_by_name(cfg, name);
+    if (same) {
+        /* named: names match case- and separator-blind ("In Progress" is In-Progress) */
+        err_set(e, ERR_INVALID_VALUE, "name", "%s matches the status \"%s\", which exists already",
+                name, json_string_value(json_object_get(same, "name")));
         return NULL;
     }
     return append(cfg, "statuses", status_new(name, category, false, active));
@@ -395,8 +398,11 @@ const json_t *config_add_priority(json_t *cfg, const char *name, int score, cons
     }
     if (!name_ok(name, "priority", e))
         return NULL;
-    if (config_priority_by_name(cfg, name)) {
-        err_set(e, ERR_INVALID_VALUE, "name", "a priority named \"%s\" exists already", name);
+    const json_t *same = config_priority_by_name(cfg, name);
+    if (same) {
+        /* named: names match case- and separator-blind ("In Progress" is In-Progress) */
+        err_set(e, ERR_INVALID_VALUE, "name", "%s matches the priority \"%s\", which exists already",
+                name, json_string_value(json_object_get(same, "name")));
         return NULL;
     }
     return append(cfg, "priorities", priority_new(name, color ? color : "#6B7280", score, false,
@@ -433,9 +439,11 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
     }
     if (!name_ok(name, "template", e))
         return NULL;
-    if (by_name(json_object_get(cfg, templates_member(kind)), name)) {
-        err_set(e, ERR_INVALID_VALUE, "name", "a %s template named \"%s\" exists already",
-                kind == DOC_CASE ? "case" : "task", name);
+    const json_t *same = by_name(json_object_get(cfg, templates_member(kind)), name);
+    if (same) {
+        err_set(e, ERR_INVALID_VALUE, "name", "%s matches the %s template \"%s\", which exists already",
+                name, kind == DOC_CASE ? "case" : "task",
+                json_string_value(json_object_get(same, "name")));
         return NULL;
     }
     json_t *t = template_new(kind, id, name, false);

@@ -397,6 +397,16 @@ static const char *target_path(const char *url)
     return slash ? slash : "/";
 }
 
+#define BODY_LIMIT_MSG 96
+
+/* The 413's message: it said "the body is too large", not what the limit is. */
+static const char *body_limit_msg(const struct http_server *srv, char buf[BODY_LIMIT_MSG])
+{
+    snprintf(buf, BODY_LIMIT_MSG, "the body is larger than %zu bytes (--body-limit)",
+             srv->cfg.body_limit);
+    return buf;
+}
+
 /* First call for a request: every check that can be made from the request line and headers.
  * Returns true when a reply was queued (the request is rejected). */
 static bool check_head(struct req_state *st, struct http_server *srv, const char *url,
@@ -437,6 +447,9 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
     }
     if (err == ERR_BAD_REQUEST && !why)
         return false;
+    char limit[BODY_LIMIT_MSG];
+    if (err == ERR_BODY_TOO_LARGE)
+        why = body_limit_msg(srv, limit);
     *result = reject(st, srv, err, why);
     return true;
 }
@@ -745,8 +758,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     set_receiving(srv, st->entry, false);
-    if (st->overflow)
-        return reject(st, srv, ERR_BODY_TOO_LARGE, NULL);
+    if (st->overflow) {
+        char limit[BODY_LIMIT_MSG];
+        return reject(st, srv, ERR_BODY_TOO_LARGE, body_limit_msg(srv, limit));
+    }
     if (st->no_memory)
         return reject(st, srv, ERR_UNAVAILABLE,
                       "not enough memory for a body this large now; retry later");

@@ -454,7 +454,12 @@ describe('03 admin cli: stream configuration', () => {
     }
     // names match as API.md §4 says, by Unicode lower-casing: Über and über are one status
     assert.equal((await env.cliJson(['status', 'add', '--stream', stream, '--name', 'Über Uns', '--category', 'open'])).lname, 'über uns');
-    assertCliError(await env.cli(['status', 'add', '--stream', stream, '--name', 'über_uns', '--category', 'open']), 'über_uns after Über Uns');
+    const clash = await env.cli(['status', 'add', '--stream', stream, '--name', 'über_uns', '--category', 'open']);
+    assertCliError(clash, 'über_uns after Über Uns');
+    // the message named the new name alone, which no status had
+    assert.match(clash.stderr, /über_uns matches the status "Über Uns", which exists already/);
+    const priority = await env.cli(['priority', 'add', '--stream', stream, '--name', 'CRITICAL', '--score', '3']);
+    assert.match(priority.stderr, /CRITICAL matches the priority "Critical"/);
     // a stream the API could never route to
     assertCliError(await env.cli(['status', 'add', '--stream', 'a b/../c', '--name', 'X', '--category', 'open']), 'stream a b/../c');
     // an extra argument is not ignored
