@@ -447,9 +447,11 @@ static bool check_head(struct req_state *st, struct http_server *srv, const char
     }
     if (err == ERR_BAD_REQUEST && !why)
         return false;
-    char limit[BODY_LIMIT_MSG];
-    if (err == ERR_BODY_TOO_LARGE)
-        why = body_limit_msg(srv, limit);
+    if (err == ERR_BODY_TOO_LARGE) {
+        char limit[BODY_LIMIT_MSG];
+        *result = reject(st, srv, err, body_limit_msg(srv, limit));
+        return true;
+    }
     *result = reject(st, srv, err, why);
     return true;
 }
