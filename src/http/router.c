@@ -40,7 +40,11 @@ enum http_match http_route_match(const struct http_route *table, size_t n, const
         const char *params[2] = {NULL, NULL};
         if (!path_matches(table[i].pattern, path, params, scratch))
             continue;
-        if (table[i].method && strcmp(table[i].method, method) != 0) {
+        /* HEAD wherever GET is served (RFC 9110 §9.1; MHD sends the head alone): a monitor
+         * probing /healthz with HEAD was answered 405 */
+        bool head_of_get = table[i].method && strcmp(table[i].method, "GET") == 0 &&
+                           strcmp(method, "HEAD") == 0;
+        if (table[i].method && strcmp(table[i].method, method) != 0 && !head_of_get) {
             result = HTTP_MATCH_METHOD;
             *route = &table[i];
             continue;

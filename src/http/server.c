@@ -508,8 +508,8 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
     enum http_match m = http_route_match(srv->cfg.routes, srv->cfg.route_count, method, url,
                                          &st->req, st->scratch, &st->route);
     if (m == HTTP_MATCH_METHOD) {
-        rep->allow = st->route->method;
-        http_reply_error(rep, ERR_METHOD_NOT_ALLOWED, NULL, "only %s is allowed here", rep->allow);
+        rep->allow = strcmp(st->route->method, "GET") == 0 ? "GET, HEAD" : st->route->method;
+        http_reply_error(rep, ERR_METHOD_NOT_ALLOWED, NULL, "this path takes %s only", rep->allow);
         st->route = NULL;
         return false;
     }

@@ -41,6 +41,22 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     }
   });
 
+  it('HEAD on /healthz, /readyz and /metrics answers as GET without a body; other methods 405 with Allow: GET, HEAD', T, async () => {
+    // HEAD was 405: a load balancer or monitor probing with HEAD saw the server down
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      const get = await request(`${ctx.server.base}${path}`, { method: 'GET' });
+      const head = await request(`${ctx.server.base}${path}`, { method: 'HEAD' });
+      assert.equal(head.status, 200, `HEAD ${path}`);
+      assert.equal(head.text, '', `HEAD ${path}: no body`);
+      assert.equal(head.headers.get('content-type'), get.headers.get('content-type'), `HEAD ${path}: the GET's type`);
+      for (const method of ['POST', 'PUT', 'DELETE']) {
+        const r = await request(`${ctx.server.base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : {} });
+        assertError(r, 405, 'method_not_allowed');
+        assert.equal(r.headers.get('allow'), 'GET, HEAD', `${method} ${path}`);
+      }
+    }
+  });
+
   it('a non-JSON Content-Type answers 415', T, async () => {
     for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'application/jsonx']) {
       const r = await ctx.client.createCase(caseBody(ctx.cfg), { headers: { 'content-type': ct } });
