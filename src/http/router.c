@@ -1,8 +1,13 @@
 #include "http/router.h"
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/id.h"
+#include "util/mem.h"
 
 /* Matches path against pattern; captures {} segments into params (copied into scratch). */
 static bool path_matches(const char *pattern, const char *path, const char **params, char *scratch)
@@ -55,4 +60,75 @@ enum http_match http_route_match(const struct http_route *table, size_t n, const
         return HTTP_MATCH_OK;
     }
     return result;
+}
+
+/* Whether candidate (a path built here) matches a route of table. */
+static const struct http_route *any_match(const struct http_route *table, size_t n,
+                                          const char *candidate)
+{
+    char *scratch = xmalloc(strlen(candidate) + 1);
+    const char *params[2];
+    const struct http_route *found = NULL;
+    for (size_t i = 0; i < n && !found; i++)
+        if (path_matches(table[i].pattern, candidate, params, scratch))
+            found = &table[i];
+    free(scratch);
+    return found;
+}
+
+void http_route_hint(const struct http_route *table, size_t n, const char *path, char *buf,
+                     size_t cap)
+{
+    buf[0] = '\0';
+    size_t len = strlen(path);
+    char *p = xmalloc(len + 3);
+    memcpy(p, path, len + 1);
+    if (len > 1 && p[len - 1] == '/') {
+        p[--len] = '\0';
+        if (any_match(table, n, p)) {
+            snprintf(buf, cap, "; drop the trailing /");
+            goto out;
+        }
+    }
+    memcpy(p + len, "/x", 3); /* an id where the path ends */
+    const struct http_route *r = any_match(table, n, p);
+    p[len] = '\0';
+    if (r) {
+        snprintf(buf, cap, "; %s takes an id: .../%s/{id}", r->name, r->name);
+        goto out;
+    }
+    char *w = p;
+    for (const char *q = p; *q; q++) /* one slash of each run */
+        if (!(q[0] == '/' && q[1] == '/'))
+            *w++ = *q;
+    *w = '\0';
+    if (strcmp(p, path) != 0 && any_match(table, n, p)) {
+        snprintf(buf, cap, "; the path has an empty segment (//)");
+        goto out;
+    }
+    /* an endpoint's name in another case: getcases */
+    for (char *seg = p; *seg; seg++) {
+        if (*seg != '/')
+            continue;
+        size_t k = strcspn(seg + 1, "/");
+        for (size_t i = 0; i < n; i++) {
+            const char *name = table[i].name;
+            if (k != strlen(name) || strncasecmp(seg + 1, name, k) != 0 ||
+                strncmp(seg + 1, name, k) == 0)
+                continue;
+            char saved[64];
+            if (k >= sizeof saved)
+                continue;
+            memcpy(saved, seg + 1, k);
+            memcpy(seg + 1, name, k);
+            bool found = any_match(table, n, p) != NULL;
+            memcpy(seg + 1, saved, k);
+            if (found) {
+                snprintf(buf, cap, "; endpoint names are case-sensitive: %s", name);
+                goto out;
+            }
+        }
+    }
+out:
+    free(p);
 }

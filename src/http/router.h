@@ -31,4 +31,10 @@ enum http_match http_route_match(const struct http_route *table, size_t n, const
                                  const char *path, struct http_request *req, char *scratch,
                                  const struct http_route **route);
 
+/* For a path no route of table matches, what would make it one, as "; drop the trailing /" (a
+ * trailing slash, a missing id, a doubled slash, an endpoint's name in another case) into buf,
+ * or "" when none. */
+void http_route_hint(const struct http_route *table, size_t n, const char *path, char *buf,
+                     size_t cap);
+
 #endif

@@ -514,7 +514,9 @@ static bool route_request(struct req_state *st, struct http_server *srv, const c
         return false;
     }
     if (m == HTTP_MATCH_NOT_FOUND) {
-        http_reply_error(rep, ERR_NOT_FOUND, NULL, "no such endpoint");
+        char hint[128];
+        http_route_hint(srv->cfg.routes, srv->cfg.route_count, url, hint, sizeof hint);
+        http_reply_error(rep, ERR_NOT_FOUND, NULL, "no such endpoint%s", hint);
         return false;
     }
     bool coded = false;

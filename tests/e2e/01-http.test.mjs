@@ -177,6 +177,13 @@ describe('01 http: methods, media types, headers (default settings)', () => {
     assertError(r, 404, 'not_found');
     r = await request(`${ctx.server.base}/nothing/here`, { headers: { 'content-type': 'application/json' }, body: {} });
     assert.equal(r.status, 404);
+    // near misses say what to fix (each said only "no such endpoint")
+    for (const [ep, hint] of [['getCases/', 'drop the trailing /'], ['updateTask', 'updateTask takes an id'],
+      ['getcases', 'endpoint names are case-sensitive: getCases']]) {
+      r = await ctx.client.post(ep, {});
+      assertError(r, 404, 'not_found');
+      assert.match(r.json.errors[0].msg, new RegExp(hint), ep);
+    }
   });
 
   it('header values: whitespace after the value is not part of it; two accountId headers → 400', T, async () => {

@@ -297,3 +297,32 @@ Test(http_router, empty_table_is_not_found)
                  HTTP_MATCH_NOT_FOUND);
     cr_assert_null(route);
 }
+
+/* A 404 says what would make the path one the server serves: it said "no such endpoint" to a
+ * trailing slash, a missing id and getcases alike. */
+Test(http_router, a_hint_for_near_misses)
+{
+    static const char *const cases[][2] = {
+        {BASE "st-1/getCases/", "; drop the trailing /"},
+        {"/metrics/", "; drop the trailing /"},
+        {BASE "st-1/updateTask", "; updateTask takes an id: .../updateTask/{id}"},
+        {BASE "st-1/updateTask/", "; updateTask takes an id: .../updateTask/{id}"},
+        {BASE "st-1//getTasks", "; the path has an empty segment (//)"},
+        {BASE "st-1/getcases", "; endpoint names are case-sensitive: getCases"},
+        {BASE "st-1/UPDATETASK/ti-1", "; endpoint names are case-sensitive: updateTask"},
+        {"/Healthz", "; endpoint names are case-sensitive: healthz"},
+        {BASE "st-1/nothing", ""},
+        {"/", ""},
+        {"", ""},
+        {"//", ""},
+        {BASE "st 1/getCases", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char hint[128];
+        http_route_hint(routes, NROUTES, cases[i][0], hint, sizeof hint);
+        cr_expect_str_eq(hint, cases[i][1], "%s", cases[i][0]);
+    }
+    char tiny[8]; /* cut, never overrun */
+    http_route_hint(routes, NROUTES, BASE "st-1/updateTask", tiny, sizeof tiny);
+    cr_expect_eq(strlen(tiny), sizeof tiny - 1);
+}
