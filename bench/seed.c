@@ -737,7 +737,7 @@ static int write_outputs(struct seeder *sd)
     return rc;
 }
 
-static int usage(void)
+static int usage(FILE *out, int rc)
 {
     fputs("usage: casemgr-seed --db sqlite:PATH --stream st-... --account ACC --tasks N --cases M\n"
           "                    [--key-file PATH] [--org o-...] [--user u-bench-1] [--word WORD]\n"
@@ -748,14 +748,14 @@ static int usage(void)
           "  --json-out  the tasks as a json-server database {\"tasks\": [...]}\n"
           "  --word      put in ~1% of task and case names (searchText benchmark)\n"
           "  --builders  threads building task documents (default: one per CPU)\n",
-          stderr);
-    return 2;
+          out);
+    return rc;
 }
 
 static int parse(int argc, char **argv, struct seed_opts *o)
 {
     enum { O_DB = 256, O_KEY, O_STREAM, O_ACCOUNT, O_ORG, O_USER, O_WORD, O_TASKS, O_CASES,
-           O_IDS, O_CASES_OUT, O_JSON, O_BATCH, O_SEED, O_BUILDERS };
+           O_IDS, O_CASES_OUT, O_JSON, O_BATCH, O_SEED, O_BUILDERS, O_HELP };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, O_DB},
         {"key-file", required_argument, NULL, O_KEY},
@@ -772,13 +772,14 @@ static int parse(int argc, char **argv, struct seed_opts *o)
         {"batch", required_argument, NULL, O_BATCH},
         {"builders", required_argument, NULL, O_BUILDERS},
         {"seed", required_argument, NULL, O_SEED},
+        {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     *o = (struct seed_opts){.org = "o-bench", .user = "u-bench-1", .word = "quokka",
                             .tasks = -1, .cases = -1, .batch = 1000, .seed = 1,
                             .builders = 0};
     int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end = NULL;
         long long *num = NULL;
         switch (c) {
@@ -801,6 +802,8 @@ static int parse(int argc, char **argv, struct seed_opts *o)
             if (*end)
                 return -1;
             break;
+        case 'h':
+        case O_HELP: return 1; /* usage on stdout, exit 0, like casemgr's */
         default: return -1;
         }
         if (num) {
@@ -836,8 +839,9 @@ int main(int argc, char **argv)
 {
     json_set_alloc_funcs(xmalloc, free);
     struct seed_opts o;
-    if (parse(argc, argv, &o))
-        return usage();
+    int parsed = parse(argc, argv, &o);
+    if (parsed)
+        return parsed > 0 ? usage(stdout, 0) : usage(stderr, 2);
     if (check_word(o.word)) {
         fprintf(stderr, "casemgr-seed: --word %s must be 3+ letters and no part of the word list\n",
                 o.word);
