@@ -360,19 +360,6 @@ static int apply_fields(json_t *doc, const json_t *v, const json_t *body, size_t
     return 0;
 }
 
-/* An object with no member, or only members that are null or "". */
-static bool blank_object(const json_t *v)
-{
-    const char *key;
-    const json_t *x;
-    json_object_foreach((json_t *)v, key, x)
-    {
-        if (!json_is_null(x) && !(json_is_string(x) && json_string_length(x) == 0))
-            return false;
-    }
-    return true;
-}
-
 /* currAssignee's names of the user (the vendor's {aId, name, agentId}, or {_id, name}) are
  * strings or null. {"_id": 5} was stored as an agent's assignment that the filters, which look
  * for a string, took for none. */
@@ -446,10 +433,8 @@ int doc_apply_member(json_t *doc, enum doc_kind kind, const struct doc_member *m
         const json_t *stored = json_object_get(doc, name);
         if (!(stored && doc_same_value(stored, v)) && assignee_check(v, e))
             return -1;
-        /* API.md §7: a non-empty object sets "agent", {} or null "unassigned"; so does an
-         * object of empty members ({"_id": ""}, as a form cleared sends it): it names no user,
-         * and the unassigned filter found it while it said "agent" */
-        bool empty = json_is_null(v) || blank_object(v);
+        /* API.md §7: a non-empty object sets "agent", {} or null "unassigned" */
+        bool empty = json_is_null(v) || json_object_size(v) == 0;
         if (!json_object_get(body, "assigneeType"))
             json_object_set_new(doc, "assigneeType", json_string(empty ? "unassigned" : "agent"));
     }
