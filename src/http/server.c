@@ -292,7 +292,8 @@ static enum MHD_Result queue_reply(struct req_state *st, struct http_server *srv
     if (rep->close || atomic_load(&srv->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     st->status = rep->status;
-    st->bytes = rep->body_len;
+    /* the access log's bytes are the body sent: none to HEAD (MHD sends the head alone) */
+    st->bytes = st->req.method && strcmp(st->req.method, "HEAD") == 0 ? 0 : rep->body_len;
     st->queued = true;
     enum MHD_Result r = MHD_queue_response(st->conn, rep->status, resp);
     MHD_destroy_response(resp);
@@ -969,7 +970,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     static const char bind_failed[] = "Failed to bind to port ";
     if (strncmp(msg, bind_failed, sizeof bind_failed - 1) == 0) {
         const char *why = strstr(msg, ": ");
-        snprintf(bind_error, sizeof bind_error, "%s", why ? why + 2 : msg);
+        snprintf(bind_error, sizeof bind_error, "%.100s", why ? why + 2 : msg);
         return;
     }
     log_info("http: %s", msg);

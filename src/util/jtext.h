@@ -1,14 +1,16 @@
 /* jtext — JSON text to and from jansson values, fast, for the documents casemgr stores.
  *
- * jtext_dump(v, &len) writes exactly the bytes json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
- * writes, in a fraction of the time. jansson 2.14 guards every object and array it writes
+ * jtext_dump(v, &len) writes the bytes json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes,
+ * but for real numbers (below), in a fraction of the time. jansson 2.14 guards every object and array it writes
  * against cycles by formatting the container's address with snprintf into a key of a hash table
  * of "parents", and hands every token to a callback that appends it to a growing buffer; for a
  * 3 KB task document that is most of the cost of an update (bench/README.md). Documents here are
  * trees our own code built, so a depth bound replaces the cycle check.
  *
- * Real numbers are rare in documents and their formatting is jansson's own business (%.17g with
- * its fix-ups), so jtext asks jansson for each one: the output stays identical by construction.
+ * Real numbers are rare in documents. Each is written in jansson's notation (%g with its
+ * fix-ups: 1.0, 1e300) in the shortest of 15, 16 and 17 significant digits that reads back as
+ * the same double (scalar_real_text), where jansson always writes 17: 19.99, not
+ * 19.989999999999998.
  *
  * jtext_parse(text, len) returns what json_loadb(text, len, 0, NULL) returns, several times
  * faster, for the stored documents every update, create and projection reads back: jansson's

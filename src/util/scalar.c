@@ -30,10 +30,13 @@ const char *scalar_text(const json_t *v, char buf[SCALAR_BUF])
     if (!json_is_number(v))
         return NULL;
     json_int_t n;
+    double d = json_is_real(v) ? json_real_value(v) : 0;
     if (scalar_whole(v, &n))
         snprintf(buf, SCALAR_BUF, "%lld", (long long)n);
+    else if (d == floor(d)) /* whole, past 2^53: as before, so 1e16 matches 10000000000000000 */
+        snprintf(buf, SCALAR_BUF, "%.17g", d);
     else
-        scalar_real_text(json_real_value(v), buf);
+        scalar_real_text(d, buf);
     return buf;
 }
 
@@ -55,8 +58,8 @@ bool scalar_legacy_text(const json_t *v, char buf[SCALAR_BUF])
     } else {
         return false;
     }
-    if (d == floor(d) && fabs(d) < 9007199254740992.0)
-        return false; /* written as an integer, then as now */
+    if (d == floor(d))
+        return false; /* whole: written then as now */
     scalar_real_text(d, now);
     snprintf(buf, SCALAR_BUF, "%.17g", d);
     return strcmp(now, buf) != 0;

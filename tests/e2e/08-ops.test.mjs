@@ -123,6 +123,23 @@ describe('08 ops: access log', () => {
     }
   });
 
+  it('the bytes of a HEAD\'s line are 0: no body went out (they were the GET\'s)', T, async () => {
+    const server = await ctx.env.startServer();
+    try {
+      for (const method of ['HEAD', 'GET']) {
+        const r = await request(`${server.base}/healthz`, { method, headers: { 'x-request-id': `log-${method}` } });
+        assert.equal(r.status, 200);
+      }
+      const head = await server.waitForLog((l) => l.requestId === 'log-HEAD', 3000);
+      const get = await server.waitForLog((l) => l.requestId === 'log-GET', 3000);
+      assert.equal(head.method, 'HEAD');
+      assert.equal(head.bytes, 0);
+      assert.ok(get.bytes > 0, `GET: ${get.bytes}`);
+    } finally {
+      await server.stop();
+    }
+  });
+
   // The line is 2 KiB and the escaped path filled it first (a byte outside ASCII takes six):
   // status, bytes, micros, clientId and streamId were dropped, and the line still parsed.
   it('a path of many escaped bytes is cut, and says so; every other field is kept', T, async () => {
