@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -672,6 +673,27 @@ out:
     return rc;
 }
 
+/* Says so at start when PostgreSQL has fewer connections free than this process may open: each
+ * thread keeps the connection it opened, so past max_connections the threads that got none
+ * answer 503 while those that have one sit idle, under load and after it (docs/operations.md
+ * §5 sizes max_connections). */
+static void warn_connections(PGconn *db, unsigned want)
+{
+    PGresult *res = PQexec(db, "SELECT current_setting('max_connections')::int"
+                               " - current_setting('superuser_reserved_connections')::int"
+                               " - (SELECT count(*) FROM pg_stat_activity"
+                               "    WHERE backend_type = 'client backend')::int");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        long free_now = strtol(PQgetvalue(res, 0, 0), NULL, 10) + 1; /* this session's own */
+        if (free_now < (long)want)
+            log_error("postgres: the server has %ld connections free and this process may open "
+                      "%u (--workers + --threads + 2): requests will answer 503 when it runs "
+                      "short; raise max_connections or lower --workers (docs/operations.md §5)",
+                      free_now, want);
+    }
+    PQclear(res);
+}
+
 struct store *store_pg_open(const char *url, const struct store_options *opt, char **err)
 {
     *err = NULL;
@@ -686,6 +708,8 @@ struct store *store_pg_open(const char *url, const struct store_options *opt, ch
     if (!db)
         goto fail;
     int rc = migrate(db, opt->keep_schema, err);
+    if (rc == 0 && opt->connections)
+        warn_connections(db, opt->connections);
     PQfinish(db);
     if (rc)
         goto fail;
@@ -919,16 +943,64 @@ static int pg_read(struct store *base, store_txn_fn fn, void *arg)
     return run_txn(base, false, fn, arg);
 }
 
+#define READY_PING_MS 2000 /* how long /readyz waits for SELECT 1 */
+
+/* SELECT 1 on c, answered within READY_PING_MS: libpq's own call has no deadline, and a server
+ * that stopped answering while its host still acknowledges TCP (SIGSTOP, a hung VM) held the
+ * probe until it answered, for ever. Past the deadline the connection is dropped (its answer
+ * could come at any later time) and the next use connects afresh (connect_timeout bounds it). */
+static bool ping_within(struct pg_conn *c, int budget_ms, bool *timed_out)
+{
+    char name[16];
+    snprintf(name, sizeof name, "s%d", (int)ST_PING);
+    if (!PQsendQueryPrepared(c->db, name, 0, NULL, NULL, NULL, 0)) {
+        conn_lost(c);
+        return false;
+    }
+    int64_t deadline = time_mono_us() + (int64_t)budget_ms * 1000;
+    while (PQisBusy(c->db)) {
+        int64_t left_ms = (deadline - time_mono_us()) / 1000;
+        struct pollfd p = {.fd = PQsocket(c->db), .events = POLLIN};
+        int n = left_ms > 0 ? poll(&p, 1, (int)left_ms) : 0;
+        if (n == 0 || (n < 0 && errno != EINTR)) {
+            log_error("postgres: SELECT 1 not answered within %d ms: the connection is dropped",
+                      budget_ms);
+            conn_lost(c);
+            *timed_out = true;
+            return false;
+        }
+        if (n > 0 && !PQconsumeInput(c->db)) {
+            conn_lost(c);
+            return false;
+        }
+    }
+    bool ok = true;
+    PGresult *res;
+    while ((res = PQgetResult(c->db)) != NULL) {
+        ok = ok && PQresultStatus(res) == PGRES_TUPLES_OK;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK && lost(c->db, res)) {
+            PQclear(res);
+            conn_lost(c);
+            return false;
+        }
+        PQclear(res);
+    }
+    return ok;
+}
+
 static bool pg_ready(struct store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
     struct pg_conn *c = conn_get(s);
     if (c->in_txn)
         return true; /* this thread is inside a transaction that is running */
-    for (int attempt = 0; attempt < 2; attempt++) {
+    /* a second try on a new connection when the first was found lost (a restarted server),
+     * not when the server did not answer in time */
+    bool timed_out = false;
+    for (int attempt = 0; attempt < 2 && !timed_out; attempt++) {
         if (!conn_ensure(s, c))
             return false;
-        if (control(c, ST_PING))
+        if (ping_within(c, READY_PING_MS, &timed_out))
             return true;
         if (c->db)
             return false;

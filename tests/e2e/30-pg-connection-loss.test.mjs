@@ -44,6 +44,18 @@ async function privateCluster() {
   return { url, dir, ctl, close };
 }
 
+/** The postmaster of the cluster in dir and its children (the backends), from /proc. */
+function familyOf(dir) {
+  const pid = Number(readFileSync(`${dir}/data/postmaster.pid`, 'utf8').split('\n')[0]);
+  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+    } catch { return false; }
+  }).map(Number);
+  return [pid, ...children];
+}
+
 function isUnavailable(r) {
   const e = r.json?.errors?.[0];
   return r.status === 503 && e?.code === 503 && e?.reason === 'unavailable' && typeof e?.msg === 'string';
@@ -154,6 +166,41 @@ describe('30 PostgreSQL stops under load and comes back', () => {
     const total = (await client.post('getCases', { limit: 1 })).json.totalResults;
     assert.ok(total >= WORKERS + acked.created.length, `total ${total} counts every acknowledged create`);
   });
+  it('PostgreSQL frozen (its host still acknowledging TCP): /readyz answers 503 within 3 s, /healthz keeps answering, ready again after', { timeout: 60_000 }, async () => {
+    // /readyz ran SELECT 1 on the I/O thread with no deadline: it never answered, and with the
+    // I/O threads held /healthz and /metrics hung too (a liveness probe would restart the process)
+    const srv = await env.startServer(['--threads', '2', '--workers', '8']);
+    const base = srv.base;
+    for (let i = 0; i < 6; i++) assert.equal((await request(`${base}/readyz`, { method: 'GET' })).status, 200);
+    const stopped = familyOf(cluster.dir);
+    for (const p of stopped) process.kill(p, 'SIGSTOP');
+    try {
+      const probes = [1, 2, 3, 4].map(async () => {
+        const t0 = Date.now();
+        const r = await request(`${base}/readyz`, { method: 'GET', timeout: 10_000 }).catch((e) => ({ status: 0, e }));
+        return { status: r.status, ms: Date.now() - t0 };
+      });
+      await sleep(300);
+      for (let i = 0; i < 3; i++) {
+        const t0 = Date.now();
+        const h = await request(`${base}/healthz`, { method: 'GET', timeout: 2000 });
+        assert.equal(h.status, 200, '/healthz while PostgreSQL is frozen');
+        assert.ok(Date.now() - t0 < 1000, `/healthz took ${Date.now() - t0} ms`);
+      }
+      for (const p of await Promise.all(probes)) {
+        assert.equal(p.status, 503, `/readyz while frozen: ${JSON.stringify(p)}`);
+        assert.ok(p.ms < 3500, `/readyz answered after ${p.ms} ms`);
+      }
+    } finally {
+      for (const p of stopped) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } }
+    }
+    const deadline = Date.now() + 10_000;
+    let r;
+    do { r = await request(`${base}/readyz`, { method: 'GET' }); } while (r.status !== 200 && Date.now() < deadline && !(await sleep(200)));
+    assert.equal(r.status, 200, '/readyz once PostgreSQL answers again');
+    await srv.stop();
+  });
+
   it('a SIGTERM while PostgreSQL hangs: the server exits 1 after --drain-timeout, not hanging or freeing what a worker still uses', { timeout: 60_000 }, async () => {
     // at the drain's deadline the daemon was stopped under requests whose handler still waited
     // on the database (their state freed beneath them), and the worker was then joined: for ever
@@ -164,16 +211,7 @@ describe('30 PostgreSQL stops under load and comes back', () => {
     const c = srv.client(app);
     const made = await c.createCase(caseBody(conf));
     assert.equal(made.status, 200);
-    const pid = Number(readFileSync(`${cluster.dir}/data/postmaster.pid`, 'utf8').split('\n')[0]);
-    // the postmaster and its children (the backends), from /proc: no pgrep needed
-    const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-      } catch { return false; }
-    }).map(Number);
-    const family = () => [pid, ...children];
-    const stopped = family();
+    const stopped = familyOf(cluster.dir);
     for (const p of stopped) process.kill(p, 'SIGSTOP');
     try {
       const hung = [1, 2, 3].map((i) => update(c, CASE, made.json._id, { desc: `hung ${i}` }).catch((e) => e));

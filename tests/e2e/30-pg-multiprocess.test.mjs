@@ -156,6 +156,19 @@ describe('30 two casemgr processes on one PostgreSQL database', () => {
     assert.equal(e2.msg, JTI_REPLAY_MSG, 'and by the first process again');
   });
 
+  it('serve says at start when PostgreSQL has fewer connections free than it may open', T, async () => {
+    // each thread keeps the connection it opened: past max_connections the threads without one
+    // answered 503 under load and after it, and nothing said why (the cluster allows 400)
+    const big = await ctx.env.startServer(['--threads', '2', '--workers', '600']);
+    try {
+      assert.match(big.stderrText, /the server has \d+ connections free and this process may open 604 \(--workers \+ --threads \+ 2\)/);
+      assert.equal((await big.client(ctx.app).post('getCases', {})).status, 200, 'it serves all the same');
+    } finally {
+      await big.stop();
+    }
+    assert.doesNotMatch(ctx.a.stderrText, /connections free/, 'no warning when they fit');
+  });
+
   it('a process frozen inside a transaction holds its locks for seconds, not until TCP gives up', { timeout: 120_000 }, async () => {
     // A stopped process (SIGSTOP here; a paused VM or a partition alike) kept its session idle
     // in transaction with the case's row lock: every createTask of that case through the other
