@@ -321,6 +321,12 @@ static int fit_descriptors(struct serve_opts *o, bool sqlite)
     return 0;
 }
 
+/* http_server_config.worker_idle: a worker idle a while gives back its connection. */
+static void worker_idle(void *store)
+{
+    store_release_idle(store);
+}
+
 static int serve(int argc, char **argv)
 {
     struct serve_opts o;
@@ -397,6 +403,7 @@ static int serve(int argc, char **argv)
         .routes = routes, .route_count = nroutes, .on_complete = on_complete,
         .settle_ticket = api_settle_ticket, .settle = api_settle_reply,
         .defer_on_io = store_io_safe(cfg.store),
+        .worker_idle = worker_idle, .worker_idle_arg = cfg.store,
     };
     struct http_server *srv = http_server_start(&hc, &err);
     if (!srv) {

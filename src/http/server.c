@@ -42,6 +42,7 @@
 #include "util/wait.h"
 
 #define LINGER_MAX 256
+#define WORKER_IDLE_MS 10000 /* a worker idle this long gives back its database connection */
 #define RUN_WAIT_US 2000 /* run_wait_us's default */
 #define LINGER_US 2000000 /* how long an answered socket's input is still read and dropped */
 #define BODY_FIRST_CAP 65536 /* a body's first buffer, whatever its Content-Length says */
@@ -621,8 +622,21 @@ static void *worker_main(void *arg)
             w->next_idle = srv->idle;
             srv->idle = w;
             srv->running--;
-            while (!w->woken && !srv->jobs_stop)
-                pthread_cond_wait(&w->cv, &srv->jobs_mu);
+            bool released = !srv->cfg.worker_idle;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
+            until.tv_sec += WORKER_IDLE_MS / 1000;
+            while (!w->woken && !srv->jobs_stop) {
+                if (released) {
+                    pthread_cond_wait(&w->cv, &srv->jobs_mu);
+                } else if (pthread_cond_timedwait(&w->cv, &srv->jobs_mu, &until) == ETIMEDOUT) {
+                    /* still on the idle stack: a job may pop it meanwhile (woken) */
+                    pthread_mutex_unlock(&srv->jobs_mu);
+                    srv->cfg.worker_idle(srv->cfg.worker_idle_arg);
+                    pthread_mutex_lock(&srv->jobs_mu);
+                    released = true;
+                }
+            }
         }
         struct req_state *st = srv->jobs_head;
         if (!st)

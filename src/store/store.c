@@ -50,6 +50,12 @@ const char *store_path(const struct store *s)
     return s->ops->path(s);
 }
 
+void store_release_idle(struct store *s)
+{
+    if (s->ops->release_idle)
+        s->ops->release_idle(s);
+}
+
 bool store_io_safe(const struct store *s)
 {
     return s->ops->io_safe;

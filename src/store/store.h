@@ -102,6 +102,9 @@ struct store *store_open(const char *url, const struct store_options *opt, char 
 void store_close(struct store *s);
 /* True when the database answers a trivial query now. */
 bool store_ready(struct store *s);
+/* Called by a thread that has been idle a while: PostgreSQL closes its connection (the next use
+ * opens one), so the server's connection slots go to the threads that work. */
+void store_release_idle(struct store *s);
 /* Whether reads are local file reads and store_write_then only queues the write (SQLite; not
  * PostgreSQL, whose every call is a round trip): then a handler that reads a little and queues
  * its write can run on an HTTP I/O thread without holding up its other connections. */

@@ -943,6 +943,24 @@ static int pg_read(struct store *base, store_txn_fn fn, void *arg)
     return run_txn(base, false, fn, arg);
 }
 
+/* An idle worker's connection, closed. Each thread keeps the connection it opened; with more
+ * threads than the server has connections free, the threads without one answered 503 while
+ * those holding one sat idle, during the load and after it (idle workers wait on a stack: the
+ * one that failed last is taken next). Released after a while idle, the slots go to the
+ * threads that work. The next use connects at once. */
+static void pg_release_idle(struct store *base)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (tls_conn.generation != s->generation || !tls_conn.conn)
+        return;
+    struct pg_conn *c = tls_conn.conn;
+    if (!c->db || c->in_txn)
+        return;
+    conn_drop(c);
+    c->retry_at_ms = c->failed_at_ms = 0;
+    c->backoff_ms = 0;
+}
+
 #define READY_PING_MS 2000 /* how long /readyz waits for SELECT 1 */
 
 /* SELECT 1 on c, answered within READY_PING_MS: libpq's own call has no deadline, and a server
@@ -1935,6 +1953,7 @@ static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
     .ready = pg_ready,
+    .release_idle = pg_release_idle,
     .path = pg_path,
     .write = pg_write,
     .read = pg_read,

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { Env, PG_URL, ids, sleep, H } from './lib/env.mjs';
+import { Env, PG_URL, ids, sleep, H, psql } from './lib/env.mjs';
 import { caseBody, request } from './lib/client.mjs';
 import { CASE, update, snapshot } from './lib/update.mjs';
 
@@ -199,6 +199,29 @@ describe('30 PostgreSQL stops under load and comes back', () => {
     do { r = await request(`${base}/readyz`, { method: 'GET' }); } while (r.status !== 200 && Date.now() < deadline && !(await sleep(200)));
     assert.equal(r.status, 200, '/readyz once PostgreSQL answers again');
     await srv.stop();
+  });
+
+  it('a worker idle for 10 s closes its connection, so the server\'s slots go to threads that work', { timeout: 60_000 }, async () => {
+    // each thread kept the connection it opened for good: past max_connections the threads
+    // without one answered 503, during the load and after it, while the others sat idle
+    const e2 = await Env.create({ pgServer: cluster.url });
+    try {
+      const app = await e2.createApp({ org: ids.org() });
+      const srv = await e2.startServer(['--threads', '2', '--workers', '8']);
+      const c = srv.client(app);
+      const count = async () => Number(await psql(e2.db,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'casemgr'"));
+      for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 40 }, () => c.post('getCases', {})));
+      const busy = await count();
+      assert.ok(busy >= 4, `${busy} connections after the burst`);
+      await sleep(12_000);
+      const idle = await count();
+      assert.ok(idle <= 2, `${idle} connections 12 s after the burst (${busy} during it)`);
+      for (let i = 0; i < 5; i++) assert.equal((await c.post('getCases', {})).status, 200, 'and it serves on');
+      await srv.stop();
+    } finally {
+      await e2.dispose();
+    }
   });
 
   it('a SIGTERM while PostgreSQL hangs: the server exits 1 after --drain-timeout, not hanging or freeing what a worker still uses', { timeout: 60_000 }, async () => {
