@@ -161,13 +161,16 @@ static void strings_of(const json_t *body, const char *k, struct store_strings *
     json_array_foreach(json_object_get(body, k), i, x) out->v[out->n++] = json_string_value(x);
 }
 
+/* An ISO-8601 member of the body; a lower bound (startDate) rounds up past the millisecond:
+ * truncated, 13:35:05.0521Z took in a record created at 13:35:05.052Z. */
 static int date_of(const json_t *body, const char *k, bool end_of_day, bool *has, int64_t *ms,
                    struct err *e)
 {
     const char *s = string_of(body, k);
     if (!s)
         return 0;
-    if (time_parse_iso(s, ms) != 0)
+    bool lower = strcmp(k, "startDate") == 0;
+    if ((lower ? time_parse_iso_ceil(s, ms) : time_parse_iso(s, ms)) != 0)
         return err_set(e, ERR_INVALID_VALUE, k, "%s must be an ISO-8601 date or date-time", k);
     if (end_of_day && strlen(s) == 10) /* a date alone bounds the whole day, inclusive */
         *ms += DAY_MS - 1;

@@ -122,7 +122,9 @@ static int prepare(struct store_txn *t, struct update_job *job, bool seed_config
     /* the write's time: now, when it is prepared (again after a conflict), and never before the
      * version it follows. The request's arrival time, kept, gave a later version an earlier
      * updatedAt (and its activity an earlier createdAt) when writes to one record raced. */
-    job->ctx.now_ms = time_now_ms();
+    /* isBreached stays the clock's (clock_ms): raised with now_ms, a write after one from a
+     * clock ahead (another process's) answered a breach no read saw */
+    job->ctx.now_ms = job->ctx.clock_ms = time_now_ms();
     const json_t *last = json_object_get(job->doc, "timestampValue");
     if (json_is_integer(last) && json_integer_value(last) > job->ctx.now_ms)
         job->ctx.now_ms = json_integer_value(last);

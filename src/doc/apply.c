@@ -538,5 +538,5 @@ void doc_finish_write(json_t *doc, const struct doc_ctx *ctx)
                         json_pack("{s:s, s:s, s:s}", "_id", ctx->actor.id, "name",
                                   ctx->actor.name ? ctx->actor.name : "", "profImage",
                                   ctx->actor.prof_image ? ctx->actor.prof_image : ""));
-    doc_refresh_breach(doc, ctx->now_ms);
+    doc_refresh_breach(doc, doc_ctx_clock(ctx));
 }

@@ -23,9 +23,18 @@ struct doc_ctx {
     const char *org_id;
     const json_t *config; /* doc/config.h document */
     struct doc_actor actor;
-    int64_t now_ms;
+    int64_t now_ms; /* the write's time (updatedAt): never before the version it follows */
+    /* the clock, where now_ms was raised past it (0: now_ms is): isBreached is due < clock, as
+     * every read computes it */
+    int64_t clock_ms;
     const struct doc_limits *limits; /* NULL: doc_default_limits */
 };
+
+/* The time isBreached is computed for. */
+static inline int64_t doc_ctx_clock(const struct doc_ctx *ctx)
+{
+    return ctx->clock_ms ? ctx->clock_ms : ctx->now_ms;
+}
 
 /* Sets member m of doc to v (v already passed doc_check_members): null clears, status/priority
  * resolve against the configuration, dueDate parses, fields set selectedValues, currAssignee

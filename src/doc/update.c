@@ -94,7 +94,7 @@ int doc_update(json_t *doc, enum doc_kind kind, const json_t *patch, const struc
     if (json_array_size(*changes) > 0)
         doc_finish_write(doc, ctx);
     else
-        doc_refresh_breach(doc, ctx->now_ms);
+        doc_refresh_breach(doc, doc_ctx_clock(ctx));
     return 0;
 }
 

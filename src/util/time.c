@@ -106,9 +106,12 @@ static int days_in_month(int y, int m)
     return m == 2 && leap ? 29 : dm[m - 1];
 }
 
-int time_parse_iso(const char *s, int64_t *ms)
+/* time_parse_iso and time_parse_iso_ceil: with ceil, digits past the millisecond that are not
+ * all 0 round up (an inclusive lower bound then takes in no earlier instant). */
+static int parse_iso(const char *s, int64_t *ms, bool ceil)
 {
     int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
+    bool finer = false; /* a digit past the millisecond is not 0 */
     if (strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
         s[7] != '-' || !digits(s + 8, 2, &d))
         return -1;
@@ -131,6 +134,8 @@ int time_parse_iso(const char *s, int64_t *ms)
                 while (*p >= '0' && *p <= '9') {
                     if (n < 3)
                         frac = frac * 10 + (*p - '0');
+                    else if (*p != '0')
+                        finer = true;
                     n++;
                     p++;
                 }
@@ -162,8 +167,22 @@ int time_parse_iso(const char *s, int64_t *ms)
     }
     if (*p != '\0')
         return -1;
+    /* RFC 3339 §5.7: second 60 is a leap second, the last of a UTC day (23:59:60Z, or
+     * 05:29:60+05:30); in any other minute it was a typo taken for the next minute */
+    if (sec == 60 && (((int64_t)h * 60 + mi - offset_min) % 1440 + 1440) % 1440 != 1439)
+        return -1;
     int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - offset_min * 60;
-    *ms = secs * 1000 + frac;
+    *ms = secs * 1000 + frac + (ceil && finer ? 1 : 0);
     return 0;
+}
+
+int time_parse_iso(const char *s, int64_t *ms)
+{
+    return parse_iso(s, ms, false);
+}
+
+int time_parse_iso_ceil(const char *s, int64_t *ms)
+{
+    return parse_iso(s, ms, true);
 }

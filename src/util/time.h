@@ -17,6 +17,9 @@ void time_format_iso(int64_t ms, char out[TIME_ISO_LEN]);
 /* Parses ISO-8601: "YYYY-MM-DD", or that + "THH:MM[:SS[.fraction]]" + "Z" or "±HH:MM" (a date-time
  * without zone is read as UTC). Returns 0 and *ms, or -1 when s is not such a valid instant. */
 int time_parse_iso(const char *s, int64_t *ms);
+/* time_parse_iso, rounding up past the millisecond (12:00:00.0001Z is 12:00:00.001Z): for a
+ * lower bound, which then takes in no earlier instant. */
+int time_parse_iso_ceil(const char *s, int64_t *ms);
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
 

@@ -416,6 +416,7 @@ describe('12 update rules', () => {
       const before = await snapshot(ctx.client, TASK, id);
       const bad = [
         ['when', 'not a date'], ['when', '2030-02-30T00:00:00Z'], ['when', '2030-01-01T25:00:00Z'], ['when', true], ['when', { at: 1 }],
+        ['when', '2030-01-01T12:00:60Z'], // second 60 outside 23:59 UTC was taken for 12:01:00
         ['sev', 'four'], ['sev', true], ['ok', 'yes'], ['ok', 1], ['note', 5],
       ];
       for (const [name, v] of bad) {

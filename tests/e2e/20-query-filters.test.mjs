@@ -157,6 +157,10 @@ describe('getCases/getTasks filters (API.md §8)', () => {
         assert.ok(r2.page.results.some((d) => d.createdAt === mid), 'endDate is inclusive');
         await c({ startDate: q1, endDate: mid, limit: 500 });
         await c({ startDate: mid, endDate: mid, limit: 500 }, { nonEmpty: true });
+        // past the millisecond a start rounds up: truncated, it took in the record at mid
+        const finer = await c({ startDate: mid.replace(/Z$/, '1Z'), limit: 500 });
+        assert.ok(!finer.page.results.some((d) => d.createdAt === mid), `startDate ${mid.replace(/Z$/, '1Z')} is after ${mid}`);
+        await c({ startDate: mid.replace(/Z$/, '000Z'), limit: 500 }, { nonEmpty: true });
         // the same instants written with an offset
         const shifted = (iso) => new Date(Date.parse(iso) + 2 * 3_600_000).toISOString().replace('Z', '+02:00');
         await c({ startDate: shifted(q1), endDate: shifted(mid), limit: 500 });

@@ -110,6 +110,12 @@ export function parseIso(s) {
   return Date.parse(s);
 }
 
+/** parseIso for a lower bound: digits past the millisecond that are not all 0 round up. */
+function parseIsoCeil(s) {
+  const finer = /[.,]\d{3}(\d+)/.exec(s);
+  return parseIso(s) + (finer && /[1-9]/.test(finer[1]) ? 1 : 0);
+}
+
 function fieldMatches(doc, cf) {
   const values = Array.isArray(cf.value) ? cf.value : [cf.value];
   const hasId = nonEmptyStr(cf._id);
@@ -150,7 +156,7 @@ export function matches(doc, body, ctx) {
   }
   if (nonEmptyArr(b.agents) && !b.agents.includes(assigneeOf(doc))) return false;
   const created = Date.parse(doc.createdAt);
-  if (nonEmptyStr(b.startDate) && created < parseIso(b.startDate)) return false;
+  if (nonEmptyStr(b.startDate) && created < parseIsoCeil(b.startDate)) return false;
   if (nonEmptyStr(b.endDate)) {
     let end = parseIso(b.endDate);
     if (/^\d{4}-\d\d-\d\d$/.test(b.endDate)) end += DAY - 1;

@@ -337,6 +337,29 @@ Test(doc_update, write_recomputes_managed_members)
     json_decref(doc);
 }
 
+/* A write after one from a clock ahead keeps its updatedAt after the stored one (now_ms raised)
+ * but says isBreached for the clock (clock_ms), as every read does: it answered a breach no
+ * read or overdue filter saw. */
+Test(doc_update, is_breached_for_the_clock_not_the_raised_write_time)
+{
+    json_t *doc = stored_case(); /* due T0 + 1 day */
+    json_t *changes = NULL;
+    struct err e = {0};
+    ctx.now_ms = T0 + 2 * 86400000LL; /* the stored version's time, ahead of the clock */
+    ctx.clock_ms = T0 + 3600000LL;
+    cr_assert_eq(update(doc, "{\"name\":\"Scanner Broken\"}", &changes, &e), 0, "%s", e.msg);
+    cr_expect_eq(json_integer_value(json_object_get(doc, "timestampValue")), T0 + 2 * 86400000LL);
+    cr_expect(json_is_false(json_object_get(doc, "isBreached")), "not due yet by the clock");
+    json_decref(changes);
+    changes = NULL;
+    ctx.clock_ms = T0 + 2 * 86400000LL; /* and once the clock is past the due date */
+    cr_assert_eq(update(doc, "{}", &changes, &e), 0, "%s", e.msg);
+    cr_expect(json_is_true(json_object_get(doc, "isBreached")));
+    ctx.clock_ms = 0;
+    json_decref(changes);
+    json_decref(doc);
+}
+
 Test(doc_update, due_date_cleared)
 {
     json_t *doc = stored_case();

@@ -177,6 +177,36 @@ Test(util_time, parse_fractions_truncate_to_ms)
     expect_parse("1969-12-31T23:59:59.5Z", -500);
 }
 
+/* A start bound rounds up past the millisecond: truncated, 13:35:05.0521Z took in 13:35:05.052Z */
+Test(util_time, parse_ceil_rounds_up_only_past_the_millisecond)
+{
+    static const struct {
+        const char *s;
+        long long ms;
+    } cases[] = {
+        {"2025-06-04T10:18:00.7251Z", 1749032280726LL},  {"2025-06-04T10:18:00.7250Z", 1749032280725LL},
+        {"2025-06-04T10:18:00.725000001Z", 1749032280726LL}, {"2025-06-04T10:18:00.725Z", 1749032280725LL},
+        {"2025-06-04T10:18:00Z", 1749032280000LL},        {"2025-06-04", 1748995200000LL},
+        {"2025-06-04T10:18:00.9999Z", 1749032281000LL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t ms = -1;
+        cr_assert_eq(time_parse_iso_ceil(cases[i].s, &ms), 0, "%s", cases[i].s);
+        cr_expect_eq(ms, cases[i].ms, "%s: %lld", cases[i].s, (long long)ms);
+    }
+}
+
+/* Second 60 is a leap second, the last of a UTC day; elsewhere it was taken for the next minute */
+Test(util_time, parse_second_60_only_as_a_leap_second)
+{
+    expect_parse("2016-12-31T23:59:60Z", 1483228800000LL);
+    expect_parse("2017-01-01T05:29:60+05:30", 1483228800000LL);
+    expect_parse("2016-12-31T15:59:60.5-08:00", 1483228800500LL);
+    expect_refused("2026-12-10T12:00:60Z");
+    expect_refused("2026-12-10T23:59:60+01:00");
+    expect_refused("2026-12-10T23:58:60Z");
+}
+
 Test(util_time, parse_leap_days)
 {
     expect_parse("2024-02-29", 1709164800000LL);
