@@ -62,6 +62,15 @@ enum http_match http_route_match(const struct http_route *table, size_t n, const
     return result;
 }
 
+static const struct http_route *any_match(const struct http_route *table, size_t n,
+                                          const char *candidate);
+
+const struct http_route *http_route_for_path(const struct http_route *table, size_t n,
+                                             const char *path)
+{
+    return any_match(table, n, path);
+}
+
 /* Whether candidate (a path built here) matches a route of table. */
 static const struct http_route *any_match(const struct http_route *table, size_t n,
                                           const char *candidate)

@@ -31,6 +31,10 @@ enum http_match http_route_match(const struct http_route *table, size_t n, const
                                  const char *path, struct http_request *req, char *scratch,
                                  const struct http_route **route);
 
+/* The route whose pattern path matches, whatever the method; NULL for none. */
+const struct http_route *http_route_for_path(const struct http_route *table, size_t n,
+                                             const char *path);
+
 /* For a path no route of table matches, what would make it one, as "; drop the trailing /" (a
  * trailing slash, a missing id, a doubled slash, an endpoint's name in another case) into buf,
  * or "" when none. */

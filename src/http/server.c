@@ -649,7 +649,9 @@ static void *worker_main(void *arg)
             srv->cfg.settle(&st->reply, st->ticket);
             resume_replied(st);
         } else {
+            log_request(st->req.request_id);
             st->route->handler(&st->req, &st->reply);
+            log_request(NULL);
             if (st->req.deferred) {
                 /* answered already, or to be answered by http_answer on another thread: a
                  * write answered after its commit is durable needs no settle */
@@ -704,7 +706,9 @@ static void run_on_io(struct req_state *st, struct http_server *srv)
 {
     suspend_for_answer(st);
     st->req.on_io = true;
+    log_request(st->req.request_id);
     st->route->handler(&st->req, &st->reply);
+    log_request(NULL);
     st->req.on_io = false;
     if (st->req.to_worker) {
         st->req.to_worker = false;
@@ -790,7 +794,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!route_request(st, srv, st->req.path, method, &rep))
         return queue_reply(st, srv, &rep);
     if (st->route->fast || srv->nworkers == 0) {
+        log_request(st->req.request_id);
         st->route->handler(&st->req, &rep);
+        log_request(NULL);
         if (!st->route->fast)
             settle_here(srv, &rep);
         return queue_reply(st, srv, &rep);
@@ -852,12 +858,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)conn;
-    (void)toe;
     struct http_server *srv = cls;
     struct req_state *st = *con_cls;
     if (!st)
         return;
     *con_cls = NULL;
+    /* bytes are those sent: an answer queued when the client was gone (reset, timed out) never
+     * was, and its line said the whole body */
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        st->bytes = 0;
     if (st->replied && !st->queued) {
         /* The client left while its handler ran: MHD saw the socket closed once the connection
          * resumed, before on_request could send the answer. The reply is built all the same
@@ -868,9 +877,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         st->status = st->reply.status;
         st->bytes = 0;
     }
-    if (srv->cfg.on_complete && st->status)
-        srv->cfg.on_complete(&st->req, st->route ? st->route->name : NULL, st->status, st->bytes,
+    if (srv->cfg.on_complete && st->status) {
+        /* a request refused before its handler (405, 413, 414, 431, framing) on an endpoint's
+         * path is counted under that endpoint, not with the unknown paths */
+        const struct http_route *r = st->route;
+        if (!r && st->req.path)
+            r = http_route_for_path(srv->cfg.routes, srv->cfg.route_count, st->req.path);
+        srv->cfg.on_complete(&st->req, r ? r->name : NULL, st->status, st->bytes,
                              time_mono_us() - st->start_us);
+    }
     set_receiving(srv, st->entry, true); /* keep-alive: the next request's deadline starts now */
     if (st->linger && st->entry && st->entry->fd >= 0)
         linger_close(srv, st->entry->fd);

@@ -11,6 +11,7 @@
 
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/text.h"
 #include "util/time.h"
 
 static atomic_bool enabled = true;
@@ -167,8 +168,10 @@ _Static_assert(34 + 5 * 23 + 2 * 35 + REQUEST_ID_SHARE + METHOD_SHARE + PATH_SHA
                    LINE_MAX_BYTES,
                "the access-log fields' shares do not fit a line");
 
-/* Appends the n bytes of s as JSON string content, at most max bytes of it; bytes outside
- * printable ASCII become \u00XX so the line is valid JSON whatever a client put in the path.
+/* Appends the n bytes of s as JSON string content, at most max bytes of it, so the line is
+ * valid JSON whatever a client put in the path: control characters become \u00XX, valid UTF-8
+ * stays as it is, and a byte that is not UTF-8 becomes the text \xHH (\\xHH in JSON). Each
+ * such byte was \u00XX, which a reader takes for the Latin-1 letter: /caf%C3%A9 read /cafÃ©.
  * Returns the new length; *cut when s did not fit whole. */
 static size_t put_escaped(char *buf, size_t len, size_t max, const char *s, size_t n, bool *cut)
 {
@@ -177,12 +180,28 @@ static size_t put_escaped(char *buf, size_t len, size_t max, const char *s, size
     *cut = false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 || c >= 0x7f ? 6 : 1;
+        uint32_t cp;
+        size_t seq = c >= 0x80 ? text_utf8_decode((const unsigned char *)s + i, n - i, &cp) : 0;
+        size_t need = seq      ? seq
+                      : c >= 0x80 ? 5
+                      : c == '"' || c == '\\' ? 2
+                      : c < 0x20 || c == 0x7f ? 6
+                                              : 1;
         if (len + need > end) {
             *cut = true;
             break;
         }
-        if (need == 2) {
+        if (seq) {
+            memcpy(buf + len, s + i, seq);
+            len += seq;
+            i += seq - 1;
+        } else if (need == 5) {
+            buf[len++] = '\\';
+            buf[len++] = '\\';
+            buf[len++] = 'x';
+            buf[len++] = hex[c >> 4];
+            buf[len++] = hex[c & 15];
+        } else if (need == 2) {
             buf[len++] = '\\';
             buf[len++] = (char)c;
         } else if (need == 6) {
@@ -244,7 +263,9 @@ void accesslog_write(const struct http_request *req, unsigned status, size_t byt
     len = put_string_field(line, len, "method", req->method, METHOD_SHARE);
     /* the path only: a query string could carry anything */
     const char *path = req->path ? req->path : "";
-    len = put_field(line, len, "path", path, strcspn(path, "?"), PATH_SHARE);
+    /* the whole path: MHD hands it over without its query string, so a '?' in it is a decoded
+     * %3F, and cutting there logged "/healthz%3Fx" as a 404 of /healthz */
+    len = put_field(line, len, "path", path, strlen(path), PATH_SHARE);
     int n = snprintf(line + len, sizeof line - len, ",\"status\":%u,\"bytes\":%zu,\"micros\":%lld",
                      status, bytes, (long long)micros);
     if (n > 0 && (size_t)n < sizeof line - len)

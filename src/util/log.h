@@ -6,4 +6,9 @@
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The request the calling thread works for (borrowed; NULL: none): its lines name it, so an
+ * error detail can be found from the request id a client was answered with (API.md §10).
+ * Set around a handler's run, cleared after. */
+void log_request(const char *request_id);
+
 #endif

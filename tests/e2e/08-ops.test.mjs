@@ -82,6 +82,28 @@ describe('08 ops: health, readiness, metrics', () => {
     const g = samples.find((s) => s.name === gauges[0][0]);
     assert.ok(g && g.value >= 1, 'open connections gauge should count the scraping connection');
   });
+
+  it('a request refused before its handler on an endpoint\'s path (405, 413) counts under that endpoint, not "unmatched"', T, async () => {
+    const server = await ctx.env.startServer(['--body-limit', '1024']);
+    try {
+      const c = server.client(ctx.app);
+      for (let i = 0; i < 2; i++) assert.equal((await c.post('getCases', undefined, { method: 'GET' })).status, 405);
+      for (let i = 0; i < 3; i++) assert.equal((await c.post('getCases', { pad: 'x'.repeat(2000) })).status, 413);
+      assert.equal((await c.post('noSuchEndpoint', {})).status, 404);
+      const want = ['casemgr_requests_total{endpoint="getCases",status="405"} 2',
+        'casemgr_requests_total{endpoint="getCases",status="413"} 3',
+        'casemgr_requests_total{endpoint="unmatched",status="404"} 1'];
+      let text = '';
+      for (const deadline = Date.now() + 2000; Date.now() < deadline;) {
+        text = (await request(`${server.base}/metrics`, { method: 'GET' })).text;
+        if (want.every((w) => text.includes(w))) break;
+        await sleep(20);
+      }
+      for (const w of want) assert.ok(text.includes(w), `${w} in\n${text.slice(0, 2000)}`);
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 describe('08 ops: access log', () => {
@@ -140,6 +162,35 @@ describe('08 ops: access log', () => {
     }
   });
 
+  it('an answer the client reset before it was sent is logged with bytes 0', T, async () => {
+    // the line said the whole body was sent (bytes of the queued reply) for an answer that never
+    // left: a page of several MB to a client that reads nothing and resets its connection
+    const server = await ctx.env.startServer();
+    try {
+      const c = server.client(ctx.app);
+      for (let i = 0; i < 40; i++) assertOk(await c.createCase(caseBody(ctx.cfg, { desc: `${i} ${'x'.repeat(60_000)}` })));
+      const path = `${apiBase(ctx.app.streams[0])}getCases`;
+      for (let i = 0; i < 4; i++) {
+        const conn = await RawConn.open(server.port);
+        conn.sock.pause(); // read nothing: the server's sends fill the socket buffers and stop
+        await conn.write(buildRequest({
+          path, headers: [['Host', 'x'], ['Content-Type', 'application/json'], ['auth', c.token()], ['accountId', ctx.app.account], ['X-Request-Id', `reset-${i}`]],
+          body: JSON.stringify({ limit: 40 }),
+        }));
+        await sleep(300);
+        conn.sock.resetAndDestroy();
+      }
+      for (let i = 0; i < 4; i++) {
+        const line = await server.waitForLog((l) => l.requestId === `reset-${i}`, 5000);
+        assert.ok(line, `a line for reset-${i}`);
+        assert.equal(line.status, 200);
+        assert.equal(line.bytes, 0, `reset-${i}: ${JSON.stringify(line)}`);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   // The line is 2 KiB and the escaped path filled it first (a byte outside ASCII takes six):
   // status, bytes, micros, clientId and streamId were dropped, and the line still parsed.
   it('a path of many escaped bytes is cut, and says so; every other field is kept', T, async () => {
@@ -148,7 +199,7 @@ describe('08 ops: access log', () => {
     const conn = await RawConn.open(server.port);
     try {
       await conn.write(buildRequest({
-        path: `${apiBase(stream)}${'%C3%A9'.repeat(300)}getTasks`,
+        path: `${apiBase(stream)}${'%C3%A9'.repeat(2000)}getTasks`,
         headers: [['Host', 'x'], ['Content-Type', 'application/json'], ['X-Request-Id', 'long-path-log']],
         body: '{}',
       }));
@@ -163,6 +214,26 @@ describe('08 ops: access log', () => {
     assert.equal(line.pathTruncated, true);
     assert.ok(line.path.startsWith(apiBase(stream)), line.path.slice(0, 100));
     assert.equal(typeof line.micros, 'number');
+  });
+
+  it('the path is logged whole and as it reads: UTF-8 as it is, other bytes as \\xHH, a decoded %3F kept', T, async () => {
+    // each byte past ASCII was \u00XX, so /caf%C3%A9 read /cafÃ©; and a path was cut at a decoded
+    // %3F, so /healthz%3Fx was logged as a 404 of /healthz
+    const server = await ctx.env.startServer();
+    try {
+      for (const [path, id] of [['/caf%C3%A9', 'p-utf8'], ['/x%FFy', 'p-bad'], ['/healthz%3Fauth=1', 'p-q']]) {
+        const conn = await RawConn.open(server.port);
+        await conn.write(buildRequest({ method: 'GET', path, headers: [['Host', 'x'], ['X-Request-Id', id]] }));
+        assert.equal((await conn.readResponse(3000)).status, 404);
+        conn.destroy();
+      }
+      const path = async (id) => (await server.waitForLog((l) => l.requestId === id, 3000))?.path;
+      assert.equal(await path('p-utf8'), '/café');
+      assert.equal(await path('p-bad'), '/x\\xffy');
+      assert.equal(await path('p-q'), '/healthz?auth=1');
+    } finally {
+      await server.stop();
+    }
   });
 
   it('a stdout nobody reads holds up no request: lines past the queue are dropped and counted', { timeout: 60_000 }, async () => {

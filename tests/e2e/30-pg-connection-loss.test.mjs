@@ -201,6 +201,30 @@ describe('30 PostgreSQL stops under load and comes back', () => {
     await srv.stop();
   });
 
+  it('an error detail on stderr names the request it came from (API.md §10)', { timeout: 60_000 }, async () => {
+    // "casemgr error: postgres: ...: canceling statement due to statement timeout" said nothing
+    // of which request: the client's 503 and the line could not be matched
+    const e2 = await Env.create({ pgServer: cluster.url });
+    try {
+      const app = await e2.createApp({ org: ids.org() });
+      const dbName = new URL(e2.db).pathname.slice(1);
+      await psql(e2.db, `ALTER DATABASE "${dbName}" SET statement_timeout = '1ms'`);
+      const srv = await e2.startServer(['--threads', '2', '--workers', '2']);
+      // a lock held elsewhere: the query waits on it, past the 1 ms statement timeout
+      const holder = psql(e2.db, 'SET statement_timeout = 0; BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;');
+      await sleep(500);
+      const r = await srv.client(app).post('getCases', {}, { headers: { 'x-request-id': 'traced-503' } });
+      assert.equal(r.status, 503);
+      await holder;
+      const deadline = Date.now() + 3000;
+      while (!/request traced-503: postgres/.test(srv.stderrText) && Date.now() < deadline) await sleep(50);
+      assert.match(srv.stderrText, /casemgr error: request traced-503: postgres: .*statement timeout/);
+      await srv.stop();
+    } finally {
+      await e2.dispose();
+    }
+  });
+
   it('a worker idle for 10 s closes its connection, so the server\'s slots go to threads that work', { timeout: 60_000 }, async () => {
     // each thread kept the connection it opened for good: past max_connections the threads
     // without one answered 503, during the load and after it, while the others sat idle
