@@ -40,7 +40,9 @@ static bool segment_ok(const char *s, size_t n)
 static void check_match(const struct http_route *r, const char *method, const char *path,
                         const struct http_request *req)
 {
-    if (r->method && strcmp(r->method, method) != 0)
+    /* HEAD is served wherever GET is (RFC 9110 §9.1) */
+    bool head_of_get = r->method && strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0;
+    if (r->method && strcmp(r->method, method) != 0 && !head_of_get)
         fail("matched a route of another method", path, strlen(path));
     char rebuilt[4096];
     size_t o = 0;
@@ -78,6 +80,13 @@ static void route(const char *method, const char *path)
             fail("METHOD answer for a route of this method", path, len);
     } else if (m != HTTP_MATCH_NOT_FOUND) {
         fail("unknown match result", path, len);
+    } else {
+        /* the 404's hint: fixed text and route names, cut to its buffer */
+        char hint[128];
+        memset(hint, 'x', sizeof hint);
+        http_route_hint(table, n, path, hint, sizeof hint);
+        if (!memchr(hint, '\0', sizeof hint) || (hint[0] && strncmp(hint, "; ", 2) != 0))
+            fail("a 404 hint that is not one", path, len);
     }
     free(scratch);
 }
@@ -87,6 +96,9 @@ static void iso(const char *s)
     int64_t ms;
     if (time_parse_iso(s, &ms) != 0)
         return;
+    int64_t up = 0; /* a lower bound: rounded up past the millisecond, at most by one */
+    if (time_parse_iso_ceil(s, &up) != 0 || up < ms || up > ms + 1)
+        fail("time_parse_iso_ceil is not time_parse_iso rounded up", s, strlen(s));
     /* years 0000..9999 with a zone of at most ±23:59 and a leap second: within a day of the
      * format's range */
     if (ms < -62167219200000LL - 86400000LL * 2 || ms > 253402300799999LL + 86400000LL * 2)
