@@ -877,9 +877,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         st->status = st->reply.status;
         st->bytes = 0;
     }
-    if (srv->cfg.on_complete && st->status) {
-        /* a request refused before its handler (405, 413, 414, 431, framing) on an endpoint's
-         * path is counted under that endpoint, not with the unknown paths */
+    if (srv->cfg.on_complete) {
+        /* status 0: no answer went out, the request never came whole (its client went silent
+         * past the receive deadline, or left); it was neither logged nor counted, so a slow
+         * client's attack showed nowhere. A request refused before its handler (405, 413, 414,
+         * 431, framing) on an endpoint's path is counted under that endpoint, not with the
+         * unknown paths. */
         const struct http_route *r = st->route;
         if (!r && st->req.path)
             r = http_route_for_path(srv->cfg.routes, srv->cfg.route_count, st->req.path);

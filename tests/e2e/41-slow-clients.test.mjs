@@ -111,8 +111,8 @@ describe('41 slow and greedy clients (--idle-timeout 2, --max-connections 64)', 
   it('slow body: 20 connections sending Content-Length 1000 at a byte per 500 ms are each closed within idle-timeout + 2 s, never served; a normal client is served < 1 s', S, async () => {
     const p = probe();
     const body = `{"name":"slow body","desc":"${'b'.repeat(980)}"}`.slice(0, 1000);
-    const slow = await Promise.all(Array.from({ length: 20 }, async () => {
-      const head = buildRequest({ path: apiPath('createCase'), headers: headersFor([['Content-Length', '1000']]) });
+    const slow = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      const head = buildRequest({ path: apiPath('createCase'), headers: headersFor([['Content-Length', '1000'], ['X-Request-Id', `slow-body-${i}`]]) });
       return trickle(server.port, body, 500, { prefix: head });
     }));
     try {
@@ -124,6 +124,15 @@ describe('41 slow and greedy clients (--idle-timeout 2, --max-connections 64)', 
         `slow-body connections not closed within ${CLOSE_BY_MS} ms of opening (--idle-timeout ${IDLE_S})`);
       for (const s of slow) assert.ok(!/^HTTP\/1\.1 2/.test(s.conn.buf.toString('latin1')), 'a slow-body request was served');
       assertServed(stats, 'during slow bodies');
+      // each is logged (status 0: no answer went out) and counted: they showed nowhere
+      for (let i = 0; i < 20; i++) {
+        const line = await server.waitForLog((l) => l.requestId === `slow-body-${i}`, 3000);
+        assert.ok(line, `an access-log line for slow-body-${i}`);
+        assert.deepEqual([line.status, line.bytes], [0, 0], JSON.stringify(line));
+      }
+      const m = (await request(`${server.base}/metrics`, { method: 'GET' })).text;
+      const counted = Number(/casemgr_requests_total\{endpoint="createCase",status="0"\} (\d+)/.exec(m)?.[1] ?? 0);
+      assert.ok(counted >= 20, `createCase status 0 counted ${counted} times`);
       alive();
     } finally {
       await p.stop();
