@@ -365,7 +365,7 @@ static int serve(int argc, char **argv)
     char *err = NULL;
     struct store_options so = {.durability = o.durability_normal ? STORE_DURABILITY_NORMAL
                                                                   : STORE_DURABILITY_FULL,
-                               .connections = o.workers + o.threads + 2};
+                               .connections = o.workers + 2};
     cfg.store = store_open(db_url, &so, &err);
     if (!cfg.store) {
         log_error("cannot open the database: %s", err ? err : "?");

@@ -37,8 +37,9 @@ struct store_options {
     /* an older schema is refused instead of migrated: commands that only read (or change what
      * is there) must not upgrade a database an older server is still using */
     bool keep_schema;
-    /* PostgreSQL: how many connections this process may open (serve: workers + threads + 2), to
-     * warn at start when the server has fewer free; 0: do not check */
+    /* PostgreSQL: how many connections this process may open (serve: workers + 2: the workers,
+     * the main thread, one to spare; the I/O threads open none), to warn at start when the
+     * server has fewer free; 0: do not check */
     unsigned connections;
 };
 

@@ -687,8 +687,8 @@ static void warn_connections(PGconn *db, unsigned want)
         long free_now = strtol(PQgetvalue(res, 0, 0), NULL, 10) + 1; /* this session's own */
         if (free_now < (long)want)
             log_error("postgres: the server has %ld connections free and this process may open "
-                      "%u (--workers + --threads + 2): requests will answer 503 when it runs "
-                      "short; raise max_connections or lower --workers (docs/operations.md §5)",
+                      "%u (--workers + 2): requests will answer 503 when it runs short; raise "
+                      "max_connections or lower --workers (docs/operations.md §5)",
                       free_now, want);
     }
     PQclear(res);
@@ -983,7 +983,9 @@ static bool ping_within(struct pg_conn *c, int budget_ms, bool *timed_out)
         if (n == 0 || (n < 0 && errno != EINTR)) {
             log_error("postgres: SELECT 1 not answered within %d ms: the connection is dropped",
                       budget_ms);
-            conn_lost(c);
+            conn_drop(c); /* as conn_lost, which would log libpq's message: empty here */
+            c->failed_at_ms = c->retry_at_ms = time_now_ms();
+            c->backoff_ms = 0;
             *timed_out = true;
             return false;
         }

@@ -938,6 +938,23 @@ static char *open_error(const char *path, sqlite3 *db)
     return out;
 }
 
+/* PRAGMA journal_mode=WAL on a connection with a busy timeout. Turning a new database to WAL
+ * reads its header (a shared lock) and then needs it alone; with two processes doing so at once
+ * SQLite answers one of them SQLITE_BUSY at once, without the busy handler (waiting could
+ * deadlock), and it did not start: "cannot open the database: database is locked" (9 of 240
+ * processes, four starting together on a new file). It is tried again, for up to 10 s. */
+static int to_wal(sqlite3 *db)
+{
+    for (int tries = 0;; tries++) {
+        if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) == SQLITE_OK)
+            return 0;
+        if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || tries == 1000)
+            return exec_sql(db, "PRAGMA journal_mode=WAL"); /* logs why */
+        struct timespec pause = {.tv_nsec = 10 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err)
 {
     static pthread_once_t configured = PTHREAD_ONCE_INIT;
@@ -967,7 +984,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
         goto fail;
     }
     sqlite3_busy_timeout(db, 10000);
-    if (exec_sql(db, "PRAGMA journal_mode=WAL") || migrate(db, opt->keep_schema, err)) {
+    if (to_wal(db) || migrate(db, opt->keep_schema, err)) {
         if (!*err)
             *err = xstrdup(sqlite3_errmsg(db));
         sqlite3_close(db);
