@@ -950,7 +950,7 @@ static int to_wal(sqlite3 *db)
             return 0;
         if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || tries == 1000)
             return exec_sql(db, "PRAGMA journal_mode=WAL"); /* logs why */
-        struct timespec pause = {.tv_nsec = 10 * 1000000};
+        struct timespec pause = {.tv_nsec = 10000000}; /* 10 ms */
         nanosleep(&pause, NULL);
     }
 }
