@@ -275,6 +275,16 @@ static int sort_of(const json_t *body, struct store_query *q, struct err *e)
     return 0;
 }
 
+/* A string value the query keeps (own->values) for as long as it runs. */
+static const json_t *owned_string(struct api_query_owned *own, const char *text)
+{
+    if (!own->values)
+        own->values = json_array();
+    json_t *s = json_string(text);
+    json_array_append_new(own->values, s);
+    return s;
+}
+
 /* A datetime field holds its value as the server writes it (2025-06-04T10:18:00.000Z): a value
  * that parses as a date-time (another ISO-8601 form, epoch milliseconds) is also compared as
  * that instant, as written when it was stored (else the very value a client had stored found
@@ -290,11 +300,7 @@ static const json_t *as_instant(const json_t *x, struct api_query_owned *own)
     time_format_iso(ms, iso);
     if (json_is_string(x) && strcmp(json_string_value(x), iso) == 0)
         return NULL;
-    if (!own->values)
-        own->values = json_array();
-    json_t *s = json_string(iso);
-    json_array_append_new(own->values, s);
-    return s;
+    return owned_string(own, iso);
 }
 
 /* A real number (or its text) as casemgr stored it before it wrote reals in their shortest
@@ -304,11 +310,7 @@ static const json_t *as_legacy_real(const json_t *x, struct api_query_owned *own
     char text[SCALAR_BUF];
     if (!scalar_legacy_text(x, text))
         return NULL;
-    if (!own->values)
-        own->values = json_array();
-    json_t *s = json_string(text);
-    json_array_append_new(own->values, s);
-    return s;
+    return owned_string(own, text);
 }
 
 void api_query_owned_free(struct api_query_owned *own)
