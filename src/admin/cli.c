@@ -59,7 +59,7 @@ char *cli_key_path(const char *given, const char *db_url)
 }
 
 /* The options of every subcommand, collected by one parser; which one takes which is in
- * takes_option. */
+ * option_table. */
 enum opt_id { O_DB = 256, O_KEY, O_ACCOUNT, O_STREAM, O_SCOPE, O_ORG, O_NAME, O_ALG, O_JTI,
               O_CID, O_CSECRET, O_SUB, O_TTL, O_KIND, O_ID, O_FIELD, O_CATEGORY, O_INACTIVE,
               O_SCORE, O_COLOR, O_OFFLINE, O_HELP, O_END };
@@ -726,7 +726,7 @@ int cli_is_command(const char *name)
 
 /* The options each subcommand takes (--db, --key-file and --help: all of them), and those it
  * takes more than once. An option a subcommand does not use was accepted and ignored:
- * `status add --stream a --stream b` changed b alone, and a mistyped --scor went unseen. */
+ * `status add --stream a --stream b` changed b alone, and --score on status add went unseen. */
 static const struct {
     const char *cmd, *verb;
     int takes[10];

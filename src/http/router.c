@@ -62,18 +62,8 @@ enum http_match http_route_match(const struct http_route *table, size_t n, const
     return result;
 }
 
-static const struct http_route *any_match(const struct http_route *table, size_t n,
-                                          const char *candidate);
-
 const struct http_route *http_route_for_path(const struct http_route *table, size_t n,
-                                             const char *path)
-{
-    return any_match(table, n, path);
-}
-
-/* Whether candidate (a path built here) matches a route of table. */
-static const struct http_route *any_match(const struct http_route *table, size_t n,
-                                          const char *candidate)
+                                             const char *candidate)
 {
     char *scratch = xmalloc(strlen(candidate) + 1);
     const char *params[2];
@@ -94,13 +84,13 @@ void http_route_hint(const struct http_route *table, size_t n, const char *path,
     memcpy(p, path, len + 1);
     if (len > 1 && p[len - 1] == '/') {
         p[--len] = '\0';
-        if (any_match(table, n, p)) {
+        if (http_route_for_path(table, n, p)) {
             snprintf(buf, cap, "; drop the trailing /");
             goto out;
         }
     }
     memcpy(p + len, "/x", 3); /* an id where the path ends */
-    const struct http_route *r = any_match(table, n, p);
+    const struct http_route *r = http_route_for_path(table, n, p);
     p[len] = '\0';
     if (r) {
         snprintf(buf, cap, "; %s takes an id: .../%s/{id}", r->name, r->name);
@@ -111,7 +101,7 @@ void http_route_hint(const struct http_route *table, size_t n, const char *path,
         if (!(q[0] == '/' && q[1] == '/'))
             *w++ = *q;
     *w = '\0';
-    if (strcmp(p, path) != 0 && any_match(table, n, p)) {
+    if (strcmp(p, path) != 0 && http_route_for_path(table, n, p)) {
         snprintf(buf, cap, "; the path has an empty segment (//)");
         goto out;
     }
@@ -130,7 +120,7 @@ void http_route_hint(const struct http_route *table, size_t n, const char *path,
                 continue;
             memcpy(saved, seg + 1, k);
             memcpy(seg + 1, name, k);
-            bool found = any_match(table, n, p) != NULL;
+            bool found = http_route_for_path(table, n, p) != NULL;
             memcpy(seg + 1, saved, k);
             if (found) {
                 snprintf(buf, cap, "; endpoint names are case-sensitive: %s", name);
