@@ -208,8 +208,10 @@ describe('30 PostgreSQL stops under load and comes back', () => {
     try {
       const app = await e2.createApp({ org: ids.org() });
       const dbName = new URL(e2.db).pathname.slice(1);
-      await psql(e2.db, `ALTER DATABASE "${dbName}" SET statement_timeout = '1ms'`);
+      // set once the server has started (its start-up statements ran past 1 ms on a busy machine);
+      // a worker's connection, opened by the request, takes it
       const srv = await e2.startServer(['--threads', '2', '--workers', '2']);
+      await psql(e2.db, `ALTER DATABASE "${dbName}" SET statement_timeout = '1ms'`);
       // a lock held elsewhere: the query waits on it, past the 1 ms statement timeout
       const holder = psql(e2.db, 'SET statement_timeout = 0; BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;');
       await sleep(500);
