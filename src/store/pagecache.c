@@ -7,8 +7,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "util/mem.h"
-
 #define PENDING_BYTE 0x40000000u
 
 struct cache {
@@ -34,12 +32,20 @@ static void pc_shutdown(void *arg)
         inner.xShutdown(inner.pArg);
 }
 
+/* Runs inside sqlite3_step (every query's ephemeral table has a cache of its own), so a failed
+ * allocation is SQLite's out-of-memory error for that statement, as its own allocations are,
+ * not mem_oom's abort. Ours comes first, so a fault injected at the cache's creation hits it
+ * (43-sqlite-faults). */
 static sqlite3_pcache *pc_create(int page_size, int extra, int purgeable)
 {
-    sqlite3_pcache *in = inner.xCreate(page_size, extra, purgeable);
-    if (!in)
+    struct cache *c = malloc(sizeof *c);
+    if (!c)
         return NULL;
-    struct cache *c = xmalloc(sizeof *c);
+    sqlite3_pcache *in = inner.xCreate(page_size, extra, purgeable);
+    if (!in) {
+        free(c);
+        return NULL;
+    }
     *c = (struct cache){.inner = in, .park = PENDING_BYTE / (unsigned)page_size + 1};
     return (sqlite3_pcache *)c;
 }

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/mem.h"
-
 #define FRAME_HEADER 24       /* bytes of a frame's header */
 /* Bytes held at most. SQLite's unix VFS writes at most 128 KiB - 1 in one call (unixWrite masks
  * the size with 0x1ffff, and a size whose remainder is 0 after that fails with SQLITE_FULL). */
@@ -69,8 +67,6 @@ static void hold(struct wb_file *p, const void *data, size_t n, sqlite3_int64 of
 {
     if (p->len == 0)
         p->off = off;
-    if (!p->buf)
-        p->buf = xmalloc(BUF_MAX);
     memcpy(p->buf + p->len, data, n);
     p->len += n;
 }
@@ -96,6 +92,11 @@ static int wb_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 of
         if (rc != SQLITE_OK)
             return rc;
     }
+    /* The buffer comes with the first write, inside sqlite3_step: without it, writes go through
+     * one by one, as SQLite's own VFS writes them (a failed allocation is no error, and no
+     * abort: 43-sqlite-faults injects one there). Held bytes imply a buffer. */
+    if (!p->buf && !(p->buf = malloc(BUF_MAX)))
+        return write_through(p, data, amt, off);
     /* Nothing a commit needs is left held: its last page goes out with what came before it.
      * A commit header that starts a run goes out at once: it may have no page after it
      * (walRewriteChecksums rewrites headers alone, after the commit's frames were written). */

@@ -93,7 +93,16 @@ describe('43 SQLite under injected faults (libfiu): no crash, no 200 for a faile
     ctx.fifo = join(ctx.env.dir, 'fiu');
     ctx.server = await ctx.env.startServer(['--workers', '16'], fiuServer(ctx.fifo, BIN, ctx.env.dir));
     ctx.client = ctx.server.client(ctx.app);
-    ctx.control = (command) => fiuControl(ctx.fifo, ctx.server.proc.pid, command);
+    ctx.control = async (command) => {
+      try {
+        await fiuControl(ctx.fifo, ctx.server.proc.pid, command);
+      } catch (e) {
+        const { exited } = ctx.server;
+        if (exited) e.message += `\nthe server had exited (code ${exited.code}, signal ${exited.signal})`;
+        e.message += `\nthe server's stderr: ${ctx.server.stderrTail()}`;
+        throw e;
+      }
+    };
     ctx.theCase = (await ctx.client.createCase(caseBody(ctx.cfg))).json;
     assert.ok(ctx.theCase?._id, 'the case');
   }, H);
@@ -132,6 +141,46 @@ describe('43 SQLite under injected faults (libfiu): no crash, no 200 for a faile
       assert.equal(again.json._id, first.json._id);
     }
     console.log(`# faults: idempotent creates while every WAL write failed: ${JSON.stringify(tally)}`);
+  });
+
+  it('an allocation failing in casemgr\'s own parts of SQLite (WAL buffer, page cache) fails one statement at most, never the process', { timeout: 60_000 }, async (t) => {
+    if (asanRuntime(BIN)) {
+      t.skip('ASan\'s allocator comes before libfiu\'s: allocations cannot be made to fail');
+      return;
+    }
+    // A server of its own: its writer has not written yet, so the WAL buffer (walbuf.c) is
+    // allocated by the first commit, inside sqlite3_step. That allocation aborted the process
+    // through mem_oom; the commit now writes its frames one by one instead, and succeeds.
+    const env = await Env.create();
+    try {
+      const app = await env.createApp({ org: ids.org() });
+      const cfg = await env.streamConfig(app.streams[0]);
+      const fifo = join(env.dir, 'fiu');
+      const server = await env.startServer([], fiuServer(fifo, BIN, env.dir));
+      const control = (command) => fiuControl(fifo, server.proc.pid, command);
+      const client = server.client(app);
+      await control('enable_stack_by_name name=libc/mm/*,func_name=sqlite3WalFrames,onetime');
+      const first = await client.createCase(caseBody(cfg)).catch((e) => ({ status: 0, text: e.message }));
+      await sleep(100); // a process that aborted is seen gone
+      assert.ok(!server.exited, `the server exited at its first commit (code ${server.exited?.code}, signal ${server.exited?.signal})\n${server.stderrTail()}`);
+      assertOk(first, 'the first commit, its WAL buffer not allocated');
+      await control('disable name=libc/mm/*');
+
+      // Every query's temporary tables get a page cache, created inside sqlite3_step by
+      // pagecache.c, whose own allocation comes first: failing it is that query's 503.
+      const seen = errorLines(server);
+      await control('enable_stack_by_name name=libc/mm/*,func_name=sqlite3PcacheSetPageSize,onetime');
+      const failed = await client.post('getTasks', { limit: 5 }).catch((e) => ({ status: 0, text: e.message }));
+      await sleep(100);
+      assert.ok(!server.exited, `the server exited when a page cache could not be allocated\n${server.stderrTail()}`);
+      assert.ok(isUnavailable(failed), `getTasks whose page cache cannot be allocated: HTTP ${failed.status} ${failed.text.slice(0, 200)}`);
+      assert.ok(errorLines(server) > seen, 'the failed allocation is in the server\'s log');
+      await control('disable name=libc/mm/*');
+      assertOk(await client.post('getTasks', { limit: 5 }), 'getTasks after the fault');
+      assert.equal((await client.post('getCases', {})).json?.results?.[0]?._id, first.json._id, 'the first case is stored');
+    } finally {
+      await env.dispose();
+    }
   });
 
   it('faults of each kind under load, then a restart without faults', { timeout: 120_000 }, async () => {

@@ -3,7 +3,7 @@
 // <prefix>-<pid>.in and .out that fiu-ctrl writes to. The protocol is spoken here rather than
 // through fiu-ctrl, whose shell and `cat` would block forever on the pipes of a server that died.
 import { execFileSync } from 'node:child_process';
-import { openSync, writeSync, readSync, closeSync, writeFileSync, constants } from 'node:fs';
+import { openSync, writeSync, readSync, closeSync, writeFileSync, readFileSync, readdirSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from './env.mjs';
 
@@ -33,6 +33,35 @@ export function fiuServer(prefix, bin, dir) {
 }
 
 /**
+ * What each thread of process pid is doing (name, state, kernel wait channel, system call), for
+ * the message of a control command that got no answer: libfiu's control thread is the one
+ * whose name is the program's and which waits in a FIFO open or read.
+ */
+function threadStates(pid) {
+  const lines = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const at = (f) => { try { return readFileSync(`/proc/${pid}/task/${tid}/${f}`, 'utf8').trim(); } catch { return '?'; } };
+      const state = /\) (\S)/.exec(at('stat'))?.[1] ?? '?';
+      lines.push(`  ${tid} ${at('comm')} ${state} wchan=${at('wchan')} syscall=${at('syscall').split(' ')[0]}`);
+    }
+  } catch (e) {
+    lines.push(`  (${e.message})`);
+  }
+  return lines.join('\n');
+}
+
+/** Whether process pid is there (a dead server's pipes have no reader: ENXIO until the deadline). */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Sends one remote-control command (e.g. 'enable name=posix/io/sync/*,onetime') to the server
  * with pid; resolves once libfiu answered that it took it, throws when it refused it or did not
  * answer in time.
@@ -57,7 +86,7 @@ export async function fiuControl(prefix, pid, command) {
       } catch (e) {
         if (fdIn >= 0) closeSync(fdIn);
         fdIn = -1;
-        if (!['ENXIO', 'ENOENT', 'EPIPE'].includes(e.code) || late()) throw new Error(`libfiu control of ${pid}: ${e.message}`);
+        if (!['ENXIO', 'ENOENT', 'EPIPE'].includes(e.code) || late() || !alive(pid)) throw new Error(`libfiu control of ${pid}: ${e.message} (sending '${command}')${alive(pid) ? `; its threads:\n${threadStates(pid)}` : ': the process is gone'}`);
         await sleep(2);
       }
     }
@@ -71,7 +100,7 @@ export async function fiuControl(prefix, pid, command) {
         if (e.code !== 'EAGAIN') throw e;
       }
       if (n > 0) reply += buf.toString('utf8', 0, n); // 0: the control thread has not opened .out yet
-      else if (late()) throw new Error(`libfiu control of ${pid}: no answer to '${command}' within 5 s`);
+      else if (late()) throw new Error(`libfiu control of ${pid}: no answer to '${command}' within 5 s; its threads:\n${threadStates(pid)}`);
       else await sleep(1);
     }
     if (reply.trim() !== '0') throw new Error(`libfiu refused '${command}' (answer ${reply.trim()})`);
