@@ -32,10 +32,10 @@ static void pc_shutdown(void *arg)
         inner.xShutdown(inner.pArg);
 }
 
-/* Runs inside sqlite3_step (every query's ephemeral table has a cache of its own), so a failed
- * allocation is SQLite's out-of-memory error for that statement, as its own allocations are,
- * not mem_oom's abort. Ours comes first, so a fault injected at the cache's creation hits it
- * (43-sqlite-faults). */
+/* Runs inside sqlite3_step: a query's temporary tables and an update's RETURNING rows each get
+ * a cache of their own (one per update). So a failed allocation is SQLite's out-of-memory error
+ * for that statement, as its own allocations are, not mem_oom's abort. Ours comes first, so a
+ * fault injected at the cache's creation hits it (43-sqlite-faults). */
 static sqlite3_pcache *pc_create(int page_size, int extra, int purgeable)
 {
     struct cache *c = malloc(sizeof *c);

@@ -166,8 +166,10 @@ describe('43 SQLite under injected faults (libfiu): no crash, no 200 for a faile
       assertOk(first, 'the first commit, its WAL buffer not allocated');
       await control('disable name=libc/mm/*');
 
-      // Every query's temporary tables get a page cache, created inside sqlite3_step by
-      // pagecache.c, whose own allocation comes first: failing it is that query's 503.
+      // A statement's temporary tables (a query's, an update's RETURNING rows) get a page cache,
+      // created inside sqlite3_step by pagecache.c, whose own allocation comes first: failing
+      // it is that statement's 503. The old order (SQLite's allocation, then casemgr's) aborted
+      // when the fault came between the two: the malloc phase below hit it now and then.
       const seen = errorLines(server);
       await control('enable_stack_by_name name=libc/mm/*,func_name=sqlite3PcacheSetPageSize,onetime');
       const failed = await client.post('getTasks', { limit: 5 }).catch((e) => ({ status: 0, text: e.message }));
