@@ -161,18 +161,21 @@ static void strings_of(const json_t *body, const char *k, struct store_strings *
     json_array_foreach(json_object_get(body, k), i, x) out->v[out->n++] = json_string_value(x);
 }
 
-/* An ISO-8601 member of the body; a lower bound (startDate) rounds up past the millisecond:
- * truncated, 13:35:05.0521Z took in a record created at 13:35:05.052Z. */
-static int date_of(const json_t *body, const char *k, bool end_of_day, bool *has, int64_t *ms,
+/* What a date member of the body is: an instant (dueDate's day), or an inclusive bound. */
+enum date_use { DATE_AT, DATE_FROM, DATE_TO };
+
+/* An ISO-8601 member of the body. A lower bound rounds up past the millisecond (truncated,
+ * 13:35:05.0521Z took in a record created at 13:35:05.052Z); an upper bound that is a date
+ * alone takes in the whole day. */
+static int date_of(const json_t *body, const char *k, enum date_use use, bool *has, int64_t *ms,
                    struct err *e)
 {
     const char *s = string_of(body, k);
     if (!s)
         return 0;
-    bool lower = strcmp(k, "startDate") == 0;
-    if ((lower ? time_parse_iso_ceil(s, ms) : time_parse_iso(s, ms)) != 0)
+    if ((use == DATE_FROM ? time_parse_iso_ceil(s, ms) : time_parse_iso(s, ms)) != 0)
         return err_set(e, ERR_INVALID_VALUE, k, "%s must be an ISO-8601 date or date-time", k);
-    if (end_of_day && strlen(s) == 10) /* a date alone bounds the whole day, inclusive */
+    if (use == DATE_TO && strlen(s) == 10)
         *ms += DAY_MS - 1;
     *has = true;
     return 0;
@@ -400,9 +403,9 @@ int api_query_decode(const json_t *body, enum doc_kind kind, const json_t *cfg,
     strings_of(body, "agents", &q->agents);
     bool has_day = false;
     int64_t day = 0;
-    if (date_of(body, "startDate", false, &q->has_created_from, &q->created_from, e) ||
-        date_of(body, "endDate", true, &q->has_created_to, &q->created_to, e) ||
-        date_of(body, "dueDate", false, &has_day, &day, e))
+    if (date_of(body, "startDate", DATE_FROM, &q->has_created_from, &q->created_from, e) ||
+        date_of(body, "endDate", DATE_TO, &q->has_created_to, &q->created_to, e) ||
+        date_of(body, "dueDate", DATE_AT, &has_day, &day, e))
         return -1;
     if (has_day) { /* records due on that UTC day */
         int64_t start = day >= 0 ? day / DAY_MS * DAY_MS : (day - DAY_MS + 1) / DAY_MS * DAY_MS;

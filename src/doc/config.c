@@ -401,8 +401,9 @@ const json_t *config_add_priority(json_t *cfg, const char *name, int score, cons
     const json_t *same = config_priority_by_name(cfg, name);
     if (same) {
         /* named: names match case- and separator-blind ("In Progress" is In-Progress) */
-        err_set(e, ERR_INVALID_VALUE, "name", "%s matches the priority \"%s\", which exists already",
-                name, json_string_value(json_object_get(same, "name")));
+        err_set(e, ERR_INVALID_VALUE, "name",
+                "%s matches the priority \"%s\", which exists already", name,
+                json_string_value(json_object_get(same, "name")));
         return NULL;
     }
     return append(cfg, "priorities", priority_new(name, color ? color : "#6B7280", score, false,
@@ -441,8 +442,9 @@ const json_t *config_add_template(json_t *cfg, enum doc_kind kind, const char *i
         return NULL;
     const json_t *same = by_name(json_object_get(cfg, templates_member(kind)), name);
     if (same) {
-        err_set(e, ERR_INVALID_VALUE, "name", "%s matches the %s template \"%s\", which exists already",
-                name, kind == DOC_CASE ? "case" : "task",
+        err_set(e, ERR_INVALID_VALUE, "name",
+                "%s matches the %s template \"%s\", which exists already", name,
+                kind == DOC_CASE ? "case" : "task",
                 json_string_value(json_object_get(same, "name")));
         return NULL;
     }

@@ -607,6 +607,14 @@ static void worker_runs(void *arg)
     pthread_mutex_unlock(&srv->jobs_mu);
 }
 
+/* Runs st's handler into rep, its stderr lines naming the request (log_request). */
+static void run_handler(struct req_state *st, struct http_reply *rep)
+{
+    log_request(st->req.request_id);
+    st->route->handler(&st->req, rep);
+    log_request(NULL);
+}
+
 static void *worker_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "cm-worker"); /* for top -H, perf, gdb */
@@ -649,9 +657,7 @@ static void *worker_main(void *arg)
             srv->cfg.settle(&st->reply, st->ticket);
             resume_replied(st);
         } else {
-            log_request(st->req.request_id);
-            st->route->handler(&st->req, &st->reply);
-            log_request(NULL);
+            run_handler(st, &st->reply);
             if (st->req.deferred) {
                 /* answered already, or to be answered by http_answer on another thread: a
                  * write answered after its commit is durable needs no settle */
@@ -706,9 +712,7 @@ static void run_on_io(struct req_state *st, struct http_server *srv)
 {
     suspend_for_answer(st);
     st->req.on_io = true;
-    log_request(st->req.request_id);
-    st->route->handler(&st->req, &st->reply);
-    log_request(NULL);
+    run_handler(st, &st->reply);
     st->req.on_io = false;
     if (st->req.to_worker) {
         st->req.to_worker = false;
@@ -794,9 +798,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!route_request(st, srv, st->req.path, method, &rep))
         return queue_reply(st, srv, &rep);
     if (st->route->fast || srv->nworkers == 0) {
-        log_request(st->req.request_id);
-        st->route->handler(&st->req, &rep);
-        log_request(NULL);
+        run_handler(st, &rep);
         if (!st->route->fast)
             settle_here(srv, &rep);
         return queue_reply(st, srv, &rep);

@@ -51,9 +51,9 @@ struct store_ops {
                          void (*fn)(const char *json, void *arg), void *arg, int64_t *total);
     int (*jti_use)(struct store_txn *t, const char *client_id, const char *jti, int64_t exp);
     int (*bulk)(struct store *s, bool begin); /* NULL: no bulk mode, loading works as is */
-    /* NULL: reads see only durable commits (store_settle_ticket is 0) */
     /* optional: the calling thread, idle a while, gives back what it holds (its connection) */
     void (*release_idle)(struct store *s);
+    /* NULL: reads see only durable commits (store_settle_ticket is 0) */
     uint64_t (*settle_ticket)(struct store *s);
     int (*settle_wait)(struct store *s, uint64_t ticket);
 };

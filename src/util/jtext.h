@@ -1,11 +1,11 @@
 /* jtext — JSON text to and from jansson values, fast, for the documents casemgr stores.
  *
  * jtext_dump(v, &len) writes the bytes json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes,
- * but for real numbers (below), in a fraction of the time. jansson 2.14 guards every object and array it writes
- * against cycles by formatting the container's address with snprintf into a key of a hash table
- * of "parents", and hands every token to a callback that appends it to a growing buffer; for a
- * 3 KB task document that is most of the cost of an update (bench/README.md). Documents here are
- * trees our own code built, so a depth bound replaces the cycle check.
+ * but for real numbers (below), in a fraction of the time. jansson 2.14 guards every object and
+ * array it writes against cycles by formatting the container's address with snprintf into a key
+ * of a hash table of "parents", and hands every token to a callback that appends it to a growing
+ * buffer; for a 3 KB task document that is most of the cost of an update (bench/README.md).
+ * Documents here are trees our own code built, so a depth bound replaces the cycle check.
  *
  * Real numbers are rare in documents. Each is written in jansson's notation (%g with its
  * fix-ups: 1.0, 1e300) in the shortest of 15, 16 and 17 significant digits that reads back as
