@@ -415,6 +415,34 @@ static const char *const migrations[] = {
     "    FROM record_docs d WHERE d.rid = records.rowid);",
     /* 18: idempotency keys by age, for the purge of expired ones (sqlite_idem_put) */
     "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);",
+    /* 19: the updatedAt order is kept in record_updates, where an update adds its record's new
+     * place and leaves the old one for a sweep (updates_sweep), instead of the index
+     * records_updated, which moved the record's entry: a delete on a leaf picked at random by the
+     * record's last updatedAt, a page of WAL (and of checkpoint) per update of its own. The new
+     * place is at the end of the tenant's range, on a page the group's other writes share.
+     * An entry is the record's place while the record still has that updated_at (sqlite_query
+     * joins on it). A record that goes back to an updated_at it had (a put) takes its old entry
+     * over, with its rowid: by an upsert, since a trigger's INSERT OR REPLACE takes the conflict
+     * policy of the statement that fired it, and a put is an upsert itself. */
+    "CREATE TABLE record_updates (scope INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "  id TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (scope, updated_at, id)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO record_scopes (stream_id, account_id, kind)"
+    "  SELECT stream_id, account_id, kind FROM records GROUP BY stream_id, account_id, kind;"
+    "INSERT INTO record_updates SELECT s.scope, r.updated_at, r.id, r.rowid"
+    "  FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
+    "  AND s.account_id = r.account_id AND s.kind = r.kind;"
+    "CREATE TRIGGER records_updates_insert AFTER INSERT ON records BEGIN"
+    "  INSERT INTO record_scopes (stream_id, account_id, kind)"
+    "    VALUES (new.stream_id, new.account_id, new.kind) ON CONFLICT DO NOTHING;"
+    "  INSERT INTO record_updates VALUES ((SELECT scope FROM record_scopes"
+    "    WHERE stream_id = new.stream_id AND account_id = new.account_id AND kind = new.kind),"
+    "    new.updated_at, new.id, new.rowid) ON CONFLICT DO UPDATE SET rid = excluded.rid; END;"
+    "CREATE TRIGGER records_updates_update AFTER UPDATE OF updated_at ON records"
+    "  WHEN new.updated_at IS NOT old.updated_at BEGIN"
+    "  INSERT INTO record_updates VALUES ((SELECT scope FROM record_scopes"
+    "    WHERE stream_id = new.stream_id AND account_id = new.account_id AND kind = new.kind),"
+    "    new.updated_at, new.id, new.rowid) ON CONFLICT DO UPDATE SET rid = excluded.rid; END;"
+    "DROP INDEX records_updated;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -478,6 +506,8 @@ enum stmt_id {
     ST_ROLLBACK_TO,
     ST_CREATED_ASC,
     ST_CREATED_DESC,
+    ST_SWEEP_END,
+    ST_SWEEP,
     ST_COUNT
 };
 
@@ -584,6 +614,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " AND account_id = ?2 AND kind = ?3 ORDER BY bucket",
     [ST_CREATED_DESC] = "SELECT bucket, n FROM record_created_buckets WHERE stream_id = ?1"
                         " AND account_id = ?2 AND kind = ?3 ORDER BY bucket DESC",
+    /* the sweep of record_updates (see updates_sweep): the last entry of the next stretch, and
+     * the stretch's entries that are no longer their record's place */
+    [ST_SWEEP_END] = "SELECT scope, updated_at, id FROM record_updates"
+                     " WHERE (scope, updated_at, id) > (?1, ?2, ?3)"
+                     " ORDER BY scope, updated_at, id LIMIT 1 OFFSET ?4",
+    [ST_SWEEP] = "DELETE FROM record_updates WHERE (scope, updated_at, id) > (?1, ?2, ?3)"
+                 " AND (scope, updated_at, id) <= (?4, ?5, ?6) AND NOT EXISTS (SELECT 1"
+                 " FROM records r WHERE r.rowid = record_updates.rid"
+                 " AND r.updated_at = record_updates.updated_at AND r.id = record_updates.id)",
 };
 
 #define QUERY_CACHE 32 /* prepared list queries kept per connection, by SQL text */
@@ -600,6 +639,10 @@ struct sqlite_conn {
     unsigned next_query;
     pthread_t owner;
     int64_t idem_purged_at_ms; /* the last purge of expired idempotency keys (sqlite_idem_put) */
+    /* the writer's sweep of record_updates (updates_sweep): where it is, and the writes since */
+    int64_t sweep_scope, sweep_at;
+    char *sweep_id;
+    unsigned sweep_due;
     struct sqlite_conn *next;
 };
 
@@ -729,6 +772,7 @@ static void conn_free(struct sqlite_conn *c)
         free(c->queries[i].sql);
     }
     sqlite3_close(c->db);
+    free(c->sweep_id);
     free(c);
 }
 
@@ -1425,6 +1469,62 @@ static bool fts_apply(struct sqlite_conn *c, int min)
            step_done(c, c->stmt[ST_FTS_MERGE]) == STORE_OK;
 }
 
+/* record_updates (migration 19) holds each record's place in updatedAt order and the places
+ * its updates left. The writer sweeps it in key order, SWEEP_SPAN entries every SWEEP_EVERY
+ * writes, deleting those whose record has moved on, and starts over when it reaches the end. At
+ * most one entry goes stale a write, so the stale ones are at most the writes of one round, and a
+ * tenant's n records have at most n / (1 - SWEEP_EVERY / SWEEP_SPAN) entries: 2n. Each entry
+ * looked at costs a look-up of its record by rowid (~1 us); the entries deleted are next to each
+ * other, a few pages in all. */
+#define SWEEP_EVERY 256
+#define SWEEP_SPAN 512
+
+/* Deletes the stale entries of record_updates's next stretch, inside the writer's transaction,
+ * once the writes since the last stretch (n more now) reach SWEEP_EVERY. */
+static bool updates_sweep(struct sqlite_conn *c, unsigned n)
+{
+    c->sweep_due += n;
+    if (c->sweep_due < SWEEP_EVERY)
+        return true;
+    c->sweep_due = 0;
+    const char *from = c->sweep_id ? c->sweep_id : "";
+    /* scopes start at 1: (0, 0, '') is before every entry */
+    sqlite3_stmt *st = c->stmt[ST_SWEEP_END];
+    sqlite3_bind_int64(st, 1, c->sweep_scope);
+    sqlite3_bind_int64(st, 2, c->sweep_at);
+    sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, SWEEP_SPAN - 1);
+    int rc = sqlite3_step(st);
+    int64_t end_scope = INT64_MAX, end_at = INT64_MAX; /* past the last entry: to the end */
+    char *end_id = NULL;
+    if (rc == SQLITE_ROW) {
+        end_scope = sqlite3_column_int64(st, 0);
+        end_at = sqlite3_column_int64(st, 1);
+        end_id = xstrdup((const char *)sqlite3_column_text(st, 2));
+    } else if (rc != SQLITE_DONE) {
+        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return false;
+    st = c->stmt[ST_SWEEP];
+    sqlite3_bind_int64(st, 1, c->sweep_scope);
+    sqlite3_bind_int64(st, 2, c->sweep_at);
+    sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, end_scope);
+    sqlite3_bind_int64(st, 5, end_at);
+    sqlite3_bind_text(st, 6, end_id ? end_id : "", -1, SQLITE_STATIC);
+    bool ok = step_done(c, st) == STORE_OK;
+    sqlite3_clear_bindings(st);
+    /* the next stretch starts after this one, or at the first entry again */
+    free(c->sweep_id);
+    c->sweep_id = end_id;
+    c->sweep_scope = end_id ? end_scope : 0;
+    c->sweep_at = end_id ? end_at : 0;
+    return ok;
+}
+
 /* Applies whatever name changes are queued, in a transaction of its own: when the writer is
  * idle, or stops. True when there were none, or once they are committed. */
 static bool fts_apply_all(struct sqlite_conn *c)
@@ -1492,7 +1592,10 @@ static void commit_group(struct sqlite_store *s, struct write_job *group)
     }
     /* numbered before the COMMIT: a read that sees it waits for its sync (note_horizon) */
     uint64_t seq = s->pipelined ? atomic_fetch_add(&s->committing, 1) + 1 : 0;
-    bool committed = began && txn_open(c) && fts_apply(c, FTS_BATCH) &&
+    unsigned jobs = 0;
+    for (struct write_job *j = group; j; j = j->next)
+        jobs++;
+    bool committed = began && txn_open(c) && fts_apply(c, FTS_BATCH) && updates_sweep(c, jobs) &&
                      step_done(c, c->stmt[ST_COMMIT]) == STORE_OK;
     if (began && !committed && sqlite3_extended_errcode(c->db) == SQLITE_IOERR_FSYNC)
         mark_broken(s, "a sync at a commit"); /* the syncer is not running: the commit syncs */
@@ -2662,14 +2765,20 @@ static const char *qb_upper(struct qbuild *b, const char *text)
     return upper;
 }
 
-static void qb_where(struct qbuild *b, const struct store_query *q, const struct qplan *plan)
+/* Unless the plan walks the sort index, the few rows the name index finds drive the query. */
+static bool names_drive(const struct store_query *q, const struct qplan *plan)
 {
     bool fts_search = q->search && fts_usable(q->search);
     bool fts_name = q->name && fts_usable(q->name);
-    /* Unless the plan walks the sort index, the few rows the name index finds drive the query;
-     * the unary + keeps SQLite from walking the whole tenant's index instead and probing each
-     * row. */
-    const char *plus = (fts_search || fts_name) && !plan->walk ? "+" : "";
+    return (fts_search || fts_name) && !plan->walk;
+}
+
+static void qb_where(struct qbuild *b, const struct store_query *q, const struct qplan *plan)
+{
+    bool fts_name = q->name && fts_usable(q->name);
+    /* the unary + keeps SQLite from walking the whole tenant's index instead and probing each
+     * row */
+    const char *plus = names_drive(q, plan) ? "+" : "";
     char frag[64];
     snprintf(frag, sizeof frag, " WHERE %sr.stream_id = ", plus);
     qb_sql(b, frag);
@@ -2785,13 +2894,21 @@ static void qb_where(struct qbuild *b, const struct store_query *q, const struct
     }
 }
 
+/* The page in updatedAt order is read from record_updates (migration 19), joined to the records
+ * where each entry is still its record's place; this is that order on u. */
+static void qb_order_updates(struct qbuild *b, const struct store_query *q)
+{
+    qb_sql(b, q->descending ? " ORDER BY u.updated_at DESC, u.id DESC"
+                            : " ORDER BY u.updated_at ASC, u.id ASC");
+}
+
 static void qb_order(struct qbuild *b, const struct store_query *q)
 {
     /* ties in dueDate, priority and name by refId (migration 14); no dueDate sorts last, in
      * both directions: due_asc puts it past every date, and NULL is the least of due_date */
     static const char *const asc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at ASC, r.id ASC",
-        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC",
+        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC", /* without a scope */
         [STORE_SORT_DUE] = " ORDER BY r.due_asc ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.ref_seq ASC, r.id ASC",
@@ -3267,7 +3384,21 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
     int64_t offset = q->skip;
     if (created_pays(q) && (rc = created_start(c, q, &tail, &offset)) != STORE_OK)
         goto out;
-    qb_order(&tail, q);
+    /* every tenant with records has a scope (migration 19 gave them one); without one the sort
+     * falls back to reading the rows and sorting them */
+    if (q->sort == STORE_SORT_UPDATED && !plan.scoped) {
+        rc = names_scope(c, q, &plan);
+        if (rc != STORE_OK)
+            goto out;
+    }
+    bool updates = q->sort == STORE_SORT_UPDATED && plan.scoped;
+    if (updates) {
+        qb_sql(&tail, " AND u.scope = ");
+        qb_int(&tail, plan.scope);
+        qb_order_updates(&tail, q);
+    } else {
+        qb_order(&tail, q);
+    }
     qb_sql(&tail, " LIMIT ");
     qb_int(&tail, q->limit);
     qb_sql(&tail, " OFFSET ");
@@ -3278,12 +3409,22 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
      * back, with their documents. */
     static const char head[] = "SELECT d.doc, x.breached, (x.status_category IN ('open',"
                                " 'inProgress') AND x.due_date < ?1), x.rowid, x.kind FROM (SELECT"
-                               " r.rowid AS rid FROM records r";
+                               " r.rowid AS rid FROM ";
+    static const char from_records[] = "records r";
+    /* in updatedAt order: the tenant's entries walked in order, each probing its record, or
+     * (CROSS JOIN: records first) the name index's few matches, each probing its entry */
+    static const char from_updates[] = "record_updates u JOIN records r ON r.rowid = u.rid"
+                                       " AND r.updated_at = u.updated_at AND r.id = u.id";
+    static const char from_matches[] = "records r CROSS JOIN record_updates u ON r.rowid = u.rid"
+                                       " AND r.updated_at = u.updated_at AND r.id = u.id";
     static const char foot[] = ") p JOIN records x ON x.rowid = p.rid JOIN record_docs d"
                                " ON d.rid = p.rid";
-    size_t size = sizeof head + where->len + tail.len + sizeof foot;
+    const char *from = !updates                ? from_records
+                       : names_drive(q, &plan) ? from_matches
+                                               : from_updates;
+    size_t size = sizeof head + strlen(from) + where->len + tail.len + sizeof foot;
     char *sql = xmalloc(size);
-    snprintf(sql, size, "%s%s%s%s", head, where->sql, tail.sql, foot);
+    snprintf(sql, size, "%s%s%s%s%s", head, from, where->sql, tail.sql, foot);
     sqlite3_stmt *st = query_stmt(c, sql);
     free(sql);
     rc = STORE_ERROR;
@@ -3405,7 +3546,8 @@ static int bulk_end_sql(sqlite3 *db)
     int rc = creates && exec_sql(db, creates) == 0 ? STORE_OK : STORE_ERROR;
     free(creates);
     /* what the dropped triggers did not do: the counts per tenant, per status and priority, and
-     * per bucket of creation time (the scopes and the name index: above) */
+     * per bucket of creation time, and the places in updatedAt order (the scopes and the name
+     * index: above) */
     if (rc == STORE_OK &&
         exec_sql(db, "DELETE FROM record_created_buckets;"
                      "INSERT INTO record_created_buckets SELECT stream_id, account_id, kind,"
@@ -3423,7 +3565,11 @@ static int bulk_end_sql(sqlite3 *db)
                      "  status_category, status_name, priority_name;"
                      "DELETE FROM record_counts;"
                      "INSERT INTO record_counts SELECT stream_id, account_id, kind, count(*)"
-                     "  FROM records GROUP BY stream_id, account_id, kind;"))
+                     "  FROM records GROUP BY stream_id, account_id, kind;"
+                     "DELETE FROM record_updates;"
+                     "INSERT INTO record_updates SELECT s.scope, r.updated_at, r.id, r.rowid"
+                     "  FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
+                     "  AND s.account_id = r.account_id AND s.kind = r.kind;"))
         rc = STORE_ERROR;
     return rc;
 }

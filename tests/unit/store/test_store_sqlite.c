@@ -681,6 +681,12 @@ Test(store_sqlite, name_index_is_merged_a_step_after_each_batch_of_names)
     exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
 }
 
+/* Back to schema 18: no record_updates, the index on updated_at (migration 19). */
+#define UNDO_MIGRATION_19                                                                      \
+    "DROP TRIGGER records_updates_insert; DROP TRIGGER records_updates_update;"                \
+    "DROP TABLE record_updates;"                                                               \
+    "CREATE INDEX records_updated ON records (stream_id, account_id, kind, updated_at, id);"
+
 /* A database written before migration 5 (names indexed by triggers into records_fts at once):
  * opened again, it is migrated (to record_names too) and its names, old and new, are found. */
 Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
@@ -694,6 +700,7 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     /* back to schema 4: records_fts and the triggers of migration 3, no fts_pending, nothing
      * of the later migrations */
     exec_on(db_path,
+            UNDO_MIGRATION_19
             "DROP TRIGGER records_assignee_insert; DROP TRIGGER records_assignee_update;"
             "DROP TABLE record_assignee_counts;"
             "DROP TRIGGER records_created_insert; DROP TABLE record_created_buckets;"
@@ -914,6 +921,177 @@ static int id_page_cb(struct store_txn *t, void *arg)
 {
     struct id_page *a = arg;
     return store_query(t, &a->q, id_page_doc, a, &a->total);
+}
+
+/* Pages in updatedAt order come from record_updates (migration 19), where an update adds the
+ * record's new place and the writer's sweep deletes the old ones later: whatever the table holds
+ * between sweeps, every page must be the records sorted by their updatedAt now, each once, and
+ * the sweep must keep the table near one entry a record. Writes here move records forward, keep
+ * their updatedAt, and move them back to a time they had (a put), in both tenants. */
+#define MOVED 200
+#define MOVED_OTHER 20
+#define MOVES 1500
+
+static struct moved {
+    char id[16], ref[16], doc[48];
+    int64_t updated, before;
+    const char *assignee;
+} moved[MOVED];
+
+static int moved_cmp(const void *pa, const void *pb)
+{
+    const struct moved *a = pa, *b = pb;
+    int c = (a->updated > b->updated) - (a->updated < b->updated);
+    if (c == 0)
+        c = strcmp(a->id, b->id);
+    return paged_desc ? -c : c;
+}
+
+static void put_moved(struct moved *m, const char *account)
+{
+    struct store_record r = record(STORE_TASK, m->id, "st-1", account, m->ref, m->doc);
+    r.updated_at = m->updated;
+    r.assignee = m->assignee;
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+}
+
+static void expect_updated_pages(void)
+{
+    static const int64_t skips[] = {0, 1, 7, 50, 99, 190, 199, 200};
+    static const int64_t limits[] = {1, 13, 50};
+    static struct moved want[MOVED];
+    for (int filtered = 0; filtered < 2; filtered++) {
+        for (int desc = 0; desc < 2; desc++) {
+            int n = 0;
+            for (int i = 0; i < MOVED; i++)
+                if (!filtered || (moved[i].assignee && strcmp(moved[i].assignee, "u-1") == 0))
+                    want[n++] = moved[i];
+            paged_desc = desc;
+            qsort(want, (size_t)n, sizeof want[0], moved_cmp);
+            for (size_t s = 0; s < sizeof skips / sizeof skips[0]; s++) {
+                for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+                    struct id_page *a = xcalloc(1, sizeof *a);
+                    a->q = (struct store_query){.kind = STORE_TASK,
+                                                .stream_id = "st-1",
+                                                .account_id = "acc-1",
+                                                .assignee = filtered ? "u-1" : NULL,
+                                                .sort = STORE_SORT_UPDATED,
+                                                .descending = desc,
+                                                .skip = skips[s],
+                                                .limit = limits[l]};
+                    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
+                    cr_assert_eq(a->total, n);
+                    int64_t left = n - skips[s];
+                    int64_t expect = left < 0 ? 0 : left < limits[l] ? left : limits[l];
+                    cr_assert_eq(a->found, expect, "filtered %d desc %d skip %lld limit %lld",
+                                 filtered, desc, (long long)skips[s], (long long)limits[l]);
+                    for (int k = 0; k < a->found; k++)
+                        cr_assert_str_eq(a->ids[k], want[skips[s] + k].id,
+                                         "filtered %d desc %d skip %lld limit %lld: row %d",
+                                         filtered, desc, (long long)skips[s], (long long)limits[l],
+                                         k);
+                    free(a);
+                }
+            }
+        }
+    }
+}
+
+Test(store_sqlite, pages_in_updated_order_follow_every_move_and_the_sweep_keeps_one_place_each)
+{
+    static struct moved other[MOVED_OTHER];
+    for (int i = 0; i < MOVED; i++) {
+        struct moved *m = &moved[i];
+        snprintf(m->id, sizeof m->id, "ti-%03d", (i * 37) % MOVED);
+        snprintf(m->ref, sizeof m->ref, "TS%06d", i);
+        snprintf(m->doc, sizeof m->doc, "{\"_id\":\"ti-%03d\"}", (i * 37) % MOVED);
+        m->updated = m->before = 1000 + (i * 7) % 60; /* ties go by _id */
+        put_moved(m, "acc-1");
+    }
+    for (int i = 0; i < MOVED_OTHER; i++) {
+        struct moved *m = &other[i];
+        snprintf(m->id, sizeof m->id, "tx-%03d", i);
+        snprintf(m->ref, sizeof m->ref, "TS9%05d", i);
+        snprintf(m->doc, sizeof m->doc, "{\"_id\":\"tx-%03d\"}", i);
+        m->updated = m->before = 5000 + i;
+        put_moved(m, "acc-2");
+    }
+    expect_updated_pages();
+    uint32_t x = 12345;
+    for (int w = 0; w < MOVES; w++) {
+        x = x * 1103515245u + 12345u;
+        bool mine = (x >> 8) % 10 != 0;
+        struct moved *m = mine ? &moved[(x >> 12) % MOVED] : &other[(x >> 12) % MOVED_OTHER];
+        int64_t now = m->updated;
+        switch ((x >> 20) % 4) {
+        case 0:
+        case 1:
+            now = 2000 + w; /* forward */
+            break;
+        case 2:
+            now = m->before; /* back to the time it had before its last move */
+            break;
+        default: /* the same time: only the assignee moves */
+            break;
+        }
+        m->before = m->updated;
+        m->updated = now;
+        m->assignee = (x >> 24) % 2 ? "u-1" : NULL;
+        put_moved(m, mine ? "acc-1" : "acc-2");
+        if (w == MOVES / 3)
+            expect_updated_pages(); /* halfway through a round of the sweep */
+    }
+    expect_updated_pages();
+    /* each record has exactly one entry that is its place */
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM records r WHERE (SELECT count(*) FROM"
+                                    " record_updates u WHERE u.rid = r.rowid AND u.updated_at ="
+                                    " r.updated_at AND u.id = r.id) <> 1"),
+                 0);
+    /* and the stale ones are swept: MOVES writes left at most a round's worth (updates_sweep) */
+    long long entries = query_int(db_path, "SELECT count(*) FROM record_updates");
+    cr_expect_leq(entries, 2 * (MOVED + MOVED_OTHER) + 512, "%lld entries", entries);
+    cr_expect_geq(entries, MOVED + MOVED_OTHER);
+}
+
+/* A database of schema 18 (an index on updated_at) that has records: migration 19 gives each
+ * record its place in record_updates and drops the index; pages in updatedAt order and later
+ * updates work on it. */
+Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
+{
+    for (int i = 0; i < 3; i++) {
+        struct moved *m = &moved[i];
+        snprintf(m->id, sizeof m->id, "ti-%03d", i);
+        snprintf(m->ref, sizeof m->ref, "TS%06d", i);
+        snprintf(m->doc, sizeof m->doc, "{\"_id\":\"ti-%03d\"}", i);
+        m->updated = 300 - i * 100;
+        put_moved(m, "acc-1");
+    }
+    store_close(st);
+    st = NULL;
+    exec_on(db_path, UNDO_MIGRATION_19 "PRAGMA user_version = 18;");
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+                                    " 'records_updated'"),
+                 0);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_updates"), 3);
+    moved[2].updated = 400;
+    put_moved(&moved[2], "acc-1");
+    struct id_page *a = xcalloc(1, sizeof *a);
+    a->q = (struct store_query){.kind = STORE_TASK,
+                                .stream_id = "st-1",
+                                .account_id = "acc-1",
+                                .sort = STORE_SORT_UPDATED,
+                                .descending = true,
+                                .limit = 10};
+    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
+    cr_assert_eq(a->found, 3);
+    cr_expect_str_eq(a->ids[0], "ti-002");
+    cr_expect_str_eq(a->ids[1], "ti-000");
+    cr_expect_str_eq(a->ids[2], "ti-001");
+    free(a);
 }
 
 /* The ids of acc-1's tasks a search (or name filter) finds, newest first, joined by spaces. */
@@ -1718,6 +1896,7 @@ Test(store_sqlite, migration_12_lists_the_activities_of_an_older_database)
     st = NULL;
     /* back to schema 11: no list, the index; rows inserted out of seq order */
     exec_on(db_path,
+            UNDO_MIGRATION_19
             "ALTER TABLE record_docs DROP COLUMN acts;"
             "CREATE INDEX activities_record ON activities (record_id, seq);"
             "INSERT INTO activities VALUES (30, 'ac-3', 'st-1', 'acc-1', 'ti-1', 3, 'c');"
@@ -2423,6 +2602,10 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     mine.q.unresolved = false;
     cr_assert_eq(store_read(st, count_cb, &mine), STORE_OK);
     cr_assert_eq(mine.total, 75, "the counts per assignee cover loaded rows");
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records r JOIN record_updates u"
+                                    " ON u.rid = r.rowid AND u.updated_at = r.updated_at"
+                                    " AND u.id = r.id"),
+                 301, "every record, loaded or not, has its place in updatedAt order");
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *q = NULL;
@@ -2445,6 +2628,7 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
     cr_assert_eq(count_matching("quokka", false), 101);
     cr_assert_eq(query_int(db_path, "SELECT n FROM record_counts WHERE kind = 1"), 302);
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM record_updates"), 302);
     free(before);
     free(after);
 }
