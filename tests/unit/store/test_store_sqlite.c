@@ -936,6 +936,7 @@ static struct moved {
     char id[16], ref[16], doc[48];
     int64_t updated, before;
     const char *assignee;
+    bool quokka; /* in the name, of one record in 20: few enough that the matches drive the page */
 } moved[MOVED];
 
 static int moved_cmp(const void *pa, const void *pb)
@@ -952,6 +953,7 @@ static void put_moved(struct moved *m, const char *account)
     struct store_record r = record(STORE_TASK, m->id, "st-1", account, m->ref, m->doc);
     r.updated_at = m->updated;
     r.assignee = m->assignee;
+    r.name_lower = m->quokka ? "a quokka task" : "task testing";
     cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
 }
 
@@ -960,11 +962,14 @@ static void expect_updated_pages(void)
     static const int64_t skips[] = {0, 1, 7, 50, 99, 190, 199, 200};
     static const int64_t limits[] = {1, 13, 50};
     static struct moved want[MOVED];
-    for (int filtered = 0; filtered < 2; filtered++) {
+    /* filtered 1: by assignee, walking the order; 2: by name, the few matches probing theirs */
+    for (int filtered = 0; filtered < 3; filtered++) {
         for (int desc = 0; desc < 2; desc++) {
             int n = 0;
             for (int i = 0; i < MOVED; i++)
-                if (!filtered || (moved[i].assignee && strcmp(moved[i].assignee, "u-1") == 0))
+                if (filtered == 0 ||
+                    (filtered == 1 && moved[i].assignee && strcmp(moved[i].assignee, "u-1") == 0) ||
+                    (filtered == 2 && moved[i].quokka))
                     want[n++] = moved[i];
             paged_desc = desc;
             qsort(want, (size_t)n, sizeof want[0], moved_cmp);
@@ -974,7 +979,8 @@ static void expect_updated_pages(void)
                     a->q = (struct store_query){.kind = STORE_TASK,
                                                 .stream_id = "st-1",
                                                 .account_id = "acc-1",
-                                                .assignee = filtered ? "u-1" : NULL,
+                                                .assignee = filtered == 1 ? "u-1" : NULL,
+                                                .name = filtered == 2 ? "quokka" : NULL,
                                                 .sort = STORE_SORT_UPDATED,
                                                 .descending = desc,
                                                 .skip = skips[s],
@@ -1006,6 +1012,7 @@ Test(store_sqlite, pages_in_updated_order_follow_every_move_and_the_sweep_keeps_
         snprintf(m->ref, sizeof m->ref, "TS%06d", i);
         snprintf(m->doc, sizeof m->doc, "{\"_id\":\"ti-%03d\"}", (i * 37) % MOVED);
         m->updated = m->before = 1000 + (i * 7) % 60; /* ties go by _id */
+        m->quokka = i % 20 == 0;
         put_moved(m, "acc-1");
     }
     for (int i = 0; i < MOVED_OTHER; i++) {
