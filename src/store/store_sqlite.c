@@ -430,7 +430,8 @@ static const char *const migrations[] = {
     "  SELECT stream_id, account_id, kind FROM records GROUP BY stream_id, account_id, kind;"
     "INSERT INTO record_updates SELECT s.scope, r.updated_at, r.id, r.rowid"
     "  FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
-    "  AND s.account_id = r.account_id AND s.kind = r.kind;"
+    "  AND s.account_id = r.account_id AND s.kind = r.kind"
+    "  ORDER BY s.scope, r.updated_at, r.id;" /* in key order: each page filled once */
     "CREATE TRIGGER records_updates_insert AFTER INSERT ON records BEGIN"
     "  INSERT INTO record_scopes (stream_id, account_id, kind)"
     "    VALUES (new.stream_id, new.account_id, new.kind) ON CONFLICT DO NOTHING;"
@@ -3569,7 +3570,8 @@ static int bulk_end_sql(sqlite3 *db)
                      "DELETE FROM record_updates;"
                      "INSERT INTO record_updates SELECT s.scope, r.updated_at, r.id, r.rowid"
                      "  FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
-                     "  AND s.account_id = r.account_id AND s.kind = r.kind;"))
+                     "  AND s.account_id = r.account_id AND s.kind = r.kind"
+                     "  ORDER BY s.scope, r.updated_at, r.id;"))
         rc = STORE_ERROR;
     return rc;
 }
