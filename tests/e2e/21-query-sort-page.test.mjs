@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { useServer, H, T } from './lib/env.mjs';
 import {
   CASE, TASK, KINDS, ENDPOINT, SORT_MEMBERS, seed, addSeedConfig, check, listOk, list, assertIds,
-  expectAll, withBreach, lowerAscii,
+  expectAll, withBreach, lowerAscii, rng,
 } from './lib/query.mjs';
 
 /** Walks every page of a query; asserts the page invariants; returns the concatenated results. */
@@ -188,6 +188,64 @@ describe('getCases/getTasks sorting, paging and projection (API.md §8)', () => 
     assert.equal(first.page.results[0]._id, target._id, 'the updated case comes first');
     const got = await walk(data, CASE, { sortBy: { updatedAt: 'asc' } }, 17, 'getCases updatedAt asc after an update');
     assertIds(got, expectAll(data.cases, { sortBy: { updatedAt: 'asc' } }, { cfg: data.cfg, now: Date.now() }), 'updatedAt asc');
+  });
+
+  it('pages by updatedAt hold each task once and in order while tasks are updated, and every task after', T, async () => {
+    // enough updates for the store to clean up the places they leave behind (SQLite sweeps its
+    // updatedAt order every 256 writes), from 8 connections, each updating its own tasks
+    const UPDATES = 640, WIDTH = 8;
+    const total = data.tasks.length;
+    let stop = false;
+    let pages = 0;
+    const reader = (async () => {
+      while (!stop) {
+        for (const dir of ['desc', 'asc']) {
+          for (const skip of [0, 40, total - 30]) {
+            const what = `getTasks by updatedAt ${dir} skip ${skip} during updates`;
+            const page = await listOk(data.client, TASK, { sortBy: { updatedAt: dir }, skip, limit: 40 }, undefined, what);
+            assert.equal(page.totalResults, total, what);
+            const seen = new Set();
+            page.results.forEach((d, i) => {
+              assert.ok(!seen.has(d._id), `${what}: ${d._id} twice on one page`);
+              seen.add(d._id);
+              if (i === 0) return;
+              const a = page.results[i - 1];
+              const c = a.updatedAt < d.updatedAt ? -1 : a.updatedAt > d.updatedAt ? 1 : a._id < d._id ? -1 : 1;
+              assert.ok(dir === 'asc' ? c < 0 : c > 0, `${what}: ${a._id} (${a.updatedAt}) before ${d._id} (${d.updatedAt})`);
+            });
+            pages++;
+          }
+        }
+      }
+    })();
+    let done = 0, updated = 0;
+    const writers = Array.from({ length: WIDTH }, async (_, w) => {
+      const r = rng(2100 + w);
+      const mine = data.tasks.map((t, j) => j).filter((j) => j % WIDTH === w);
+      while (done < UPDATES) {
+        done++;
+        const j = r.pick(mine);
+        const res = await data.client.post(`updateTask/${data.tasks[j]._id}`, { desc: `moved ${done}` });
+        if (res.status === 409) continue; // its case is closed
+        assert.equal(res.status, 200, res.text);
+        data.tasks[j] = res.json;
+        data.byId.set(res.json._id, res.json);
+        updated++;
+      }
+    });
+    try {
+      await Promise.all(writers);
+    } finally {
+      stop = true;
+      await reader;
+    }
+    assert.ok(updated > UPDATES / 2, `${updated} tasks updated`);
+    assert.ok(pages > 0);
+    for (const dir of ['asc', 'desc']) {
+      const body = { sortBy: { updatedAt: dir } };
+      const got = await walk(data, TASK, body, 37, `getTasks updatedAt ${dir} after the updates`);
+      assertIds(got, expectAll(data.tasks, body, { cfg: data.cfg, now: Date.now() }), `updatedAt ${dir}`);
+    }
   });
 
   it('tasks of one case, sorted and paged', T, async () => {
