@@ -816,6 +816,49 @@ static int page_cb(struct store_txn *t, void *arg)
     return store_query(t, &a->q, page_doc, a, &a->total);
 }
 
+/* A page of a list query, as the _id of each document in it. */
+struct id_page {
+    struct store_query q;
+    char ids[64][24];
+    int found;
+    int64_t total;
+};
+
+static void id_page_doc(const char *doc, size_t len, void *arg)
+{
+    struct id_page *a = arg;
+    const char *id = strstr(doc, "\"_id\":\"");
+    cr_assert_not_null(id, "%.*s", (int)len, doc);
+    cr_assert_lt(a->found, 64);
+    id += 7;
+    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.*s", (int)strcspn(id, "\""), id);
+}
+
+static int id_page_cb(struct store_txn *t, void *arg)
+{
+    struct id_page *a = arg;
+    return store_query(t, &a->q, id_page_doc, a, &a->total);
+}
+
+/* Checks the page of q against want, the ids of all n records q matches, in q's order: its
+ * total, its length and its ids. */
+static void expect_page(const struct store_query *q, const char *const *want, int64_t n,
+                        const char *what)
+{
+    struct id_page *a = xcalloc(1, sizeof *a);
+    a->q = *q;
+    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK, "%s", what);
+    cr_assert_eq(a->total, n, "%s", what);
+    int64_t left = n - q->skip;
+    int64_t expect = left < 0 ? 0 : left < q->limit ? left : q->limit;
+    cr_assert_eq(a->found, expect, "%s skip %lld limit %lld", what, (long long)q->skip,
+                 (long long)q->limit);
+    for (int k = 0; k < a->found; k++)
+        cr_assert_str_eq(a->ids[k], want[q->skip + k], "%s skip %lld limit %lld: row %d", what,
+                         (long long)q->skip, (long long)q->limit, k);
+    free(a);
+}
+
 Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_found)
 {
     for (int i = 0; i < PAGED; i++) {
@@ -856,6 +899,7 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
         cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
     }
     static struct paged match[PAGED];
+    static const char *want[PAGED];
     int nmatch = 0;
     for (int i = 0; i < PAGED; i++)
         if (strstr(paged[i].name, "quokka"))
@@ -866,61 +910,23 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
             paged_sort = (enum store_sort)sort;
             paged_desc = desc;
             qsort(match, (size_t)nmatch, sizeof match[0], paged_cmp);
-            for (size_t s = 0; s < sizeof skips / sizeof skips[0]; s++) {
-                for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
-                    struct page_arg *a = xcalloc(1, sizeof *a);
-                    a->q = (struct store_query){.kind = STORE_TASK,
-                                                .stream_id = "st-1",
-                                                .account_id = "acc-1",
-                                                .search = "quokka",
-                                                .sort = paged_sort,
-                                                .descending = desc,
-                                                .skip = skips[s],
-                                                .limit = limits[l]};
-                    cr_assert_eq(store_read(st, page_cb, a), STORE_OK);
-                    cr_assert_eq(a->total, nmatch);
-                    int64_t want = nmatch - skips[s] < limits[l] ? nmatch - skips[s] : limits[l];
-                    cr_assert_eq(a->found, want < 0 ? 0 : want,
-                                 "sort %d desc %d skip %lld limit"
-                                 " %lld",
-                                 sort, desc, (long long)skips[s], (long long)limits[l]);
-                    for (int k = 0; k < a->found; k++)
-                        cr_assert_str_eq(a->ids[k], match[skips[s] + k].id,
-                                         "sort %d desc %d skip %lld limit %lld: row %d", sort, desc,
-                                         (long long)skips[s], (long long)limits[l], k);
-                    free(a);
-                }
-            }
+            for (int i = 0; i < nmatch; i++)
+                want[i] = match[i].id;
+            char what[48]; /* two ints of up to 11 characters and the words */
+            snprintf(what, sizeof what, "sort %d desc %d", sort, desc);
+            for (size_t s = 0; s < sizeof skips / sizeof skips[0]; s++)
+                for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++)
+                    expect_page(&(struct store_query){.kind = STORE_TASK,
+                                                      .stream_id = "st-1",
+                                                      .account_id = "acc-1",
+                                                      .search = "quokka",
+                                                      .sort = paged_sort,
+                                                      .descending = desc,
+                                                      .skip = skips[s],
+                                                      .limit = limits[l]},
+                                want, nmatch, what);
         }
     }
-}
-
-/* A search sorted by createdAt is answered from its matches kept in memory (matchcache.h) as
- * long as the tenant's names generation stands: every commit that adds or renames one of the
- * tenant's names must be seen by the next search, other tenants' names must not count, and a
- * write that leaves the names alone keeps the generation. */
-/* A page of a list query, as the _id of each document in it. */
-struct id_page {
-    struct store_query q;
-    char ids[64][24];
-    int found;
-    int64_t total;
-};
-
-static void id_page_doc(const char *doc, size_t len, void *arg)
-{
-    struct id_page *a = arg;
-    const char *id = strstr(doc, "\"_id\":\"");
-    cr_assert_not_null(id, "%.*s", (int)len, doc);
-    cr_assert_lt(a->found, 64);
-    id += 7;
-    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.*s", (int)strcspn(id, "\""), id);
-}
-
-static int id_page_cb(struct store_txn *t, void *arg)
-{
-    struct id_page *a = arg;
-    return store_query(t, &a->q, id_page_doc, a, &a->total);
 }
 
 /* Pages in updatedAt order come from record_updates (migration 19), where an update adds the
@@ -962,6 +968,7 @@ static void expect_updated_pages(void)
     static const int64_t skips[] = {0, 1, 7, 50, 99, 190, 199, 200};
     static const int64_t limits[] = {1, 13, 50};
     static struct moved want[MOVED];
+    static const char *want_ids[MOVED];
     /* filtered 1: by assignee, walking the order; 2: by name, the few matches probing theirs */
     for (int filtered = 0; filtered < 3; filtered++) {
         for (int desc = 0; desc < 2; desc++) {
@@ -973,32 +980,22 @@ static void expect_updated_pages(void)
                     want[n++] = moved[i];
             paged_desc = desc;
             qsort(want, (size_t)n, sizeof want[0], moved_cmp);
-            for (size_t s = 0; s < sizeof skips / sizeof skips[0]; s++) {
-                for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
-                    struct id_page *a = xcalloc(1, sizeof *a);
-                    a->q = (struct store_query){.kind = STORE_TASK,
-                                                .stream_id = "st-1",
-                                                .account_id = "acc-1",
-                                                .assignee = filtered == 1 ? "u-1" : NULL,
-                                                .name = filtered == 2 ? "quokka" : NULL,
-                                                .sort = STORE_SORT_UPDATED,
-                                                .descending = desc,
-                                                .skip = skips[s],
-                                                .limit = limits[l]};
-                    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
-                    cr_assert_eq(a->total, n);
-                    int64_t left = n - skips[s];
-                    int64_t expect = left < 0 ? 0 : left < limits[l] ? left : limits[l];
-                    cr_assert_eq(a->found, expect, "filtered %d desc %d skip %lld limit %lld",
-                                 filtered, desc, (long long)skips[s], (long long)limits[l]);
-                    for (int k = 0; k < a->found; k++)
-                        cr_assert_str_eq(a->ids[k], want[skips[s] + k].id,
-                                         "filtered %d desc %d skip %lld limit %lld: row %d",
-                                         filtered, desc, (long long)skips[s], (long long)limits[l],
-                                         k);
-                    free(a);
-                }
-            }
+            for (int i = 0; i < n; i++)
+                want_ids[i] = want[i].id;
+            char what[48]; /* two ints of up to 11 characters and the words */
+            snprintf(what, sizeof what, "filtered %d desc %d", filtered, desc);
+            for (size_t s = 0; s < sizeof skips / sizeof skips[0]; s++)
+                for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++)
+                    expect_page(&(struct store_query){.kind = STORE_TASK,
+                                                      .stream_id = "st-1",
+                                                      .account_id = "acc-1",
+                                                      .assignee = filtered == 1 ? "u-1" : NULL,
+                                                      .name = filtered == 2 ? "quokka" : NULL,
+                                                      .sort = STORE_SORT_UPDATED,
+                                                      .descending = desc,
+                                                      .skip = skips[s],
+                                                      .limit = limits[l]},
+                                want_ids, n, what);
         }
     }
 }
@@ -1101,6 +1098,10 @@ Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
     free(a);
 }
 
+/* A search sorted by createdAt is answered from its matches kept in memory (matchcache.h) as
+ * long as the tenant's names generation stands: every commit that adds or renames one of the
+ * tenant's names must be seen by the next search, other tenants' names must not count, and a
+ * write that leaves the names alone keeps the generation. */
 /* The ids of acc-1's tasks a search (or name filter) finds, newest first, joined by spaces. */
 static char *kept_search(const char *text, bool search)
 {
