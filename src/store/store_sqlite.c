@@ -444,6 +444,41 @@ static const char *const migrations[] = {
     "    WHERE stream_id = new.stream_id AND account_id = new.account_id AND kind = new.kind),"
     "    new.updated_at, new.id, new.rowid) ON CONFLICT DO UPDATE SET rid = excluded.rid; END;"
     "DROP INDEX records_updated;",
+    /* 20: what every update changes lives next to the document, which it writes anyway: the
+     * updatedAt in record_docs.updated_at, and the version as records.version + doc_version,
+     * where an update raises doc_version and a write of the row alone (a case's new task,
+     * migration 13; a put) raises records.version. An update that changes none of the columns
+     * list queries read (a desc, a comment) then leaves its records row as it was: the row was
+     * rewritten only for version and updated_at, a page of WAL (and of checkpoint) of its own,
+     * picked at random by the record (a third of an update's WAL). Both go first in the row, so
+     * that reading them never walks a large document's overflow pages. records.updated_at is
+     * dropped, so that nothing reads a value no write keeps. record_updates is kept by triggers
+     * on record_docs now; its entries are still a record's place while record_docs has their
+     * updated_at (sqlite_query, updates_sweep). */
+    "CREATE TABLE record_docs_v20 (rid INTEGER PRIMARY KEY, doc_version INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, doc TEXT NOT NULL, acts TEXT);"
+    "INSERT INTO record_docs_v20 (rid, doc_version, updated_at, doc, acts)"
+    "  SELECT d.rid, 0, r.updated_at, d.doc, d.acts FROM record_docs d"
+    "  JOIN records r ON r.rowid = d.rid ORDER BY d.rid;"
+    "DROP TABLE record_docs;"
+    "ALTER TABLE record_docs_v20 RENAME TO record_docs;"
+    /* IF EXISTS: an interrupted bulk load dropped them (it is refused once migrated) */
+    "DROP TRIGGER IF EXISTS records_updates_insert;"
+    "DROP TRIGGER IF EXISTS records_updates_update;"
+    "ALTER TABLE records DROP COLUMN updated_at;"
+    /* the records row is written first (its rowid is the document's rid), and its insert
+     * makes the tenant's scope (records_names_insert) */
+    "CREATE TRIGGER record_docs_updates_insert AFTER INSERT ON record_docs BEGIN"
+    "  INSERT INTO record_updates SELECT s.scope, new.updated_at, r.id, new.rid"
+    "    FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
+    "    AND s.account_id = r.account_id AND s.kind = r.kind WHERE r.rowid = new.rid"
+    "    ON CONFLICT DO UPDATE SET rid = excluded.rid; END;"
+    "CREATE TRIGGER record_docs_updates_update AFTER UPDATE OF updated_at ON record_docs"
+    "  WHEN new.updated_at IS NOT old.updated_at BEGIN"
+    "  INSERT INTO record_updates SELECT s.scope, new.updated_at, r.id, new.rid"
+    "    FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
+    "    AND s.account_id = r.account_id AND s.kind = r.kind WHERE r.rowid = new.rid"
+    "    ON CONFLICT DO UPDATE SET rid = excluded.rid; END;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -487,7 +522,8 @@ enum stmt_id {
     ST_ACTIVITY_PUT,
     ST_ACTIVITY_SEQS,
     ST_ACTIVITY_GET,
-    ST_DOC_PUT_ACTIVITY,
+    ST_DOC_UPDATE,
+    ST_DOC_SET,
     ST_JTI_PURGE,
     ST_IDEM_PURGE,
     ST_JTI_INSERT,
@@ -539,25 +575,29 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RECORD_PUT] =
         "INSERT INTO records (id, kind, stream_id, account_id, ref_id, case_id, name_lower,"
         " status_name, status_category, priority_name, priority_score, assignee, created_at,"
-        " updated_at, due_date, version, doc, source, ref_seq, breached) VALUES (?1, ?2, ?3, ?4,"
-        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, '', ?17, ?18, ?19)"
+        " due_date, version, doc, source, ref_seq, breached) VALUES (?1, ?2, ?3, ?4,"
+        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, 1, '', ?17, ?18, ?19)"
         " ON CONFLICT (id) DO UPDATE SET name_lower = ?7, status_name = ?8, status_category = ?9,"
-        " priority_name = ?10, priority_score = ?11, assignee = ?12, updated_at = ?14,"
+        " priority_name = ?10, priority_score = ?11, assignee = ?12,"
         " due_date = ?15, version = version + 1, source = ?17, breached = ?19"
         " WHERE stream_id = ?3 AND account_id = ?4 AND kind = ?2"
-        " RETURNING version, rowid",
-    [ST_RECORD_GET] = "SELECT d.doc, r.version, r.rowid FROM records r JOIN record_docs d"
-                      " ON d.rid = r.rowid WHERE r.id = ?1 AND r.kind = ?2 AND r.stream_id = ?3"
-                      " AND r.account_id = ?4",
+        " RETURNING version + coalesce((SELECT doc_version FROM record_docs"
+        " WHERE rid = records.rowid), 0), rowid",
+    [ST_RECORD_GET] = "SELECT d.doc, r.version + d.doc_version, r.rowid FROM records r"
+                      " JOIN record_docs d ON d.rid = r.rowid WHERE r.id = ?1 AND r.kind = ?2"
+                      " AND r.stream_id = ?3 AND r.account_id = ?4",
     [ST_CASE_ADD] = "INSERT INTO case_task_adds (rid, seq, task_id) VALUES (?1, coalesce((SELECT"
                     " max(seq) FROM case_task_adds WHERE rid = ?1), 0) + 1, ?2)",
     [ST_CASE_ADDS] = "SELECT task_id FROM case_task_adds WHERE rid = ?1 ORDER BY seq",
     [ST_CASE_ADDS_CLEAR] = "DELETE FROM case_task_adds WHERE rid = ?1",
     [ST_RECORD_BUMP] = "UPDATE records SET version = version + 1"
                        " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4"
-                       " RETURNING version, rowid",
-    [ST_DOC_PUT] = "INSERT INTO record_docs (rid, doc) VALUES (?1, ?2)"
-                   " ON CONFLICT (rid) DO UPDATE SET doc = ?2",
+                       " RETURNING version + (SELECT doc_version FROM record_docs"
+                       " WHERE rid = records.rowid), rowid",
+    [ST_DOC_PUT] = "INSERT INTO record_docs (rid, doc_version, updated_at, doc)"
+                   " VALUES (?1, 0, ?3, ?2) ON CONFLICT (rid) DO UPDATE SET doc = ?2,"
+                   " updated_at = ?3",
+    [ST_DOC_SET] = "UPDATE record_docs SET doc = ?2 WHERE rid = ?1", /* its updatedAt kept */
     [ST_RECORD_HEAD] = "SELECT ref_id, status_category FROM records"
                        " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4",
     [ST_IDEM_GET] = "SELECT body_hash, status, body, created_at FROM idempotency"
@@ -572,9 +612,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACTIVITY_SEQS] = "SELECT d.acts FROM records r JOIN record_docs d ON d.rid = r.rowid"
                          " WHERE r.id = ?1 AND r.stream_id = ?2 AND r.account_id = ?3",
     [ST_ACTIVITY_GET] = "SELECT doc FROM activities WHERE seq = ?1",
-    [ST_DOC_PUT_ACTIVITY] = "INSERT INTO record_docs (rid, doc, acts) VALUES (?1, ?2, ?3)"
-                            " ON CONFLICT (rid) DO UPDATE SET doc = ?2,"
-                            " acts = coalesce(acts, '') || ?3",
+    /* an update's document, with its activity's seq (?4) appended to the list (migration 12),
+     * when the version is still ?5 - records.version (migration 20) */
+    [ST_DOC_UPDATE] = "UPDATE record_docs SET doc_version = doc_version + 1, updated_at = ?2,"
+                      " doc = ?3, acts = CASE WHEN ?4 IS NULL THEN acts"
+                      " ELSE coalesce(acts, '') || ?4 END"
+                      " WHERE rid = ?1 AND (?5 IS NULL OR doc_version = ?5)"
+                      " RETURNING doc_version",
     [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
     [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE (client_id, key) IN (SELECT client_id, key"
                       " FROM idempotency WHERE created_at < ?1 LIMIT 1000)",
@@ -622,8 +666,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " ORDER BY scope, updated_at, id LIMIT 1 OFFSET ?4",
     [ST_SWEEP] = "DELETE FROM record_updates WHERE (scope, updated_at, id) > (?1, ?2, ?3)"
                  " AND (scope, updated_at, id) <= (?4, ?5, ?6) AND NOT EXISTS (SELECT 1"
-                 " FROM records r WHERE r.rowid = record_updates.rid"
-                 " AND r.updated_at = record_updates.updated_at AND r.id = record_updates.id)",
+                 " FROM record_docs d WHERE d.rid = record_updates.rid"
+                 " AND d.updated_at = record_updates.updated_at)",
 };
 
 #define QUERY_CACHE 32 /* prepared list queries kept per connection, by SQL text */
@@ -1475,8 +1519,8 @@ static bool fts_apply(struct sqlite_conn *c, int min)
  * writes, deleting those whose record has moved on, and starts over when it reaches the end. At
  * most one entry goes stale a write, so the stale ones are at most the writes of one round, and a
  * tenant's n records have at most n / (1 - SWEEP_EVERY / SWEEP_SPAN) entries: 2n. Each entry
- * looked at costs a look-up of its record by rowid (~1 us); the entries deleted are next to each
- * other, a few pages in all. */
+ * looked at costs a look-up of its document's updatedAt by rowid (~1 us; migration 20); the
+ * entries deleted are next to each other, a few pages in all. */
 #define SWEEP_EVERY 256
 #define SWEEP_SPAN 512
 
@@ -2030,13 +2074,20 @@ static int clear_task_adds(struct sqlite_conn *c, int64_t rid)
     return step_done(c, st);
 }
 
-static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_record *r)
+/* A put's document, with its updatedAt; or (whole) the document alone, of a record that has one. */
+static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_record *r, bool whole)
 {
-    sqlite3_stmt *st = c->stmt[ST_DOC_PUT];
+    sqlite3_stmt *st = c->stmt[whole ? ST_DOC_SET : ST_DOC_PUT];
     sqlite3_bind_int64(st, 1, rid);
     sqlite3_bind_text(st, 2, r->doc, (int)r->doc_len, SQLITE_STATIC);
+    if (!whole)
+        sqlite3_bind_int64(st, 3, r->updated_at);
     int rc = step_done(c, st);
     sqlite3_clear_bindings(st);
+    if (rc == STORE_OK && whole && sqlite3_changes(c->db) != 1) {
+        log_error("sqlite: record %lld has no document", (long long)rid);
+        rc = STORE_ERROR;
+    }
     return rc;
 }
 
@@ -2093,11 +2144,10 @@ static char *activity_unpack(const unsigned char *blob, size_t n)
     return text;
 }
 
-/* Writes the activity of an update and the record's document, with the activity's seq appended
- * to the record's list of them (migration 12). */
-static int write_doc_activity(struct sqlite_conn *c, int64_t rid, const struct store_record *r)
+/* Writes the activity of an update; its seq, followed by a comma, into seq (*len bytes). */
+static int write_activity(struct sqlite_conn *c, const struct store_activity *a, char seq[32],
+                          int *len)
 {
-    const struct store_activity *a = r->activity;
     sqlite3_stmt *st = c->stmt[ST_ACTIVITY_PUT];
     bind_text(st, 1, a->id);
     bind_text(st, 2, a->stream_id);
@@ -2112,16 +2162,8 @@ static int write_doc_activity(struct sqlite_conn *c, int64_t rid, const struct s
         bind_text(st, 6, a->doc);
     int rc = step_done(c, st);
     sqlite3_clear_bindings(st);
-    if (rc != STORE_OK)
-        return rc;
-    char seq[32];
-    int len = snprintf(seq, sizeof seq, "%lld,", (long long)sqlite3_last_insert_rowid(c->db));
-    st = c->stmt[ST_DOC_PUT_ACTIVITY];
-    sqlite3_bind_int64(st, 1, rid);
-    sqlite3_bind_text(st, 2, r->doc, (int)r->doc_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, seq, len, SQLITE_STATIC);
-    rc = step_done(c, st);
-    sqlite3_clear_bindings(st);
+    if (rc == STORE_OK)
+        *len = snprintf(seq, 32, "%lld,", (long long)sqlite3_last_insert_rowid(c->db));
     return rc;
 }
 
@@ -2169,7 +2211,6 @@ static int sqlite_record_put(struct store_txn *t, struct store_record *r)
     sqlite3_bind_int(st, 11, r->priority_score);
     bind_text(st, 12, r->assignee);
     sqlite3_bind_int64(st, 13, r->created_at);
-    sqlite3_bind_int64(st, 14, r->updated_at);
     if (r->has_due_date)
         sqlite3_bind_int64(st, 15, r->due_date);
     else
@@ -2194,7 +2235,7 @@ static int sqlite_record_put(struct store_txn *t, struct store_record *r)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (status == STORE_OK)
-        status = write_doc(c, rid, r);
+        status = write_doc(c, rid, r, false);
     if (status == STORE_OK)
         status = write_values(c, rid, r, r->version == 1);
     return status;
@@ -2233,7 +2274,7 @@ static int sqlite_record_set_doc(struct store_txn *t, enum store_kind kind, cons
     if (rc != STORE_OK)
         return rc;
     struct store_record r = {.doc = (char *)doc, .doc_len = len};
-    rc = write_doc(c, rid, &r);
+    rc = write_doc(c, rid, &r, true);
     /* the whole document: a case's added tasks are in it (migration 13) */
     return rc == STORE_OK && kind == STORE_CASE ? clear_task_adds(c, rid) : rc;
 }
@@ -2264,38 +2305,80 @@ static bool same(const char *a, const char *b)
 
 static sqlite3_stmt *query_stmt(struct sqlite_conn *c, const char *sql);
 
+/* Writes an update's document, its updatedAt and its activity's seq (seq NULL: none) when the
+ * version is still expect (0: whatever it is), and sets r->version: row_version (records.version)
+ * plus the document's (migration 20). */
+static int update_doc(struct sqlite_conn *c, int64_t rid, struct store_record *r, const char *seq,
+                      int seq_len, int64_t row_version, int64_t expect)
+{
+    sqlite3_stmt *st = c->stmt[ST_DOC_UPDATE];
+    sqlite3_bind_int64(st, 1, rid);
+    sqlite3_bind_int64(st, 2, r->updated_at);
+    sqlite3_bind_text(st, 3, r->doc, (int)r->doc_len, SQLITE_STATIC);
+    if (seq)
+        sqlite3_bind_text(st, 4, seq, seq_len, SQLITE_STATIC);
+    if (expect)
+        sqlite3_bind_int64(st, 5, expect - row_version);
+    int rc = sqlite3_step(st);
+    int status = rc == SQLITE_ROW ? STORE_OK : STORE_ERROR;
+    if (rc == SQLITE_ROW)
+        r->version = row_version + sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE && expect)
+        status = STORE_CONFLICT; /* another write came first */
+    else if (rc == SQLITE_DONE)
+        log_error("sqlite: record %lld has no document", (long long)rid);
+    else
+        log_error("sqlite: document update: %s", sqlite3_errmsg(c->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
+/* Appends ", piece" to the SET list set (of size 512; the pieces are constants, under 300 bytes
+ * in all). */
+static void set_column(char *set, const char *piece)
+{
+    size_t n = strlen(set);
+    snprintf(set + n, 512 - n, ", %s", piece);
+}
+
 static int sqlite_record_update(struct store_txn *t, struct store_record *r,
                                 const struct store_record *prev)
 {
     struct sqlite_conn *c = txn_conn(t);
-    /* parameter numbers are fixed; only the SET list varies (a few shapes, cached) */
-    char sql[1024] = "UPDATE records SET version = version + 1, updated_at = ?2, breached = ?3";
-    /* NOLINTBEGIN(clang-analyzer-security.insecureAPI.strcpy): constant pieces, under 512 bytes
-     * in all, into sql[1024] */
+    /* The records row is written only when a column list queries read changes (migration 20);
+     * else it is only read, for its rowid and its part of the version. Parameter numbers are
+     * fixed; only the SET list varies (a few shapes, cached). */
+    char set[512] = "";
+    if (r->breached != prev->breached)
+        set_column(set, "breached = ?3");
     if (!same(r->name_lower, prev->name_lower))
-        strcat(sql, ", name_lower = ?4");
+        set_column(set, "name_lower = ?4");
     if (!same(r->status_name, prev->status_name) ||
         !same(r->status_category, prev->status_category))
-        strcat(sql, ", status_name = ?5, status_category = ?6");
+        set_column(set, "status_name = ?5, status_category = ?6");
     if (!same(r->priority_name, prev->priority_name) ||
         r->priority_score != prev->priority_score)
-        strcat(sql, ", priority_name = ?7, priority_score = ?8");
+        set_column(set, "priority_name = ?7, priority_score = ?8");
     if (!same(r->assignee, prev->assignee))
-        strcat(sql, ", assignee = ?9");
+        set_column(set, "assignee = ?9");
     if (r->has_due_date != prev->has_due_date || r->due_date != prev->due_date)
-        strcat(sql, ", due_date = ?10");
+        set_column(set, "due_date = ?10");
     if (!same(r->source, prev->source))
-        strcat(sql, ", source = ?11");
-    strcat(sql, " WHERE id = ?12 AND stream_id = ?13 AND account_id = ?14 AND kind = ?15");
-    if (prev->version)
-        strcat(sql, " AND version = ?16");
-    strcat(sql, " RETURNING version, rowid");
-    /* NOLINTEND(clang-analyzer-security.insecureAPI.strcpy) */
+        set_column(set, "source = ?11");
+    static const char where[] = " WHERE id = ?12 AND stream_id = ?13 AND account_id = ?14"
+                                " AND kind = ?15";
+    char sql[1024];
+    if (set[0])
+        snprintf(sql, sizeof sql, "UPDATE records SET%s%s RETURNING version, rowid", set + 1,
+                 where);
+    else
+        snprintf(sql, sizeof sql, "SELECT version, rowid FROM records%s", where);
     sqlite3_stmt *st = query_stmt(c, sql);
     if (!st)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 2, r->updated_at);
-    sqlite3_bind_int(st, 3, r->breached ? 1 : 0);
+    if (sqlite3_bind_parameter_index(st, "?3"))
+        sqlite3_bind_int(st, 3, r->breached ? 1 : 0);
     if (sqlite3_bind_parameter_index(st, "?4"))
         bind_text(st, 4, r->name_lower);
     if (sqlite3_bind_parameter_index(st, "?5")) {
@@ -2320,28 +2403,30 @@ static int sqlite_record_update(struct store_txn *t, struct store_record *r,
     bind_text(st, 13, r->stream_id);
     bind_text(st, 14, r->account_id);
     sqlite3_bind_int(st, 15, (int)r->kind);
-    if (prev->version)
-        sqlite3_bind_int64(st, 16, prev->version);
     int rc = sqlite3_step(st);
-    /* records are never deleted: with an expected version, no row means it moved on */
-    int status = rc == SQLITE_ROW    ? STORE_OK
-                 : rc == SQLITE_DONE ? (prev->version ? STORE_CONFLICT : STORE_NOT_FOUND)
-                                     : STORE_ERROR;
-    int64_t rid = 0;
+    int status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
+    int64_t row_version = 0, rid = 0;
     if (rc == SQLITE_ROW) {
-        r->version = sqlite3_column_int64(st, 0);
+        row_version = sqlite3_column_int64(st, 0);
         rid = sqlite3_column_int64(st, 1);
     } else if (rc != SQLITE_DONE) {
         log_error("sqlite: record update: %s", sqlite3_errmsg(c->db));
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    bool same_values = r->values_len == prev->values_len &&
-                       (r->values_len == 0 || memcmp(r->values, prev->values, r->values_len) == 0);
+    /* A conflict found at the document leaves the row changed: the write's SAVEPOINT takes it
+     * back (commit_group), with the activity. */
+    char seq[32];
+    int seq_len = 0;
+    if (status == STORE_OK && r->activity)
+        status = write_activity(c, r->activity, seq, &seq_len);
     if (status == STORE_OK)
-        status = r->activity ? write_doc_activity(c, rid, r) : write_doc(c, rid, r);
+        status = update_doc(c, rid, r, r->activity ? seq : NULL, seq_len, row_version,
+                            prev->version);
     if (status == STORE_OK && r->kind == STORE_CASE)
         status = clear_task_adds(c, rid); /* the document written has them (migration 13) */
+    bool same_values = r->values_len == prev->values_len &&
+                       (r->values_len == 0 || memcmp(r->values, prev->values, r->values_len) == 0);
     if (status == STORE_OK && !same_values)
         status = write_values(c, rid, r, false);
     return status;
@@ -2909,7 +2994,6 @@ static void qb_order(struct qbuild *b, const struct store_query *q)
      * both directions: due_asc puts it past every date, and NULL is the least of due_date */
     static const char *const asc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at ASC, r.id ASC",
-        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at ASC, r.id ASC", /* without a scope */
         [STORE_SORT_DUE] = " ORDER BY r.due_asc ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score ASC, r.ref_seq ASC, r.id ASC",
         [STORE_SORT_NAME] = " ORDER BY r.name_lower ASC, r.ref_seq ASC, r.id ASC",
@@ -2917,12 +3001,18 @@ static void qb_order(struct qbuild *b, const struct store_query *q)
     };
     static const char *const desc[] = {
         [STORE_SORT_CREATED] = " ORDER BY r.created_at DESC, r.id DESC",
-        [STORE_SORT_UPDATED] = " ORDER BY r.updated_at DESC, r.id DESC",
         [STORE_SORT_DUE] = " ORDER BY r.due_date DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_PRIORITY] = " ORDER BY r.priority_score DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq DESC, r.id DESC",
     };
+    if (q->sort == STORE_SORT_UPDATED) { /* without a scope: a tenant that never had a record */
+        qb_sql(b, q->descending ? " ORDER BY (SELECT updated_at FROM record_docs"
+                                  " WHERE rid = r.rowid) DESC, r.id DESC"
+                                : " ORDER BY (SELECT updated_at FROM record_docs"
+                                  " WHERE rid = r.rowid) ASC, r.id ASC");
+        return;
+    }
     qb_sql(b, q->descending ? desc[q->sort] : asc[q->sort]);
 }
 
@@ -3412,20 +3502,33 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
                                " 'inProgress') AND x.due_date < ?1), x.rowid, x.kind FROM (SELECT"
                                " r.rowid AS rid FROM ";
     static const char from_records[] = "records r";
-    /* in updatedAt order: the tenant's entries walked in order, each probing its record, or
-     * (CROSS JOIN: records first) the name index's few matches, each probing its entry */
+    /* in updatedAt order: the tenant's entries walked in order, each probing its row and its
+     * document's updatedAt (migration 20), or the few rows an index finds for a narrow filter,
+     * each probing its updatedAt and then its entry, or (CROSS JOIN: records first) the name
+     * index's few matches, the same way */
     static const char from_updates[] = "record_updates u JOIN records r ON r.rowid = u.rid"
-                                       " AND r.updated_at = u.updated_at AND r.id = u.id";
-    static const char from_matches[] = "records r CROSS JOIN record_updates u ON r.rowid = u.rid"
-                                       " AND r.updated_at = u.updated_at AND r.id = u.id";
+                                       " AND r.id = u.id JOIN record_docs ud ON ud.rid = u.rid"
+                                       " AND ud.updated_at = u.updated_at";
+    static const char from_matches[] = "records r CROSS JOIN record_docs ud ON ud.rid = r.rowid"
+                                       " CROSS JOIN record_updates u ON u.rid = r.rowid"
+                                       " AND u.updated_at = ud.updated_at AND u.id = r.id";
+    /* the whole tenant: its scope says whose an entry is, so only the updatedAt is probed (r is
+     * the document here; its rowid is the record's), and the WHERE keeps none of the tenant's
+     * tests (their parameters stay numbered, unused) */
+    static const char from_updates_all[] = "record_updates u JOIN record_docs r ON r.rid = u.rid"
+                                           " AND r.updated_at = u.updated_at";
+    static const char where_all[] = " WHERE 1";
     static const char foot[] = ") p JOIN records x ON x.rowid = p.rid JOIN record_docs d"
                                " ON d.rid = p.rid";
+    bool all = updates && only_tenant(q);
     const char *from = !updates                ? from_records
+                       : all                   ? from_updates_all
                        : names_drive(q, &plan) ? from_matches
                                                : from_updates;
-    size_t size = sizeof head + strlen(from) + where->len + tail.len + sizeof foot;
+    const char *wsql = all ? where_all : where->sql;
+    size_t size = sizeof head + strlen(from) + strlen(wsql) + tail.len + sizeof foot;
     char *sql = xmalloc(size);
-    snprintf(sql, size, "%s%s%s%s%s", head, from, where->sql, tail.sql, foot);
+    snprintf(sql, size, "%s%s%s%s%s", head, from, wsql, tail.sql, foot);
     sqlite3_stmt *st = query_stmt(c, sql);
     free(sql);
     rc = STORE_ERROR;
@@ -3455,9 +3558,9 @@ out:
 
 
 /* ---- bulk loading (store.h) ----
- * The definitions of the records table's secondary indexes and triggers are kept in the table
- * bulk_load while they are dropped, so that store_bulk_end recreates exactly what the migrations
- * made, and a database left half-loaded is recognised when it is opened. The primary key stays
+ * The definitions of the secondary indexes and triggers of records and record_docs are kept in
+ * the table bulk_load while they are dropped, so that store_bulk_end recreates exactly what the
+ * migrations made, and a database left half-loaded is recognised when it is opened. The primary key stays
  * (puts are upserts on it), and so do record_values' indexes: rewriting a record's values finds
  * them by rid, and both indexes grow at their ends anyway.
  *
@@ -3473,7 +3576,7 @@ out:
 
 #define BULK_OBJECTS                                                                           \
     "FROM sqlite_schema WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"                \
-    " AND tbl_name = 'records'"
+    " AND tbl_name IN ('records', 'record_docs')"
 
 static int bulk_begin_sql(sqlite3 *db)
 {
@@ -3568,10 +3671,11 @@ static int bulk_end_sql(sqlite3 *db)
                      "INSERT INTO record_counts SELECT stream_id, account_id, kind, count(*)"
                      "  FROM records GROUP BY stream_id, account_id, kind;"
                      "DELETE FROM record_updates;"
-                     "INSERT INTO record_updates SELECT s.scope, r.updated_at, r.id, r.rowid"
-                     "  FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
+                     "INSERT INTO record_updates SELECT s.scope, d.updated_at, r.id, r.rowid"
+                     "  FROM records r JOIN record_docs d ON d.rid = r.rowid"
+                     "  JOIN record_scopes s ON s.stream_id = r.stream_id"
                      "  AND s.account_id = r.account_id AND s.kind = r.kind"
-                     "  ORDER BY s.scope, r.updated_at, r.id;"))
+                     "  ORDER BY s.scope, d.updated_at, r.id;"))
         rc = STORE_ERROR;
     return rc;
 }

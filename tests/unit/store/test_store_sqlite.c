@@ -422,9 +422,10 @@ Test(store_sqlite, record_columns_are_stored)
     r.due_date = 42;
     r.updated_at = 1749032290000LL;
     cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
-    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ti-1' AND"
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records r JOIN record_docs d"
+                                    " ON d.rid = r.rowid WHERE id = 'ti-1' AND"
                                     " status_name = 'Closed' AND status_category = 'closed' AND"
-                                    " due_date = 42 AND updated_at = 1749032290000 AND"
+                                    " due_date = 42 AND d.updated_at = 1749032290000 AND"
                                     " created_at = 1749032280725"),
                  1);
 }
@@ -681,6 +682,29 @@ Test(store_sqlite, name_index_is_merged_a_step_after_each_batch_of_names)
     exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
 }
 
+/* Back to schema 19: version and updated_at in the records row alone, record_updates kept by
+ * triggers on records (migration 20). */
+#define UNDO_MIGRATION_20                                                                      \
+    "DROP TRIGGER record_docs_updates_insert; DROP TRIGGER record_docs_updates_update;"        \
+    "ALTER TABLE records ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;"                     \
+    "UPDATE records SET updated_at = (SELECT updated_at FROM record_docs"                      \
+    "  WHERE rid = records.rowid), version = version + (SELECT doc_version FROM record_docs"   \
+    "  WHERE rid = records.rowid);"                                                            \
+    "CREATE TABLE record_docs_19 (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL, acts TEXT);"     \
+    "INSERT INTO record_docs_19 SELECT rid, doc, acts FROM record_docs;"                       \
+    "DROP TABLE record_docs; ALTER TABLE record_docs_19 RENAME TO record_docs;"                \
+    "CREATE TRIGGER records_updates_insert AFTER INSERT ON records BEGIN"                      \
+    "  INSERT INTO record_scopes (stream_id, account_id, kind)"                                \
+    "    VALUES (new.stream_id, new.account_id, new.kind) ON CONFLICT DO NOTHING;"             \
+    "  INSERT INTO record_updates VALUES ((SELECT scope FROM record_scopes"                    \
+    "    WHERE stream_id = new.stream_id AND account_id = new.account_id AND kind = new.kind)," \
+    "    new.updated_at, new.id, new.rowid) ON CONFLICT DO UPDATE SET rid = excluded.rid; END;" \
+    "CREATE TRIGGER records_updates_update AFTER UPDATE OF updated_at ON records"              \
+    "  WHEN new.updated_at IS NOT old.updated_at BEGIN"                                        \
+    "  INSERT INTO record_updates VALUES ((SELECT scope FROM record_scopes"                    \
+    "    WHERE stream_id = new.stream_id AND account_id = new.account_id AND kind = new.kind)," \
+    "    new.updated_at, new.id, new.rowid) ON CONFLICT DO UPDATE SET rid = excluded.rid; END;"
+
 /* Back to schema 18: no record_updates, the index on updated_at (migration 19). */
 #define UNDO_MIGRATION_19                                                                      \
     "DROP TRIGGER records_updates_insert; DROP TRIGGER records_updates_update;"                \
@@ -700,7 +724,7 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     /* back to schema 4: records_fts and the triggers of migration 3, no fts_pending, nothing
      * of the later migrations */
     exec_on(db_path,
-            UNDO_MIGRATION_19
+            UNDO_MIGRATION_20 UNDO_MIGRATION_19
             "DROP TRIGGER records_assignee_insert; DROP TRIGGER records_assignee_update;"
             "DROP TABLE record_assignee_counts;"
             "DROP TRIGGER records_created_insert; DROP TABLE record_created_buckets;"
@@ -932,8 +956,9 @@ Test(store_sqlite, search_pages_are_the_matches_sorted_whichever_way_they_are_fo
 /* Pages in updatedAt order come from record_updates (migration 19), where an update adds the
  * record's new place and the writer's sweep deletes the old ones later: whatever the table holds
  * between sweeps, every page must be the records sorted by their updatedAt now, each once, and
- * the sweep must keep the table near one entry a record. Writes here move records forward, keep
- * their updatedAt, and move them back to a time they had (a put), in both tenants. */
+ * the sweep must keep the table near one entry a record. Writes here move records forward (by a
+ * put or an update), keep their updatedAt, and move them back to a time they had (a put), in both
+ * tenants. */
 #define MOVED 200
 #define MOVED_OTHER 20
 #define MOVES 1500
@@ -961,6 +986,30 @@ static void put_moved(struct moved *m, const char *account)
     r.assignee = m->assignee;
     r.name_lower = m->quokka ? "a quokka task" : "task testing";
     cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+}
+
+struct doc_update_arg {
+    struct store_record r, prev; /* prev.version: the version the update expects */
+};
+
+static int doc_update_cb(struct store_txn *t, void *arg)
+{
+    struct doc_update_arg *a = arg;
+    return store_record_update(t, &a->r, &a->prev);
+}
+
+/* m moved by an update instead of a put: of the document's row alone when its assignee stays
+ * (migration 20) */
+static void update_moved(const struct moved *m, const char *account, const char *was_assignee)
+{
+    struct doc_update_arg u = {.r = record(STORE_TASK, m->id, "st-1", account, m->ref, m->doc)};
+    u.r.updated_at = m->updated;
+    u.r.assignee = m->assignee;
+    u.r.name_lower = m->quokka ? "a quokka task" : "task testing";
+    u.prev = u.r;
+    u.prev.updated_at = m->before;
+    u.prev.assignee = was_assignee;
+    cr_assert_eq(store_write(st, doc_update_cb, &u), STORE_OK);
 }
 
 static void expect_updated_pages(void)
@@ -1040,16 +1089,21 @@ Test(store_sqlite, pages_in_updated_order_follow_every_move_and_the_sweep_keeps_
         }
         m->before = m->updated;
         m->updated = now;
+        const char *was = m->assignee;
         m->assignee = (x >> 24) % 2 ? "u-1" : NULL;
-        put_moved(m, mine ? "acc-1" : "acc-2");
+        if ((x >> 20) % 4 == 0) /* forward by an update: the row only when the assignee moves */
+            update_moved(m, mine ? "acc-1" : "acc-2", was);
+        else
+            put_moved(m, mine ? "acc-1" : "acc-2");
         if (w == MOVES / 3)
             expect_updated_pages(); /* halfway through a round of the sweep */
     }
     expect_updated_pages();
     /* each record has exactly one entry that is its place */
-    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM records r WHERE (SELECT count(*) FROM"
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM records r JOIN record_docs d"
+                                    " ON d.rid = r.rowid WHERE (SELECT count(*) FROM"
                                     " record_updates u WHERE u.rid = r.rowid AND u.updated_at ="
-                                    " r.updated_at AND u.id = r.id) <> 1"),
+                                    " d.updated_at AND u.id = r.id) <> 1"),
                  0);
     /* and the stale ones are swept: MOVES writes left at most a round's worth (updates_sweep) */
     long long entries = query_int(db_path, "SELECT count(*) FROM record_updates");
@@ -1072,7 +1126,7 @@ Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
     }
     store_close(st);
     st = NULL;
-    exec_on(db_path, UNDO_MIGRATION_19 "PRAGMA user_version = 18;");
+    exec_on(db_path, UNDO_MIGRATION_20 UNDO_MIGRATION_19 "PRAGMA user_version = 18;");
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     st = store_open(url, &fast_opts, &err);
@@ -1083,6 +1137,63 @@ Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_updates"), 3);
     moved[2].updated = 400;
     put_moved(&moved[2], "acc-1");
+    struct id_page *a = xcalloc(1, sizeof *a);
+    a->q = (struct store_query){.kind = STORE_TASK,
+                                .stream_id = "st-1",
+                                .account_id = "acc-1",
+                                .sort = STORE_SORT_UPDATED,
+                                .descending = true,
+                                .limit = 10};
+    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
+    cr_assert_eq(a->found, 3);
+    cr_expect_str_eq(a->ids[0], "ti-002");
+    cr_expect_str_eq(a->ids[1], "ti-000");
+    cr_expect_str_eq(a->ids[2], "ti-001");
+    free(a);
+}
+
+/* A database of schema 19 (version and updated_at in the records row alone): migration 20 keeps
+ * each record's version (records.version, and doc_version 0) and its place in updatedAt order,
+ * drops records.updated_at, and later updates move records in that order (the triggers on
+ * record_docs). */
+Test(store_sqlite, migration_20_keeps_the_versions_and_updated_order_of_an_older_database)
+{
+    for (int i = 0; i < 3; i++) {
+        struct moved *m = &moved[i];
+        snprintf(m->id, sizeof m->id, "ti-%03d", i);
+        snprintf(m->ref, sizeof m->ref, "TS%06d", i);
+        snprintf(m->doc, sizeof m->doc, "{\"_id\":\"ti-%03d\"}", i);
+        m->updated = 300 - i * 100;
+        put_moved(m, "acc-1");
+    }
+    put_moved(&moved[0], "acc-1"); /* puts over it: version 3 */
+    put_moved(&moved[0], "acc-1");
+    store_close(st);
+    st = NULL;
+    exec_on(db_path, UNDO_MIGRATION_20 "PRAGMA user_version = 19;");
+    cr_assert_eq(query_int(db_path, "SELECT version FROM records WHERE id = 'ti-000'"), 3);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM pragma_table_info('records')"
+                                    " WHERE name = 'updated_at'"),
+                 0);
+    cr_expect_eq(query_int(db_path, "SELECT sum(doc_version) FROM record_docs"), 0);
+    cr_expect_eq(query_int(db_path, "SELECT d.updated_at FROM records r JOIN record_docs d"
+                                    " ON d.rid = r.rowid WHERE r.id = 'ti-001'"),
+                 200);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-000", moved[0].doc, 3);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-001", moved[1].doc, 1);
+    /* an update of ti-002's document alone moves it first */
+    struct doc_update_arg u = {.r = record(STORE_TASK, "ti-002", "st-1", "acc-1", "TS000002",
+                                           "{\"_id\":\"ti-002\",\"desc\":\"later\"}")};
+    u.prev = record(STORE_TASK, "ti-002", "st-1", "acc-1", "TS000002", moved[2].doc);
+    u.r.updated_at = 400;
+    u.prev.updated_at = moved[2].updated;
+    u.prev.version = 1;
+    cr_assert_eq(store_write(st, doc_update_cb, &u), STORE_OK);
+    cr_expect_eq(u.r.version, 2);
     struct id_page *a = xcalloc(1, sizeof *a);
     a->q = (struct store_query){.kind = STORE_TASK,
                                 .stream_id = "st-1",
@@ -1904,7 +2015,7 @@ Test(store_sqlite, migration_12_lists_the_activities_of_an_older_database)
     st = NULL;
     /* back to schema 11: no list, the index; rows inserted out of seq order */
     exec_on(db_path,
-            UNDO_MIGRATION_19
+            UNDO_MIGRATION_20 UNDO_MIGRATION_19
             "ALTER TABLE record_docs DROP COLUMN acts;"
             "CREATE INDEX activities_record ON activities (record_id, seq);"
             "INSERT INTO activities VALUES (30, 'ac-3', 'st-1', 'acc-1', 'ti-1', 3, 'c');"
@@ -2530,7 +2641,8 @@ static char *records_schema(void)
     sqlite3_stmt *q = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "SELECT group_concat(name || ':' || sql, ';') FROM"
                                         " (SELECT name, sql FROM sqlite_schema WHERE"
-                                        " tbl_name = 'records' AND sql IS NOT NULL ORDER BY name)",
+                                        " tbl_name IN ('records', 'record_docs')"
+                                        " AND sql IS NOT NULL ORDER BY name)",
                                     -1, &q, NULL),
                  SQLITE_OK);
     cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
@@ -2577,8 +2689,8 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
 
     cr_assert_eq(store_bulk_begin(st), STORE_OK);
     cr_assert_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE"
-                                    " tbl_name = 'records' AND type IN ('index', 'trigger')"
-                                    " AND sql IS NOT NULL"),
+                                    " tbl_name IN ('records', 'record_docs')"
+                                    " AND type IN ('index', 'trigger') AND sql IS NOT NULL"),
                  0, "secondary indexes and triggers are dropped while loading");
     for (int i = 1; i <= 300; i++) {
         char id[32], ref[32];
@@ -2610,8 +2722,9 @@ Test(store_sqlite, bulk_load_rebuilds_what_it_dropped)
     mine.q.unresolved = false;
     cr_assert_eq(store_read(st, count_cb, &mine), STORE_OK);
     cr_assert_eq(mine.total, 75, "the counts per assignee cover loaded rows");
-    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records r JOIN record_updates u"
-                                    " ON u.rid = r.rowid AND u.updated_at = r.updated_at"
+    cr_assert_eq(query_int(db_path, "SELECT count(*) FROM records r JOIN record_docs d"
+                                    " ON d.rid = r.rowid JOIN record_updates u"
+                                    " ON u.rid = r.rowid AND u.updated_at = d.updated_at"
                                     " AND u.id = r.id"),
                  301, "every record, loaded or not, has its place in updatedAt order");
     sqlite3 *db = NULL;
@@ -3305,6 +3418,59 @@ Test(store_sqlite, tasks_added_to_a_case_are_in_its_document_as_read_and_listed)
     cr_assert_eq(store_write(st, put_cb, &bare), STORE_OK);
     cr_assert_eq(add_task("acc-1", "ci-2", "ti-9", &version), STORE_OK);
     expect_doc(STORE_CASE, "st-1", "acc-1", "ci-2", "{\"a\":1,\"taskIds\":[\"ti-9\"]}", 2);
+}
+
+/* An update that changes no column list queries read writes the document alone (migration 20):
+ * the records row keeps its version, and the record's version is the row's plus the document's.
+ * A task added to a case raises the row's part; a stale update is still refused, and whatever it
+ * wrote first (a column of the row) is taken back. */
+Test(store_sqlite, an_update_of_the_document_alone_leaves_the_records_row_as_it_was)
+{
+    struct store_record c = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"v\":1}");
+    cr_assert_eq(store_write(st, put_cb, &c), STORE_OK);
+    cr_assert_eq(c.version, 1);
+    struct doc_update_arg u = {.r = c, .prev = c};
+    u.r.doc = "{\"v\":2}";
+    u.r.doc_len = strlen(u.r.doc);
+    u.r.updated_at = c.updated_at + 1000;
+    cr_assert_eq(store_write(st, doc_update_cb, &u), STORE_OK);
+    cr_expect_eq(u.r.version, 2);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"v\":2}", 2);
+    cr_expect_eq(query_int(db_path, "SELECT version FROM records WHERE id = 'ci-1'"), 1,
+                 "the row was written");
+    cr_expect_eq(query_int(db_path, "SELECT d.updated_at - 1749032280725 FROM records r"
+                                    " JOIN record_docs d ON d.rid = r.rowid WHERE r.id = 'ci-1'"),
+                 1000);
+
+    int64_t version = 0;
+    cr_assert_eq(add_task("acc-1", "ci-1", "ti-1", &version), STORE_OK);
+    cr_expect_eq(version, 3);
+
+    /* expecting version 2, with a new status: refused, the status left as it was */
+    u.prev = u.r;
+    u.r.doc = "{\"v\":3}";
+    u.r.doc_len = strlen(u.r.doc);
+    u.r.status_name = "Closed";
+    u.r.status_category = "closed";
+    cr_assert_eq(store_write(st, doc_update_cb, &u), STORE_CONFLICT);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ci-1'"
+                                    " AND status_name = 'Open'"),
+                 1);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"v\":2,\"taskIds\":[\"ti-1\"]}", 3);
+
+    u.prev.version = 3;
+    cr_assert_eq(store_write(st, doc_update_cb, &u), STORE_OK);
+    cr_expect_eq(u.r.version, 4);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"v\":3}", 4);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ci-1'"
+                                    " AND status_name = 'Closed' AND version = 2"),
+                 1);
+
+    /* a put over the record raises the row's part */
+    struct store_record again = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &again), STORE_OK);
+    cr_expect_eq(again.version, 5);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{}", 5);
 }
 
 /* The checkpoint that starts a large WAL over holds the writer off while it waits for the reads
