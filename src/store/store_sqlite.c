@@ -3006,7 +3006,7 @@ static void qb_order(struct qbuild *b, const struct store_query *q)
         [STORE_SORT_NAME] = " ORDER BY r.name_lower DESC, r.ref_seq DESC, r.id DESC",
         [STORE_SORT_REF] = " ORDER BY r.ref_seq DESC, r.id DESC",
     };
-    if (q->sort == STORE_SORT_UPDATED) { /* without a scope: a tenant that never had a record */
+    if (q->sort == STORE_SORT_UPDATED) { /* a case's tasks, or a tenant that never had a record */
         qb_sql(b, q->descending ? " ORDER BY (SELECT updated_at FROM record_docs"
                                   " WHERE rid = r.rowid) DESC, r.id DESC"
                                 : " ORDER BY (SELECT updated_at FROM record_docs"
@@ -3192,6 +3192,11 @@ static bool walk_pays(const struct store_query *q, int64_t total, int64_t n)
     return passed <= WALK_PER_MATCH * (double)total;
 }
 
+/* A case's tasks are found by its index. Without statistics SQLite took the tenant's prefix of
+ * another index for the better one and read the row of every entry to test its case: 230 ms to
+ * count, and as long to list, a case's 130 tasks among 200,000. */
+#define BY_CASE " INDEXED BY records_case"
+
 static int query_total(struct sqlite_conn *c, const struct store_query *q,
                        const struct qbuild *where, int64_t *total)
 {
@@ -3204,6 +3209,7 @@ static int query_total(struct sqlite_conn *c, const struct store_query *q,
                                           " record_status_counts r"
                        : only_groups(q) ? "SELECT coalesce((SELECT sum(n) FROM"
                                           " record_assignee_counts r"
+                       : q->case_id     ? "SELECT count(*) FROM records r" BY_CASE
                                         : "SELECT count(*) FROM records r";
     size_t size = strlen(head) + where->len + 8;
     char *sql = xmalloc(size);
@@ -3482,7 +3488,9 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
         if (rc != STORE_OK)
             goto out;
     }
-    bool updates = q->sort == STORE_SORT_UPDATED && plan.scoped;
+    /* A case's tasks (a few, found by records_case) are sorted as rows: walking the tenant's
+     * order for them probed every entry (300 ms for a case of 130 of 200,000 tasks) */
+    bool updates = q->sort == STORE_SORT_UPDATED && plan.scoped && !q->case_id;
     if (updates) {
         qb_sql(&tail, " AND u.scope = ");
         qb_int(&tail, plan.scope);
@@ -3502,6 +3510,7 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
                                " 'inProgress') AND x.due_date < ?1), x.rowid, x.kind FROM (SELECT"
                                " r.rowid AS rid FROM ";
     static const char from_records[] = "records r";
+    static const char from_case[] = "records r" BY_CASE;
     /* in updatedAt order: the tenant's entries walked in order, each probing its row and its
      * document's updatedAt (migration 20), or the few rows an index finds for a narrow filter,
      * each probing its updatedAt and then its entry, or (CROSS JOIN: records first) the name
@@ -3521,7 +3530,8 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
     static const char foot[] = ") p JOIN records x ON x.rowid = p.rid JOIN record_docs d"
                                " ON d.rid = p.rid";
     bool all = updates && only_tenant(q);
-    const char *from = !updates                ? from_records
+    const char *from = q->case_id              ? from_case /* never in updatedAt's walk */
+                       : !updates              ? from_records
                        : all                   ? from_updates_all
                        : names_drive(q, &plan) ? from_matches
                                                : from_updates;

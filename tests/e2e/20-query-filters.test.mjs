@@ -290,6 +290,15 @@ describe('getCases/getTasks filters (API.md §8)', () => {
       }
       await check(data, TASK, { caseId: 'ci-0000000-0000-4000-8000-000000000000', limit: 500 });
       await check(data, TASK, { caseId: '', limit: 500 });
+      // found by the case's index whatever the order, the skip and a search beside it (SQLite)
+      const cs = data.cases[0]._id;
+      const named = data.tasks.find((t) => t.caseId === cs).name.toLowerCase().slice(0, 4);
+      for (const sortBy of [{ updatedAt: 'desc' }, { updatedAt: 'asc' }, { dueDate: 'desc' }, { refId: 'asc' }]) {
+        await check(data, TASK, { caseId: cs, sortBy, limit: 500 });
+        await check(data, TASK, { caseId: cs, sortBy, skip: 1, limit: 2 });
+      }
+      await check(data, TASK, { caseId: cs, searchText: named, sortBy: { updatedAt: 'desc' }, limit: 500 });
+      await check(data, TASK, { caseId: cs, name: named, unresolved: true, limit: 500 });
     });
 
     it('a task due a moment after it was created reads as breached once that moment passed', T, async () => {

@@ -1018,12 +1018,13 @@ static void expect_updated_pages(void)
     static const int64_t limits[] = {1, 13, 50};
     static struct moved want[MOVED];
     static const char *want_ids[MOVED];
-    /* filtered 1: by assignee, walking the order; 2: by name, the few matches probing theirs */
-    for (int filtered = 0; filtered < 3; filtered++) {
+    /* filtered 1: by assignee, walking the order; 2: by name, the few matches probing theirs;
+     * 3: a case's tasks (all of acc-1's: record() puts them in ci-1), sorted as rows */
+    for (int filtered = 0; filtered < 4; filtered++) {
         for (int desc = 0; desc < 2; desc++) {
             int n = 0;
             for (int i = 0; i < MOVED; i++)
-                if (filtered == 0 ||
+                if (filtered == 0 || filtered == 3 ||
                     (filtered == 1 && moved[i].assignee && strcmp(moved[i].assignee, "u-1") == 0) ||
                     (filtered == 2 && moved[i].quokka))
                     want[n++] = moved[i];
@@ -1040,6 +1041,7 @@ static void expect_updated_pages(void)
                                                       .account_id = "acc-1",
                                                       .assignee = filtered == 1 ? "u-1" : NULL,
                                                       .name = filtered == 2 ? "quokka" : NULL,
+                                                      .case_id = filtered == 3 ? "ci-1" : NULL,
                                                       .sort = STORE_SORT_UPDATED,
                                                       .descending = desc,
                                                       .skip = skips[s],
