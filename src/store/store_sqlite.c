@@ -2347,7 +2347,8 @@ static int sqlite_record_update(struct store_txn *t, struct store_record *r,
 {
     struct sqlite_conn *c = txn_conn(t);
     /* The records row is written only when a column list queries read changes (migration 20);
-     * else it is only read, for its rowid and its part of the version. Parameter numbers are
+     * else it is only read, for its rowid and its part of the version. prev holds the columns as
+     * stored (they are made from the stored document, as the row was). Parameter numbers are
      * fixed; only the SET list varies (a few shapes, cached). */
     char set[512] = "";
     if (r->breached != prev->breached)
@@ -3194,7 +3195,9 @@ static bool walk_pays(const struct store_query *q, int64_t total, int64_t n)
 
 /* A case's tasks are found by its index. Without statistics SQLite took the tenant's prefix of
  * another index for the better one and read the row of every entry to test its case: 230 ms to
- * count, and as long to list, a case's 130 tasks among 200,000. */
+ * count, and as long to list, a case's 130 tasks among 200,000. A statement SQLite cannot run
+ * on it fails to prepare: every query with a caseId tests r.case_id = ?, which the index (partial:
+ * case_id IS NOT NULL) serves. */
 #define BY_CASE " INDEXED BY records_case"
 
 static int query_total(struct sqlite_conn *c, const struct store_query *q,
@@ -3570,9 +3573,9 @@ out:
 /* ---- bulk loading (store.h) ----
  * The definitions of the secondary indexes and triggers of records and record_docs are kept in
  * the table bulk_load while they are dropped, so that store_bulk_end recreates exactly what the
- * migrations made, and a database left half-loaded is recognised when it is opened. The primary key stays
- * (puts are upserts on it), and so do record_values' indexes: rewriting a record's values finds
- * them by rid, and both indexes grow at their ends anyway.
+ * migrations made, and a database left half-loaded is recognised when it is opened. The primary
+ * key stays (puts are upserts on it), and so do record_values' indexes: rewriting a record's
+ * values finds them by rid, and both indexes grow at their ends anyway.
  *
  * In between, the writer's connection has the database to itself, without the WAL: in WAL mode
  * every page of the load was written twice, to the WAL and again by a checkpoint into the database
