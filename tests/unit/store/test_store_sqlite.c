@@ -1113,10 +1113,8 @@ Test(store_sqlite, pages_in_updated_order_follow_every_move_and_the_sweep_keeps_
     cr_expect_geq(entries, MOVED + MOVED_OTHER);
 }
 
-/* A database of schema 18 (an index on updated_at) that has records: migration 19 gives each
- * record its place in record_updates and drops the index; pages in updatedAt order and later
- * updates work on it. */
-Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
+/* ti-000, ti-001 and ti-002 of acc-1, updated at 300, 200 and 100 (moved[0..2]). */
+static void put_three_moved(void)
 {
     for (int i = 0; i < 3; i++) {
         struct moved *m = &moved[i];
@@ -1126,19 +1124,24 @@ Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
         m->updated = 300 - i * 100;
         put_moved(m, "acc-1");
     }
+}
+
+/* Closes the store, runs sql on its file (back to an older schema) and opens it again, which
+ * migrates it. */
+static void reopen_after(const char *sql)
+{
     store_close(st);
     st = NULL;
-    exec_on(db_path, UNDO_MIGRATION_20 UNDO_MIGRATION_19 "PRAGMA user_version = 18;");
+    exec_on(db_path, sql);
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     st = store_open(url, &fast_opts, &err);
     cr_assert_not_null(st, "store_open: %s", err ? err : "?");
-    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name ="
-                                    " 'records_updated'"),
-                 0);
-    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_updates"), 3);
-    moved[2].updated = 400;
-    put_moved(&moved[2], "acc-1");
+}
+
+/* acc-1's tasks, newest updatedAt first, are the three ids given. */
+static void expect_moved_newest_first(const char *first, const char *second, const char *third)
+{
     struct id_page *a = xcalloc(1, sizeof *a);
     a->q = (struct store_query){.kind = STORE_TASK,
                                 .stream_id = "st-1",
@@ -1148,10 +1151,26 @@ Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
                                 .limit = 10};
     cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
     cr_assert_eq(a->found, 3);
-    cr_expect_str_eq(a->ids[0], "ti-002");
-    cr_expect_str_eq(a->ids[1], "ti-000");
-    cr_expect_str_eq(a->ids[2], "ti-001");
+    cr_expect_str_eq(a->ids[0], first);
+    cr_expect_str_eq(a->ids[1], second);
+    cr_expect_str_eq(a->ids[2], third);
     free(a);
+}
+
+/* A database of schema 18 (an index on updated_at) that has records: migration 19 gives each
+ * record its place in record_updates and drops the index; pages in updatedAt order and later
+ * updates work on it. */
+Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
+{
+    put_three_moved();
+    reopen_after(UNDO_MIGRATION_20 UNDO_MIGRATION_19 "PRAGMA user_version = 18;");
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+                                    " 'records_updated'"),
+                 0);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM record_updates"), 3);
+    moved[2].updated = 400;
+    put_moved(&moved[2], "acc-1");
+    expect_moved_newest_first("ti-002", "ti-000", "ti-001");
 }
 
 /* A database of schema 19 (version and updated_at in the records row alone): migration 20 keeps
@@ -1160,24 +1179,11 @@ Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
  * record_docs). */
 Test(store_sqlite, migration_20_keeps_the_versions_and_updated_order_of_an_older_database)
 {
-    for (int i = 0; i < 3; i++) {
-        struct moved *m = &moved[i];
-        snprintf(m->id, sizeof m->id, "ti-%03d", i);
-        snprintf(m->ref, sizeof m->ref, "TS%06d", i);
-        snprintf(m->doc, sizeof m->doc, "{\"_id\":\"ti-%03d\"}", i);
-        m->updated = 300 - i * 100;
-        put_moved(m, "acc-1");
-    }
+    put_three_moved();
     put_moved(&moved[0], "acc-1"); /* puts over it: version 3 */
     put_moved(&moved[0], "acc-1");
-    store_close(st);
-    st = NULL;
-    exec_on(db_path, UNDO_MIGRATION_20 "PRAGMA user_version = 19;");
-    cr_assert_eq(query_int(db_path, "SELECT version FROM records WHERE id = 'ti-000'"), 3);
-    char url[160], *err = NULL;
-    url_of(url, sizeof url);
-    st = store_open(url, &fast_opts, &err);
-    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+    reopen_after(UNDO_MIGRATION_20 "PRAGMA user_version = 19;");
+    cr_expect_eq(query_int(db_path, "SELECT version FROM records WHERE id = 'ti-000'"), 3);
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM pragma_table_info('records')"
                                     " WHERE name = 'updated_at'"),
                  0);
@@ -1196,19 +1202,7 @@ Test(store_sqlite, migration_20_keeps_the_versions_and_updated_order_of_an_older
     u.prev.version = 1;
     cr_assert_eq(store_write(st, doc_update_cb, &u), STORE_OK);
     cr_expect_eq(u.r.version, 2);
-    struct id_page *a = xcalloc(1, sizeof *a);
-    a->q = (struct store_query){.kind = STORE_TASK,
-                                .stream_id = "st-1",
-                                .account_id = "acc-1",
-                                .sort = STORE_SORT_UPDATED,
-                                .descending = true,
-                                .limit = 10};
-    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
-    cr_assert_eq(a->found, 3);
-    cr_expect_str_eq(a->ids[0], "ti-002");
-    cr_expect_str_eq(a->ids[1], "ti-000");
-    cr_expect_str_eq(a->ids[2], "ti-001");
-    free(a);
+    expect_moved_newest_first("ti-002", "ti-000", "ti-001");
 }
 
 /* A search sorted by createdAt is answered from its matches kept in memory (matchcache.h) as
@@ -2013,23 +2007,16 @@ Test(store_sqlite, migration_12_lists_the_activities_of_an_older_database)
     cr_assert_eq(store_write(st, put_cb, &r1), STORE_OK);
     cr_assert_eq(store_write(st, put_cb, &r2), STORE_OK);
     cr_assert_eq(store_write(st, put_cb, &r3), STORE_OK);
-    store_close(st);
-    st = NULL;
     /* back to schema 11: no list, the index; rows inserted out of seq order */
-    exec_on(db_path,
-            UNDO_MIGRATION_20 UNDO_MIGRATION_19
-            "ALTER TABLE record_docs DROP COLUMN acts;"
-            "CREATE INDEX activities_record ON activities (record_id, seq);"
-            "INSERT INTO activities VALUES (30, 'ac-3', 'st-1', 'acc-1', 'ti-1', 3, 'c');"
-            "INSERT INTO activities VALUES (10, 'ac-1', 'st-1', 'acc-1', 'ti-1', 1, 'a');"
-            "INSERT INTO activities VALUES (15, 'ac-x', 'st-1', 'acc-1', 'ti-2', 1, 'x');"
-            "INSERT INTO activities VALUES (20, 'ac-2', 'st-1', 'acc-1', 'ti-1', 2, 'b');"
-            "INSERT INTO activities VALUES (25, 'ac-y', 'st-1', 'acc-1', 'ti-2', 2, 'y');"
-            "PRAGMA user_version = 11;");
-    char url[160], *err = NULL;
-    url_of(url, sizeof url);
-    st = store_open(url, &fast_opts, &err);
-    cr_assert_not_null(st, "store_open: %s", err ? err : "?");
+    reopen_after(UNDO_MIGRATION_20 UNDO_MIGRATION_19
+                 "ALTER TABLE record_docs DROP COLUMN acts;"
+                 "CREATE INDEX activities_record ON activities (record_id, seq);"
+                 "INSERT INTO activities VALUES (30, 'ac-3', 'st-1', 'acc-1', 'ti-1', 3, 'c');"
+                 "INSERT INTO activities VALUES (10, 'ac-1', 'st-1', 'acc-1', 'ti-1', 1, 'a');"
+                 "INSERT INTO activities VALUES (15, 'ac-x', 'st-1', 'acc-1', 'ti-2', 1, 'x');"
+                 "INSERT INTO activities VALUES (20, 'ac-2', 'st-1', 'acc-1', 'ti-1', 2, 'b');"
+                 "INSERT INTO activities VALUES (25, 'ac-y', 'st-1', 'acc-1', 'ti-2', 2, 'y');"
+                 "PRAGMA user_version = 11;");
 
     expect_activities("acc-1", "ti-1", 0, 50, "c b a ", 3);
     expect_activities("acc-1", "ti-2", 0, 1, "y ", 2);
