@@ -2982,7 +2982,8 @@ static void qb_where(struct qbuild *b, const struct store_query *q, const struct
 }
 
 /* The page in updatedAt order is read from record_updates (migration 19), joined to the records
- * where each entry is still its record's place; this is that order on u. */
+ * whose document still has the entry's updatedAt (migration 20): where each entry is still its
+ * record's place. This is that order on u. */
 static void qb_order_updates(struct qbuild *b, const struct store_query *q)
 {
     qb_sql(b, q->descending ? " ORDER BY u.updated_at DESC, u.id DESC"
