@@ -817,29 +817,6 @@ static int paged_cmp(const void *pa, const void *pb)
     return paged_desc ? -c : c;
 }
 
-struct page_arg {
-    struct store_query q;
-    char ids[64][16];
-    int found;
-    int64_t total;
-};
-
-static void page_doc(const char *doc, size_t len, void *arg)
-{
-    struct page_arg *a = arg;
-    const char *id = strstr(doc, "ti-");
-    cr_assert_not_null(id);
-    cr_assert_lt(a->found, 64);
-    snprintf(a->ids[a->found++], sizeof a->ids[0], "%.6s", id);
-    (void)len;
-}
-
-static int page_cb(struct store_txn *t, void *arg)
-{
-    struct page_arg *a = arg;
-    return store_query(t, &a->q, page_doc, a, &a->total);
-}
-
 /* A page of a list query, as the _id of each document in it. */
 struct id_page {
     struct store_query q;
@@ -1479,7 +1456,7 @@ static void expect_status_totals(const char *when)
         for (int u = 0; u < 2; u++)
             for (int p = 0; p < 3; p++)
                 for (int s = 0; s < 3; s++) {
-                    struct page_arg *a = xcalloc(1, sizeof *a);
+                    struct id_page *a = xcalloc(1, sizeof *a);
                     a->q = (struct store_query){.kind = STORE_TASK,
                                                 .stream_id = "st-1",
                                                 .account_id = "acc-1",
@@ -1495,7 +1472,7 @@ static void expect_status_totals(const char *when)
                         a->q.priorities.v[a->q.priorities.n++] = prio_sets[p][k];
                     for (int k = 0; k < 2 && status_sets[s][k]; k++)
                         a->q.statuses.v[a->q.statuses.n++] = status_sets[s][k];
-                    cr_assert_eq(store_read(st, page_cb, a), STORE_OK);
+                    cr_assert_eq(store_read(st, id_page_cb, a), STORE_OK);
                     cr_expect_eq(a->total, statused_matching(&a->q),
                                  "%s: assignees %d, unresolved %d, priorities %zu, statuses %zu",
                                  when, who, u, a->q.priorities.n, a->q.statuses.n);
