@@ -402,6 +402,7 @@ static int serve(int argc, char **argv)
         .idle_timeout = o.idle_timeout, .max_connections = o.max_connections,
         .routes = routes, .route_count = nroutes, .on_complete = on_complete,
         .settle_ticket = api_settle_ticket, .settle = api_settle_reply,
+        .handler_done = api_handler_done,
         .defer_on_io = store_io_safe(cfg.store),
         .worker_idle = worker_idle, .worker_idle_arg = cfg.store,
     };

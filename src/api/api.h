@@ -28,5 +28,8 @@ const struct http_route *api_routes(size_t *n);
  * durable (store_settle_wait), on a thread that may wait; a 503 instead when it cannot be. */
 uint64_t api_settle_ticket(void);
 void api_settle_reply(struct http_reply *rep, uint64_t ticket);
+/* After each handler (http_server_config.handler_done): ends the read snapshot the request's
+ * authentication kept open for the handler's reads (store_read_keep) if they did not end it. */
+void api_handler_done(void);
 
 #endif

@@ -25,6 +25,11 @@ void api_reply_store_error(struct http_reply *rep)
     http_reply_error(rep, ERR_UNAVAILABLE, NULL, "the database is unavailable; retry later");
 }
 
+void api_handler_done(void)
+{
+    store_read_end(api_cfg.store);
+}
+
 uint64_t api_settle_ticket(void)
 {
     return store_settle_ticket(api_cfg.store);

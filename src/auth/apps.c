@@ -310,14 +310,19 @@ static int load_app_txn(struct store_txn *t, void *arg)
     return store_app_get(t, a->client_id, &a->json);
 }
 
-int auth_app_read(struct store *s, const char *client_id, char **json)
+static int app_read(struct store *s, const char *client_id, bool keep, char **json)
 {
     struct load_app load = {.client_id = client_id};
-    int rc = store_read(s, load_app_txn, &load);
+    int rc = (keep ? store_read_keep : store_read)(s, load_app_txn, &load);
     *json = rc == STORE_OK ? load.json : NULL;
     if (rc != STORE_OK)
         free(load.json);
     return rc;
+}
+
+int auth_app_read(struct store *s, const char *client_id, char **json)
+{
+    return app_read(s, client_id, false, json);
 }
 
 struct use_jti {
@@ -443,7 +448,7 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         goto out;
     }
     char *app_json = NULL;
-    int rc = auth_app_read(s, app_id, &app_json);
+    int rc = app_read(s, app_id, true, &app_json); /* the handler's reads follow */
     if (rc == STORE_NOT_FOUND) {
         *why = "error verifying the jwt: unknown app";
         goto out;

@@ -82,7 +82,9 @@ int auth_app_secret(const struct auth_keyring *keys, const json_t *app_doc,
 /* Verifies token (API.md §2: signature with the app's pinned algorithm, claims, revocation,
  * jti replay through the store). AUTH_DENIED sets *why (static); AUTH_UNAVAILABLE means the
  * database failed; AUTH_MUST_WAIT (only when may_wait is false) that the jti must be recorded,
- * a write to wait for. On AUTH_OK release out with auth_identity_cleanup. */
+ * a write to wait for. On AUTH_OK release out with auth_identity_cleanup. The app is read with
+ * store_read_keep: the caller's next read on this thread runs in that snapshot, and the caller
+ * ends it with store_read_end if none comes. */
 enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *keys,
                                    const struct auth_policy *policy, const char *token,
                                    bool may_wait, struct auth_identity *out, const char **why);

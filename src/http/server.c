@@ -607,11 +607,14 @@ static void worker_runs(void *arg)
     pthread_mutex_unlock(&srv->jobs_mu);
 }
 
-/* Runs st's handler into rep, its stderr lines naming the request (log_request). */
-static void run_handler(struct req_state *st, struct http_reply *rep)
+/* Runs st's handler into rep, its stderr lines naming the request (log_request), then
+ * cfg.handler_done on this thread. */
+static void run_handler(struct req_state *st, struct http_server *srv, struct http_reply *rep)
 {
     log_request(st->req.request_id);
     st->route->handler(&st->req, rep);
+    if (srv->cfg.handler_done)
+        srv->cfg.handler_done();
     log_request(NULL);
 }
 
@@ -657,7 +660,7 @@ static void *worker_main(void *arg)
             srv->cfg.settle(&st->reply, st->ticket);
             resume_replied(st);
         } else {
-            run_handler(st, &st->reply);
+            run_handler(st, srv, &st->reply);
             if (st->req.deferred) {
                 /* answered already, or to be answered by http_answer on another thread: a
                  * write answered after its commit is durable needs no settle */
@@ -712,7 +715,7 @@ static void run_on_io(struct req_state *st, struct http_server *srv)
 {
     suspend_for_answer(st);
     st->req.on_io = true;
-    run_handler(st, &st->reply);
+    run_handler(st, srv, &st->reply);
     st->req.on_io = false;
     if (st->req.to_worker) {
         st->req.to_worker = false;
@@ -798,7 +801,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!route_request(st, srv, st->req.path, method, &rep))
         return queue_reply(st, srv, &rep);
     if (st->route->fast || srv->nworkers == 0) {
-        run_handler(st, &rep);
+        run_handler(st, srv, &rep);
         if (!st->route->fast)
             settle_here(srv, &rep);
         return queue_reply(st, srv, &rep);

@@ -36,6 +36,9 @@ struct http_server_config {
      * is sent; settle may replace the reply. NULL: neither. */
     uint64_t (*settle_ticket)(void);
     void (*settle)(struct http_reply *rep, uint64_t ticket);
+    /* Called on the handler's thread when a handler returns (before settle_ticket), whether it
+     * replied, deferred or handed the request to a worker; NULL: nothing. */
+    void (*handler_done)(void);
     /* Called on a worker that has waited idle WORKER_IDLE_MS (once, until it works again), to
      * give back what it holds (its database connection); NULL: nothing. */
     void (*worker_idle)(void *arg);

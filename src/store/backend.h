@@ -17,6 +17,9 @@ struct store_ops {
     void (*write_then)(struct store *s, store_txn_fn fn, void *arg,
                        void (*then)(int rc, void *arg));
     int (*read)(struct store *s, store_txn_fn fn, void *arg);
+    /* optional (NULL: read, and nothing to end): store_read_keep, store_read_end */
+    int (*read_keep)(struct store *s, store_txn_fn fn, void *arg);
+    void (*read_end)(struct store *s);
     int (*app_put)(struct store_txn *t, const char *client_id, const char *account_id,
                    const char *json);
     int (*app_get)(struct store_txn *t, const char *client_id, char **json);

@@ -80,6 +80,17 @@ int store_read(struct store *s, store_txn_fn fn, void *arg)
     return s->ops->read(s, fn, arg);
 }
 
+int store_read_keep(struct store *s, store_txn_fn fn, void *arg)
+{
+    return s->ops->read_keep ? s->ops->read_keep(s, fn, arg) : s->ops->read(s, fn, arg);
+}
+
+void store_read_end(struct store *s)
+{
+    if (s->ops->read_end)
+        s->ops->read_end(s);
+}
+
 int store_settle(struct store *s)
 {
     return store_settle_wait(s, store_settle_ticket(s));

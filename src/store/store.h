@@ -126,6 +126,14 @@ void store_write_then(struct store *s, store_txn_fn fn, void *arg,
                       void (*then)(int rc, void *arg));
 /* Runs fn in a read-only snapshot; returns fn's status or STORE_ERROR. */
 int store_read(struct store *s, store_txn_fn fn, void *arg);
+/* store_read whose snapshot stays open on this thread when fn returns STORE_OK, for the thread's
+ * next store_read to run in (which then ends it): two reads that follow each other, a request's
+ * authentication and then its handler's, take one snapshot instead of two. store_read_end ends
+ * it when no read came; a store_write or store_write_then on this thread ends it first, so that
+ * the reads after a write see it. A backend without it (PostgreSQL) reads as store_read. */
+int store_read_keep(struct store *s, store_txn_fn fn, void *arg);
+/* Ends this thread's snapshot kept by store_read_keep, if any (cheap when there is none). */
+void store_read_end(struct store *s);
 /* Before an answer built from this thread's reads: waits until every commit they may have seen
  * is durable (a backend may show a commit to readers before its sync ends). STORE_OK, or
  * STORE_ERROR when such a commit's sync failed. Forgets those reads either way. */

@@ -3,7 +3,8 @@
  * worker past the limit once it has waited run_wait_us. A real server on a loopback port, with a
  * route whose handler sleeps, and one client thread per request. Then where a route that defers
  * runs (defer_on_io): on the I/O thread, or on a worker when it asks or its reply must wait for
- * the sync of what it read (settled with the ticket taken where it read). */
+ * the sync of what it read (settled with the ticket taken where it read); and that every run of
+ * a handler is followed by handler_done on its thread. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -163,6 +164,10 @@ static atomic_ullong reads_see; /* the ticket a handler's reads leave on its thr
 static _Thread_local uint64_t thread_reads; /* as the store keeps what a thread read */
 static pthread_t answerer;
 static atomic_bool answerer_started;
+/* handler_done: its calls, and those that came on the thread of a handler that had returned
+ * (what a handler leaves on its thread, such as a kept read, is ended there) */
+static atomic_int dones, dones_after_handler;
+static _Thread_local bool handler_left;
 
 static int where(void)
 {
@@ -192,6 +197,7 @@ static void deferring_handler(struct http_request *req, struct http_reply *rep)
 {
     (void)rep;
     atomic_fetch_add(&handler_runs, 1);
+    handler_left = true;
     atomic_store(atomic_load(&ran_first) ? &ran_again : &ran_first, where());
     if (strcmp(req->path, "/asks") == 0 && !http_can_wait(req)) {
         http_run_on_worker(req);
@@ -208,6 +214,7 @@ static void replying_handler(struct http_request *req, struct http_reply *rep)
 {
     (void)req;
     atomic_fetch_add(&handler_runs, 1);
+    handler_left = true;
     atomic_store(&ran_first, where());
     thread_reads = atomic_load(&reads_see);
     http_reply_text(rep, 404, "text/plain", "no", 2);
@@ -218,6 +225,14 @@ static uint64_t take_ticket(void)
     uint64_t t = thread_reads;
     thread_reads = 0;
     return t;
+}
+
+static void handler_done(void)
+{
+    atomic_fetch_add(&dones, 1);
+    if (handler_left)
+        atomic_fetch_add(&dones_after_handler, 1);
+    handler_left = false;
 }
 
 static void settle(struct http_reply *rep, uint64_t ticket)
@@ -245,6 +260,8 @@ static int request_deferring(const char *path, bool defer_on_io, uint64_t ticket
     atomic_store(&handler_runs, 0);
     atomic_store(&reads_see, ticket);
     atomic_store(&answerer_started, false);
+    atomic_store(&dones, 0);
+    atomic_store(&dones_after_handler, 0);
     struct http_server_config cfg = {
         .workers = 2,
         .defer_on_io = defer_on_io,
@@ -252,6 +269,7 @@ static int request_deferring(const char *path, bool defer_on_io, uint64_t ticket
         .route_count = sizeof deferring_routes / sizeof deferring_routes[0],
         .settle_ticket = take_ticket,
         .settle = settle,
+        .handler_done = handler_done,
     };
     struct http_server *srv = start(&cfg);
     struct client c = {.port = http_server_port(srv), .path = path};
@@ -259,6 +277,10 @@ static int request_deferring(const char *path, bool defer_on_io, uint64_t ticket
     if (atomic_load(&answerer_started))
         pthread_join(answerer, NULL);
     http_server_drain(srv, 5000);
+    /* every run of the handler, wherever it ran and however it answered, is followed by
+     * handler_done on its thread */
+    cr_expect_eq(atomic_load(&dones), atomic_load(&handler_runs));
+    cr_expect_eq(atomic_load(&dones_after_handler), atomic_load(&handler_runs));
     return c.status;
 }
 

@@ -3240,6 +3240,89 @@ Test(store_sqlite, a_write_then_without_a_syncer_is_answered_after_its_commit)
     sem_destroy(&a.done);
 }
 
+/* store_read_keep: app cs-1's text as a read sees it, and a write of it from another thread, so
+ * that this thread's kept snapshot is not ended by the write */
+static char *app_text(int (*read)(struct store *, store_txn_fn, void *))
+{
+    struct kv_arg a = {.key = "cs-1"};
+    cr_assert_eq(read(st, app_get_cb, &a), STORE_OK);
+    return a.out;
+}
+
+static void expect_app(int (*read)(struct store *, store_txn_fn, void *), const char *want)
+{
+    char *text = app_text(read);
+    cr_assert_str_eq(text, want);
+    free(text);
+}
+
+struct app_writer {
+    const char *json;
+    int rc;
+};
+
+static void *app_writer_main(void *arg)
+{
+    struct app_writer *w = arg;
+    struct kv_arg a = {.key = "cs-1", .account = "acc-1", .json = w->json};
+    w->rc = store_write(st, app_put_cb, &a);
+    return NULL;
+}
+
+static void put_app_elsewhere(const char *json)
+{
+    struct app_writer w = {.json = json, .rc = -1};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, app_writer_main, &w), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(w.rc, STORE_OK);
+}
+
+Test(store_sqlite, a_kept_read_is_the_snapshot_of_the_next_read_on_its_thread_and_no_later_one)
+{
+    put_app("cs-1", "acc-1", "{\"v\":1}");
+    expect_app(store_read_keep, "{\"v\":1}");
+    put_app_elsewhere("{\"v\":2}");
+    expect_app(store_read, "{\"v\":1}"); /* in the kept snapshot, which it ends */
+    expect_app(store_read, "{\"v\":2}");
+
+    /* store_read_end ends it without a read; again, with nothing kept, it does nothing */
+    expect_app(store_read_keep, "{\"v\":2}");
+    put_app_elsewhere("{\"v\":3}");
+    store_read_end(st);
+    store_read_end(st);
+    expect_app(store_read, "{\"v\":3}");
+
+    /* a kept read followed by another kept read: one snapshot, still kept after the second */
+    expect_app(store_read_keep, "{\"v\":3}");
+    put_app_elsewhere("{\"v\":4}");
+    expect_app(store_read_keep, "{\"v\":3}");
+    expect_app(store_read, "{\"v\":3}");
+    expect_app(store_read, "{\"v\":4}");
+
+    /* a read that fails keeps nothing */
+    struct kv_arg missing = {.key = "cs-2"};
+    cr_assert_eq(store_read_keep(st, app_get_cb, &missing), STORE_NOT_FOUND);
+    put_app_elsewhere("{\"v\":5}");
+    expect_app(store_read, "{\"v\":5}");
+
+    /* a write on this thread ends it first: the reads after the write see it */
+    expect_app(store_read_keep, "{\"v\":5}");
+    put_app("cs-1", "acc-1", "{\"v\":6}");
+    expect_app(store_read, "{\"v\":6}");
+
+    /* and so does a write_then */
+    expect_app(store_read_keep, "{\"v\":6}");
+    struct then_arg a = {.rc = -1, .r = record(STORE_TASK, "ti-kept", "st-1", "acc-1",
+                                                "TS000001", "{}")};
+    sem_init(&a.done, 0, 0);
+    store_write_then(st, then_put_cb, &a, then_cb);
+    cr_assert_eq(wait_sem(&a.done, 5), 0);
+    cr_assert_eq(a.rc, STORE_OK);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-kept", "{}", 1);
+    sem_destroy(&a.done);
+}
+
 /* util/wait: a thread says so before it waits on a commit or a sync, so its pool can run another */
 struct wait_counts {
     int enters, leaves;
