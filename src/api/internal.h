@@ -41,6 +41,10 @@ int api_read_stored_config(struct store_txn *t, const char *stream_id, json_t **
 
 #define API_LIMIT_DEFAULT 50
 #define API_LIMIT_MAX 500
+/* How long a list (getCases, getTasks) may read on an HTTP I/O thread, in µs, before it stops
+ * there and starts over on a worker (http_run_on_worker): its thread's other connections wait
+ * meanwhile. 1,000; tests set it. */
+extern int64_t api_list_io_budget_us;
 /* The most bytes of documents (or activities) a page holds; past it the request is refused (400,
  * field limit) instead of built: each can be up to the body limit (1 MiB) and an activity holds a
  * change's old and new values, so 500 of them were half a gigabyte built in memory at once. */

@@ -8,8 +8,8 @@ static const struct http_route routes[] = {
     {"POST", API_BASE "{}/createTask", "createTask", api_create_task, true, false, true},
     {"POST", API_BASE "{}/updateCase/{}", "updateCase", api_update_case, true, false, true},
     {"POST", API_BASE "{}/updateTask/{}", "updateTask", api_update_task, true, false, true},
-    {"POST", API_BASE "{}/getCases", "getCases", api_get_cases, true, false, false},
-    {"POST", API_BASE "{}/getTasks", "getTasks", api_get_tasks, true, false, false},
+    {"POST", API_BASE "{}/getCases", "getCases", api_get_cases, true, false, true},
+    {"POST", API_BASE "{}/getTasks", "getTasks", api_get_tasks, true, false, true},
     {"POST", API_BASE "{}/getActivities/{}", "getActivities", api_get_activities, true, false, false},
     {"GET", "/healthz", "healthz", health_live_handler, false, true, false},
     /* on a worker: with PostgreSQL its SELECT 1 is a round trip (up to 2 s), which on an I/O

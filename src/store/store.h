@@ -22,6 +22,7 @@ enum store_status {
     STORE_CONFLICT = 2, /* a unique key exists already (replayed jti, idempotency key, id) */
     STORE_ERROR = 3,    /* the database failed; the transaction is rolled back */
     STORE_ABORT = 4,    /* the callback chose to roll back; not a database failure */
+    STORE_LATE = 5,     /* a query ran past its deadline and was stopped (store_query) */
 };
 
 enum store_kind { STORE_CASE = 0, STORE_TASK = 1 };
@@ -264,6 +265,10 @@ struct store_query {
     bool descending;
     int64_t skip, limit;
     int64_t now_ms; /* for isBreached */
+    /* time_mono_us past which the query stops with STORE_LATE, having called fn for some
+     * results or none (the caller drops them); 0: none. SQLite checks it every few thousand
+     * steps of its own; PostgreSQL ignores it. */
+    int64_t deadline_us;
 };
 
 /* Runs q: calls fn with each result's document text (isBreached as of now_ms), in order, and

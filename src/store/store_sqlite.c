@@ -689,6 +689,8 @@ struct sqlite_conn {
     char *sweep_id;
     unsigned sweep_due;
     bool kept; /* a read transaction left open by store_read_keep (run_txn) */
+    int64_t deadline_us; /* of the query running (sqlite_query), 0: none */
+    bool late;           /* it ran past that deadline: SQLite stopped it */
     struct sqlite_conn *next;
 };
 
@@ -1199,7 +1201,8 @@ static int step_done(struct sqlite_conn *c, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        if (!c->late)
+            log_error("sqlite: %s", sqlite3_errmsg(c->db));
         sqlite3_reset(st);
         return rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERROR;
     }
@@ -3063,6 +3066,13 @@ static void qb_order(struct qbuild *b, const struct store_query *q)
 }
 
 /* A prepared statement for sql from this connection's cache (or prepared now). */
+/* Logs why a query's statement failed, unless it was stopped at its deadline (sqlite_query). */
+static void query_error(struct sqlite_conn *c)
+{
+    if (!c->late)
+        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+}
+
 static sqlite3_stmt *query_stmt(struct sqlite_conn *c, const char *sql)
 {
     for (int i = 0; i < QUERY_CACHE; i++) {
@@ -3074,7 +3084,7 @@ static sqlite3_stmt *query_stmt(struct sqlite_conn *c, const char *sql)
     }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+        query_error(c);
         return NULL;
     }
     unsigned slot = c->next_query++ % QUERY_CACHE;
@@ -3156,7 +3166,7 @@ static int step_matches(struct sqlite_conn *c, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
-        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+        query_error(c);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
@@ -3215,7 +3225,7 @@ static int matches_total(struct sqlite_conn *c, const struct store_query *q, int
         *total = sqlite3_column_int64(st, 0);
         *tenant = sqlite3_column_int64(st, 1);
     } else {
-        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+        query_error(c);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -3327,7 +3337,7 @@ static int created_start(struct sqlite_conn *c, const struct store_query *q, str
         before += n;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+        query_error(c);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW)
@@ -3397,7 +3407,7 @@ static int read_match_list(struct sqlite_conn *c, const struct store_query *q,
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
         match_list_push(l, sqlite3_column_int64(st, 0));
     if (step != SQLITE_DONE)
-        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+        query_error(c);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (step != SQLITE_DONE) {
@@ -3424,7 +3434,8 @@ static int emit_from_list(struct sqlite_conn *c, const struct store_query *q,
             rc = emit(c, st, fn, arg);
         } else {
             /* every rowid listed is in this snapshot: the list is of its names generation */
-            log_error("sqlite: query: a listed row is missing: %s", sqlite3_errmsg(c->db));
+            if (!c->late)
+                log_error("sqlite: query: a listed row is missing: %s", sqlite3_errmsg(c->db));
             rc = STORE_ERROR;
         }
         sqlite3_reset(st);
@@ -3478,11 +3489,31 @@ static int query_match_list(struct sqlite_conn *c, struct sqlite_store *s,
     return rc;
 }
 
+/* SQLite's progress handler while a query with a deadline runs: non-zero stops the statement
+ * running (SQLITE_INTERRUPT) once the deadline has passed. */
+static int query_late(void *arg)
+{
+    struct sqlite_conn *c = arg;
+    if (time_mono_us() <= c->deadline_us)
+        return 0;
+    c->late = true;
+    return 1;
+}
+
+/* How many of SQLite's virtual machine steps between two looks at the clock (~25 ns each): a few
+ * microseconds of a query's work. */
+#define QUERY_LATE_STEPS 2000
+
 static int sqlite_query(struct store_txn *t, const struct store_query *q,
                         void (*fn)(const char *doc, size_t len, void *arg), void *arg,
                         int64_t *total)
 {
     struct sqlite_conn *c = txn_conn(t);
+    if (q->deadline_us) {
+        c->deadline_us = q->deadline_us;
+        c->late = false;
+        sqlite3_progress_handler(c->db, QUERY_LATE_STEPS, query_late, c);
+    }
     struct qplan plan = {0};
     struct qbuild *where = NULL;
     int rc = STORE_OK;
@@ -3602,12 +3633,19 @@ static int sqlite_query(struct store_txn *t, const struct store_query *q,
         emitted = emit(c, st, fn, arg);
     rc = emitted == STORE_OK && step == SQLITE_DONE ? STORE_OK : STORE_ERROR;
     if (rc != STORE_OK)
-        log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
+        query_error(c);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 out:
+    if (q->deadline_us) {
+        sqlite3_progress_handler(c->db, 0, NULL, NULL); /* the clean-up below runs to its end */
+        c->deadline_us = 0;
+        if (c->late)
+            rc = STORE_LATE;
+    }
     if (plan.matched && clear_matches(c) != STORE_OK)
         rc = STORE_ERROR;
+    c->late = false;
     if (where)
         qb_free(where);
     free(where);

@@ -166,16 +166,18 @@ describe('43 SQLite under injected faults (libfiu): no crash, no 200 for a faile
       assertOk(first, 'the first commit, its WAL buffer not allocated');
       await control('disable name=libc/mm/*');
 
-      // A statement's temporary tables (a query's, an update's RETURNING rows) get a page cache,
-      // created inside sqlite3_step by pagecache.c, whose own allocation comes first: failing
-      // it is that statement's 503. The old order (SQLite's allocation, then casemgr's) aborted
-      // when the fault came between the two: the malloc phase below hit it now and then.
+      // A statement's temporary tables (a query's, an update's RETURNING rows, those a new
+      // connection creates) get a page cache, created inside sqlite3_step by pagecache.c, whose
+      // own allocation comes first: failing it is that statement's 503. The old order (SQLite's
+      // allocation, then casemgr's) aborted when the fault came between the two: the malloc
+      // phase below hit it now and then. getActivities runs on a worker, which opens its
+      // connection for it (the writes and lists so far ran on the I/O threads' connections).
       const seen = errorLines(server);
       await control('enable_stack_by_name name=libc/mm/*,func_name=sqlite3PcacheSetPageSize,onetime');
-      const failed = await client.post('getTasks', { limit: 5 }).catch((e) => ({ status: 0, text: e.message }));
+      const failed = await getActivities(client, first.json._id, {}).catch((e) => ({ status: 0, text: e.message }));
       await sleep(100);
       assert.ok(!server.exited, `the server exited when a page cache could not be allocated\n${server.stderrTail()}`);
-      assert.ok(isUnavailable(failed), `getTasks whose page cache cannot be allocated: HTTP ${failed.status} ${failed.text.slice(0, 200)}`);
+      assert.ok(isUnavailable(failed), `getActivities whose page cache cannot be allocated: HTTP ${failed.status} ${failed.text.slice(0, 200)}`);
       assert.ok(errorLines(server) > seen, 'the failed allocation is in the server\'s log');
       await control('disable name=libc/mm/*');
       assertOk(await client.post('getTasks', { limit: 5 }), 'getTasks after the fault');

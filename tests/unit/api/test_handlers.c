@@ -38,6 +38,7 @@ static char ctm[64], ttm[64];
 static sem_t answered;
 static bool deferral_off; /* a test's: handlers must answer before they return */
 static bool last_deferred; /* whether the last request's handler answered later */
+static bool on_io;         /* a test's: handlers run as on an HTTP I/O thread (http_can_wait) */
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -194,6 +195,7 @@ static void post_begin(struct pending *p, const char *suffix, const char *body,
     p->req.header_fn = header_lookup;
     p->req.header_ctx = (void *)headers;
     p->req.answer_fn = deferral_off ? NULL : answer_later;
+    p->req.on_io = on_io;
     snprintf(p->req.request_id, sizeof p->req.request_id, "test");
     route->handler(&p->req, rep);
 }
@@ -776,6 +778,50 @@ Test(api_handlers, list_skip_bounds)
         }
     }
     json_decref(c);
+}
+
+/* A list on an I/O thread replies there, unless it reads past api_list_io_budget_us: then it
+ * replies nothing, changes nothing and asks for a worker, where it runs again without a limit. */
+Test(api_handlers, a_list_that_reads_too_long_on_an_io_thread_runs_again_on_a_worker)
+{
+    json_t *c = create_case("Printer Broken");
+    for (int i = 0; i < 80; i++)
+        json_decref(create_task(c));
+    json_decref(c);
+    const struct header h[] = {{"auth", auth_token}, {"accountId", ACCOUNT}, {NULL, NULL}};
+    const char *lists[] = {STREAM "/getTasks", STREAM "/getCases"};
+    const size_t want[] = {80, 1};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        struct pending p;
+        struct http_reply rep;
+        on_io = true;
+        api_list_io_budget_us = 60 * 1000000LL;
+        post_begin(&p, lists[i], "{\"limit\":100}", h, &rep);
+        cr_expect_not(p.req.to_worker, "%s: within its budget", lists[i]);
+        cr_assert_eq(post_end(&p, &rep), 200, "%s", lists[i]);
+        cr_expect_not(last_deferred);
+        json_t *page = reply_json(&rep);
+        http_reply_cleanup(&rep);
+        cr_expect_eq(json_array_size(json_object_get(page, "results")), want[i], "%s", lists[i]);
+        json_decref(page);
+
+        api_list_io_budget_us = 0; /* past it at the first look at the clock */
+        post_begin(&p, lists[i], "{\"limit\":100}", h, &rep);
+        if (want[i] == 80) { /* a page of one reads too little to be stopped */
+            cr_expect(p.req.to_worker, "%s: stopped, a worker asked for", lists[i]);
+            cr_expect_eq(rep.status, 0, "%s: nothing replied", lists[i]);
+            cr_expect_not(p.req.deferred);
+        }
+        http_reply_cleanup(&rep);
+
+        on_io = false; /* on the worker, the same budget is no limit */
+        cr_assert_eq(post(lists[i], "{\"limit\":100}", h, &rep), 200, "%s", lists[i]);
+        page = reply_json(&rep);
+        http_reply_cleanup(&rep);
+        cr_expect_eq(json_array_size(json_object_get(page, "results")), want[i], "%s", lists[i]);
+        json_decref(page);
+    }
+    api_list_io_budget_us = 1000;
 }
 
 /* ---------------------------------------------------------------- Idempotency-Key (API.md §6) */
