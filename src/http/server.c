@@ -711,23 +711,32 @@ static void suspend_for_answer(struct req_state *st)
  * ticket is taken here: what a thread read is known to that thread only).
  * A page the handler reads from disk (a cold cache) holds up this thread's other connections
  * for that read. */
-static void run_on_io(struct req_state *st, struct http_server *srv)
+static enum MHD_Result run_on_io(struct req_state *st, struct http_server *srv)
 {
-    suspend_for_answer(st);
+    /* the connection is suspended once the handler returned, and only when the answer is to
+     * come from elsewhere: a deferred answer cannot resume it before (it needs the handler's
+     * return too, answer_deferred). A reply made here goes out at once; suspending and resuming
+     * for it cost two epoll_ctl, a write and a turn of the I/O thread's loop. */
+    st->req.answer_fn = answer_deferred; /* the handler may answer later */
+    atomic_store(&st->unanswered, 2);
     st->req.on_io = true;
     run_handler(st, srv, &st->reply);
     st->req.on_io = false;
     if (st->req.to_worker) {
         st->req.to_worker = false;
+        MHD_suspend_connection(st->conn);
         queue_job(st, srv);
     } else if (st->req.deferred) {
+        MHD_suspend_connection(st->conn);
         answer_deferred(&st->req);
     } else if (srv->cfg.settle_ticket && (st->ticket = srv->cfg.settle_ticket()) != 0) {
         st->settle = true;
+        MHD_suspend_connection(st->conn);
         queue_job(st, srv);
     } else {
-        resume_replied(st);
+        return queue_reply(st, srv, &st->reply);
     }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -806,10 +815,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             settle_here(srv, &rep);
         return queue_reply(st, srv, &rep);
     }
-    if (st->route->defers && srv->cfg.defer_on_io) {
-        run_on_io(st, srv);
-        return MHD_YES;
-    }
+    if (st->route->defers && srv->cfg.defer_on_io)
+        return run_on_io(st, srv);
     suspend_for_answer(st);
     queue_job(st, srv);
     return MHD_YES;

@@ -3065,7 +3065,6 @@ static void qb_order(struct qbuild *b, const struct store_query *q)
     qb_sql(b, q->descending ? desc[q->sort] : asc[q->sort]);
 }
 
-/* A prepared statement for sql from this connection's cache (or prepared now). */
 /* Logs why a query's statement failed, unless it was stopped at its deadline (sqlite_query). */
 static void query_error(struct sqlite_conn *c)
 {
@@ -3073,6 +3072,7 @@ static void query_error(struct sqlite_conn *c)
         log_error("sqlite: query: %s", sqlite3_errmsg(c->db));
 }
 
+/* A prepared statement for sql from this connection's cache (or prepared now). */
 static sqlite3_stmt *query_stmt(struct sqlite_conn *c, const char *sql)
 {
     for (int i = 0; i < QUERY_CACHE; i++) {
