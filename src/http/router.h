@@ -16,10 +16,10 @@ struct http_route {
     bool json_body; /* requires a JSON Content-Type (415 otherwise) */
     bool fast;      /* never blocks: runs on the I/O thread, not a worker */
     /* Reads a little and queues its write, answering after the commit (http_defer), or reads
-     * a little and replies: with http_server_config.defer_on_io it runs on the I/O thread, its
-     * connection suspended until the answer, instead of being handed to a worker. It must not
-     * wait otherwise (http_can_wait: it asks for a worker with http_run_on_worker where it
-     * would, or where its reads turn out long). */
+     * a little and replies: with http_server_config.defer_on_io it runs on the I/O thread
+     * instead of being handed to a worker (its connection suspended while an answer comes from
+     * elsewhere). It must not wait otherwise (http_can_wait: it asks for a worker with
+     * http_run_on_worker where it would, or where its reads turn out long). */
     bool defers;
 };
 
