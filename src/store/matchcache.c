@@ -130,9 +130,12 @@ static void pending_done(struct match_cache *mc, int64_t scope, int64_t gen, enu
     pthread_cond_broadcast(&mc->done);
 }
 
-const struct match_list *match_cache_get(struct match_cache *mc, int64_t scope, int64_t gen,
-                                         enum match_what what, const char *text)
+/* match_cache_get, or with may_wait false match_cache_get_now. */
+static const struct match_list *get(struct match_cache *mc, int64_t scope, int64_t gen,
+                                    enum match_what what, const char *text, bool may_wait,
+                                    bool *busy)
 {
+    *busy = false;
     if (!mc)
         return NULL;
     struct timespec until;
@@ -142,8 +145,14 @@ const struct match_list *match_cache_get(struct match_cache *mc, int64_t scope, 
     struct match_list *found;
     int waited = 0;
     while (!(found = find(mc, scope, gen, what, text)) && *pending_at(mc, scope, gen, what, text) &&
-           waited != ETIMEDOUT)
+           waited != ETIMEDOUT) {
+        if (!may_wait) {
+            *busy = true;
+            pthread_mutex_unlock(&mc->mu);
+            return NULL;
+        }
         waited = pthread_cond_timedwait(&mc->done, &mc->mu, &until);
+    }
     if (!found && !*pending_at(mc, scope, gen, what, text)) {
         struct pending *p = xcalloc(1, sizeof *p);
         *p = (struct pending){
@@ -152,6 +161,19 @@ const struct match_list *match_cache_get(struct match_cache *mc, int64_t scope, 
     }
     pthread_mutex_unlock(&mc->mu);
     return found;
+}
+
+const struct match_list *match_cache_get(struct match_cache *mc, int64_t scope, int64_t gen,
+                                         enum match_what what, const char *text)
+{
+    bool busy;
+    return get(mc, scope, gen, what, text, true, &busy);
+}
+
+const struct match_list *match_cache_get_now(struct match_cache *mc, int64_t scope, int64_t gen,
+                                             enum match_what what, const char *text, bool *busy)
+{
+    return get(mc, scope, gen, what, text, false, busy);
 }
 
 void match_cache_abandon(struct match_cache *mc, int64_t scope, int64_t gen, enum match_what what,

@@ -10,6 +10,7 @@
 #ifndef CASEMGR_STORE_MATCHCACHE_H
 #define CASEMGR_STORE_MATCHCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,11 @@ void match_cache_free(struct match_cache *mc);
  * on a cold cache would otherwise read it once per worker. */
 const struct match_list *match_cache_get(struct match_cache *mc, int64_t scope, int64_t gen,
                                          enum match_what what, const char *text);
+/* match_cache_get for a caller that must not wait (an HTTP I/O thread): when another caller is
+ * reading the list, NULL at once with *busy set, and nothing for this caller to read or put;
+ * otherwise as match_cache_get, with *busy false. */
+const struct match_list *match_cache_get_now(struct match_cache *mc, int64_t scope, int64_t gen,
+                                             enum match_what what, const char *text, bool *busy);
 /* The caller of match_cache_get cannot read the list: another waiting caller will. */
 void match_cache_abandon(struct match_cache *mc, int64_t scope, int64_t gen, enum match_what what,
                          const char *text);

@@ -3457,7 +3457,16 @@ static int query_match_list(struct sqlite_conn *c, struct sqlite_store *s,
     struct match_cache *mc = s->matches;
     enum match_what what = p->matched == MATCHED_SEARCH ? MATCH_SEARCH : MATCH_NAME;
     const char *text = what == MATCH_SEARCH ? q->search : q->name;
-    const struct match_list *kept = match_cache_get(mc, p->scope, p->names_gen, what, text);
+    /* a query with a deadline (on an I/O thread) does not wait for another reading the list:
+     * it stops as if late, and runs again where it may wait */
+    bool busy = false;
+    const struct match_list *kept =
+        c->deadline_us ? match_cache_get_now(mc, p->scope, p->names_gen, what, text, &busy)
+                       : match_cache_get(mc, p->scope, p->names_gen, what, text);
+    if (busy) {
+        c->late = true;
+        return STORE_LATE;
+    }
     if (kept) {
         int rc = NOT_LISTED;
         if (kept->rids) {

@@ -191,3 +191,28 @@ Test(matchcache, an_abandoned_read_passes_to_a_waiting_caller)
     cr_expect_eq(atomic_load(&reads), 1);
     match_cache_free(mc);
 }
+
+/* A caller that must not wait is told the list is being read, at once, and claims nothing; once
+ * it is put it gets it; with no one reading it reads it itself. */
+Test(matchcache, a_caller_that_must_not_wait_is_told_another_reads_the_list)
+{
+    struct match_cache *mc = match_cache_new(1 << 20);
+    bool busy = true;
+    cr_assert_null(match_cache_get_now(mc, 1, 1, MATCH_SEARCH, "okapi", &busy));
+    cr_expect_not(busy, "no one reads it: this caller is to");
+    bool busy2 = false;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_expect_null(match_cache_get_now(mc, 1, 1, MATCH_SEARCH, "okapi", &busy2));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_expect(busy2, "the first caller reads it");
+    long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    cr_expect_lt(waited_ms, 100, "it did not wait (%ld ms)", waited_ms);
+    match_cache_put(mc, list_of(1, 1, "okapi", 42));
+    const struct match_list *l = match_cache_get_now(mc, 1, 1, MATCH_SEARCH, "okapi", &busy2);
+    cr_assert_not_null(l);
+    cr_expect_not(busy2);
+    cr_expect_eq(l->n, 42);
+    match_cache_release(mc, l);
+    match_cache_free(mc);
+}
