@@ -13,6 +13,7 @@
 #include "util/mem.h"
 #include "util/scalar.h"
 #include "util/text.h"
+#include "ops/metrics.h"
 #include "util/time.h"
 
 #define DAY_MS 86400000LL
@@ -550,6 +551,7 @@ static void list(struct http_request *req, struct http_reply *rep, enum doc_kind
     page_put(&job->page, "{\"results\":[", 12);
     int rc = store_read(api_cfg.store, query_txn, job);
     if (rc == STORE_LATE) {
+        metrics_list_rerun();
         http_run_on_worker(req); /* replies nothing: the handler runs again there */
     } else if (job->failed) {
         http_reply_err(rep, &job->e);

@@ -30,10 +30,16 @@ static struct {
 } m = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_uint_fast64_t db_errors;
+static atomic_uint_fast64_t list_reruns;
 
 void metrics_db_error(void)
 {
     atomic_fetch_add(&db_errors, 1);
+}
+
+void metrics_list_rerun(void)
+{
+    atomic_fetch_add(&list_reruns, 1);
 }
 
 void metrics_request(const char *route, unsigned status, int64_t micros)
@@ -110,6 +116,11 @@ char *metrics_render(size_t *len)
             "# TYPE casemgr_db_errors_total counter\n"
             "casemgr_db_errors_total %llu\n",
         (unsigned long long)atomic_load(&db_errors));
+    put(&o, "# HELP casemgr_list_reruns_total Lists stopped on an I/O thread past their deadline"
+            " and run again on a worker.\n"
+            "# TYPE casemgr_list_reruns_total counter\n"
+            "casemgr_list_reruns_total %llu\n",
+        (unsigned long long)atomic_load(&list_reruns));
     put(&o, "# HELP casemgr_open_connections HTTP connections open now.\n"
             "# TYPE casemgr_open_connections gauge\n"
             "casemgr_open_connections %u\n",

@@ -20,6 +20,7 @@
 #include "doc/config.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "ops/metrics.h"
 #include "store/store.h"
 #include "util/time.h"
 
@@ -780,6 +781,18 @@ Test(api_handlers, list_skip_bounds)
     json_decref(c);
 }
 
+/* casemgr_list_reruns_total in the /metrics text */
+static unsigned long long list_reruns(void)
+{
+    size_t len;
+    char *text = metrics_render(&len);
+    const char *at = strstr(text, "\ncasemgr_list_reruns_total ");
+    cr_assert_not_null(at);
+    unsigned long long n = strtoull(at + strlen("\ncasemgr_list_reruns_total "), NULL, 10);
+    free(text);
+    return n;
+}
+
 /* A list on an I/O thread replies there, unless it reads past api_list_io_budget_us: then it
  * replies nothing, changes nothing and asks for a worker, where it runs again without a limit. */
 Test(api_handlers, a_list_that_reads_too_long_on_an_io_thread_runs_again_on_a_worker)
@@ -806,11 +819,13 @@ Test(api_handlers, a_list_that_reads_too_long_on_an_io_thread_runs_again_on_a_wo
         json_decref(page);
 
         api_list_io_budget_us = 0; /* past it at the first look at the clock */
+        unsigned long long reruns = list_reruns();
         post_begin(&p, lists[i], "{\"limit\":100}", h, &rep);
         if (want[i] == 80) { /* a page of one reads too little to be stopped */
             cr_expect(p.req.to_worker, "%s: stopped, a worker asked for", lists[i]);
             cr_expect_eq(rep.status, 0, "%s: nothing replied", lists[i]);
             cr_expect_not(p.req.deferred);
+            cr_expect_eq(list_reruns(), reruns + 1, "%s: counted in /metrics", lists[i]);
         }
         http_reply_cleanup(&rep);
 
