@@ -522,12 +522,11 @@ static int query_txn(struct store_txn *t, void *arg)
 
 int64_t api_list_io_budget_us = 1000;
 
-/* A list on SQLite runs on the I/O thread (http_route.defers): handing it to a worker cost a
- * wake-up and a switch of thread and cache a request. Side by side on 2 cores (200,000 tasks):
- * first pages of 50 at 32 connections, the server's CPU a request 0.077-0.088 -> 0.067-0.075 ms
- * (8 pairs), req/s +4 to +25 % in 7 of them, p99 3.2-4.7 -> 3.4-5.3 ms (a list waits for the
- * others on its thread); bench/run's five other shapes at 8 connections, CPU a request lower in
- * all 10 pairs (-7 to -21 %). A list that reads for longer than api_list_io_budget_us (a search
+/* A list on SQLite runs on the I/O thread (http_route.defers; spread: not on one that holds
+ * more than its share of the connections, README "How it runs"): handing it to a worker cost a
+ * wake-up and a switch of thread and cache a request. Side by side on 2 cores (200,000 tasks),
+ * first pages of 50 at 32 connections: the server's CPU a request 0.077-0.088 -> 0.067-0.075 ms
+ * (8 pairs, before spread), req/s -2 to +10 % (3 pairs, with it). A list that reads for longer than api_list_io_budget_us (a search
  * scanning many names, a page of large documents, a thread the scheduler set aside) stops and
  * runs again on a worker, from the start. */
 static void list(struct http_request *req, struct http_reply *rep, enum doc_kind kind)

@@ -21,6 +21,9 @@ struct http_route {
      * elsewhere). It must not wait otherwise (http_can_wait: it asks for a worker with
      * http_run_on_worker where it would, or where its reads turn out long). */
     bool defers;
+    /* With defers: runs on the I/O thread only while that thread holds no more than about its
+     * share of the open connections, and on a worker otherwise (http/server.c, io_share_ok). */
+    bool spread;
 };
 
 enum http_match { HTTP_MATCH_OK, HTTP_MATCH_NOT_FOUND, HTTP_MATCH_METHOD };

@@ -140,6 +140,9 @@ struct trimmed {
 };
 
 static atomic_uint open_connections;
+/* The connections of this I/O thread: MHD tells a thread of the pool of those it accepted, and
+ * of their end (on_connection). */
+static _Thread_local unsigned thread_connections;
 
 unsigned http_open_connections(void)
 {
@@ -739,6 +742,23 @@ static enum MHD_Result run_on_io(struct req_state *st, struct http_server *srv)
     return MHD_YES;
 }
 
+/* Whether this I/O thread holds no more than its share of the open connections (see
+ * http_io_share_ok). Each thread of MHD's pool accepts connections for itself, whichever is first, and
+ * keeps them: wrk's 8 connections all went to one of 2 threads in some runs. A list run on that
+ * thread then left the other core idle (getTasks -14 to -26 % a second in those runs, the
+ * server's CPU at one core); on a worker, both cores share the work. */
+bool http_io_share_ok(unsigned mine, unsigned total, unsigned threads)
+{
+    if (threads == 0)
+        threads = 1;
+    return (unsigned long long)mine * threads * 4 <= (unsigned long long)total * 5 + 4ull * threads;
+}
+
+static bool io_share_ok(const struct http_server *srv)
+{
+    return http_io_share_ok(thread_connections, atomic_load(&open_connections), srv->cfg.threads);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -815,7 +835,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             settle_here(srv, &rep);
         return queue_reply(st, srv, &rep);
     }
-    if (st->route->defers && srv->cfg.defer_on_io)
+    if (st->route->defers && srv->cfg.defer_on_io && (!st->route->spread || io_share_ok(srv)))
         return run_on_io(st, srv);
     suspend_for_answer(st);
     queue_job(st, srv);
@@ -922,6 +942,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     struct http_server *srv = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&open_connections, 1);
+        thread_connections++;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         struct conn_entry *e = xcalloc(1, sizeof *e);
@@ -937,6 +958,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         *socket_context = e;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&open_connections, 1);
+        if (thread_connections > 0) /* a daemon stopping may close them from another thread */
+            thread_connections--;
         struct conn_entry *e = *socket_context;
         if (!e)
             return;

@@ -3,6 +3,7 @@
 #ifndef CASEMGR_HTTP_SERVER_H
 #define CASEMGR_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "http/router.h"
@@ -57,5 +58,8 @@ uint16_t http_server_port(const struct http_server *srv);
 int http_server_drain(struct http_server *srv, int timeout_ms);
 /* Connections open now, across the process. */
 unsigned http_open_connections(void);
+/* Whether an I/O thread with mine of the total open connections, among threads I/O threads,
+ * holds no more than a quarter over its share, and one (http_route.spread). */
+bool http_io_share_ok(unsigned mine, unsigned total, unsigned threads);
 
 #endif

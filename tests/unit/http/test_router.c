@@ -29,18 +29,18 @@ static void handle_other(struct http_request *req, struct http_reply *rep)
 }
 
 static const struct http_route routes[] = {
-    {"POST", BASE "{}/createCase", "createCase", handle_create_case, true, false, false},
-    {"POST", BASE "{}/getCases", "getCases", handle_other, true, false, false},
-    {"POST", BASE "{}/updateCase/{}", "updateCase", handle_other, true, false, false},
-    {"POST", BASE "{}/createTask", "createTask", handle_other, true, false, false},
-    {"POST", BASE "{}/getTasks", "getTasks", handle_other, true, false, false},
-    {"POST", BASE "{}/updateTask/{}", "updateTask", handle_update_task, true, false, false},
-    {"GET", "/healthz", "healthz", handle_other, false, false, false},
-    {"GET", "/readyz", "readyz", handle_other, false, false, false},
-    {"GET", "/metrics", "metrics", handle_other, false, false, false},
-    {NULL, "/any/{}", "any", handle_other, false, false, false},
-    {"GET", "/twice", "twice-get", handle_other, false, false, false},
-    {"DELETE", "/twice", "twice-delete", handle_other, false, false, false},
+    {"POST", BASE "{}/createCase", "createCase", handle_create_case, true, false, false, false},
+    {"POST", BASE "{}/getCases", "getCases", handle_other, true, false, false, false},
+    {"POST", BASE "{}/updateCase/{}", "updateCase", handle_other, true, false, false, false},
+    {"POST", BASE "{}/createTask", "createTask", handle_other, true, false, false, false},
+    {"POST", BASE "{}/getTasks", "getTasks", handle_other, true, false, false, false},
+    {"POST", BASE "{}/updateTask/{}", "updateTask", handle_update_task, true, false, false, false},
+    {"GET", "/healthz", "healthz", handle_other, false, false, false, false},
+    {"GET", "/readyz", "readyz", handle_other, false, false, false, false},
+    {"GET", "/metrics", "metrics", handle_other, false, false, false, false},
+    {NULL, "/any/{}", "any", handle_other, false, false, false, false},
+    {"GET", "/twice", "twice-get", handle_other, false, false, false, false},
+    {"DELETE", "/twice", "twice-delete", handle_other, false, false, false, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

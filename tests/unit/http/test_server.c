@@ -49,7 +49,7 @@ static void slow_handler(struct http_request *req, struct http_reply *rep)
 }
 
 static const struct http_route routes[] = {
-    {"POST", "/slow", "slow", slow_handler, false, false, false},
+    {"POST", "/slow", "slow", slow_handler, false, false, false, false},
 };
 
 struct client {
@@ -243,10 +243,11 @@ static void settle(struct http_reply *rep, uint64_t ticket)
 }
 
 static const struct http_route deferring_routes[] = {
-    {"POST", "/defers", "defers", deferring_handler, false, false, true},
-    {"POST", "/asks", "asks", deferring_handler, false, false, true},
-    {"POST", "/replies", "replies", replying_handler, false, false, true},
-    {"POST", "/replies-on-worker", "replies", replying_handler, false, false, false},
+    {"POST", "/defers", "defers", deferring_handler, false, false, true, false},
+    {"POST", "/asks", "asks", deferring_handler, false, false, true, false},
+    {"POST", "/replies", "replies", replying_handler, false, false, true, false},
+    {"POST", "/replies-on-worker", "replies", replying_handler, false, false, false, false},
+    {"POST", "/spreads", "spreads", replying_handler, false, false, true, true},
 };
 
 /* One request to path on a server with defer_on_io as given, the handler's reads leaving
@@ -324,10 +325,32 @@ Test(http_server, a_reply_from_synced_reads_on_the_io_thread_goes_out_at_once)
     cr_expect_eq(atomic_load(&settled_on), 0, "nothing to wait for: no worker, no settle");
 }
 
+/* the only connection is this I/O thread's share: a spread route runs there */
+Test(http_server, a_spread_route_runs_on_an_io_thread_holding_its_share_of_the_connections)
+{
+    cr_expect_eq(request_deferring("/spreads", true, 0), 404);
+    cr_expect_eq(atomic_load(&ran_first), 1, "ran on the I/O thread");
+}
+
 Test(http_server, a_reply_on_a_worker_is_settled_there)
 {
     cr_expect_eq(request_deferring("/replies-on-worker", true, 7), 404);
     cr_expect_eq(atomic_load(&ran_first), 2);
     cr_expect_eq(atomic_load(&settled_on), 2);
     cr_expect_eq(atomic_load(&settled_ticket), 7);
+}
+
+/* http_route.spread: a thread holding more than a quarter over its share of the connections (and
+ * one) hands the route to a worker, so that the other I/O threads' cores take part. */
+Test(http_server, an_io_thread_holds_its_share_of_the_connections_with_a_quarter_and_one_over)
+{
+    cr_expect(http_io_share_ok(1, 1, 1), "the only thread holds them all");
+    cr_expect(http_io_share_ok(4, 8, 2));
+    cr_expect(http_io_share_ok(6, 8, 2), "8 / 2 + a quarter + 1");
+    cr_expect_not(http_io_share_ok(7, 8, 2));
+    cr_expect_not(http_io_share_ok(8, 8, 2), "wrk's 8 connections on one of 2 threads");
+    cr_expect(http_io_share_ok(21, 32, 2));
+    cr_expect_not(http_io_share_ok(22, 32, 2));
+    cr_expect(http_io_share_ok(1, 1, 4), "one connection anywhere");
+    cr_expect(http_io_share_ok(2, 2, 0), "no thread count: one thread");
 }
