@@ -526,9 +526,9 @@ int64_t api_list_io_budget_us = 1000;
  * more than its share of the connections, README "How it runs"): handing it to a worker cost a
  * wake-up and a switch of thread and cache a request. Side by side on 2 cores (200,000 tasks),
  * first pages of 50 at 32 connections: the server's CPU a request 0.077-0.088 -> 0.067-0.075 ms
- * (8 pairs, before spread), req/s -2 to +10 % (3 pairs, with it). A list that reads for longer than api_list_io_budget_us (a search
- * scanning many names, a page of large documents, a thread the scheduler set aside) stops and
- * runs again on a worker, from the start. */
+ * (8 pairs, before spread), req/s -2 to +10 % (3 pairs, with it). A list that reads for
+ * longer than api_list_io_budget_us (a search scanning many names, a page of large documents, a
+ * thread the scheduler set aside) stops and runs again on a worker, from the start. */
 static void list(struct http_request *req, struct http_reply *rep, enum doc_kind kind)
 {
     struct auth_identity id;

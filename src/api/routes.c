@@ -10,7 +10,8 @@ static const struct http_route routes[] = {
     {"POST", API_BASE "{}/updateTask/{}", "updateTask", api_update_task, true, false, true, false},
     {"POST", API_BASE "{}/getCases", "getCases", api_get_cases, true, false, true, true},
     {"POST", API_BASE "{}/getTasks", "getTasks", api_get_tasks, true, false, true, true},
-    {"POST", API_BASE "{}/getActivities/{}", "getActivities", api_get_activities, true, false, false, false},
+    {"POST", API_BASE "{}/getActivities/{}", "getActivities", api_get_activities, true, false,
+     false, false},
     {"GET", "/healthz", "healthz", health_live_handler, false, true, false, false},
     /* on a worker: with PostgreSQL its SELECT 1 is a round trip (up to 2 s), which on an I/O
      * thread held every connection of that thread, /healthz's too */

@@ -742,11 +742,11 @@ static enum MHD_Result run_on_io(struct req_state *st, struct http_server *srv)
     return MHD_YES;
 }
 
-/* Whether this I/O thread holds no more than its share of the open connections (see
- * http_io_share_ok). Each thread of MHD's pool accepts connections for itself, whichever is first, and
- * keeps them: wrk's 8 connections all went to one of 2 threads in some runs. A list run on that
- * thread then left the other core idle (getTasks -14 to -26 % a second in those runs, the
- * server's CPU at one core); on a worker, both cores share the work. */
+/* Whether this I/O thread holds no more than its share of the open connections. Each thread of
+ * MHD's pool accepts connections for itself, whichever is first, and keeps them: wrk's 8
+ * connections all went to one of 2 threads in some runs. A list run on that thread then left the
+ * other core idle (getTasks -14 to -26 % a second in those runs, the server's CPU at one core);
+ * on a worker, both cores share the work. */
 bool http_io_share_ok(unsigned mine, unsigned total, unsigned threads)
 {
     if (threads == 0)
