@@ -215,6 +215,7 @@ export class FdSampler {
     this.port = port;
     this.max = 0;
     this.maxSockets = 0;
+    this.maxFiles = 0;
     this.maxConns = 0;
     this.maxConnsHeld = 0;
     this.lastConns = NaN;
@@ -228,6 +229,7 @@ export class FdSampler {
     if (Number.isFinite(k.total)) {
       this.max = Math.max(this.max, k.total);
       this.maxSockets = Math.max(this.maxSockets, k.sockets);
+      this.maxFiles = Math.max(this.maxFiles, k.files);
       const c = serverConnections(this.pid, this.port);
       if (Number.isFinite(c)) {
         this.maxConns = Math.max(this.maxConns, c);
@@ -241,12 +243,12 @@ export class FdSampler {
     return k;
   }
 
-  /** Stops; returns {max (all descriptors), maxSockets, maxConns (client connections in any
+  /** Stops; returns {max (all descriptors), maxSockets, maxFiles, maxConns (client connections in any
    * sample), maxConnsHeld (in two samples in a row), samples}. */
   stop() {
     clearInterval(this.timer);
     this.sample();
-    return { max: this.max, maxSockets: this.maxSockets, maxConns: this.maxConns, maxConnsHeld: this.maxConnsHeld, samples: this.samples };
+    return { max: this.max, maxSockets: this.maxSockets, maxFiles: this.maxFiles, maxConns: this.maxConns, maxConnsHeld: this.maxConnsHeld, samples: this.samples };
   }
 }
 
