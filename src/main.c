@@ -14,6 +14,7 @@
 #include "ops/accesslog.h"
 #include "ops/health.h"
 #include "ops/metrics.h"
+#include "util/jarena.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -443,7 +444,7 @@ static int serve(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    json_set_alloc_funcs(xmalloc, free);
+    json_set_alloc_funcs(jarena_malloc, jarena_free); /* the heap outside a scope */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         /* asked for: on stdout, as every command's --help; none given: an error, on stderr */
         fputs("usage: casemgr serve|app|token|stream|template|status|priority ... "

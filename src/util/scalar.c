@@ -9,12 +9,17 @@ void scalar_real_text(double d, char buf[SCALAR_BUF])
 {
     json_t *real = json_real(d);
     buf[0] = '\0';
+    /* into a buffer of ours: json_dumps's text comes from jansson's allocator, which inside an
+     * arena scope (util/jarena) is not the heap free() gives back to */
+    char t[SCALAR_BUF];
     for (int digits = 15; digits <= 17 && real; digits++) {
-        char *t = json_dumps(real, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
-        if (t && strtod(t, NULL) == d && (!buf[0] || strlen(t) < strlen(buf)) &&
-            strlen(t) < SCALAR_BUF)
-            memcpy(buf, t, strlen(t) + 1);
-        free(t);
+        size_t n = json_dumpb(real, t, sizeof t - 1,
+                              JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+        if (n == 0 || n >= sizeof t)
+            continue;
+        t[n] = '\0';
+        if (strtod(t, NULL) == d && (!buf[0] || n < strlen(buf)))
+            memcpy(buf, t, n + 1);
     }
     json_decref(real);
     if (!buf[0]) /* jansson refused (no memory, not finite) */

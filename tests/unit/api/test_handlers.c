@@ -22,6 +22,7 @@
 #include "http/router.h"
 #include "ops/metrics.h"
 #include "store/store.h"
+#include "util/jarena.h"
 #include "util/time.h"
 
 #define ACCOUNT "acc-1"
@@ -92,6 +93,9 @@ static void sign_token(const json_t *app, const char *key, char out[1024])
 
 static void setup(void)
 {
+    /* the server's allocation functions (main.c): updates run their documents in an arena scope,
+     * and a value that outlived it would be reported under the sanitizers */
+    json_set_alloc_funcs(jarena_malloc, jarena_free);
     snprintf(dir, sizeof dir, "/tmp/casemgr-api-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     char url[160], *err = NULL;
@@ -289,18 +293,24 @@ static json_t *create_case(const char *name)
     return doc;
 }
 
-static json_t *create_task(const json_t *c)
+/* A task of case c on the task template tmpl. */
+static json_t *create_task_on(const json_t *c, const char *tmpl)
 {
     const struct header h[] = {{"auth", auth_token}, {NULL, NULL}};
     struct http_reply rep;
     const char *body = fmt("{\"caseId\":\"%s\",\"caseRefId\":\"%s\",\"taskTmp\":\"%s\","
                            "\"userInfo\":{\"name\":\"Ann\",\"_id\":\"u-1\"},\"source\":\"email\"}",
-                           str_of(c, "_id"), str_of(c, "refId"), ttm);
+                           str_of(c, "_id"), str_of(c, "refId"), tmpl);
     cr_assert_eq(post(STREAM "/createTask", body, h, &rep), 200, "%.*s", (int)rep.body_len,
                  rep.body);
     json_t *doc = reply_json(&rep);
     http_reply_cleanup(&rep);
     return doc;
+}
+
+static json_t *create_task(const json_t *c)
+{
+    return create_task_on(c, ttm);
 }
 
 /* POSTs an update with the accountId header (and If-Match when given). */
@@ -472,6 +482,56 @@ Test(api_handlers, create_task_joins_case)
 }
 
 /* ---------------------------------------------------------------- updateTask */
+
+/* The document's selectedValue of a field by name, or NULL. */
+static const json_t *field_value(const json_t *doc, const char *name)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(json_object_get(doc, "fields"), i, f)
+    {
+        if (strcmp(str_of(json_object_get(f, "metaData"), "name"), name) == 0)
+            return json_object_get(f, "selectedValue");
+    }
+    return NULL;
+}
+
+Test(api_handlers, an_update_writes_and_keeps_a_real_number)
+{
+    /* an update's documents are made in an arena scope (util/jarena): writing a real took its
+     * text from json_dumps, jansson's allocation, and gave it to free() (an abort) */
+    struct err e = {0};
+    const char *const spec[] = {"amount:number"};
+    const json_t *tmpl = config_add_template(stream_cfg, DOC_TASK, NULL, "Refund", spec, 1, &e);
+    cr_assert_not_null(tmpl, "%s", e.msg);
+    char tmpl_id[64];
+    snprintf(tmpl_id, sizeof tmpl_id, "%s", str_of(tmpl, "_id"));
+    cr_assert_eq(store_write(st, put_stream_txn, stream_cfg), STORE_OK);
+    json_t *c = create_case("Refund asked");
+    json_t *t = create_task_on(c, tmpl_id);
+    struct http_reply rep;
+    const char *id = str_of(t, "_id");
+    cr_assert_eq(update("updateTask", id,
+                        "{\"fields\":[{\"metaData\":{\"name\":\"amount\"},"
+                        "\"selectedValue\":12.75}]}",
+                        NULL, &rep),
+                 200, "%.*s", (int)rep.body_len, rep.body);
+    json_t *d1 = reply_json(&rep);
+    http_reply_cleanup(&rep);
+    cr_expect(json_is_real(field_value(d1, "amount")));
+    cr_expect_float_eq(json_real_value(field_value(d1, "amount")), 12.75, 1e-9);
+    /* the stored real read again and written again by another update */
+    cr_assert_eq(update("updateTask", id, "{\"desc\":\"Pay back 12.75\"}", NULL, &rep), 200, "%.*s",
+                 (int)rep.body_len, rep.body);
+    json_t *d2 = reply_json(&rep);
+    http_reply_cleanup(&rep);
+    cr_expect_str_eq(str_of(d2, "desc"), "Pay back 12.75");
+    cr_expect_float_eq(json_real_value(field_value(d2, "amount")), 12.75, 1e-9);
+    json_decref(d2);
+    json_decref(d1);
+    json_decref(t);
+    json_decref(c);
+}
 
 Test(api_handlers, update_task_then_noop_keeps_etag)
 {
