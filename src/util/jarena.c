@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -107,7 +108,8 @@ void *jarena_malloc(size_t n)
 void jarena_free(void *p)
 {
     char *r = atomic_load_explicit(&region, memory_order_acquire);
-    if (r && (char *)p >= r && (char *)p < r + JARENA_BYTES * JARENA_THREADS)
+    /* as addresses: p may be any block, and C orders pointers within one object only */
+    if (r && (uintptr_t)p - (uintptr_t)r < JARENA_BYTES * JARENA_THREADS)
         return; /* taken back when its scope ends */
     free(p);
 }
