@@ -9,6 +9,7 @@
 #include "api/internal.h"
 #include "doc/apply.h"
 #include "doc/config.h"
+#include "util/jarena.h"
 #include "util/jtext.h"
 #include "util/mem.h"
 #include "util/scalar.h"
@@ -463,7 +464,9 @@ static void page_add(const char *doc, size_t len, void *arg)
         page_put(p, doc, len);
         return;
     }
-    /* API.md §8: _id plus only the selected members */
+    /* API.md §8: _id plus only the selected members. The row's values are made in the thread's
+     * arena (util/jarena) and gone before it returns; its text is the heap's. */
+    jarena_begin();
     json_t *d = jtext_parse(doc, len);
     json_t *out = json_object();
     json_object_set(out, "_id", json_object_get(d, "_id"));
@@ -487,6 +490,7 @@ static void page_add(const char *doc, size_t len, void *arg)
     free(text);
     json_decref(out);
     json_decref(d);
+    jarena_end();
 }
 
 struct query_job {

@@ -496,17 +496,23 @@ static const json_t *field_value(const json_t *doc, const char *name)
     return NULL;
 }
 
-Test(api_handlers, an_update_writes_and_keeps_a_real_number)
+/* Stores a task template "Refund" with a number field "amount"; its id to out. */
+static void add_number_template(char out[64])
 {
-    /* an update's documents are made in an arena scope (util/jarena): writing a real took its
-     * text from json_dumps, jansson's allocation, and gave it to free() (an abort) */
     struct err e = {0};
     const char *const spec[] = {"amount:number"};
     const json_t *tmpl = config_add_template(stream_cfg, DOC_TASK, NULL, "Refund", spec, 1, &e);
     cr_assert_not_null(tmpl, "%s", e.msg);
-    char tmpl_id[64];
-    snprintf(tmpl_id, sizeof tmpl_id, "%s", str_of(tmpl, "_id"));
+    snprintf(out, 64, "%s", str_of(tmpl, "_id"));
     cr_assert_eq(store_write(st, put_stream_txn, stream_cfg), STORE_OK);
+}
+
+Test(api_handlers, an_update_writes_and_keeps_a_real_number)
+{
+    /* an update's documents are made in an arena scope (util/jarena): writing a real took its
+     * text from json_dumps, jansson's allocation, and gave it to free() (an abort) */
+    char tmpl_id[64];
+    add_number_template(tmpl_id);
     json_t *c = create_case("Refund asked");
     json_t *t = create_task_on(c, tmpl_id);
     struct http_reply rep;
@@ -838,6 +844,53 @@ Test(api_handlers, list_skip_bounds)
             http_reply_cleanup(&rep);
         }
     }
+    json_decref(c);
+}
+
+/* API.md §8 selectedColumns: _id and the selected members of each row, as the whole document has
+ * them. Each row is parsed and written in an arena scope of its own (util/jarena), a real number
+ * among its values. */
+Test(api_handlers, selected_columns_give_the_selected_members_of_each_row)
+{
+    char tmpl_id[64];
+    add_number_template(tmpl_id);
+    json_t *c = create_case("Refunds");
+    struct http_reply rep;
+    for (int i = 0; i < 3; i++) {
+        json_t *t = create_task_on(c, tmpl_id);
+        cr_assert_eq(update("updateTask", str_of(t, "_id"),
+                            fmt("{\"fields\":[{\"metaData\":{\"name\":\"amount\"},"
+                                "\"selectedValue\":%d.25}]}",
+                                i),
+                            NULL, &rep),
+                     200, "%.*s", (int)rep.body_len, rep.body);
+        http_reply_cleanup(&rep);
+        json_decref(t);
+    }
+    const struct header h[] = {{"auth", auth_token}, {"accountId", ACCOUNT}, {NULL, NULL}};
+    const char *filter = fmt("\"caseId\":\"%s\"", str_of(c, "_id"));
+    cr_assert_eq(post(STREAM "/getTasks", fmt("{%s}", filter), h, &rep), 200);
+    json_t *whole = reply_json(&rep);
+    http_reply_cleanup(&rep);
+    cr_assert_eq(post(STREAM "/getTasks",
+                      fmt("{%s,\"selectedColumns\":[\"name\",\"fields\"]}", filter), h, &rep),
+                 200, "%.*s", (int)rep.body_len, rep.body);
+    json_t *picked = reply_json(&rep);
+    http_reply_cleanup(&rep);
+    const json_t *all = json_object_get(whole, "results");
+    const json_t *some = json_object_get(picked, "results");
+    cr_assert_eq(json_array_size(all), 3);
+    cr_assert_eq(json_array_size(some), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *w = json_array_get(all, i), *p = json_array_get(some, i);
+        cr_expect_eq(json_object_size(p), 3, "_id, name and fields only");
+        cr_expect_str_eq(str_of(p, "_id"), str_of(w, "_id"));
+        cr_expect(json_equal(json_object_get(p, "name"), json_object_get(w, "name")));
+        cr_expect(json_equal(json_object_get(p, "fields"), json_object_get(w, "fields")));
+        cr_expect(json_is_real(field_value(p, "amount")));
+    }
+    json_decref(picked);
+    json_decref(whole);
     json_decref(c);
 }
 
