@@ -9,12 +9,12 @@
 #include "api/internal.h"
 #include "doc/apply.h"
 #include "doc/config.h"
+#include "ops/metrics.h"
 #include "util/jarena.h"
 #include "util/jtext.h"
 #include "util/mem.h"
 #include "util/scalar.h"
 #include "util/text.h"
-#include "ops/metrics.h"
 #include "util/time.h"
 
 #define DAY_MS 86400000LL

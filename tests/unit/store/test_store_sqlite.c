@@ -3242,6 +3242,20 @@ static void then_cb(int rc, void *arg)
     sem_post(&a->done);
 }
 
+/* Puts task id ("{}") with store_write_then and waits for its answer: STORE_OK, then the
+ * document readable; returns the thread that answered. */
+static pthread_t put_then_and_wait(const char *id)
+{
+    struct then_arg a = {.rc = -1, .r = record(STORE_TASK, id, "st-1", "acc-1", "TS000001", "{}")};
+    sem_init(&a.done, 0, 0);
+    store_write_then(st, then_put_cb, &a, then_cb);
+    cr_assert_eq(wait_sem(&a.done, 5), 0);
+    cr_assert_eq(a.rc, STORE_OK);
+    expect_doc(STORE_TASK, "st-1", "acc-1", id, "{}", 1);
+    sem_destroy(&a.done);
+    return a.thread;
+}
+
 Test(store_sqlite, a_write_then_is_answered_on_another_thread_once_its_commit_is_synced)
 {
     reopen_full();
@@ -3273,15 +3287,7 @@ Test(store_sqlite, a_write_then_is_answered_on_another_thread_once_its_commit_is
 Test(store_sqlite, a_write_then_without_a_syncer_is_answered_after_its_commit)
 {
     /* durability normal: the writer answers once the group committed */
-    struct then_arg a = {.rc = -1, .r = record(STORE_TASK, "ti-then", "st-1", "acc-1",
-                                                "TS000001", "{}")};
-    sem_init(&a.done, 0, 0);
-    store_write_then(st, then_put_cb, &a, then_cb);
-    cr_assert_eq(wait_sem(&a.done, 5), 0);
-    cr_assert_eq(a.rc, STORE_OK);
-    cr_assert_not(pthread_equal(a.thread, pthread_self()));
-    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-then", "{}", 1);
-    sem_destroy(&a.done);
+    cr_assert_not(pthread_equal(put_then_and_wait("ti-then"), pthread_self()));
 }
 
 /* store_read_keep: app cs-1's text as a read sees it, and a write of it from another thread, so
@@ -3357,14 +3363,7 @@ Test(store_sqlite, a_kept_read_is_the_snapshot_of_the_next_read_on_its_thread_an
 
     /* and so does a write_then */
     expect_app(store_read_keep, "{\"v\":6}");
-    struct then_arg a = {.rc = -1, .r = record(STORE_TASK, "ti-kept", "st-1", "acc-1",
-                                                "TS000001", "{}")};
-    sem_init(&a.done, 0, 0);
-    store_write_then(st, then_put_cb, &a, then_cb);
-    cr_assert_eq(wait_sem(&a.done, 5), 0);
-    cr_assert_eq(a.rc, STORE_OK);
-    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-kept", "{}", 1);
-    sem_destroy(&a.done);
+    put_then_and_wait("ti-kept");
 }
 
 /* util/wait: a thread says so before it waits on a commit or a sync, so its pool can run another */
