@@ -3571,14 +3571,16 @@ Test(store_sqlite, an_update_of_the_document_alone_leaves_the_records_row_as_it_
 Test(store_sqlite, a_long_read_holds_writes_off_only_briefly_when_the_wal_is_to_start_over)
 {
     store_close(st);
-    int was = store_sqlite_restart_frames;
+    int was = store_sqlite_restart_frames, every = store_sqlite_checkpoint_frames;
     store_sqlite_restart_frames = 64; /* every checkpoint is then to start the WAL over */
+    store_sqlite_checkpoint_frames = 200; /* and they come every 200 pages */
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
                                       .busy_timeout_ms = 10000};
     st = store_open(url, &opt, &err);
     store_sqlite_restart_frames = was;
+    store_sqlite_checkpoint_frames = every;
     cr_assert_not_null(st, "%s", err ? err : "?");
     int n = 0;
     char id[32], ref[32];
@@ -3608,7 +3610,7 @@ Test(store_sqlite, a_long_read_holds_writes_off_only_briefly_when_the_wal_is_to_
     snprintf(wal, sizeof wal, "%s-wal", db_path);
     struct stat sb;
     cr_assert_eq(stat(wal, &sb), 0);
-    /* past the 2,000 pages that wake the checkpointer, with the read still in the WAL */
+    /* far past the 200 pages that wake the checkpointer, with the read still in the WAL */
     cr_assert_gt(sb.st_size, 2200L * 4096, "the WAL grew to %lld bytes (%d writes)",
                  (long long)sb.st_size, n);
     cr_assert_eq(sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
@@ -3650,11 +3652,14 @@ Test(store_sqlite, checkpointed_pages_are_written_back_while_checkpoints_run_and
 {
     store_close(st);
     store_sqlite_before_writeback = count_writeback;
+    int every = store_sqlite_checkpoint_frames;
+    store_sqlite_checkpoint_frames = 2000;
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
                                       .busy_timeout_ms = 10000};
     st = store_open(url, &opt, &err);
+    store_sqlite_checkpoint_frames = every;
     cr_assert_not_null(st, "%s", err ? err : "?");
     cr_assert_eq(atomic_load(&writebacks), 0, "no checkpoint yet, no writeback");
     /* documents of a few pages each, past the 2,000 pages of WAL that wake the checkpointer */
@@ -3678,4 +3683,59 @@ Test(store_sqlite, checkpointed_pages_are_written_back_while_checkpoints_run_and
     cr_assert_gt(write_until_writeback(doc, &n, settled), settled, "asleep through checkpoints");
     free(doc);
     store_sqlite_before_writeback = NULL;
+}
+
+/* store_sqlite_after_checkpoint: what each checkpoint found and copied, the first CKPT_SEEN. */
+#define CKPT_SEEN 64
+static int ckpt_log[CKPT_SEEN], ckpt_done[CKPT_SEEN];
+static atomic_int ckpt_seen;
+
+static void note_checkpoint(int log, int copied)
+{
+    int i = atomic_load(&ckpt_seen);
+    if (i >= CKPT_SEEN)
+        return;
+    ckpt_log[i] = log;
+    ckpt_done[i] = copied;
+    atomic_store(&ckpt_seen, i + 1);
+}
+
+/* A checkpoint runs once the WAL has grown by store_sqlite_checkpoint_frames pages past what the
+ * one before copied, so that a page written again in between is copied once. It used to run
+ * after every commit once the WAL held that many pages in all, which it always did: each
+ * checkpoint then copied one commit's pages. */
+Test(store_sqlite, a_checkpoint_waits_until_the_wal_has_grown_by_its_count_since_the_last)
+{
+    store_close(st);
+    atomic_store(&ckpt_seen, 0);
+    store_sqlite_after_checkpoint = note_checkpoint;
+    int every = store_sqlite_checkpoint_frames;
+    store_sqlite_checkpoint_frames = 300;
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
+                                      .busy_timeout_ms = 10000};
+    st = store_open(url, &opt, &err);
+    store_sqlite_checkpoint_frames = every;
+    cr_assert_not_null(st, "%s", err ? err : "?");
+    int64_t start = time_mono_us();
+    for (int n = 0; atomic_load(&ckpt_seen) < 4 && time_mono_us() - start < 20000000; n++) {
+        char id[32], ref[32];
+        snprintf(id, sizeof id, "ti-%d", n);
+        snprintf(ref, sizeof ref, "TS%06d", n);
+        struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, "{}");
+        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    }
+    store_close(st); /* no checkpoint runs after this */
+    st = NULL;
+    store_sqlite_after_checkpoint = NULL;
+    int seen = atomic_load(&ckpt_seen);
+    cr_assert_geq(seen, 4, "%d checkpoints in 20 s", seen);
+    for (int i = 0; i < seen; i++) {
+        int copied_before = i > 0 ? ckpt_done[i - 1] : 0;
+        cr_assert_gt(ckpt_done[i], copied_before, "checkpoint %d copied %d, after %d", i,
+                     ckpt_done[i], copied_before);
+        cr_expect_geq(ckpt_log[i] - copied_before, 300, "checkpoint %d ran with %d pages new", i,
+                      ckpt_log[i] - copied_before);
+    }
 }
