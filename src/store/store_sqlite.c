@@ -523,6 +523,7 @@ enum stmt_id {
     ST_ACTIVITY_SEQS,
     ST_ACTIVITY_GET,
     ST_DOC_UPDATE,
+    ST_DOC_UPDATE_IF,
     ST_DOC_SET,
     ST_JTI_PURGE,
     ST_IDEM_PURGE,
@@ -612,13 +613,19 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACTIVITY_SEQS] = "SELECT d.acts FROM records r JOIN record_docs d ON d.rid = r.rowid"
                          " WHERE r.id = ?1 AND r.stream_id = ?2 AND r.account_id = ?3",
     [ST_ACTIVITY_GET] = "SELECT doc FROM activities WHERE seq = ?1",
-    /* an update's document, with its activity's seq (?4) appended to the list (migration 12),
-     * when the version is still ?5 - records.version (migration 20) */
+    /* an update's document, with its activity's seq (?4) appended to the list (migration 12);
+     * the document's part of the version (migration 20) comes back */
     [ST_DOC_UPDATE] = "UPDATE record_docs SET doc_version = doc_version + 1, updated_at = ?2,"
                       " doc = ?3, acts = CASE WHEN ?4 IS NULL THEN acts"
                       " ELSE coalesce(acts, '') || ?4 END"
-                      " WHERE rid = ?1 AND (?5 IS NULL OR doc_version = ?5)"
-                      " RETURNING doc_version",
+                      " WHERE rid = ?1 RETURNING doc_version",
+    /* the same when the version is still ?5: the new one is then known, and the statement needs
+     * no RETURNING, which buffers its rows in a table of its own (the writer's samples in
+     * update_doc under durable small updates 24.5 -> 22.2 %, opening that table 2.0 -> 0.5 %) */
+    [ST_DOC_UPDATE_IF] = "UPDATE record_docs SET doc_version = doc_version + 1, updated_at = ?2,"
+                         " doc = ?3, acts = CASE WHEN ?4 IS NULL THEN acts"
+                         " ELSE coalesce(acts, '') || ?4 END"
+                         " WHERE rid = ?1 AND doc_version = ?5",
     [ST_JTI_PURGE] = "DELETE FROM jti WHERE exp < ?1",
     [ST_IDEM_PURGE] = "DELETE FROM idempotency WHERE (client_id, key) IN (SELECT client_id, key"
                       " FROM idempotency WHERE created_at < ?1 LIMIT 1000)",
@@ -2403,7 +2410,7 @@ static sqlite3_stmt *query_stmt(struct sqlite_conn *c, const char *sql);
 static int update_doc(struct sqlite_conn *c, int64_t rid, struct store_record *r, const char *seq,
                       int seq_len, int64_t row_version, int64_t expect)
 {
-    sqlite3_stmt *st = c->stmt[ST_DOC_UPDATE];
+    sqlite3_stmt *st = c->stmt[expect ? ST_DOC_UPDATE_IF : ST_DOC_UPDATE];
     sqlite3_bind_int64(st, 1, rid);
     sqlite3_bind_int64(st, 2, r->updated_at);
     sqlite3_bind_text(st, 3, r->doc, (int)r->doc_len, SQLITE_STATIC);
@@ -2412,15 +2419,20 @@ static int update_doc(struct sqlite_conn *c, int64_t rid, struct store_record *r
     if (expect)
         sqlite3_bind_int64(st, 5, expect - row_version);
     int rc = sqlite3_step(st);
-    int status = rc == SQLITE_ROW ? STORE_OK : STORE_ERROR;
-    if (rc == SQLITE_ROW)
+    int status = STORE_ERROR;
+    if (rc == SQLITE_ROW && !expect) {
         r->version = row_version + sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE && expect)
+        status = STORE_OK;
+    } else if (rc == SQLITE_DONE && expect && sqlite3_changes(c->db) == 1) {
+        r->version = expect + 1; /* the document's part went up by one */
+        status = STORE_OK;
+    } else if (rc == SQLITE_DONE && expect) {
         status = STORE_CONFLICT; /* another write came first */
-    else if (rc == SQLITE_DONE)
+    } else if (rc == SQLITE_DONE) {
         log_error("sqlite: record %lld has no document", (long long)rid);
-    else
+    } else {
         log_error("sqlite: document update: %s", sqlite3_errmsg(c->db));
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return status;

@@ -3739,3 +3739,80 @@ Test(store_sqlite, a_checkpoint_waits_until_the_wal_has_grown_by_its_count_since
                       ckpt_log[i] - copied_before);
     }
 }
+
+/* store_record_update with prev->version: the version the document must still have. */
+struct expect_update {
+    struct store_record r;
+    int64_t expect;
+    const char *old_name; /* the name the row holds, when r renames it */
+};
+
+static int update_expecting_cb(struct store_txn *t, void *arg)
+{
+    struct expect_update *u = arg;
+    struct store_record prev = u->r;
+    prev.version = u->expect;
+    if (u->old_name)
+        prev.name_lower = u->old_name;
+    return store_record_update(t, &u->r, &prev);
+}
+
+/* An update that names the version it read writes only while the record still has it, and its
+ * answer carries the next; one that names none writes whatever the version. Each kind of update
+ * has a statement of its own (ST_DOC_UPDATE_IF and ST_DOC_UPDATE). */
+Test(store_sqlite, an_update_expecting_a_version_writes_only_while_the_record_has_it)
+{
+    struct store_record r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":1}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":1}", 1);
+
+    struct expect_update u = {.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001",
+                                          "{\"a\":2}"),
+                              .expect = 1};
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    cr_assert_eq(u.r.version, 2);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":2}", 2);
+
+    /* written after version 1 was read, and 2 came between: refused, nothing changed */
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":3}");
+    u.expect = 1;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_CONFLICT);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":2}", 2);
+
+    /* a version ahead of the record's is no match either */
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":4}");
+    u.expect = 7;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_CONFLICT);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":2}", 2);
+
+    /* no expectation: written over version 2 */
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":5}");
+    u.expect = 0;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    cr_assert_eq(u.r.version, 3);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":5}", 3);
+
+    /* an update that changes a column of the records row too: one more, as any update */
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":6}");
+    u.old_name = u.r.name_lower;
+    u.r.name_lower = "renamed";
+    u.expect = 3;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    cr_assert_eq(u.r.version, 4);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":6}", 4);
+
+    /* a put over the record raises the row's part (migration 20): the version an update
+     * expects is the sum of the two parts */
+    struct store_record again = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001",
+                                       "{\"a\":7}");
+    cr_assert_eq(store_write(st, put_cb, &again), STORE_OK);
+    cr_assert_eq(again.version, 5);
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":8}");
+    u.old_name = NULL;
+    u.expect = 4;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_CONFLICT);
+    u.expect = 5;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    cr_assert_eq(u.r.version, 6);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":8}", 6);
+}
