@@ -19,13 +19,28 @@ static void put_value(struct values *vs, const char *k1, const char *k2, const c
 {
     if (!v || strpbrk(v, "\x1d\x1e") || (k2 && strpbrk(k2, "\x1d\x1e\x1f")))
         return;
-    size_t need = strlen(k1) + (k2 ? strlen(k2) + 1 : 0) + strlen(v) + 3;
-    if (vs->len + need > vs->cap) {
+    size_t n1 = strlen(k1), n2 = k2 ? strlen(k2) : 0, nv = strlen(v);
+    size_t need = n1 + (k2 ? n2 + 1 : 0) + nv + 3; /* with a NUL after, as snprintf left */
+    if (!vs->buf || vs->len + need > vs->cap) {
         vs->cap = (vs->len + need) * 2;
         vs->buf = xrealloc(vs->buf, vs->cap);
     }
-    vs->len += (size_t)snprintf(vs->buf + vs->len, vs->cap - vs->len, "%s%s%s\x1d%s\x1e", k1,
-                                k2 ? "\x1f" : "", k2 ? k2 : "", v);
+    /* k1, then \x1f and k2, \x1d, v, \x1e: by hand, as snprintf's "%s" cost 1 % of an update's
+     * I/O thread */
+    char *o = vs->buf + vs->len;
+    memcpy(o, k1, n1);
+    o += n1;
+    if (k2) {
+        *o++ = '\x1f';
+        memcpy(o, k2, n2);
+        o += n2;
+    }
+    *o++ = '\x1d';
+    memcpy(o, v, nv);
+    o += nv;
+    *o++ = '\x1e';
+    *o = '\0';
+    vs->len = (size_t)(o - vs->buf);
 }
 
 static void record_values(const json_t *doc, struct values *vs)

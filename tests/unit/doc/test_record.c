@@ -100,3 +100,40 @@ Test(doc_record, a_detached_record_outlives_its_document)
     doc_record_cleanup(&cr);
     doc_record_cleanup(&r);
 }
+
+/* The multi-valued members a filter matches, in one string (store.h: key, \x1f and a second key
+ * when there is one, \x1d, the value, \x1e): channels, queues by id and by name, and each custom
+ * field's value by the field's id and by its name. A value or second key holding a separator is
+ * left out. */
+Test(doc_record, values_list_channels_queues_and_custom_fields)
+{
+    json_t *doc = task_doc();
+    json_object_set_new(doc, "channel", json_pack("[s, s]", "email", "chat"));
+    json_object_set_new(doc, "queues",
+                        json_pack("[s, {s:s, s:s}]", "q-1", "_id", "q-2", "name", "Billing"));
+    json_object_set_new(
+        doc, "fields",
+        json_pack("[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:i, s:{s:s}},"
+                  " {s:s, s:s, s:s}, {s:s, s:s, s:s, s:{s:s}}]",
+                  "_id", "cf-1", "type", "custom", "selectedValue", "gold", "metaData", "name",
+                  "Tier", "_id", "cf-2", "type", "custom", "selectedValue", 12, "metaData", "name",
+                  "Seats", "_id", "sf-1", "type", "system", "selectedValue", "ignored", "_id",
+                  "cf-3", "type", "custom", "selectedValue", "a\x1e" "b", "metaData", "name",
+                  "Broken"));
+    struct store_record r;
+    doc_record_columns(doc, DOC_TASK, &r);
+    static const char want[] = "ch\x1d" "email\x1e"
+                               "ch\x1d" "chat\x1e"
+                               "qu\x1d" "q-1\x1e"
+                               "qu\x1d" "q-2\x1e"
+                               "qu\x1d" "Billing\x1e"
+                               "f\x1f" "cf-1\x1d" "gold\x1e"
+                               "n\x1f" "Tier\x1d" "gold\x1e"
+                               "f\x1f" "cf-2\x1d" "12\x1e"
+                               "n\x1f" "Seats\x1d" "12\x1e";
+    cr_assert_eq(r.values_len, sizeof want - 1, "%zu bytes", r.values_len);
+    cr_assert(memcmp(r.values, want, sizeof want - 1) == 0, "%.*s", (int)r.values_len, r.values);
+    cr_assert_eq(r.values[r.values_len], '\0');
+    doc_record_cleanup(&r);
+    json_decref(doc);
+}
