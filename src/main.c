@@ -36,7 +36,7 @@ struct serve_opts {
     const char *db, *key_file;
     unsigned threads, workers;
     size_t body_limit, header_limit, max_depth, max_string, max_array, max_name;
-    unsigned idle_timeout, max_connections, drain_timeout;
+    unsigned idle_timeout, max_connections, drain_timeout, checkpoint_pages;
     long max_token_age;
     bool durability_normal, access_log, help;
 };
@@ -77,6 +77,9 @@ static void serve_usage(FILE *out)
         "  --drain-timeout SECONDS on SIGTERM or SIGINT, how long requests in flight may take to\n"
         "                          finish (default 30, 0 to 3600); past it the server exits 1\n"
         "                          without them\n"
+        "  --checkpoint-pages N    SQLite: pages written to the WAL after a checkpoint's copy\n"
+        "                          that start the next (default 8000, at most 65536); fewer keep\n"
+        "                          the WAL small, more cost less\n"
         "a count or time past its most is taken as that most; a limit past it is refused\n",
         out);
 }
@@ -105,7 +108,7 @@ static int parse_listen(const char *s, struct serve_opts *o)
 }
 
 enum { O_LISTEN = 256, O_DB, O_KEY, O_DUR, O_THREADS, O_WORKERS, O_BODY, O_HEADER, O_DEPTH,
-       O_STRING, O_ARRAY, O_NAME, O_IDLE, O_CONNS, O_AGE, O_LOG, O_DRAIN, O_HELP };
+       O_STRING, O_ARRAY, O_NAME, O_IDLE, O_CONNS, O_AGE, O_LOG, O_DRAIN, O_CKPT, O_HELP };
 
 static const struct option serve_longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
@@ -125,6 +128,7 @@ static const struct option serve_longopts[] = {
     {"max-token-age", required_argument, NULL, O_AGE},
     {"access-log", required_argument, NULL, O_LOG},
     {"drain-timeout", required_argument, NULL, O_DRAIN},
+    {"checkpoint-pages", required_argument, NULL, O_CKPT},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -150,6 +154,7 @@ static const struct num_opt {
     {O_CONNS, 1, 65536, true},
     {O_AGE, 1, 1ULL << 40, false},
     {O_DRAIN, 0, 3600, true},
+    {O_CKPT, 1, 65536, true},
 };
 
 static const char *option_name(int id)
@@ -231,6 +236,7 @@ static int serve_option(int c, const char *arg, struct serve_opts *o)
     case O_CONNS: o->max_connections = (unsigned)v; break;
     case O_AGE: o->max_token_age = (long)v; break;
     case O_DRAIN: o->drain_timeout = (unsigned)v; break;
+    case O_CKPT: o->checkpoint_pages = (unsigned)v; break;
     default: return -1;
     }
     return 0;
@@ -366,7 +372,8 @@ static int serve(int argc, char **argv)
     char *err = NULL;
     struct store_options so = {.durability = o.durability_normal ? STORE_DURABILITY_NORMAL
                                                                   : STORE_DURABILITY_FULL,
-                               .connections = o.workers + 2};
+                               .connections = o.workers + 2,
+                               .checkpoint_pages = o.checkpoint_pages};
     cfg.store = store_open(db_url, &so, &err);
     if (!cfg.store) {
         log_error("cannot open the database: %s", err ? err : "?");

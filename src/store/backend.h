@@ -74,9 +74,6 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
 /* Tests only: the WAL's size in pages past which the SQLite checkpointer starts it over (65536),
  * read when a store is opened (and when store_bulk_end starts its checkpointer again). */
 extern int store_sqlite_restart_frames;
-/* Tests only: how many pages the WAL gains past the last checkpoint's copy before the next
- * checkpoint (8000), read as store_sqlite_restart_frames is. */
-extern int store_sqlite_checkpoint_frames;
 /* Tests only: when set, the SQLite checkpointer calls it after each checkpoint with the WAL's
  * size and the pages copied from it (both -1 when it could not run), as sqlite3_wal_checkpoint_v2
  * gives them. */

@@ -42,6 +42,9 @@ struct store_options {
      * the main thread, one to spare; the I/O threads open none), to warn at start when the
      * server has fewer free; 0: do not check */
     unsigned connections;
+    /* SQLite: WAL pages written past what the last checkpoint copied that start the next one;
+     * 0 is the default, 8,000 (store_sqlite.c, CHECKPOINT_FRAMES) */
+    unsigned checkpoint_pages;
 };
 
 struct store;     /* one database, shared by all threads */

@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -735,7 +736,6 @@ struct write_job {
 void (*store_sqlite_before_sync)(void); /* backend.h: tests only */
 void (*store_sqlite_before_writeback)(void); /* backend.h: tests only */
 int store_sqlite_restart_frames = WAL_RESTART_FRAMES; /* backend.h: tests only */
-int store_sqlite_checkpoint_frames = CHECKPOINT_FRAMES; /* backend.h: tests only */
 void (*store_sqlite_after_checkpoint)(int log, int copied); /* backend.h: tests only */
 
 struct sqlite_store {
@@ -756,7 +756,7 @@ struct sqlite_store {
     pthread_cond_t ckpt_cv;
     bool ckpt_wanted, ckpt_stop;
     int restart_frames; /* store_sqlite_restart_frames when the checkpointer started */
-    int checkpoint_frames; /* and store_sqlite_checkpoint_frames */
+    int checkpoint_frames; /* opt.checkpoint_pages, or CHECKPOINT_FRAMES */
     /* the WAL's size at the last commit (the writer's WAL hook) and the pages of it the last
      * checkpoint had copied when it ended (checkpoint_due) */
     atomic_int wal_frames, ckpt_copied;
@@ -1531,7 +1531,9 @@ static int start_checkpointer(struct sqlite_store *s, char **err)
 {
     s->ckpt_wanted = s->ckpt_stop = false; /* again after store_bulk_end */
     s->restart_frames = store_sqlite_restart_frames;
-    s->checkpoint_frames = store_sqlite_checkpoint_frames;
+    s->checkpoint_frames = s->opt.checkpoint_pages > 0 && s->opt.checkpoint_pages <= INT_MAX
+                               ? (int)s->opt.checkpoint_pages
+                               : CHECKPOINT_FRAMES;
     atomic_store(&s->wal_frames, 0);
     atomic_store(&s->ckpt_copied, 0);
     pthread_mutex_init(&s->ckpt_mu, NULL);

@@ -511,6 +511,7 @@ describe('08 ops: serve options', () => {
       [['--threads', '0'], /--threads 0: must be a whole number of at least 1/],
       [['--max-depth', '-3'], /--max-depth -3: must be a whole number/],
       [['--durability', 'sometimes'], /--durability sometimes: expected full or normal/],
+      [['--checkpoint-pages', '0'], /--checkpoint-pages 0: must be a whole number of at least 1/],
       [['--access-log', 'maybe'], /--access-log maybe: expected on or off/],
       [['--listen', 'nowhere'], /--listen nowhere: expected HOST:PORT/],
       [['--frobnicate'], /unknown option --frobnicate/],

@@ -7,6 +7,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Env, PG_URL, pool, H } from './lib/env.mjs';
 import { caseBody, taskBody, assertOk } from './lib/client.mjs';
@@ -90,5 +91,37 @@ describe('42 SQLite: every acknowledged write was synced before its 200 (strace)
     assert.equal(checked, TASKS * UPDATES);
     assert.equal(failures.length, acked.length, `every write should lack a sync, ${failures.length} of ${acked.length} did`);
     assert.ok(failures.every((f) => /no WAL sync in between/.test(f.why)), JSON.stringify(failures.slice(0, 3)));
+  });
+
+  // Checkpoints copy the WAL into the database file once it has grown by --checkpoint-pages
+  // (8,000 by default) past the last copy. 40 tasks write a few hundred pages: with 64 the file
+  // grows as they are copied, with the default it keeps its size (all of it is in the WAL).
+  it('--checkpoint-pages: the WAL is copied into the database file once it has grown that much', { timeout: 60_000 }, async () => {
+    const grown = async (args) => {
+      const env = await Env.create();
+      envs.push(env);
+      const app = await env.createApp();
+      const cfg = await env.streamConfig(app.streams[0]);
+      const server = await env.startServer(args);
+      const client = server.client(app);
+      const file = env.db.slice('sqlite:'.length);
+      const before = statSync(file).size;
+      const theCase = (await client.createCase(caseBody(cfg))).json;
+      for (let i = 0; i < 40; i++) assertOk(await client.createTask(taskBody(cfg, theCase)), 'createTask');
+      let after = statSync(file).size;
+      for (let waited = 0; after === before && waited < 3000; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100)); // the checkpointer runs apart
+        after = statSync(file).size;
+      }
+      const wal = statSync(`${file}-wal`).size;
+      await server.stop('SIGKILL'); // no checkpoint at close: the file holds what checkpoints copied
+      return { before, after, wal };
+    };
+    const often = await grown(['--checkpoint-pages', '64']);
+    assert.ok(often.wal > 64 * 4096, `the WAL held ${often.wal} bytes: too few writes to tell`);
+    assert.ok(often.after > often.before, `--checkpoint-pages 64: the database file stayed at ${often.before} bytes`);
+    const seldom = await grown([]);
+    assert.ok(seldom.wal > 64 * 4096, `the WAL held ${seldom.wal} bytes`);
+    assert.equal(seldom.after, seldom.before, 'the default: no checkpoint before 8,000 pages of WAL');
   });
 });

@@ -3571,16 +3571,15 @@ Test(store_sqlite, an_update_of_the_document_alone_leaves_the_records_row_as_it_
 Test(store_sqlite, a_long_read_holds_writes_off_only_briefly_when_the_wal_is_to_start_over)
 {
     store_close(st);
-    int was = store_sqlite_restart_frames, every = store_sqlite_checkpoint_frames;
+    int was = store_sqlite_restart_frames;
     store_sqlite_restart_frames = 64; /* every checkpoint is then to start the WAL over */
-    store_sqlite_checkpoint_frames = 200; /* and they come every 200 pages */
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
-                                      .busy_timeout_ms = 10000};
+                                      .busy_timeout_ms = 10000,
+                                      .checkpoint_pages = 200}; /* and they come often */
     st = store_open(url, &opt, &err);
     store_sqlite_restart_frames = was;
-    store_sqlite_checkpoint_frames = every;
     cr_assert_not_null(st, "%s", err ? err : "?");
     int n = 0;
     char id[32], ref[32];
@@ -3652,14 +3651,12 @@ Test(store_sqlite, checkpointed_pages_are_written_back_while_checkpoints_run_and
 {
     store_close(st);
     store_sqlite_before_writeback = count_writeback;
-    int every = store_sqlite_checkpoint_frames;
-    store_sqlite_checkpoint_frames = 2000;
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
-                                      .busy_timeout_ms = 10000};
+                                      .busy_timeout_ms = 10000,
+                                      .checkpoint_pages = 2000};
     st = store_open(url, &opt, &err);
-    store_sqlite_checkpoint_frames = every;
     cr_assert_not_null(st, "%s", err ? err : "?");
     cr_assert_eq(atomic_load(&writebacks), 0, "no checkpoint yet, no writeback");
     /* documents of a few pages each, past the 2,000 pages of WAL that wake the checkpointer */
@@ -3700,8 +3697,8 @@ static void note_checkpoint(int log, int copied)
     atomic_store(&ckpt_seen, i + 1);
 }
 
-/* A checkpoint runs once the WAL has grown by store_sqlite_checkpoint_frames pages past what the
- * one before copied, so that a page written again in between is copied once. It used to run
+/* A checkpoint runs once the WAL has grown by checkpoint_pages (store_options) past what the one
+ * before copied, so that a page written again in between is copied once. It used to run
  * after every commit once the WAL held that many pages in all, which it always did: each
  * checkpoint then copied one commit's pages. */
 Test(store_sqlite, a_checkpoint_waits_until_the_wal_has_grown_by_its_count_since_the_last)
@@ -3709,14 +3706,12 @@ Test(store_sqlite, a_checkpoint_waits_until_the_wal_has_grown_by_its_count_since
     store_close(st);
     atomic_store(&ckpt_seen, 0);
     store_sqlite_after_checkpoint = note_checkpoint;
-    int every = store_sqlite_checkpoint_frames;
-    store_sqlite_checkpoint_frames = 300;
     char url[160], *err = NULL;
     url_of(url, sizeof url);
     const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
-                                      .busy_timeout_ms = 10000};
+                                      .busy_timeout_ms = 10000,
+                                      .checkpoint_pages = 300};
     st = store_open(url, &opt, &err);
-    store_sqlite_checkpoint_frames = every;
     cr_assert_not_null(st, "%s", err ? err : "?");
     int64_t start = time_mono_us();
     for (int n = 0; atomic_load(&ckpt_seen) < 4 && time_mono_us() - start < 20000000; n++) {
