@@ -175,9 +175,11 @@ export function fdKinds(pid) {
 /**
  * The client connections a server process holds on its listening port (accepted sockets, not
  * the listener, not its own outgoing connections such as PostgreSQL's): the process's socket
- * inodes matched against /proc/PID/net/tcp{,6} rows whose local port is `port`.
+ * inodes matched against /proc/PID/net/tcp{,6} rows whose local port is `port`. With `states`
+ * (an object), counts them by TCP state too, as /proc names them (01 established, 04/05 FIN
+ * sent, 08 closed by the client).
  */
-export function serverConnections(pid, port) {
+export function serverConnections(pid, port, states = null) {
   let names;
   try {
     names = readdirSync(`/proc/${pid}/fd`);
@@ -201,7 +203,10 @@ export function serverConnections(pid, port) {
       if (cols.length < 10) continue;
       const localPort = cols[1].split(':')[1];
       const state = cols[3];
-      if (localPort === hexPort && state !== '0A' && mine.has(cols[9])) count++;
+      if (localPort === hexPort && state !== '0A' && mine.has(cols[9])) {
+        count++;
+        if (states) states[state] = (states[state] ?? 0) + 1;
+      }
     }
   }
   return count;
