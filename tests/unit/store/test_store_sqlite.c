@@ -3565,30 +3565,42 @@ Test(store_sqlite, an_update_of_the_document_alone_leaves_the_records_row_as_it_
     expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{}", 5);
 }
 
+/* Opens the test's database again, durable (the syncer and checkpointer run), checkpointing
+ * every checkpoint_pages pages of WAL. */
+static void reopen_durable(unsigned checkpoint_pages)
+{
+    store_close(st);
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
+                                      .busy_timeout_ms = 10000,
+                                      .checkpoint_pages = checkpoint_pages};
+    st = store_open(url, &opt, &err);
+    cr_assert_not_null(st, "%s", err ? err : "?");
+}
+
+/* Writes task number n (ti-n, TSn) of stream st-1 with doc. */
+static void put_task_number(int n, const char *doc)
+{
+    char id[32], ref[32];
+    snprintf(id, sizeof id, "ti-%d", n);
+    snprintf(ref, sizeof ref, "TS%06d", n);
+    struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, doc);
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+}
+
 /* The checkpoint that starts a large WAL over holds the writer off while it waits for the reads
  * still using the WAL. SQLite's wait was a second: one list query reading that long held every
  * write off with it. Now it gives up after a few milliseconds and tries again later. */
 Test(store_sqlite, a_long_read_holds_writes_off_only_briefly_when_the_wal_is_to_start_over)
 {
-    store_close(st);
     int was = store_sqlite_restart_frames;
     store_sqlite_restart_frames = 64; /* every checkpoint is then to start the WAL over */
-    char url[160], *err = NULL;
-    url_of(url, sizeof url);
-    const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
-                                      .busy_timeout_ms = 10000,
-                                      .checkpoint_pages = 200}; /* and they come often */
-    st = store_open(url, &opt, &err);
+    reopen_durable(200);              /* and they come often */
     store_sqlite_restart_frames = was;
-    cr_assert_not_null(st, "%s", err ? err : "?");
     int n = 0;
-    char id[32], ref[32];
-    for (; n < 5; n++) {
-        snprintf(id, sizeof id, "ti-%d", n);
-        snprintf(ref, sizeof ref, "TS%06d", n);
-        struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, "{}");
-        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
-    }
+    for (; n < 5; n++)
+        put_task_number(n, "{}");
     /* a read of what the WAL holds, kept open while the writes go on */
     sqlite3 *rd = NULL;
     cr_assert_eq(sqlite3_open_v2(db_path, &rd, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -3596,12 +3608,8 @@ Test(store_sqlite, a_long_read_holds_writes_off_only_briefly_when_the_wal_is_to_
                  SQLITE_OK);
     int64_t start = time_mono_us(), worst = 0;
     while (time_mono_us() - start < 2500000) {
-        snprintf(id, sizeof id, "ti-%d", n);
-        snprintf(ref, sizeof ref, "TS%06d", n);
-        n++;
-        struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, "{}");
         int64_t t0 = time_mono_us();
-        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+        put_task_number(n++, "{}");
         int64_t took = (time_mono_us() - t0) / 1000;
         worst = took > worst ? took : worst;
     }
@@ -3631,14 +3639,8 @@ static void count_writeback(void)
 static int write_until_writeback(const char *doc, int *n, int past)
 {
     int64_t start = time_mono_us();
-    while (atomic_load(&writebacks) <= past && time_mono_us() - start < 20000000) {
-        char id[32], ref[32];
-        snprintf(id, sizeof id, "ti-%d", *n);
-        snprintf(ref, sizeof ref, "TS%06d", *n);
-        (*n)++;
-        struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, doc);
-        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
-    }
+    while (atomic_load(&writebacks) <= past && time_mono_us() - start < 20000000)
+        put_task_number((*n)++, doc);
     if (atomic_load(&writebacks) <= past) /* the last write's checkpoint may be on its way */
         nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
     return atomic_load(&writebacks);
@@ -3649,15 +3651,8 @@ static int write_until_writeback(const char *doc, int *n, int past)
  * with no checkpoint for a while it sleeps. */
 Test(store_sqlite, checkpointed_pages_are_written_back_while_checkpoints_run_and_not_after)
 {
-    store_close(st);
     store_sqlite_before_writeback = count_writeback;
-    char url[160], *err = NULL;
-    url_of(url, sizeof url);
-    const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
-                                      .busy_timeout_ms = 10000,
-                                      .checkpoint_pages = 2000};
-    st = store_open(url, &opt, &err);
-    cr_assert_not_null(st, "%s", err ? err : "?");
+    reopen_durable(2000);
     cr_assert_eq(atomic_load(&writebacks), 0, "no checkpoint yet, no writeback");
     /* documents of a few pages each, past the 2,000 pages of WAL that wake the checkpointer */
     size_t doc_len = 3 * 4096;
@@ -3703,24 +3698,12 @@ static void note_checkpoint(int log, int copied)
  * checkpoint then copied one commit's pages. */
 Test(store_sqlite, a_checkpoint_waits_until_the_wal_has_grown_by_its_count_since_the_last)
 {
-    store_close(st);
     atomic_store(&ckpt_seen, 0);
     store_sqlite_after_checkpoint = note_checkpoint;
-    char url[160], *err = NULL;
-    url_of(url, sizeof url);
-    const struct store_options opt = {.durability = STORE_DURABILITY_FULL,
-                                      .busy_timeout_ms = 10000,
-                                      .checkpoint_pages = 300};
-    st = store_open(url, &opt, &err);
-    cr_assert_not_null(st, "%s", err ? err : "?");
+    reopen_durable(300);
     int64_t start = time_mono_us();
-    for (int n = 0; atomic_load(&ckpt_seen) < 4 && time_mono_us() - start < 20000000; n++) {
-        char id[32], ref[32];
-        snprintf(id, sizeof id, "ti-%d", n);
-        snprintf(ref, sizeof ref, "TS%06d", n);
-        struct store_record r = record(STORE_TASK, id, "st-1", "acc-1", ref, "{}");
-        cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
-    }
+    for (int n = 0; atomic_load(&ckpt_seen) < 4 && time_mono_us() - start < 20000000; n++)
+        put_task_number(n, "{}");
     store_close(st); /* no checkpoint runs after this */
     st = NULL;
     store_sqlite_after_checkpoint = NULL;
