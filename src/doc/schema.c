@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jtext.h"
 #include "util/mem.h"
 
 #define BOTH (DOC_CASE | DOC_TASK)
@@ -248,7 +249,11 @@ json_t *doc_parse_body(const char *body, size_t len, const struct doc_limits *li
         return NULL;
     }
     json_error_t je;
-    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    /* jansson reads a byte at a time through a stream: the fast reader first, jansson for what
+     * it leaves (a duplicate member, a number past an integer, anything refused) */
+    json_t *v = jtext_parse_fast(body, len);
+    if (!v)
+        v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v && json_error_code(&je) == json_error_numeric_overflow) {
         size_t wide_len = 0;
         char *wide = widen_big_ints(body, len, &wide_len);

@@ -422,6 +422,7 @@ static json_t *read_object(struct in *in, int depth)
         if (in->p >= in->end || *in->p != ':')
             break;
         in->p++;
+        skip_space(in);
         json_t *v = read_value(in, depth + 1);
         if (!v)
             break;
@@ -510,7 +511,7 @@ static json_t *read_value(struct in *in, int depth)
 
 /* NOLINTEND(misc-no-recursion) */
 
-json_t *jtext_parse(const char *text, size_t len)
+json_t *jtext_parse_fast(const char *text, size_t len)
 {
     struct in in = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len};
     skip_space(&in);
@@ -521,9 +522,15 @@ json_t *jtext_parse(const char *text, size_t len)
     free(in.buf);
     if (v && in.p == in.end)
         return v;
-    /* not for the fast path: jansson's own answer, its error included */
     json_decref(v);
-    return json_loadb(text, len, 0, NULL);
+    return NULL;
+}
+
+json_t *jtext_parse(const char *text, size_t len)
+{
+    json_t *v = jtext_parse_fast(text, len);
+    /* not for the fast path: jansson's own answer, its error included */
+    return v ? v : json_loadb(text, len, 0, NULL);
 }
 
 /* ---- one boolean member, in place ---- */

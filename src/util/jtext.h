@@ -38,6 +38,13 @@ char *jtext_dump(const json_t *v, size_t *len);
 /* The value json_loadb(text, len, 0, NULL) returns (a new reference, or NULL). */
 json_t *jtext_parse(const char *text, size_t len);
 
+/* jtext_parse's fast path alone: the value json_loadb(text, len, 0, NULL) returns where the fast
+ * path takes the text (an object or array it reads through), else NULL, jansson not asked. What
+ * it takes has no duplicate member, so json_loadb's JSON_REJECT_DUPLICATES and JSON_DECODE_ANY
+ * would not change the answer either: request bodies (doc_parse_body) try it first and leave
+ * everything else, errors and their messages included, to jansson. */
+json_t *jtext_parse_fast(const char *text, size_t len);
+
 /* A copy of the object text with the boolean value of its top-level member key set to value
  * (heap, NUL-terminated, its length in *out_len), without reading the rest into values; NULL
  * when text is not an object with such a member holding true or false. For isBreached, which

@@ -254,6 +254,24 @@ Test(jtext, random_documents_match_jansson)
 
 /* ---- jtext_parse: json_loadb(text, len, 0, NULL)'s answer, always ---- */
 
+/* jtext_parse_fast: nothing, or what the strict reader of request bodies (doc_parse_body) would
+ * answer, in the same bytes. */
+static void expect_fast_same(const char *text, size_t len)
+{
+    json_t *fast = jtext_parse_fast(text, len);
+    if (!fast)
+        return;
+    json_t *want = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+    cr_assert_not_null(want, "jtext_parse_fast took %.*s, which jansson refuses", (int)len, text);
+    char *a = json_dumps(fast, JSON_COMPACT), *b = json_dumps(want, JSON_COMPACT);
+    cr_assert(a && b);
+    cr_assert_str_eq(a, b, "different values for %.*s", (int)len, text);
+    free(a);
+    free(b);
+    json_decref(fast);
+    json_decref(want);
+}
+
 static void expect_parse_same(const char *text, size_t len)
 {
     json_t *want = json_loadb(text, len, 0, NULL);
@@ -264,6 +282,7 @@ static void expect_parse_same(const char *text, size_t len)
     }
     cr_assert_not_null(got, "jtext_parse refused %.*s", (int)len, text);
     cr_assert(json_equal(got, want), "different values for %.*s", (int)len, text);
+    expect_fast_same(text, len);
     /* member order and number types too: the texts written back are the same bytes */
     char *a = json_dumps(got, JSON_COMPACT), *b = json_dumps(want, JSON_COMPACT);
     cr_assert(a && b);
@@ -332,6 +351,34 @@ Test(jtext, special_bytes_at_every_position)
     }
 }
 
+/* The fast path takes request bodies as clients write them, and leaves to jansson what it must
+ * refuse or read its own way: a duplicate member (refused in a body), an integer past 64 bits
+ * (doc_parse_body reads it as a real), a NUL, a scalar at the top, anything malformed. */
+Test(jtext, parse_fast_takes_bodies_and_leaves_the_rest)
+{
+    static const char *const taken[] = {
+        "{\"desc\":\"bench update refund invoice 42\"}",
+        "{\"status\":{\"name\":\"Open\"},\"tags\":[\"vip-1\",\"b2b-7\"],\"currAssignee\":"
+        "{\"_id\":\"u-agent-3\",\"name\":\"Agent 3\"},\"fields\":[{\"name\":\"description\","
+        "\"selectedValue\":\"caf\u00e9 \\\"x\\\"\"}],\"dueDate\":1796105117181,\"score\":1.5}",
+        " \r\n{ \"skip\" : 0 , \"limit\" : 50 } ",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        json_t *v = jtext_parse_fast(taken[i], strlen(taken[i]));
+        cr_assert_not_null(v, "left %s", taken[i]);
+        json_decref(v);
+        expect_parse_str(taken[i]);
+    }
+    static const char *const left[] = {
+        "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"b\":1}}", "{\"a\":1,\"\\u0061\":2}",
+        "{\"a\":12345678901234567890}", "{\"a\":\"x\\u0000y\"}", "42", "\"s\"", "null",
+        "{\"a\":1,}", "{\"a\":\"\xff\"}", "", "{} {}",
+    };
+    for (size_t i = 0; i < sizeof left / sizeof left[0]; i++)
+        cr_expect_null(jtext_parse_fast(left[i], strlen(left[i])), "took %s", left[i]);
+}
+
 Test(jtext, parse_deep_nesting)
 {
     for (int depth = 1000; depth <= 2100; depth += 50) {
@@ -354,6 +401,12 @@ Test(jtext, parse_random_documents)
         /* the same document spaced out by jansson's indenting writer, and cut short */
         char *spaced = json_dumps(v, JSON_INDENT(2));
         expect_parse_str(spaced);
+        /* read by the fast path as the compact text is ("key": value was left to jansson) */
+        json_t *a = jtext_parse_fast(text, strlen(text));
+        json_t *b = jtext_parse_fast(spaced, strlen(spaced));
+        cr_assert((a == NULL) == (b == NULL), "one path for %s, another for %s", text, spaced);
+        json_decref(a);
+        json_decref(b);
         expect_parse_same(spaced, strlen(spaced) / 2);
         free(spaced);
         free(text);
@@ -570,3 +623,4 @@ Test(jtext, set_string_agrees_with_parse_and_dump_on_random_documents)
         json_decref(v);
     }
 }
+
