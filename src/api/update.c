@@ -95,12 +95,14 @@ static int case_closed(struct store_txn *t, const struct update_job *job, char r
     return STORE_OK;
 }
 
-/* prepare's work, in its arena scope: every document it makes is gone when prepare returns. */
-static int prepare_docs(struct store_txn *t, struct update_job *job, bool seed_config)
+/* prepare's work, in its arena scope: every document it makes is gone when prepare returns.
+ * The stored text r is kept to the end: the texts the document is written back with, and the
+ * activity, copy its members' text where they are unchanged (known). */
+static int prepare_docs(struct store_txn *t, struct update_job *job, bool seed_config,
+                        struct store_record *r, struct jtext_known *known)
 {
-    struct store_record r;
     int rc = store_record_get(t, job->kind == DOC_CASE ? STORE_CASE : STORE_TASK,
-                              job->ctx.stream_id, job->ctx.account_id, job->id, &r);
+                              job->ctx.stream_id, job->ctx.account_id, job->id, r);
     if (rc == STORE_NOT_FOUND) {
         err_set(&job->e, ERR_NOT_FOUND, NULL, "%s %s not found",
                 job->kind == DOC_CASE ? "case" : "task", job->id);
@@ -108,9 +110,8 @@ static int prepare_docs(struct store_txn *t, struct update_job *job, bool seed_c
     }
     if (rc != STORE_OK)
         return rc;
-    job->version = r.version;
-    job->doc = jtext_parse(r.doc, r.doc_len);
-    doc_record_cleanup(&r);
+    job->version = r->version;
+    job->doc = jtext_parse_known(r->doc, r->doc_len, known);
     if (!job->doc)
         return STORE_ERROR;
     if (job->if_match && !if_match_ok(job->if_match, job->version)) {
@@ -144,17 +145,18 @@ static int prepare_docs(struct store_txn *t, struct update_job *job, bool seed_c
         return fail(job);
     if (json_array_size(job->changes) == 0) {
         /* API.md §7: nothing changed, nothing written; the answer is the document as it is */
-        job->text = jtext_dump(job->doc, &job->len);
+        job->text = jtext_dump_known(job->doc, &job->len, known, 1, false);
         if (!job->text)
             mem_oom();
         return STORE_ABORT;
     }
     job->activity = doc_activity(job->doc, job->kind, job->changes, &job->ctx);
-    job->activity_text = jtext_dump(job->activity, NULL);
+    /* the document first: the activity's new values are its members ({changes: [{old, new}]}) */
+    doc_record_from_known(job->doc, job->kind, known, &job->rec);
+    job->activity_text = jtext_dump_known(job->activity, NULL, known, 3, false);
     if (!job->activity_text)
         mem_oom();
     job->activity_id = xstrdup(json_string_value(json_object_get(job->activity, "_id")));
-    doc_record_from(job->doc, job->kind, &job->rec);
     doc_record_columns(job->before, job->kind, &job->prev);
     doc_record_detach(&job->rec);
     doc_record_detach(&job->prev);
@@ -170,7 +172,10 @@ static int prepare_docs(struct store_txn *t, struct update_job *job, bool seed_c
 static int prepare(struct store_txn *t, struct update_job *job, bool seed_config)
 {
     jarena_begin();
-    int rc = prepare_docs(t, job, seed_config);
+    struct store_record r = {0};
+    struct jtext_known known;
+    int rc = prepare_docs(t, job, seed_config, &r, &known);
+    doc_record_cleanup(&r);
     json_decref(job->doc);
     json_decref(job->before);
     json_decref(job->changes);

@@ -123,6 +123,15 @@ void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record 
         mem_oom();
 }
 
+void doc_record_from_known(const json_t *doc, enum doc_kind kind, struct jtext_known *known,
+                           struct store_record *r)
+{
+    doc_record_columns(doc, kind, r);
+    r->doc = jtext_dump_known(doc, &r->doc_len, known, 1, true);
+    if (!r->doc)
+        mem_oom();
+}
+
 void doc_record_detach(struct store_record *r)
 {
     const char **const borrowed[] = {&r->id,          &r->stream_id,       &r->account_id,

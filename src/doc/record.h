@@ -12,6 +12,11 @@
 void doc_record_columns(const json_t *doc, enum doc_kind kind, struct store_record *r);
 /* doc_record_columns, then serialises doc into r->doc (heap; free with doc_record_cleanup). */
 void doc_record_from(const json_t *doc, enum doc_kind kind, struct store_record *r);
+/* doc_record_from, copying the texts known notes for doc's members, and noting there the text of
+ * each member in r->doc (jtext_dump_known): for an update, whose activity holds some of them. */
+struct jtext_known;
+void doc_record_from_known(const json_t *doc, enum doc_kind kind, struct jtext_known *known,
+                           struct store_record *r);
 /* Copies the strings r borrows from its document into r->strings, so the document can go at
  * once: on the thread that built it, while it is in that core's cache, and before the next one
  * reuses its memory. Freeing documents later on another thread cost more than building them

@@ -14,6 +14,13 @@ struct out {
     char *p;
     size_t len, cap;
     bool failed;
+    /* jtext_dump_known: the texts to copy at depth use_depth, and where the next look-up starts
+     * (a document's members come back in the order they were read) */
+    const struct jtext_known *use;
+    int use_depth;
+    size_t hint;
+    /* with keep: where each top-level member's text starts and ends in p */
+    size_t (*kept)[2];
 };
 
 static void __attribute__((noinline)) grow(struct out *o, size_t more)
@@ -148,6 +155,26 @@ static void put_integer(struct out *o, json_int_t v)
     put(o, p, (size_t)(e - p));
 }
 
+/* The noted text of v, or NULL. */
+static const struct jtext_text *known_text(struct out *o, const json_t *v)
+{
+    const struct jtext_known *k = o->use;
+    size_t from = o->hint < k->n ? o->hint : 0;
+    for (size_t at = from; at < k->n; at++) {
+        if (k->at[at].v == v) {
+            o->hint = at + 1;
+            return &k->at[at];
+        }
+    }
+    for (size_t at = 0; at < from; at++) {
+        if (k->at[at].v == v) {
+            o->hint = at + 1;
+            return &k->at[at];
+        }
+    }
+    return NULL;
+}
+
 /* NOLINTNEXTLINE(misc-no-recursion): one level per container, stopped past JTEXT_MAX_DEPTH */
 static void put_value(struct out *o, const json_t *v, int depth)
 {
@@ -157,10 +184,20 @@ static void put_value(struct out *o, const json_t *v, int depth)
         o->failed = true;
         return;
     }
+    /* at use_depth, and the containers one deeper (a few elements of an array changed) */
+    if (o->use && (depth == o->use_depth ||
+                   (depth == o->use_depth + 1 && (json_is_object(v) || json_is_array(v))))) {
+        const struct jtext_text *t = known_text(o, v);
+        if (t) {
+            put(o, t->text, t->len);
+            return;
+        }
+    }
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         put_char(o, '{');
         bool first = true;
+        size_t member = 0;
         for (void *it = json_object_iter((json_t *)v); it && !o->failed;
              it = json_object_iter_next((json_t *)v, it)) {
             if (!first)
@@ -168,7 +205,13 @@ static void put_value(struct out *o, const json_t *v, int depth)
             first = false;
             put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
             put_char(o, ':');
+            bool keep = depth == 0 && o->kept && member < JTEXT_KNOWN_MAX;
+            if (keep)
+                o->kept[member][0] = o->len;
             put_value(o, json_object_iter_value(it), depth + 1);
+            if (keep)
+                o->kept[member][1] = o->len;
+            member++;
         }
         put_char(o, '}');
         break;
@@ -209,20 +252,43 @@ static void put_value(struct out *o, const json_t *v, int depth)
     }
 }
 
-char *jtext_dump(const json_t *v, size_t *len)
+static char *dump(struct out *o, const json_t *v, size_t *len)
 {
     if (!v)
         return NULL;
-    struct out o = {0};
-    put_value(&o, v, 0);
-    if (o.failed) {
-        free(o.p);
+    put_value(o, v, 0);
+    if (o->failed) {
+        free(o->p);
         return NULL;
     }
-    put_char(&o, '\0');
+    put_char(o, '\0');
     if (len)
-        *len = o.len - 1;
-    return o.p;
+        *len = o->len - 1;
+    return o->p;
+}
+
+char *jtext_dump(const json_t *v, size_t *len)
+{
+    struct out o = {0};
+    return dump(&o, v, len);
+}
+
+char *jtext_dump_known(const json_t *v, size_t *len, struct jtext_known *k, int use_depth,
+                       bool keep)
+{
+    size_t kept[JTEXT_KNOWN_MAX][2];
+    struct out o = {.use = k->n ? k : NULL, .use_depth = use_depth, .kept = keep ? kept : NULL};
+    char *text = dump(&o, v, len);
+    if (!text || !keep || !json_is_object(v))
+        return text;
+    /* noted once written: the buffer moved while it grew */
+    size_t member = 0;
+    for (void *it = json_object_iter((json_t *)v); it && member < JTEXT_KNOWN_MAX && k->n <
+         JTEXT_KNOWN_MAX; it = json_object_iter_next((json_t *)v, it), member++)
+        k->at[k->n++] = (struct jtext_text){.v = json_object_iter_value(it),
+                                            .text = text + kept[member][0],
+                                            .len = kept[member][1] - kept[member][0]};
+    return text;
 }
 
 /* ---- reading ---- */
@@ -231,12 +297,19 @@ struct in {
     const unsigned char *p, *end;
     char *buf; /* unescaped strings; never longer than the text they come from */
     size_t cap;
+    /* jtext_parse_known: where the values read are noted (note_end), and whether the value
+     * being read is, so far, text as jtext_dump writes it (no space, escape or real number) */
+    struct jtext_known *note;
+    bool plain;
 };
 
 static void skip_space(struct in *in)
 {
+    const unsigned char *from = in->p;
     while (in->p < in->end && (*in->p == ' ' || *in->p == '\n' || *in->p == '\r' || *in->p == '\t'))
         in->p++;
+    if (in->p != from)
+        in->plain = false;
 }
 
 static int hex4(const unsigned char *s)
@@ -332,8 +405,10 @@ static bool read_string(struct in *in, const char **out, size_t *len)
             in->p = s + 1;
             return true;
         }
-        if (c == '\\')
+        if (c == '\\') {
+            in->plain = false; /* jtext_dump may escape it another way */
             break;
+        }
         if (c < 0x20)
             return false;
         if (c >= 0x80) {
@@ -378,6 +453,8 @@ static json_t *read_number(struct in *in)
     }
     size_t n = (size_t)(s - start);
     in->p = s;
+    if (real || (n == 2 && start[0] == '-' && start[1] == '0'))
+        in->plain = false; /* jtext_dump writes a real in its fewest digits, -0 as 0 */
     if (real) /* the whole lexeme; jansson validates it */
         return json_loadb((const char *)start, n, JSON_DECODE_ANY, NULL);
     if (n > 20)
@@ -397,6 +474,30 @@ static json_t *read_number(struct in *in)
 }
 
 static json_t *read_value(struct in *in, int depth);
+
+/* jtext_parse_known notes the top-level members, and the objects and arrays inside them (whose
+ * text is copied when a few of their siblings changed, as a record's fields do). Before a value
+ * is read in a container at depth: whether its container's text is plain so far. */
+static bool note_start(struct in *in, int depth)
+{
+    bool outer = in->plain;
+    if (depth <= 1)
+        in->plain = true;
+    return outer;
+}
+
+/* After value v, read from from, was added to its container at depth. */
+static void note_end(struct in *in, int depth, bool outer, const json_t *v,
+                     const unsigned char *from)
+{
+    struct jtext_known *k = in->note;
+    if (k && in->plain && k->n < JTEXT_KNOWN_MAX &&
+        (depth == 0 || (depth == 1 && (json_is_object(v) || json_is_array(v)))))
+        k->at[k->n++] = (struct jtext_text){.v = v, .text = (const char *)from,
+                                            .len = (size_t)(in->p - from)};
+    if (depth == 1)
+        in->plain = outer && in->plain;
+}
 
 /* NOLINTBEGIN(misc-no-recursion): one level per container, stopped past JTEXT_MAX_DEPTH */
 static json_t *read_object(struct in *in, int depth)
@@ -423,6 +524,8 @@ static json_t *read_object(struct in *in, int depth)
             break;
         in->p++;
         skip_space(in);
+        const unsigned char *from = in->p;
+        bool outer = note_start(in, depth);
         json_t *v = read_value(in, depth + 1);
         if (!v)
             break;
@@ -430,6 +533,7 @@ static json_t *read_object(struct in *in, int depth)
         /* a duplicate member does not grow the object: jansson's business (last one wins) */
         if (json_object_setn_new_nocheck(obj, key, klen, v) || json_object_size(obj) != before + 1)
             break;
+        note_end(in, depth, outer, v, from);
         free(owned);
         owned = NULL;
         skip_space(in);
@@ -458,9 +562,12 @@ static json_t *read_array(struct in *in, int depth)
         return arr;
     }
     for (;;) {
+        const unsigned char *from = in->p;
+        bool outer = note_start(in, depth);
         json_t *v = read_value(in, depth + 1);
         if (!v || json_array_append_new(arr, v))
             break;
+        note_end(in, depth, outer, v, from);
         skip_space(in);
         if (in->p < in->end && *in->p == ',') {
             in->p++;
@@ -511,9 +618,10 @@ static json_t *read_value(struct in *in, int depth)
 
 /* NOLINTEND(misc-no-recursion) */
 
-json_t *jtext_parse_fast(const char *text, size_t len)
+static json_t *parse_fast(const char *text, size_t len, struct jtext_known *note)
 {
-    struct in in = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len};
+    struct in in = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len,
+                    .note = note};
     skip_space(&in);
     json_t *v = NULL;
     if (in.p < in.end && (*in.p == '{' || *in.p == '['))
@@ -526,11 +634,26 @@ json_t *jtext_parse_fast(const char *text, size_t len)
     return NULL;
 }
 
+json_t *jtext_parse_fast(const char *text, size_t len)
+{
+    return parse_fast(text, len, NULL);
+}
+
 json_t *jtext_parse(const char *text, size_t len)
 {
-    json_t *v = jtext_parse_fast(text, len);
+    json_t *v = parse_fast(text, len, NULL);
     /* not for the fast path: jansson's own answer, its error included */
     return v ? v : json_loadb(text, len, 0, NULL);
+}
+
+json_t *jtext_parse_known(const char *text, size_t len, struct jtext_known *k)
+{
+    k->n = 0;
+    json_t *v = parse_fast(text, len, k);
+    if (v)
+        return v;
+    k->n = 0; /* what was noted went with the fast path's values */
+    return json_loadb(text, len, 0, NULL);
 }
 
 /* ---- one boolean member, in place ---- */

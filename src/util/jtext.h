@@ -45,6 +45,42 @@ json_t *jtext_parse(const char *text, size_t len);
  * everything else, errors and their messages included, to jansson. */
 json_t *jtext_parse_fast(const char *text, size_t len);
 
+/* ---- texts written once, copied after ----
+ *
+ * An update reads a stored document, changes a few of its members and writes it back whole, then
+ * writes an activity holding the changed members' old and new values: most of those bytes were
+ * text a moment before. A jtext_known holds values with their text as jtext_dump writes it.
+ * jtext_parse_known notes the top-level members of the object it reads (and the objects and
+ * arrays right inside them) whose text is that already (compact, without escapes or real
+ * numbers: what jtext_dump wrote), and
+ * jtext_dump_known copies a noted value's text instead of writing it again, and may note the
+ * top-level members of what it writes.
+ *
+ * A value is known by its address: while noted it must neither change nor be freed. (A
+ * document's members are replaced, never changed in place, while a copy shares them; an update
+ * keeps such a copy, the document before, until its texts are written: doc/update.c.) */
+#define JTEXT_KNOWN_MAX 128
+struct jtext_known {
+    size_t n;
+    struct jtext_text {
+        const json_t *v;
+        const char *text; /* not NUL-terminated */
+        size_t len;
+    } at[JTEXT_KNOWN_MAX];
+};
+
+/* jtext_parse(text, len), noting in k (emptied first) the top-level members of the object read,
+ * and the objects and arrays right inside them, whose text is as jtext_dump writes it; text must
+ * outlive k's use. Noting is for the fast path: a text it leaves to jansson notes nothing. */
+json_t *jtext_parse_known(const char *text, size_t len, struct jtext_known *k);
+
+/* jtext_dump(v, len), with the text of every value noted in k copied where such a value comes at
+ * depth use_depth (v is at depth 0, its members at 1), or is an object or array one deeper. With
+ * keep, v's top-level members are noted in k after what it held, with their text in the buffer
+ * returned, which must then outlive k's use; past JTEXT_KNOWN_MAX values k notes no more. */
+char *jtext_dump_known(const json_t *v, size_t *len, struct jtext_known *k, int use_depth,
+                       bool keep);
+
 /* A copy of the object text with the boolean value of its top-level member key set to value
  * (heap, NUL-terminated, its length in *out_len), without reading the rest into values; NULL
  * when text is not an object with such a member holding true or false. For isBreached, which

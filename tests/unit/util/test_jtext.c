@@ -624,3 +624,162 @@ Test(jtext, set_string_agrees_with_parse_and_dump_on_random_documents)
     }
 }
 
+/* ---- jtext_parse_known, jtext_dump_known: texts copied where they were written before ---- */
+
+static const struct jtext_text *noted(const struct jtext_known *k, const json_t *v)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (k->at[i].v == v)
+            return &k->at[i];
+    return NULL;
+}
+
+/* A member is noted only when its text is jtext_dump's own: no space (but before it), escape,
+ * real or -0; so is an object or array inside a member. */
+Test(jtext, parse_known_notes_members_written_as_jtext_writes_them)
+{
+    static const char text[] = "{\"a\":\"x\",\"b\":{\"c\":[1,-2,\"\xc3\xa9\"]},\"d\":1.5,"
+                               "\"e\":\"q\\\"x\",\"f\":-0,\"g\": 1,\"h\":true,\"i\":{\"j\":2.5,"
+                               "\"k\":1},\"l\":[1, 2],\"m\":null,\"n\":\"\\/\"}";
+    struct jtext_known k;
+    json_t *v = jtext_parse_known(text, strlen(text), &k);
+    cr_assert_not_null(v);
+    static const char *const plain[] = {"a", "b", "g", "h", "m"};
+    static const char *const not_plain[] = {"d", "e", "f", "i", "l", "n"};
+    cr_assert_eq(k.n, sizeof plain / sizeof plain[0] + 1);
+    const json_t *inner = json_object_get(json_object_get(v, "b"), "c");
+    cr_assert_not_null(noted(&k, inner), "b.c not noted");
+    cr_assert_eq(noted(&k, inner)->len, strlen("[1,-2,\"\xc3\xa9\"]"));
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        const json_t *m = json_object_get(v, plain[i]);
+        const struct jtext_text *t = noted(&k, m);
+        cr_assert_not_null(t, "%s not noted", plain[i]);
+        char *want = jtext_dump(m, NULL);
+        cr_assert_eq(t->len, strlen(want));
+        cr_assert_eq(memcmp(t->text, want, t->len), 0, "%s: %.*s", plain[i], (int)t->len, t->text);
+        cr_assert(t->text > text && t->text + t->len < text + sizeof text, "into the text read");
+        free(want);
+    }
+    for (size_t i = 0; i < sizeof not_plain / sizeof not_plain[0]; i++)
+        cr_expect_null(noted(&k, json_object_get(v, not_plain[i])), "%s noted", not_plain[i]);
+    json_decref(v);
+    /* left to jansson (a duplicate member): nothing noted */
+    static const char dup[] = "{\"a\":\"x\",\"a\":\"y\"}";
+    v = jtext_parse_known(dup, strlen(dup), &k);
+    cr_assert_not_null(v);
+    cr_expect_eq(k.n, 0);
+    json_decref(v);
+}
+
+/* A noted value's text is what gets written, and only at the depth asked for: with another text
+ * noted for a value, that text shows where the value comes at that depth. */
+Test(jtext, dump_known_copies_noted_texts_at_their_depth)
+{
+    json_t *s = json_string("real"), *doc = json_pack("{s:O, s:[O], s:{s:O}}", "a", s, "b", s,
+                                                       "c", "d", s);
+    struct jtext_known k = {.n = 1, .at = {{.v = s, .text = "\"noted\"", .len = 7}}};
+    char *d1 = jtext_dump_known(doc, NULL, &k, 1, false);
+    cr_assert_str_eq(d1, "{\"a\":\"noted\",\"b\":[\"real\"],\"c\":{\"d\":\"real\"}}");
+    char *d2 = jtext_dump_known(doc, NULL, &k, 2, false);
+    cr_assert_str_eq(d2, "{\"a\":\"real\",\"b\":[\"noted\"],\"c\":{\"d\":\"noted\"}}");
+    /* keep notes the top-level members, with their text in what was written */
+    size_t len;
+    char *d3 = jtext_dump_known(doc, &len, &k, 1, true);
+    cr_assert_eq(len, strlen(d3));
+    cr_assert_eq(k.n, 4);
+    for (size_t i = 1; i < k.n; i++)
+        cr_assert(k.at[i].text > d3 && k.at[i].text + k.at[i].len < d3 + len);
+    cr_assert_eq(k.at[1].v, s);
+    cr_assert_eq(memcmp(k.at[1].text, "\"noted\"", 7), 0);
+    cr_assert_eq(memcmp(k.at[2].text, "[\"real\"]", 8), 0);
+    cr_assert_eq(memcmp(k.at[3].text, "{\"d\":\"real\"}", 12), 0);
+    free(d1);
+    free(d2);
+    free(d3);
+    json_decref(doc);
+    json_decref(s);
+}
+
+/* An update's texts: a stored document read with its members noted, changed as doc_update
+ * changes one (members replaced, added, removed; a copy, the document before, keeping the old
+ * ones), written back with the noted texts and noting its own, then an activity of old and new
+ * values written with both: the same bytes as jtext_dump's, whichever writer made the text read
+ * (jtext_dump, jansson's 17-digit reals, jansson's spaced indent). */
+Test(jtext, dump_known_writes_what_dump_writes)
+{
+    for (int i = 0; i < 3000; i++) {
+        json_t *orig = json_object();
+        for (int m = 0, n = 1 + (int)(rnd() % 40); m < n; m++) {
+            char key[16];
+            snprintf(key, sizeof key, "m%d", m);
+            json_object_set_new(orig, key, random_value(1));
+        }
+        char *text = i % 3 == 0   ? jtext_dump(orig, NULL)
+                     : i % 3 == 1 ? json_dumps(orig, JSON_COMPACT)
+                                  : json_dumps(orig, JSON_INDENT(1));
+        cr_assert_not_null(text);
+        struct jtext_known k;
+        json_t *doc = jtext_parse_known(text, strlen(text), &k);
+        if (!doc) { /* a NUL in a string: not for the reader of stored documents */
+            free(text);
+            json_decref(orig);
+            continue;
+        }
+        json_t *before = json_copy(doc);
+        /* change it: replace, remove, add members */
+        const char *key;
+        json_t *val;
+        void *tmp;
+        json_object_foreach_safe(doc, tmp, key, val)
+        {
+            uint64_t r = rnd() % 8;
+            if (r == 0) {
+                json_object_set_new(doc, key, random_value(1));
+            } else if (r == 1) {
+                json_object_del(doc, key);
+            } else if (r == 2 && json_array_size(val) > 0) { /* one element of a copy changed */
+                json_t *c = json_copy(val);
+                json_array_set_new(c, rnd() % json_array_size(c), random_value(2));
+                json_object_set_new(doc, key, c);
+            } else if (r == 3 && json_is_object(val)) { /* one member of a copy set */
+                json_t *c = json_copy(val);
+                json_object_set_new(c, rnd() % 2 ? "x" : "y", random_value(2));
+                json_object_set_new(doc, key, c);
+            }
+        }
+        if (rnd() % 2)
+            json_object_set_new(doc, "added", random_value(1));
+        size_t len1 = 0, len2 = 0;
+        char *want = jtext_dump(doc, &len1);
+        char *got = jtext_dump_known(doc, &len2, &k, 1, true);
+        if (!want) {
+            cr_assert_null(got);
+        } else {
+            cr_assert_not_null(got);
+            cr_assert_eq(len1, len2);
+            cr_assert_str_eq(got, want);
+            /* the changes, as doc/update.c's diff lists them */
+            json_t *changes = json_array();
+            json_object_foreach(doc, key, val)
+            {
+                json_t *old = json_object_get(before, key);
+                if (old != val)
+                    json_array_append_new(changes, json_pack("{s:s, s:O, s:O}", "field", key,
+                                                             "old", old ? old : json_null(),
+                                                             "new", val));
+            }
+            json_t *act = json_pack("{s:s, s:o}", "_id", "ac-1", "changes", changes);
+            char *wa = jtext_dump(act, NULL), *ga = jtext_dump_known(act, NULL, &k, 3, false);
+            cr_assert_str_eq(ga, wa);
+            free(wa);
+            free(ga);
+            json_decref(act);
+        }
+        free(want);
+        free(got);
+        json_decref(before);
+        json_decref(doc);
+        free(text);
+        json_decref(orig);
+    }
+}
