@@ -510,18 +510,27 @@ static void set_field_value(json_t *doc, const char *field, json_t *value)
     json_decref(value);
 }
 
+/* Member key of doc set to the string s, unless it holds that string already (its value, and its
+ * stored text, then stay as they are: jtext_dump_known). */
+static void set_string(json_t *doc, const char *key, const char *s)
+{
+    const char *was = json_string_value(json_object_get(doc, key));
+    if (!was || strcmp(was, s) != 0)
+        json_object_set_new(doc, key, json_string(s));
+}
+
 void doc_sync_mirrors(json_t *doc)
 {
     const json_t *name = json_object_get(doc, "name");
     char *lname = text_lower(json_string_value(name) ? json_string_value(name) : "",
                              json_string_length(name));
-    json_object_set_new(doc, "lname", json_string(lname));
+    set_string(doc, "lname", lname);
     free(lname);
     json_t *due = json_object_get(doc, "dueDate");
     char eta[TIME_ISO_LEN] = "";
     if (json_is_integer(due))
         time_format_iso(json_integer_value(due), eta);
-    json_object_set_new(doc, "ETA", json_string(eta));
+    set_string(doc, "ETA", eta);
     set_field_value(doc, "title", json_incref(json_object_get(doc, "name")));
     set_field_value(doc, "description", json_incref(json_object_get(doc, "desc")));
     set_field_value(doc, "dueDate", json_string(eta));
@@ -530,6 +539,11 @@ void doc_sync_mirrors(json_t *doc)
 void doc_finish_write(json_t *doc, const struct doc_ctx *ctx)
 {
     doc_sync_mirrors(doc);
+    doc_stamp_write(doc, ctx);
+}
+
+void doc_stamp_write(json_t *doc, const struct doc_ctx *ctx)
+{
     char iso[TIME_ISO_LEN];
     time_format_iso(ctx->now_ms, iso);
     json_object_set_new(doc, "updatedAt", json_string(iso));

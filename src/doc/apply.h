@@ -59,9 +59,11 @@ void doc_sync_mirrors(json_t *doc);
  * too (doc_update's copy of the document before the patch shares every member's value) is
  * replaced by a shallow copy. The member's value, or NULL when obj has none. */
 json_t *doc_own_member(json_t *obj, const char *key);
-/* Recomputes the managed members after a write: doc_sync_mirrors, then updatedAt,
- * timestampValue, updatedBy and isBreached. */
+/* Recomputes the managed members after a write: doc_sync_mirrors, then doc_stamp_write. */
 void doc_finish_write(json_t *doc, const struct doc_ctx *ctx);
+/* updatedAt, timestampValue, updatedBy and isBreached for a write at ctx's time: doc_finish_write
+ * for a document whose mirrors are in step already (doc_update syncs them before its diff). */
+void doc_stamp_write(json_t *doc, const struct doc_ctx *ctx);
 /* Recomputes isBreached for now_ms (API.md §5: unresolved and due in the past); on every read. */
 void doc_refresh_breach(json_t *doc, int64_t now_ms);
 /* True when the document's status category is open or inProgress. */

@@ -92,7 +92,7 @@ int doc_update(json_t *doc, enum doc_kind kind, const json_t *patch, const struc
     else
         json_decref(before);
     if (json_array_size(*changes) > 0)
-        doc_finish_write(doc, ctx);
+        doc_stamp_write(doc, ctx); /* the mirrors are in step: synced above */
     else
         doc_refresh_breach(doc, doc_ctx_clock(ctx));
     return 0;

@@ -494,6 +494,34 @@ Test(doc_update, the_document_before_keeps_the_old_field_values)
     }
 }
 
+/* The mirrors are synced once an update (doc_update, before its diff; doc_stamp_write after),
+ * and lname and ETA are replaced only when their text changes: an unchanged one stays the very
+ * value the document before holds, whose stored text an update copies (jtext_dump_known). */
+Test(doc_update, unchanged_mirrors_keep_their_values)
+{
+    json_t *doc = stored_case();
+    json_t *patch = obj("{\"desc\":\"Toner\"}"), *changes = NULL, *before = NULL;
+    struct err e = {0};
+    cr_assert_eq(doc_update(doc, DOC_CASE, patch, &ctx, &changes, &before, &e), 0, "%s", e.msg);
+    cr_expect_eq(json_object_get(doc, "lname"), json_object_get(before, "lname"));
+    cr_expect_eq(json_object_get(doc, "ETA"), json_object_get(before, "ETA"));
+    cr_expect_str_eq(str_of(doc, "updatedAt"), T1_ISO);
+    json_decref(patch);
+    json_decref(changes);
+    json_decref(before);
+    /* a name and a dueDate that change move them */
+    patch = obj("{\"name\":\"Scanner\",\"dueDate\":0}");
+    cr_assert_eq(doc_update(doc, DOC_CASE, patch, &ctx, &changes, &before, &e), 0, "%s", e.msg);
+    cr_expect_str_eq(str_of(doc, "lname"), "scanner");
+    cr_expect_str_eq(str_of(doc, "ETA"), "1970-01-01T00:00:00.000Z");
+    cr_expect_str_eq(field_value_of(doc, "dueDate"), "1970-01-01T00:00:00.000Z");
+    cr_expect_str_eq(str_of(before, "lname"), "printer broken");
+    json_decref(patch);
+    json_decref(changes);
+    json_decref(before);
+    json_decref(doc);
+}
+
 /* ---------------------------------------------------------------- activity */
 
 Test(doc_update, activity_records_the_change)
