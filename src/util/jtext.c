@@ -19,8 +19,12 @@ struct out {
     const struct jtext_known *use;
     int use_depth;
     size_t hint;
-    /* with keep: where each top-level member's text starts and ends in p */
-    size_t (*kept)[2];
+    /* with keep: each top-level member and where its text starts and ends in p */
+    struct kept {
+        const json_t *v;
+        size_t from, to;
+    } *kept;
+    size_t nkept;
 };
 
 static void __attribute__((noinline)) grow(struct out *o, size_t more)
@@ -155,18 +159,12 @@ static void put_integer(struct out *o, json_int_t v)
     put(o, p, (size_t)(e - p));
 }
 
-/* The noted text of v, or NULL. */
+/* The noted text of v, or NULL: every note once, from where the last look-up ended. */
 static const struct jtext_text *known_text(struct out *o, const json_t *v)
 {
     const struct jtext_known *k = o->use;
-    size_t from = o->hint < k->n ? o->hint : 0;
-    for (size_t at = from; at < k->n; at++) {
-        if (k->at[at].v == v) {
-            o->hint = at + 1;
-            return &k->at[at];
-        }
-    }
-    for (size_t at = 0; at < from; at++) {
+    size_t at = o->hint < k->n ? o->hint : 0;
+    for (size_t i = 0; i < k->n; i++, at = at + 1 < k->n ? at + 1 : 0) {
         if (k->at[at].v == v) {
             o->hint = at + 1;
             return &k->at[at];
@@ -197,7 +195,6 @@ static void put_value(struct out *o, const json_t *v, int depth)
     case JSON_OBJECT: {
         put_char(o, '{');
         bool first = true;
-        size_t member = 0;
         for (void *it = json_object_iter((json_t *)v); it && !o->failed;
              it = json_object_iter_next((json_t *)v, it)) {
             if (!first)
@@ -205,13 +202,11 @@ static void put_value(struct out *o, const json_t *v, int depth)
             first = false;
             put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
             put_char(o, ':');
-            bool keep = depth == 0 && o->kept && member < JTEXT_KNOWN_MAX;
-            if (keep)
-                o->kept[member][0] = o->len;
-            put_value(o, json_object_iter_value(it), depth + 1);
-            if (keep)
-                o->kept[member][1] = o->len;
-            member++;
+            const json_t *m = json_object_iter_value(it);
+            size_t from = o->len;
+            put_value(o, m, depth + 1);
+            if (depth == 0 && o->kept && o->nkept < JTEXT_KNOWN_MAX)
+                o->kept[o->nkept++] = (struct kept){.v = m, .from = from, .to = o->len};
         }
         put_char(o, '}');
         break;
@@ -276,18 +271,15 @@ char *jtext_dump(const json_t *v, size_t *len)
 char *jtext_dump_known(const json_t *v, size_t *len, struct jtext_known *k, int use_depth,
                        bool keep)
 {
-    size_t kept[JTEXT_KNOWN_MAX][2];
+    struct kept kept[JTEXT_KNOWN_MAX];
     struct out o = {.use = k->n ? k : NULL, .use_depth = use_depth, .kept = keep ? kept : NULL};
     char *text = dump(&o, v, len);
-    if (!text || !keep || !json_is_object(v))
-        return text;
     /* noted once written: the buffer moved while it grew */
-    size_t member = 0;
-    for (void *it = json_object_iter((json_t *)v); it && member < JTEXT_KNOWN_MAX && k->n <
-         JTEXT_KNOWN_MAX; it = json_object_iter_next((json_t *)v, it), member++)
-        k->at[k->n++] = (struct jtext_text){.v = json_object_iter_value(it),
-                                            .text = text + kept[member][0],
-                                            .len = kept[member][1] - kept[member][0]};
+    for (size_t i = 0; text && i < o.nkept && k->n < JTEXT_KNOWN_MAX; i++) {
+        const struct kept *m = &o.kept[i]; /* the first o.nkept are set */
+        k->at[k->n++] = (struct jtext_text){.v = m->v, .text = text + m->from,
+                                            .len = m->to - m->from};
+    }
     return text;
 }
 
