@@ -134,15 +134,19 @@ void api_doc_ctx(const struct auth_identity *id, const char *stream_id, struct d
     ctx->actor.prof_image = "";
 }
 
-/* Parsed configurations this thread saw last, keyed by stream and checked against the stored
- * text on every use: the text is cheap to read, parsing it on every write is not, and an
- * administrator's change (another process) is seen at once because the text differs. */
+/* Parsed configurations this thread saw last, keyed by stream. One is used again while the
+ * catalog's version (store_catalog_version) is the one it was read at, without reading it;
+ * otherwise its stored text is read and compared: the text is cheap to read, parsing it on every
+ * write is not, and an administrator's change (another process) is seen at once because the
+ * version, or the text, differs. */
 #define CONFIG_CACHE 8
 struct config_cache {
     struct {
         char *stream_id;
         char *text;
         json_t *cfg;
+        int64_t version; /* the catalog's, when the text was read */
+        bool versioned;  /* the version is known */
     } slot[CONFIG_CACHE];
     unsigned next;
 };
@@ -167,7 +171,7 @@ static void config_cache_init(void)
     pthread_key_create(&config_cache_key, config_cache_free);
 }
 
-static json_t *config_cached(const char *stream_id, char *text)
+static struct config_cache *config_cache(void)
 {
     pthread_once(&config_cache_once, config_cache_init);
     struct config_cache *c = pthread_getspecific(config_cache_key);
@@ -175,10 +179,22 @@ static json_t *config_cached(const char *stream_id, char *text)
         c = xcalloc(1, sizeof *c);
         pthread_setspecific(config_cache_key, c);
     }
+    return c;
+}
+
+/* The parsed configuration of stream_id whose stored text is text (taken), kept at the catalog's
+ * version *version (NULL: not known). */
+static json_t *config_cached(const char *stream_id, char *text, const int64_t *version)
+{
+    struct config_cache *c = config_cache();
     for (int i = 0; i < CONFIG_CACHE; i++) {
         if (c->slot[i].stream_id && strcmp(c->slot[i].stream_id, stream_id) == 0 &&
             strcmp(c->slot[i].text, text) == 0) {
             free(text);
+            if (version) {
+                c->slot[i].versioned = true;
+                c->slot[i].version = *version;
+            }
             return json_incref(c->slot[i].cfg);
         }
     }
@@ -194,13 +210,34 @@ static json_t *config_cached(const char *stream_id, char *text)
     c->slot[i].stream_id = xstrdup(stream_id);
     c->slot[i].text = text; /* taken */
     c->slot[i].cfg = json_incref(cfg);
+    c->slot[i].versioned = version != NULL;
+    c->slot[i].version = version ? *version : 0;
     return cfg;
+}
+
+/* The configuration of stream_id read at the catalog's version, or NULL. */
+static json_t *config_at(const char *stream_id, int64_t version)
+{
+    struct config_cache *c = config_cache();
+    for (int i = 0; i < CONFIG_CACHE; i++) {
+        if (c->slot[i].versioned && c->slot[i].version == version &&
+            strcmp(c->slot[i].stream_id, stream_id) == 0)
+            return json_incref(c->slot[i].cfg);
+    }
+    return NULL;
 }
 
 static int config_get(struct store_txn *t, const char *stream_id, bool seed, json_t **cfg)
 {
+    int64_t version;
+    int rc = store_catalog_version(t, &version);
+    if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+        return rc;
+    bool versioned = rc == STORE_OK;
+    if (versioned && (*cfg = config_at(stream_id, version)) != NULL)
+        return STORE_OK;
     char *text = NULL;
-    int rc = store_stream_get(t, stream_id, &text);
+    rc = store_stream_get(t, stream_id, &text);
     if (rc == STORE_NOT_FOUND && !seed) {
         *cfg = config_default();
         return STORE_OK;
@@ -214,7 +251,7 @@ static int config_get(struct store_txn *t, const char *stream_id, bool seed, jso
     }
     if (rc != STORE_OK)
         return rc;
-    *cfg = config_cached(stream_id, text);
+    *cfg = config_cached(stream_id, text, versioned ? &version : NULL);
     return *cfg ? STORE_OK : STORE_ERROR;
 }
 
@@ -234,7 +271,7 @@ int api_read_stored_config(struct store_txn *t, const char *stream_id, json_t **
     int rc = store_stream_get(t, stream_id, &text);
     if (rc != STORE_OK)
         return rc;
-    *cfg = config_cached(stream_id, text);
+    *cfg = config_cached(stream_id, text, NULL);
     return *cfg ? STORE_OK : STORE_ERROR;
 }
 

@@ -301,28 +301,35 @@ void auth_identity_cleanup(struct auth_identity *id)
 
 struct load_app {
     const char *client_id;
-    char *json;
+    const int64_t *known; /* the catalog's version the caller read the app at, or NULL */
+    char *json;           /* NULL when unchanged */
+    int64_t version;      /* the catalog's, if versioned */
+    bool versioned, unchanged;
 };
 
+/* The app's text, or that it is unchanged: the catalog's version is still *known. */
 static int load_app_txn(struct store_txn *t, void *arg)
 {
     struct load_app *a = arg;
+    int rc = store_catalog_version(t, &a->version);
+    if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+        return rc;
+    a->versioned = rc == STORE_OK;
+    if (a->versioned && a->known && *a->known == a->version) {
+        a->unchanged = true;
+        return STORE_OK;
+    }
     return store_app_get(t, a->client_id, &a->json);
-}
-
-static int app_read(struct store *s, const char *client_id, bool keep, char **json)
-{
-    struct load_app load = {.client_id = client_id};
-    int rc = (keep ? store_read_keep : store_read)(s, load_app_txn, &load);
-    *json = rc == STORE_OK ? load.json : NULL;
-    if (rc != STORE_OK)
-        free(load.json);
-    return rc;
 }
 
 int auth_app_read(struct store *s, const char *client_id, char **json)
 {
-    return app_read(s, client_id, false, json);
+    struct load_app load = {.client_id = client_id};
+    int rc = store_read(s, load_app_txn, &load);
+    *json = rc == STORE_OK ? load.json : NULL;
+    if (rc != STORE_OK)
+        free(load.json);
+    return rc;
 }
 
 struct use_jti {
@@ -340,9 +347,10 @@ static int use_jti_txn(struct store_txn *t, void *arg)
  * against. The same token bytes checked against the same app text verify the same way (the
  * signature depends only on them and on the server key), so a hit skips decoding the token,
  * parsing the app and both HMACs: ~70 % of the cost of authenticating a request. A hit still
- * reads the app (a revocation or a rotated secret changes its text: the cache misses), checks
- * the alg and the time claims against the clock, and the jti against replays. Tokens are
- * compared in constant time, so timing tells nothing about a cached token's bytes. */
+ * reads the catalog's version (store_catalog_version), and the app when the version changed (a
+ * revocation or a rotated secret changes its text: the cache misses), checks the alg and the
+ * time claims against the clock, and the jti against replays. Tokens are compared in constant
+ * time, so timing tells nothing about a cached token's bytes. */
 #define VERIFIED_CACHE 8
 struct verified_cache {
     struct verified {
@@ -352,6 +360,8 @@ struct verified_cache {
         unsigned char key[sizeof ((struct auth_keyring *)0)->key]; /* the server key used */
         struct jwt t;
         struct auth_app app;
+        int64_t version; /* the catalog's, when app_json was read (or found unchanged) */
+        bool versioned;  /* the version is known */
     } slot[VERIFIED_CACHE];
     unsigned next;
 };
@@ -447,23 +457,27 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         *why = "error verifying the jwt: appId is required";
         goto out;
     }
-    char *app_json = NULL;
-    int rc = app_read(s, app_id, true, &app_json); /* the handler's reads follow */
+    struct load_app load = {.client_id = app_id, .known = v && v->versioned ? &v->version : NULL};
+    int rc = store_read_keep(s, load_app_txn, &load); /* the handler's reads follow */
     if (rc == STORE_NOT_FOUND) {
         *why = "error verifying the jwt: unknown app";
         goto out;
     }
     if (rc != STORE_OK) {
+        free(load.json);
         result = AUTH_UNAVAILABLE;
         goto out;
     }
     struct jwt_policy p = {.now = time_now_ms() / 1000,
                            .leeway = policy->leeway,
                            .max_age = policy->max_age};
-    if (v && strcmp(app_json, v->app_json) == 0 &&
+    /* unchanged: the app is still the text v was verified against */
+    if (v && (load.unchanged || strcmp(load.json, v->app_json) == 0) &&
         CRYPTO_memcmp(v->key, keys->key, sizeof v->key) == 0) {
         /* verified before against this very app text: the signature holds */
-        free(app_json);
+        free(load.json);
+        v->versioned = load.versioned;
+        v->version = load.version;
         out->app = v->app;
         json_incref(out->app.doc);
         p.alg = out->app.alg;
@@ -471,6 +485,7 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
         if (jwt_verify_claims(t, &p, why) != 0)
             goto out;
     } else {
+        char *app_json = v && load.unchanged ? xstrdup(v->app_json) : load.json;
         rc = auth_app_parse(app_json, &out->app);
         if (rc != 0 || out->app.revoked) {
             free(app_json);
@@ -492,7 +507,10 @@ enum auth_result auth_authenticate(struct store *s, const struct auth_keyring *k
             goto out;
         }
         /* the entry takes app_json, and the parsed token (t moves with it) */
-        t = &verified_put(cache, v, token, len, &parsed, app_json, &out->app, keys)->t;
+        v = verified_put(cache, v, token, len, &parsed, app_json, &out->app, keys);
+        v->versioned = load.versioned;
+        v->version = load.version;
+        t = &v->t;
     }
     const char *jti = jwt_jti(t);
     if (out->app.enforce_jti && jti && !may_wait) {

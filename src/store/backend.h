@@ -26,6 +26,7 @@ struct store_ops {
     int (*app_each)(struct store_txn *t, void (*fn)(const char *json, void *arg), void *arg);
     int (*stream_put)(struct store_txn *t, const char *stream_id, const char *json);
     int (*stream_get)(struct store_txn *t, const char *stream_id, char **json);
+    int (*catalog_version)(struct store_txn *t, int64_t *v); /* optional: store_catalog_version */
     int (*next_ref)(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out);
     int (*record_put)(struct store_txn *t, struct store_record *r);
     int (*record_update)(struct store_txn *t, struct store_record *r,

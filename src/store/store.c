@@ -132,6 +132,11 @@ int store_stream_get(struct store_txn *t, const char *stream_id, char **json)
     return t->store->ops->stream_get(t, stream_id, json);
 }
 
+int store_catalog_version(struct store_txn *t, int64_t *v)
+{
+    return t->store->ops->catalog_version ? t->store->ops->catalog_version(t, v) : STORE_NOT_FOUND;
+}
+
 int store_next_ref(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out)
 {
     return t->store->ops->next_ref(t, stream_id, kind, out);

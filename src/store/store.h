@@ -159,6 +159,12 @@ int store_app_each(struct store_txn *t, void (*fn)(const char *json, void *arg),
 /* Stream configuration document (statuses, priorities, templates) as JSON text. */
 int store_stream_put(struct store_txn *t, const char *stream_id, const char *json);
 int store_stream_get(struct store_txn *t, const char *stream_id, char **json);
+/* The catalog's version: a value that changes, in every process's snapshot, whenever an app or
+ * a stream's configuration is written, by any process, and that a snapshot with the same value
+ * holds the same apps and configurations in. What was read from them in such a snapshot can be
+ * used again while it is unchanged, without reading them. STORE_OK; STORE_NOT_FOUND when the
+ * backend keeps none (read the documents); STORE_ERROR. */
+int store_catalog_version(struct store_txn *t, int64_t *v);
 
 /* Next value of a per-stream counter (kind is "CS" or "TS"); starts at 1, never reused. */
 int store_next_ref(struct store_txn *t, const char *stream_id, const char *kind, int64_t *out);

@@ -46,6 +46,12 @@
 
 /* Schema versions, applied in order; PRAGMA user_version records how many have run.
  * Never edit a shipped entry: append a new one (DESIGN.md §4, migrations in place). */
+/* migration 21: a write of table's rows (event INSERT, UPDATE or DELETE) changes the catalog's
+ * version */
+#define CATALOG_TRIGGER(table, event)                                                          \
+    "CREATE TRIGGER " table "_catalog_" event " AFTER " event " ON " table                    \
+    " BEGIN UPDATE catalog_version SET v = random(); END;"
+
 static const char *const migrations[] = {
     /* 1: apps, stream configuration, counters, records, idempotency keys, seen jtis */
     "CREATE TABLE apps (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
@@ -480,6 +486,19 @@ static const char *const migrations[] = {
     "    FROM records r JOIN record_scopes s ON s.stream_id = r.stream_id"
     "    AND s.account_id = r.account_id AND s.kind = r.kind WHERE r.rowid = new.rid"
     "    ON CONFLICT DO UPDATE SET rid = excluded.rid; END;",
+    /* 21: the catalog's version (sqlite_catalog_version): a random value that every write of an
+     * app or a stream's configuration replaces, by these triggers, in whatever process it runs.
+     * A request's authentication and configuration read it, one row on one page, and use what
+     * they parsed before while it is unchanged: they read the app's and the configuration's text
+     * (five pages, the configuration's overflow among them) and compared it with what they had
+     * parsed, on every request, because a reader's page cache starts empty at every snapshot
+     * that follows a commit. Random, not counted: a database put back from a copy, whose count
+     * may have come round to the same number, does not take another's version. */
+    "CREATE TABLE catalog_version (v INTEGER NOT NULL);"
+    "INSERT INTO catalog_version VALUES (random());"
+    CATALOG_TRIGGER("apps", "INSERT") CATALOG_TRIGGER("apps", "UPDATE")
+    CATALOG_TRIGGER("apps", "DELETE") CATALOG_TRIGGER("streams", "INSERT")
+    CATALOG_TRIGGER("streams", "UPDATE") CATALOG_TRIGGER("streams", "DELETE"),
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -506,6 +525,7 @@ enum stmt_id {
     ST_APP_EACH,
     ST_STREAM_PUT,
     ST_STREAM_GET,
+    ST_CATALOG_VERSION,
     ST_REF_BUMP,
     ST_REF_GET,
     ST_RECORD_PUT,
@@ -576,6 +596,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STREAM_PUT] = "INSERT INTO streams (stream_id, doc) VALUES (?1, ?2)"
                       " ON CONFLICT (stream_id) DO UPDATE SET doc = ?2",
     [ST_STREAM_GET] = "SELECT doc FROM streams WHERE stream_id = ?1",
+    [ST_CATALOG_VERSION] = "SELECT v FROM catalog_version",
     [ST_REF_BUMP] = "INSERT INTO counters (stream_id, kind, value) VALUES (?1, ?2, 1)"
                     " ON CONFLICT (stream_id, kind) DO UPDATE SET value = value + 1",
     [ST_REF_GET] = "SELECT value FROM counters WHERE stream_id = ?1 AND kind = ?2",
@@ -2112,6 +2133,23 @@ static int sqlite_stream_put(struct store_txn *t, const char *stream_id, const c
 static int sqlite_stream_get(struct store_txn *t, const char *stream_id, char **json)
 {
     return get_text(t, ST_STREAM_GET, stream_id, NULL, json);
+}
+
+static int sqlite_catalog_version(struct store_txn *t, int64_t *v)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    sqlite3_stmt *st = c->stmt[ST_CATALOG_VERSION];
+    int rc = sqlite3_step(st);
+    int status = STORE_OK;
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(st, 0);
+    } else {
+        if (rc != SQLITE_DONE)
+            log_error("sqlite: catalog version: %s", sqlite3_errmsg(c->db));
+        status = STORE_ERROR; /* the migration's row is never deleted */
+    }
+    sqlite3_reset(st);
+    return status;
 }
 
 static int sqlite_next_ref(struct store_txn *t, const char *stream_id, const char *kind,
@@ -4005,6 +4043,7 @@ static const struct store_ops sqlite_ops = {
     .app_each = sqlite_app_each,
     .stream_put = sqlite_stream_put,
     .stream_get = sqlite_stream_get,
+    .catalog_version = sqlite_catalog_version,
     .next_ref = sqlite_next_ref,
     .record_put = sqlite_record_put,
     .record_update = sqlite_record_update,

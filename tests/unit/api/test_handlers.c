@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <semaphore.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -953,6 +954,49 @@ Test(api_handlers, a_list_that_reads_too_long_on_an_io_thread_runs_again_on_a_wo
 }
 
 /* ---------------------------------------------------------------- Idempotency-Key (API.md §6) */
+
+static int read_config_txn(struct store_txn *t, void *arg)
+{
+    return api_read_config(t, STREAM, arg);
+}
+
+/* SQL on the test's database by a connection of its own (another process, as it were). */
+static void sql_on_db(const char *sql)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/api.db", dir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* A stream's parsed configuration is used again while the catalog's version is the one it was
+ * read at, without reading its text, and read again when the version moved: a change made
+ * behind the version's back (its trigger dropped) is not seen until then; one made by another
+ * process through the trigger is seen at once. */
+Test(api_handlers, a_configuration_is_read_again_only_when_the_catalog_changed)
+{
+    json_t *first = NULL, *again = NULL, *moved = NULL, *changed = NULL;
+    cr_assert_eq(store_read(st, read_config_txn, &first), STORE_OK);
+    sql_on_db("DROP TRIGGER streams_catalog_UPDATE;"
+              "UPDATE streams SET doc = json_set(doc, '$.marker', 1);");
+    cr_assert_eq(store_read(st, read_config_txn, &again), STORE_OK);
+    cr_expect_eq(again, first, "the version did not move: the same parsed configuration");
+    cr_expect_null(json_object_get(again, "marker"));
+    sql_on_db("UPDATE catalog_version SET v = v + 1;");
+    cr_assert_eq(store_read(st, read_config_txn, &moved), STORE_OK);
+    cr_expect_eq(json_integer_value(json_object_get(moved, "marker")), 1, "read again");
+    sql_on_db("CREATE TRIGGER streams_catalog_UPDATE AFTER UPDATE ON streams"
+              " BEGIN UPDATE catalog_version SET v = random(); END;"
+              "UPDATE streams SET doc = json_set(doc, '$.marker', 2);");
+    cr_assert_eq(store_read(st, read_config_txn, &changed), STORE_OK);
+    cr_expect_eq(json_integer_value(json_object_get(changed, "marker")), 2, "seen at once");
+    json_decref(first);
+    json_decref(again);
+    json_decref(moved);
+    json_decref(changed);
+}
 
 Test(api_handlers, idempotent_create_case)
 {

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +623,69 @@ Test(auth_apps, cached_token_sees_a_rotated_secret)
     cr_assert_eq(store_write(st, put_app_txn, doc), STORE_OK);
     cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "the old secret's token");
     cr_expect(why && strstr(why, "signature"), "why: %s", why ? why : "(null)");
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
+/* SQL on the test's database, by a connection of its own (another process, as it were), after
+ * the snapshot the last authentication kept is ended, as the request's handler would. */
+static void sql_on_db(const char *sql)
+{
+    store_read_end(st);
+    char path[128];
+    path_in(path, sizeof path, "auth.db");
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* A cached token's app is read again when the catalog's version changed, and only then: an
+ * app revoked behind the version's back (its trigger dropped) is still the app the token was
+ * verified against, until the version moves. */
+Test(auth_apps, a_cached_token_reads_its_app_again_only_when_the_catalog_changed)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    char *tok = token(cid, secret, NULL);
+    struct auth_identity id;
+    const char *why;
+    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
+    auth_identity_cleanup(&id);
+    sql_on_db("DROP TRIGGER apps_catalog_UPDATE;"
+              "UPDATE apps SET doc = json_set(doc, '$.revoked', json('true'));");
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_OK, "the version did not move: %s",
+                 why ? why : "");
+    auth_identity_cleanup(&id);
+    sql_on_db("UPDATE catalog_version SET v = v + 1;");
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "read again: revoked");
+    cr_expect(why && strstr(why, "revoked"), "why: %s", why ? why : "(null)");
+    free(tok);
+    json_decref(doc);
+    store_close(st);
+}
+
+/* An app revoked by another process (the admin command, its own connection) refuses the
+ * token this process verified and cached, on the next request. */
+Test(auth_apps, an_app_revoked_by_another_process_refuses_its_cached_token)
+{
+    open_store();
+    char secret[AUTH_SECRET_LEN + 1];
+    json_t *doc = stored_app(false, secret);
+    const char *cid = json_string_value(json_object_get(doc, "clientId"));
+    char *tok = token(cid, secret, NULL);
+    struct auth_identity id;
+    const char *why;
+    for (int i = 0; i < 2; i++) { /* verified, then a hit */
+        cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
+        auth_identity_cleanup(&id);
+    }
+    sql_on_db("UPDATE apps SET doc = json_set(doc, '$.revoked', json('true'));");
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "revoked elsewhere");
+    cr_expect(why && strstr(why, "revoked"), "why: %s", why ? why : "(null)");
     free(tok);
     json_decref(doc);
     store_close(st);

@@ -222,6 +222,80 @@ Test(store_sqlite, reopen_keeps_schema_and_data)
     expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
 }
 
+/* ---- the catalog's version ---- */
+
+static int catalog_cb(struct store_txn *t, void *arg)
+{
+    return store_catalog_version(t, arg);
+}
+
+static int64_t catalog_of(struct store *s)
+{
+    int64_t v = 0;
+    cr_assert_eq(store_read(s, catalog_cb, &v), STORE_OK);
+    return v;
+}
+
+struct catalog_put {
+    const char *what, *id, *json;
+};
+
+static int catalog_put_cb(struct store_txn *t, void *arg)
+{
+    const struct catalog_put *p = arg;
+    return strcmp(p->what, "app") == 0 ? store_app_put(t, p->id, "acc-1", p->json)
+                                       : store_stream_put(t, p->id, p->json);
+}
+
+static int catalog_put_then_abort_cb(struct store_txn *t, void *arg)
+{
+    int rc = catalog_put_cb(t, arg);
+    return rc == STORE_OK ? STORE_ABORT : rc;
+}
+
+/* Every write of an app or of a stream's configuration, by this store or by another one on the
+ * same file (another process), gives the catalog another version; records do not, nor do
+ * reads. A write rolled back leaves the version it found. */
+Test(store_sqlite, the_catalog_version_changes_with_every_app_and_configuration_written)
+{
+    char url[160], *err = NULL;
+    url_of(url, sizeof url);
+    struct store *other = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(other, "store_open: %s", err ? err : "?");
+    int64_t v0 = catalog_of(st);
+    cr_expect_eq(catalog_of(other), v0, "one file, one version");
+
+    struct store_record r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK);
+    cr_expect_eq(catalog_of(st), v0, "a record is not the catalog");
+
+    const struct catalog_put puts[] = {
+        {"app", "cl-1", "{\"clientId\":\"cl-1\"}"},         /* insert */
+        {"app", "cl-1", "{\"clientId\":\"cl-1\",\"x\":1}"}, /* update */
+        {"stream", "st-1", "{\"statuses\":[]}"},            /* insert */
+        {"stream", "st-1", "{\"statuses\":[],\"x\":1}"},    /* update */
+    };
+    int64_t seen[5] = {v0};
+    for (size_t i = 0; i < sizeof puts / sizeof puts[0]; i++) {
+        /* by turns, from either store: the other one sees it at once */
+        struct store *by = i % 2 ? other : st, *reader = i % 2 ? st : other;
+        cr_assert_eq(store_write(by, catalog_put_cb, (void *)&puts[i]), STORE_OK);
+        seen[i + 1] = catalog_of(reader);
+        for (size_t j = 0; j <= i; j++)
+            cr_expect_neq(seen[i + 1], seen[j], "write %zu left version %zu", i, j);
+        cr_expect_eq(catalog_of(by), seen[i + 1]);
+    }
+    exec_on(db_path, "DELETE FROM apps");
+    cr_expect_neq(catalog_of(st), seen[4], "a deleted app");
+    exec_on(db_path, "DELETE FROM streams");
+    int64_t last = catalog_of(other);
+    cr_expect_neq(last, seen[4], "a deleted configuration");
+    const struct catalog_put again = {"app", "cl-2", "{}"};
+    cr_expect_eq(store_write(st, catalog_put_then_abort_cb, (void *)&again), STORE_ABORT);
+    cr_expect_eq(catalog_of(st), last, "a rolled-back write");
+    store_close(other);
+}
+
 Test(store_sqlite, two_stores_on_one_thread_keep_their_own_files)
 {
     /* Each store has its own connection per thread: alternating must not mix them up. */
@@ -682,6 +756,13 @@ Test(store_sqlite, name_index_is_merged_a_step_after_each_batch_of_names)
     exec_on(db_path, "INSERT INTO record_names (record_names, rank) VALUES ('integrity-check', 1)");
 }
 
+/* Back to schema 20: no catalog version (migration 21). */
+#define UNDO_MIGRATION_21                                                                      \
+    "DROP TRIGGER apps_catalog_INSERT; DROP TRIGGER apps_catalog_UPDATE;"                      \
+    "DROP TRIGGER apps_catalog_DELETE; DROP TRIGGER streams_catalog_INSERT;"                   \
+    "DROP TRIGGER streams_catalog_UPDATE; DROP TRIGGER streams_catalog_DELETE;"                \
+    "DROP TABLE catalog_version;"
+
 /* Back to schema 19: version and updated_at in the records row alone, record_updates kept by
  * triggers on records (migration 20). */
 #define UNDO_MIGRATION_20                                                                      \
@@ -724,7 +805,7 @@ Test(store_sqlite, migration_5_keeps_the_name_index_of_an_older_database)
     /* back to schema 4: records_fts and the triggers of migration 3, no fts_pending, nothing
      * of the later migrations */
     exec_on(db_path,
-            UNDO_MIGRATION_20 UNDO_MIGRATION_19
+            UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19
             "DROP TRIGGER records_assignee_insert; DROP TRIGGER records_assignee_update;"
             "DROP TABLE record_assignee_counts;"
             "DROP TRIGGER records_created_insert; DROP TABLE record_created_buckets;"
@@ -1140,7 +1221,7 @@ static void expect_moved_newest_first(const char *first, const char *second, con
 Test(store_sqlite, migration_19_places_the_records_of_an_older_database)
 {
     put_three_moved();
-    reopen_after(UNDO_MIGRATION_20 UNDO_MIGRATION_19 "PRAGMA user_version = 18;");
+    reopen_after(UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19 "PRAGMA user_version = 18;");
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name ="
                                     " 'records_updated'"),
                  0);
@@ -1159,7 +1240,7 @@ Test(store_sqlite, migration_20_keeps_the_versions_and_updated_order_of_an_older
     put_three_moved();
     put_moved(&moved[0], "acc-1"); /* puts over it: version 3 */
     put_moved(&moved[0], "acc-1");
-    reopen_after(UNDO_MIGRATION_20 "PRAGMA user_version = 19;");
+    reopen_after(UNDO_MIGRATION_21 UNDO_MIGRATION_20 "PRAGMA user_version = 19;");
     cr_expect_eq(query_int(db_path, "SELECT version FROM records WHERE id = 'ti-000'"), 3);
     cr_expect_eq(query_int(db_path, "SELECT count(*) FROM pragma_table_info('records')"
                                     " WHERE name = 'updated_at'"),
@@ -2029,7 +2110,7 @@ Test(store_sqlite, migration_12_lists_the_activities_of_an_older_database)
     cr_assert_eq(store_write(st, put_cb, &r2), STORE_OK);
     cr_assert_eq(store_write(st, put_cb, &r3), STORE_OK);
     /* back to schema 11: no list, the index; rows inserted out of seq order */
-    reopen_after(UNDO_MIGRATION_20 UNDO_MIGRATION_19
+    reopen_after(UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19
                  "ALTER TABLE record_docs DROP COLUMN acts;"
                  "CREATE INDEX activities_record ON activities (record_id, seq);"
                  "INSERT INTO activities VALUES (30, 'ac-3', 'st-1', 'acc-1', 'ti-1', 3, 'c');"
