@@ -719,6 +719,7 @@ struct sqlite_conn {
     bool kept; /* a read transaction left open by store_read_keep (run_txn) */
     int64_t deadline_us; /* of the query running (sqlite_query), 0: none */
     bool late;           /* it ran past that deadline: SQLite stopped it */
+    LZ4_stream_t *lz4;   /* activity_pack's state, made at its first activity */
     struct sqlite_conn *next;
 };
 
@@ -863,6 +864,7 @@ static void conn_free(struct sqlite_conn *c)
     }
     sqlite3_close(c->db);
     free(c->sweep_id);
+    free(c->lz4);
     free(c);
 }
 
@@ -2242,14 +2244,27 @@ static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_reco
 #define ACT_HEAD 5
 #define ACT_TEXT_MAX (64 << 20) /* past this a stored length is damage, not an activity */
 
-/* The stored form of an activity's text: a BLOB (malloc'd, *n bytes), or NULL to store the text. */
-static unsigned char *activity_pack(const char *text, size_t len, int *n)
+/* The stored form of an activity's text: a BLOB (malloc'd, *n bytes), or NULL to store the text.
+ * Compressed with c's LZ4 state, made once and reset for each text (LZ4_resetStream_fast), so
+ * the text is one block that needs no other: LZ4_compress_default made its 16 KiB state anew
+ * for every activity (LZ4_initStream's memset: a small update's instructions -3.4 %, callgrind,
+ * which counts a memset's bytes; req/s side by side, creates and updates: within the noise). */
+static unsigned char *activity_pack(struct sqlite_conn *c, const char *text, size_t len, int *n)
 {
     int bound = len <= ACT_TEXT_MAX ? LZ4_compressBound((int)len) : 0;
     if (bound <= 0)
         return NULL;
+    if (!c->lz4) {
+        LZ4_stream_t *lz4 = xmalloc(sizeof *lz4);
+        if (!LZ4_initStream(lz4, sizeof *lz4)) { /* misaligned: malloc's never is */
+            free(lz4);
+            return NULL;
+        }
+        c->lz4 = lz4;
+    }
     unsigned char *out = xmalloc(ACT_HEAD + (size_t)bound);
-    int z = LZ4_compress_default(text, (char *)out + ACT_HEAD, (int)len, bound);
+    LZ4_resetStream_fast(c->lz4);
+    int z = LZ4_compress_fast_continue(c->lz4, text, (char *)out + ACT_HEAD, (int)len, bound, 1);
     if (z <= 0 || (size_t)z + ACT_HEAD >= len) {
         free(out);
         return NULL;
@@ -2294,7 +2309,7 @@ static int write_activity(struct sqlite_conn *c, const struct store_activity *a,
     bind_text(st, 4, a->record_id);
     sqlite3_bind_int64(st, 5, a->created_at);
     int packed_len;
-    unsigned char *packed = activity_pack(a->doc, strlen(a->doc), &packed_len);
+    unsigned char *packed = activity_pack(c, a->doc, strlen(a->doc), &packed_len);
     if (packed)
         sqlite3_bind_blob(st, 6, packed, packed_len, free);
     else
