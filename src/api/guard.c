@@ -227,7 +227,9 @@ static json_t *config_at(const char *stream_id, int64_t version)
     return NULL;
 }
 
-static int config_get(struct store_txn *t, const char *stream_id, bool seed, json_t **cfg)
+/* The stored configuration of stream_id: the one parsed before, while the catalog's version is
+ * the one it was read at, or read (STORE_NOT_FOUND: none is stored). */
+static int config_read(struct store_txn *t, const char *stream_id, json_t **cfg)
 {
     int64_t version;
     int rc = store_catalog_version(t, &version);
@@ -238,21 +240,25 @@ static int config_get(struct store_txn *t, const char *stream_id, bool seed, jso
         return STORE_OK;
     char *text = NULL;
     rc = store_stream_get(t, stream_id, &text);
-    if (rc == STORE_NOT_FOUND && !seed) {
-        *cfg = config_default();
-        return STORE_OK;
-    }
-    if (rc == STORE_NOT_FOUND) {
-        *cfg = config_default();
-        char *dump = json_dumps(*cfg, JSON_COMPACT);
-        rc = store_stream_put(t, stream_id, dump);
-        free(dump);
-        return rc;
-    }
     if (rc != STORE_OK)
         return rc;
     *cfg = config_cached(stream_id, text, versioned ? &version : NULL);
     return *cfg ? STORE_OK : STORE_ERROR;
+}
+
+/* config_read, or the default configuration when none is stored (stored too, with seed). */
+static int config_get(struct store_txn *t, const char *stream_id, bool seed, json_t **cfg)
+{
+    int rc = config_read(t, stream_id, cfg);
+    if (rc != STORE_NOT_FOUND)
+        return rc;
+    *cfg = config_default();
+    if (!seed)
+        return STORE_OK;
+    char *dump = json_dumps(*cfg, JSON_COMPACT);
+    rc = store_stream_put(t, stream_id, dump);
+    free(dump);
+    return rc;
 }
 
 int api_load_config(struct store_txn *t, const char *stream_id, json_t **cfg)
@@ -267,12 +273,7 @@ int api_read_config(struct store_txn *t, const char *stream_id, json_t **cfg)
 
 int api_read_stored_config(struct store_txn *t, const char *stream_id, json_t **cfg)
 {
-    char *text = NULL;
-    int rc = store_stream_get(t, stream_id, &text);
-    if (rc != STORE_OK)
-        return rc;
-    *cfg = config_cached(stream_id, text, NULL);
-    return *cfg ? STORE_OK : STORE_ERROR;
+    return config_read(t, stream_id, cfg);
 }
 
 bool api_is_whole(const json_t *v)

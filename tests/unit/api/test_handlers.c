@@ -960,6 +960,11 @@ static int read_config_txn(struct store_txn *t, void *arg)
     return api_read_config(t, STREAM, arg);
 }
 
+static int read_stored_config_txn(struct store_txn *t, void *arg)
+{
+    return api_read_stored_config(t, STREAM, arg);
+}
+
 /* SQL on the test's database by a connection of its own (another process, as it were). */
 static void sql_on_db(const char *sql)
 {
@@ -974,16 +979,19 @@ static void sql_on_db(const char *sql)
 /* A stream's parsed configuration is used again while the catalog's version is the one it was
  * read at, without reading its text, and read again when the version moved: a change made
  * behind the version's back (its trigger dropped) is not seen until then; one made by another
- * process through the trigger is seen at once. */
+ * process through the trigger is seen at once. The same for the stored configuration that a
+ * createTask reads on its worker. */
 Test(api_handlers, a_configuration_is_read_again_only_when_the_catalog_changed)
 {
-    json_t *first = NULL, *again = NULL, *moved = NULL, *changed = NULL;
+    json_t *first = NULL, *again = NULL, *stored = NULL, *moved = NULL, *changed = NULL;
     cr_assert_eq(store_read(st, read_config_txn, &first), STORE_OK);
     sql_on_db("DROP TRIGGER streams_catalog_UPDATE;"
               "UPDATE streams SET doc = json_set(doc, '$.marker', 1);");
     cr_assert_eq(store_read(st, read_config_txn, &again), STORE_OK);
     cr_expect_eq(again, first, "the version did not move: the same parsed configuration");
     cr_expect_null(json_object_get(again, "marker"));
+    cr_assert_eq(store_read(st, read_stored_config_txn, &stored), STORE_OK);
+    cr_expect_eq(stored, first, "the stored configuration, the same");
     sql_on_db("UPDATE catalog_version SET v = v + 1;");
     cr_assert_eq(store_read(st, read_config_txn, &moved), STORE_OK);
     cr_expect_eq(json_integer_value(json_object_get(moved, "marker")), 1, "read again");
@@ -994,6 +1002,7 @@ Test(api_handlers, a_configuration_is_read_again_only_when_the_catalog_changed)
     cr_expect_eq(json_integer_value(json_object_get(changed, "marker")), 2, "seen at once");
     json_decref(first);
     json_decref(again);
+    json_decref(stored);
     json_decref(moved);
     json_decref(changed);
 }
