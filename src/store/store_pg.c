@@ -173,6 +173,23 @@ static const char *const migrations[] = {
     "DROP FUNCTION casemgr_rekey(text);",
     /* 7: idempotency keys by age, for the purge of expired ones (pg_idem_put) */
     "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);",
+    /* 8: the catalog's version (pg_catalog_version), as SQLite's migration 21: a random value
+     * that every statement writing apps or streams replaces, in whatever process it runs. A
+     * request's authentication and configuration read it, one statement, instead of the app and
+     * the configuration, two, while it is unchanged. Random, not counted: a database put back
+     * from a dump does not take another's version. It runs again as a whole on a database
+     * already migrated (as 5 to 7 do: a schema version set back by an older process). */
+    "CREATE TABLE IF NOT EXISTS catalog_version (v bigint NOT NULL);"
+    "INSERT INTO catalog_version SELECT (random() * 9.2e18)::bigint"
+    "  WHERE NOT EXISTS (SELECT 1 FROM catalog_version);"
+    "CREATE OR REPLACE FUNCTION casemgr_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN UPDATE catalog_version SET v = (random() * 9.2e18)::bigint; RETURN NULL; END $$;"
+    "DROP TRIGGER IF EXISTS apps_catalog ON apps;"
+    "CREATE TRIGGER apps_catalog AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apps"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION casemgr_catalog_changed();"
+    "DROP TRIGGER IF EXISTS streams_catalog ON streams;"
+    "CREATE TRIGGER streams_catalog AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON streams"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION casemgr_catalog_changed();",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_LOCK 0x63617365 /* pg_advisory_lock key while migrating ("case") */
@@ -195,6 +212,7 @@ enum stmt_id {
     ST_APP_GET_LOCK,
     ST_APP_EACH,
     ST_STREAM_GET,
+    ST_CATALOG_VERSION,
     ST_STREAM_INSERT,
     ST_STREAM_UPSERT,
     ST_STREAM_REPLACE,
@@ -241,6 +259,7 @@ static const struct stmt_def stmts[ST_COUNT] = {
     [ST_APP_GET_LOCK] = {"SELECT doc FROM apps WHERE client_id = $1 FOR UPDATE", 1, "t"},
     [ST_APP_EACH] = {"SELECT doc FROM apps ORDER BY created_at, client_id", 0, ""},
     [ST_STREAM_GET] = {"SELECT doc, xmin::text FROM streams WHERE stream_id = $1", 1, "t"},
+    [ST_CATALOG_VERSION] = {"SELECT v FROM catalog_version", 0, ""},
     [ST_STREAM_INSERT] = {"INSERT INTO streams (stream_id, doc) VALUES ($1, $2)"
                           " ON CONFLICT (stream_id) DO NOTHING RETURNING xmin::text",
                           2, "tj"},
@@ -1107,6 +1126,26 @@ static int pg_stream_get(struct store_txn *tb, const char *stream_id, char **jso
     return found ? STORE_OK : STORE_NOT_FOUND;
 }
 
+/* A write transaction's answer is NOT_FOUND (read the documents): a configuration it takes
+ * from the cache is not remembered as read (remember_stream), and its write would not be
+ * checked against a concurrent one (pg_stream_put). */
+static int pg_catalog_version(struct store_txn *tb, int64_t *v)
+{
+    struct pg_txn *t = pg_txn_of(tb);
+    if (t->write)
+        return STORE_NOT_FOUND;
+    int rc;
+    PGresult *res = run(t, ST_CATALOG_VERSION, NULL, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 1)
+        *v = get_i64(res, 0, 0);
+    else
+        rc = STORE_ERROR; /* the migration's row is never deleted */
+    PQclear(res);
+    return rc;
+}
+
 /* A configuration read in this transaction is written back only if no other transaction
  * changed it since (its row version): an edit is never lost to a concurrent one, yet writers
  * that only read the configuration never wait on each other. A first configuration (the seed)
@@ -1964,6 +2003,7 @@ static const struct store_ops pg_ops = {
     .app_each = pg_app_each,
     .stream_put = pg_stream_put,
     .stream_get = pg_stream_get,
+    .catalog_version = pg_catalog_version,
     .next_ref = pg_next_ref,
     .record_put = pg_record_put,
     .record_update = pg_record_update,

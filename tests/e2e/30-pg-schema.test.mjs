@@ -81,7 +81,7 @@ describe('30 PostgreSQL migrations 5 and 6: the assignee named by agentId, long 
     const migrateByCli = (name) => ctx.env.cli(['priority', 'add', '--stream', ctx.app.streams[0], '--name', name, '--score', '3']);
     const cli = await migrateByCli('Migrated Once');
     assert.equal(cli.code, 0, cli.stderr);
-    assert.equal(await psql(ctx.env.db, 'SELECT version FROM casemgr_schema'), '7');
+    assert.equal(await psql(ctx.env.db, 'SELECT version FROM casemgr_schema'), '8');
     assert.equal(await psql(ctx.env.db, `SELECT assignee FROM records WHERE id = '${a}'`), agent);
     for (const [q, id] of queries) assert.deepEqual(await found(q), [id], `found after: ${JSON.stringify(q).slice(0, 60)}`);
     assertError(await ctx.server.client(jtiApp).post('getCases', {}, { token }), 401, 'unauthorized');
@@ -112,5 +112,41 @@ describe('30 PostgreSQL: idempotency keys past their day are purged', () => {
     assertOk(r, 'a keyed createCase');
     const keys = await psql(ctx.env.db, `SELECT string_agg(key, ',' ORDER BY key) FROM idempotency WHERE client_id = '${ctx.app.clientId}'`);
     assert.equal(keys, 'k-new,k-young');
+  });
+});
+
+describe('30 PostgreSQL migration 8: the catalog version', () => {
+  if (!PG_URL) {
+    it('needs PostgreSQL: run through `make test` or scripts/pg-test-cluster run -- ... with CASEMGR_E2E_PG', () => {
+      assert.fail('CASEMGR_E2E_PG is not set: this file runs only in the PostgreSQL leg');
+    });
+    return;
+  }
+  // one I/O thread and one worker: every request authenticates on the thread whose cache holds
+  // the token it verified first
+  const ctx = useServer({ serverArgs: ['--threads', '1', '--workers', '1'] });
+
+  it('a verified token\'s app is read again only when the version moved; a revocation moves it', T, async () => {
+    const db = ctx.env.db;
+    const version = () => psql(db, 'SELECT v FROM catalog_version');
+    assertOk(await ctx.client.post('getTasks', {}), 'verified and cached');
+    // revoked behind the version's back: the app verified before is still the one taken
+    const v0 = await version();
+    await psql(db, 'ALTER TABLE apps DISABLE TRIGGER apps_catalog;'
+      + ` UPDATE apps SET doc = (doc::jsonb || '{"revoked": true}')::json WHERE client_id = '${ctx.app.clientId}';`
+      + ' ALTER TABLE apps ENABLE TRIGGER apps_catalog;');
+    assert.equal(await version(), v0, 'the trigger was off');
+    assertOk(await ctx.client.post('getTasks', {}), 'the version did not move');
+    await psql(db, 'UPDATE catalog_version SET v = v + 1');
+    assertError(await ctx.client.post('getTasks', {}), 401, 'unauthorized'); // read again: revoked
+    // through the trigger, as the CLI writes: the version moves with the write
+    const v1 = await version();
+    await psql(db, `UPDATE apps SET doc = (doc::jsonb || '{"revoked": false}')::json WHERE client_id = '${ctx.app.clientId}'`);
+    assert.notEqual(await version(), v1, 'an app written');
+    assertOk(await ctx.client.post('getTasks', {}), 'unrevoked, seen at once');
+    const v2 = await version();
+    const r = await ctx.env.cli(['stream', 'show', '--stream', ctx.app.streams[0]]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await version(), v2, 'a read moves nothing');
   });
 });
