@@ -125,13 +125,6 @@ static void setup(void)
     sign_token(app_doc, secret, auth_token);
 }
 
-/* BUG: src/api/guard.c:101-130 keeps parsed configurations in a _Thread_local cache that
- * nothing frees when the thread ends. api_load_config runs inside write transactions, i.e. on
- * the store's writer thread (store_sqlite.c writer_main), so every store_close() below leaks the
- * cached entries (the stream's config text from get_text, its parsed json_t and the xstrdup'd
- * stream id: ~17 KB per stream). LeakSanitizer reports it after every test here that writes a
- * record, and under `make test-asan` (abort_on_error=1) Criterion then warns "crashed during its
- * setup or teardown". The tests themselves free everything they allocate. */
 static void teardown(void)
 {
     store_close(st);
