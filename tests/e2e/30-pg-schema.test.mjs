@@ -129,21 +129,25 @@ describe('30 PostgreSQL migration 8: the catalog version', () => {
   it('a verified token\'s app is read again only when the version moved; a revocation moves it', T, async () => {
     const db = ctx.env.db;
     const version = () => psql(db, 'SELECT v FROM catalog_version');
-    assertOk(await ctx.client.post('getTasks', {}), 'verified and cached');
+    // one token throughout: the client mints a new one per request by default, and a token
+    // signed a second later is another token, verified anew
+    const token = ctx.client.token();
+    const get = () => ctx.client.post('getTasks', {}, { token });
+    assertOk(await get(), 'verified and cached');
     // revoked behind the version's back: the app verified before is still the one taken
     const v0 = await version();
     await psql(db, 'ALTER TABLE apps DISABLE TRIGGER apps_catalog;'
       + ` UPDATE apps SET doc = (doc::jsonb || '{"revoked": true}')::json WHERE client_id = '${ctx.app.clientId}';`
       + ' ALTER TABLE apps ENABLE TRIGGER apps_catalog;');
     assert.equal(await version(), v0, 'the trigger was off');
-    assertOk(await ctx.client.post('getTasks', {}), 'the version did not move');
+    assertOk(await get(), 'the version did not move');
     await psql(db, 'UPDATE catalog_version SET v = v + 1');
-    assertError(await ctx.client.post('getTasks', {}), 401, 'unauthorized'); // read again: revoked
+    assertError(await get(), 401, 'unauthorized'); // read again: revoked
     // through the trigger, as the CLI writes: the version moves with the write
     const v1 = await version();
     await psql(db, `UPDATE apps SET doc = (doc::jsonb || '{"revoked": false}')::json WHERE client_id = '${ctx.app.clientId}'`);
     assert.notEqual(await version(), v1, 'an app written');
-    assertOk(await ctx.client.post('getTasks', {}), 'unrevoked, seen at once');
+    assertOk(await get(), 'unrevoked, seen at once');
     const v2 = await version();
     const r = await ctx.env.cli(['stream', 'show', '--stream', ctx.app.streams[0]]);
     assert.equal(r.code, 0, r.stderr);
