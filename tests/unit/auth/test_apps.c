@@ -344,6 +344,24 @@ static enum auth_result authenticate(const char *tok, struct auth_identity *id, 
     return auth_authenticate(st, &keys, &policy, tok, true, id, why);
 }
 
+/* tok authenticates; what says why it should. */
+static void expect_ok(const char *tok, const char *what)
+{
+    struct auth_identity id;
+    const char *why;
+    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s: %s", what, why ? why : "");
+    auth_identity_cleanup(&id);
+}
+
+/* tok is refused because its app is revoked. */
+static void expect_revoked(const char *tok, const char *what)
+{
+    struct auth_identity id;
+    const char *why;
+    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "%s", what);
+    cr_expect(why && strstr(why, "revoked"), "%s: why: %s", what, why ? why : "(null)");
+}
+
 Test(auth_apps, authenticate_ok)
 {
     open_store();
@@ -461,15 +479,11 @@ Test(auth_apps, authenticate_revoked_app)
     json_t *doc = stored_app(false, secret);
     const char *cid = json_string_value(json_object_get(doc, "clientId"));
     char *tok = token(cid, secret, NULL);
-    struct auth_identity id;
-    const char *why;
-    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
-    auth_identity_cleanup(&id);
+    expect_ok(tok, "verified");
 
     json_object_set_new(doc, "revoked", json_true());
     cr_assert_eq(store_write(st, put_app_txn, doc), STORE_OK);
-    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "a revoked app's token");
-    cr_expect(why && strstr(why, "revoked"), "why: %s", why ? why : "(null)");
+    expect_revoked(tok, "a revoked app's token");
     free(tok);
     json_decref(doc);
     store_close(st);
@@ -651,18 +665,12 @@ Test(auth_apps, a_cached_token_reads_its_app_again_only_when_the_catalog_changed
     json_t *doc = stored_app(false, secret);
     const char *cid = json_string_value(json_object_get(doc, "clientId"));
     char *tok = token(cid, secret, NULL);
-    struct auth_identity id;
-    const char *why;
-    cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
-    auth_identity_cleanup(&id);
+    expect_ok(tok, "verified");
     sql_on_db("DROP TRIGGER apps_catalog_UPDATE;"
               "UPDATE apps SET doc = json_set(doc, '$.revoked', json('true'));");
-    cr_expect_eq(authenticate(tok, &id, &why), AUTH_OK, "the version did not move: %s",
-                 why ? why : "");
-    auth_identity_cleanup(&id);
+    expect_ok(tok, "the version did not move");
     sql_on_db("UPDATE catalog_version SET v = v + 1;");
-    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "read again: revoked");
-    cr_expect(why && strstr(why, "revoked"), "why: %s", why ? why : "(null)");
+    expect_revoked(tok, "read again");
     free(tok);
     json_decref(doc);
     store_close(st);
@@ -677,15 +685,10 @@ Test(auth_apps, an_app_revoked_by_another_process_refuses_its_cached_token)
     json_t *doc = stored_app(false, secret);
     const char *cid = json_string_value(json_object_get(doc, "clientId"));
     char *tok = token(cid, secret, NULL);
-    struct auth_identity id;
-    const char *why;
-    for (int i = 0; i < 2; i++) { /* verified, then a hit */
-        cr_assert_eq(authenticate(tok, &id, &why), AUTH_OK, "%s", why ? why : "");
-        auth_identity_cleanup(&id);
-    }
+    expect_ok(tok, "verified");
+    expect_ok(tok, "a hit");
     sql_on_db("UPDATE apps SET doc = json_set(doc, '$.revoked', json('true'));");
-    cr_expect_eq(authenticate(tok, &id, &why), AUTH_DENIED, "revoked elsewhere");
-    cr_expect(why && strstr(why, "revoked"), "why: %s", why ? why : "(null)");
+    expect_revoked(tok, "revoked elsewhere");
     free(tok);
     json_decref(doc);
     store_close(st);
