@@ -84,6 +84,8 @@ extern void (*store_sqlite_before_sync)(void);
 /* Tests only: when set, the SQLite writeback thread calls it before each sync_file_range of the
  * database file (it makes one at most every millisecond while checkpoints run). */
 extern void (*store_sqlite_before_writeback)(void);
+/* Tests only: a SQLite store's rowid hints (store/ridhint.h), to plant wrong ones. */
+struct ridhint *store_sqlite_rids(struct store *s);
 /* The PostgreSQL backend: url is a libpq connection URI (postgres://... or postgresql://...). */
 struct store *store_pg_open(const char *url, const struct store_options *opt, char **err);
 

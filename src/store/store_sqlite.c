@@ -21,6 +21,7 @@
 #include "store/backend.h"
 #include "store/matchcache.h"
 #include "store/pagecache.h"
+#include "store/ridhint.h"
 #include "store/walbuf.h"
 
 #include <lz4.h>
@@ -530,6 +531,7 @@ enum stmt_id {
     ST_REF_GET,
     ST_RECORD_PUT,
     ST_RECORD_GET,
+    ST_RECORD_GET_AT,
     ST_RECORD_BUMP,
     ST_CASE_ADD,
     ST_CASE_ADDS,
@@ -614,6 +616,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RECORD_GET] = "SELECT d.doc, r.version + d.doc_version, r.rowid FROM records r"
                       " JOIN record_docs d ON d.rid = r.rowid WHERE r.id = ?1 AND r.kind = ?2"
                       " AND r.stream_id = ?3 AND r.account_id = ?4",
+    /* ST_RECORD_GET at the rowid a hint gave (store/ridhint): the row must still be the id's */
+    [ST_RECORD_GET_AT] = "SELECT d.doc, r.version + d.doc_version, r.rowid FROM records r"
+                         " JOIN record_docs d ON d.rid = r.rowid WHERE r.rowid = ?5"
+                         " AND r.id = ?1 AND r.kind = ?2 AND r.stream_id = ?3"
+                         " AND r.account_id = ?4",
     [ST_CASE_ADD] = "INSERT INTO case_task_adds (rid, seq, task_id) VALUES (?1, coalesce((SELECT"
                     " max(seq) FROM case_task_adds WHERE rid = ?1), 0) + 1, ?2)",
     [ST_CASE_ADDS] = "SELECT task_id FROM case_task_adds WHERE rid = ?1 ORDER BY seq",
@@ -795,6 +802,7 @@ struct sqlite_store {
     pthread_mutex_t mu;  /* guards conns */
     struct sqlite_conn *conns;
     struct match_cache *matches; /* searches' matches, kept between queries */
+    struct ridhint *rids;        /* where records are, by id: for reads by id (ridhint.h) */
     /* the syncer (durability full): syncs the WAL for the groups the writer committed, then wakes
      * their callers. Commits are numbered: committing counts COMMITs begun, synced is the number
      * of the newest synced and attempted of the newest whose sync has ended (failed or not). */
@@ -1100,6 +1108,22 @@ static int to_wal(sqlite3 *db)
     }
 }
 
+#define RIDHINT_BITS 20 /* 2^20 slots of 8 bytes, touched as they are used */
+
+/* Fills the rowid hints from the id index, for up to half the slots: a record's first read then
+ * goes to its row as directly as later ones do. Without them it only goes slower. */
+static void ridhint_fill(sqlite3 *db, struct ridhint *h)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id, rowid FROM records", -1, &st, NULL) != SQLITE_OK)
+        return;
+    size_t max = ridhint_slots(h) / 2;
+    for (size_t n = 0; n < max && sqlite3_step(st) == SQLITE_ROW; n++)
+        ridhint_put(h, (const char *)sqlite3_column_text(st, 0),
+                    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+}
+
 struct store *store_sqlite_open(const char *path, const struct store_options *opt, char **err)
 {
     static pthread_once_t configured = PTHREAD_ONCE_INIT;
@@ -1120,6 +1144,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
     pthread_cond_init(&s->sync_cv, NULL);
     pthread_cond_init(&s->synced_cv, NULL);
     s->matches = match_cache_new(MATCH_CACHE_BYTES);
+    s->rids = ridhint_new(RIDHINT_BITS);
 
     /* Migrate on a private connection before any statement is prepared against the schema. */
     sqlite3 *db = NULL;
@@ -1141,6 +1166,7 @@ struct store *store_sqlite_open(const char *path, const struct store_options *op
         sqlite3_close(db);
         goto fail;
     }
+    ridhint_fill(db, s->rids);
     sqlite3_close(db);
     /* never closed before every connection of the store is: closing a descriptor of a file lets
      * go of every POSIX lock this process holds on it, SQLite's included */
@@ -1191,6 +1217,7 @@ fail:
     sync_destroy(s);
     pthread_mutex_destroy(&s->mu);
     match_cache_free(s->matches);
+    ridhint_free(s->rids);
     free(s->path);
     free(s);
     return NULL;
@@ -1231,6 +1258,7 @@ static void sqlite_close(struct store *base)
     sync_destroy(s);
     pthread_mutex_destroy(&s->mu);
     match_cache_free(s->matches);
+    ridhint_free(s->rids);
     free(s->path);
     free(s);
 }
@@ -2592,16 +2620,37 @@ static int sqlite_record_update(struct store_txn *t, struct store_record *r,
     return status;
 }
 
+struct ridhint *store_sqlite_rids(struct store *base)
+{
+    return ((struct sqlite_store *)base)->rids;
+}
+
 static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const char *stream_id,
                              const char *account_id, const char *id, struct store_record *r)
 {
     struct sqlite_conn *c = txn_conn(t);
-    sqlite3_stmt *st = c->stmt[ST_RECORD_GET];
-    bind_text(st, 1, id);
-    sqlite3_bind_int(st, 2, (int)kind);
-    bind_text(st, 3, stream_id);
-    bind_text(st, 4, account_id);
-    int rc = sqlite3_step(st);
+    struct ridhint *rids = ((struct sqlite_store *)t->store)->rids;
+    size_t id_len = strlen(id);
+    /* at the hinted row first; no row there (no hint, a wrong one, or no such record of this
+     * tenant and kind): by the id index, which decides */
+    int64_t at = ridhint_get(rids, id, id_len);
+    sqlite3_stmt *st = c->stmt[at ? ST_RECORD_GET_AT : ST_RECORD_GET];
+    int rc;
+    for (;;) {
+        bind_text(st, 1, id);
+        sqlite3_bind_int(st, 2, (int)kind);
+        bind_text(st, 3, stream_id);
+        bind_text(st, 4, account_id);
+        if (at)
+            sqlite3_bind_int64(st, 5, at);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE || !at)
+            break;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        at = 0;
+        st = c->stmt[ST_RECORD_GET];
+    }
     int status;
     int64_t rid = 0;
     if (rc == SQLITE_ROW) {
@@ -2612,6 +2661,7 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
         r->doc_len = (size_t)n;
         r->version = sqlite3_column_int64(st, 1);
         rid = sqlite3_column_int64(st, 2);
+        ridhint_put(rids, id, id_len, rid);
         status = STORE_OK;
     } else if (rc == SQLITE_DONE) {
         status = STORE_NOT_FOUND;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "store/backend.h"
+#include "store/ridhint.h"
 #include "store/store.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -519,6 +520,69 @@ Test(store_sqlite, record_tenant_isolation_on_get)
     expect_absent(STORE_TASK, "st-1", "acc-1", "ci-1");
     expect_absent(STORE_CASE, "ST-1", "acc-1", "ci-1");
     expect_absent(STORE_CASE, "st-1", "acc-1", "CI-1");
+}
+
+static void plant(const char *id, int64_t rid)
+{
+    ridhint_put(store_sqlite_rids(st), id, strlen(id), rid);
+}
+
+static int64_t hint_of(const char *id)
+{
+    return ridhint_get(store_sqlite_rids(st), id, strlen(id));
+}
+
+/* A read by id goes to the row its hint names (store/ridhint.h) and must still be that id's,
+ * that tenant's and that kind's: a wrong hint (planted here) reads what no hint would. */
+Test(store_sqlite, record_get_is_not_misled_by_a_wrong_rowid_hint)
+{
+    struct store_record a = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"a\":1}");
+    struct store_record b = record(STORE_CASE, "ci-9", "st-2", "acc-2", "CS000001", "{\"b\":1}");
+    struct store_record c = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"c\":1}");
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &c), STORE_OK);
+    int64_t ra = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-1'");
+    int64_t rb = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-9'");
+    int64_t rc = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-1'");
+    /* each id hinted at another tenant's or kind's row */
+    plant("ci-9", ra);
+    plant("ci-1", rb);
+    plant("ti-1", ra);
+    expect_doc(STORE_CASE, "st-2", "acc-2", "ci-9", "{\"b\":1}", 1);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"c\":1}", 1);
+    /* the reads put the right rowids back */
+    cr_expect_eq(hint_of("ci-9"), rb);
+    cr_expect_eq(hint_of("ci-1"), ra);
+    cr_expect_eq(hint_of("ti-1"), rc);
+    /* a hint at the right row under the wrong tenant or kind finds nothing, as before */
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-9");
+    expect_absent(STORE_CASE, "st-2", "acc-1", "ci-9");
+    expect_absent(STORE_TASK, "st-2", "acc-2", "ci-9");
+    plant("ci-9", ra); /* and at another tenant's row */
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-9");
+    /* a hint at no row at all, and an unknown id hinted at a row */
+    plant("ci-1", 1000000);
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
+    plant("ci-nope", ra);
+    expect_absent(STORE_CASE, "st-1", "acc-1", "ci-nope");
+}
+
+Test(store_sqlite, rowid_hints_are_filled_when_a_store_opens)
+{
+    struct store_record a = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    cr_expect_eq(hint_of("ci-1"), 0, "a write alone leaves no hint");
+    store_close(st);
+    char url[160];
+    url_of(url, sizeof url);
+    char *err = NULL;
+    st = store_open(url, &fast_opts, &err);
+    cr_assert_not_null(st, "%s", err ? err : "");
+    int64_t rid = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-1'");
+    cr_expect_eq(hint_of("ci-1"), rid);
+    cr_expect_eq(hint_of("ci-2"), 0);
 }
 
 Test(store_sqlite, record_put_under_another_tenant_conflicts_and_changes_nothing)
