@@ -532,6 +532,7 @@ enum stmt_id {
     ST_RECORD_PUT,
     ST_RECORD_GET,
     ST_RECORD_GET_AT,
+    ST_RECORD_HEAD_AT,
     ST_RECORD_BUMP,
     ST_CASE_ADD,
     ST_CASE_ADDS,
@@ -633,8 +634,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " VALUES (?1, 0, ?3, ?2) ON CONFLICT (rid) DO UPDATE SET doc = ?2,"
                    " updated_at = ?3",
     [ST_DOC_SET] = "UPDATE record_docs SET doc = ?2 WHERE rid = ?1", /* its updatedAt kept */
-    [ST_RECORD_HEAD] = "SELECT ref_id, status_category FROM records"
+    [ST_RECORD_HEAD] = "SELECT ref_id, status_category, rowid FROM records"
                        " WHERE id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4",
+    [ST_RECORD_HEAD_AT] = "SELECT ref_id, status_category, rowid FROM records WHERE rowid = ?5"
+                          " AND id = ?1 AND kind = ?2 AND stream_id = ?3 AND account_id = ?4",
     [ST_IDEM_GET] = "SELECT body_hash, status, body, created_at FROM idempotency"
                     " WHERE client_id = ?1 AND key = ?2",
     [ST_IDEM_PUT] = "INSERT INTO idempotency (client_id, key, body_hash, status, body, created_at)"
@@ -2529,42 +2532,47 @@ static void set_column(char *set, const char *piece)
     snprintf(set + n, 512 - n, ", %s", piece);
 }
 
-static int sqlite_record_update(struct store_txn *t, struct store_record *r,
-                                const struct store_record *prev)
+/* Steps a look-up of one record by id (?1 id, ?2 kind, ?3 stream, ?4 account): at, the same
+ * look-up at the rowid the id was last seen at (?5, store/ridhint), first when there is a hint;
+ * when that finds no row (a wrong hint, or no such record of this tenant and kind), by, which
+ * walks the id index and decides. Returns sqlite3_step's code and the statement stepped, which
+ * the caller resets (and clears). */
+static int step_by_id(struct store_txn *t, sqlite3_stmt *at, sqlite3_stmt *by, enum store_kind kind,
+                      const char *stream_id, const char *account_id, const char *id,
+                      sqlite3_stmt **stepped)
 {
-    struct sqlite_conn *c = txn_conn(t);
-    /* The records row is written only when a column list queries read changes (migration 20);
-     * else it is only read, for its rowid and its part of the version. prev holds the columns as
-     * stored (they are made from the stored document, as the row was). Parameter numbers are
-     * fixed; only the SET list varies (a few shapes, cached). */
-    char set[512] = "";
-    if (r->breached != prev->breached)
-        set_column(set, "breached = ?3");
-    if (!same(r->name_lower, prev->name_lower))
-        set_column(set, "name_lower = ?4");
-    if (!same(r->status_name, prev->status_name) ||
-        !same(r->status_category, prev->status_category))
-        set_column(set, "status_name = ?5, status_category = ?6");
-    if (!same(r->priority_name, prev->priority_name) ||
-        r->priority_score != prev->priority_score)
-        set_column(set, "priority_name = ?7, priority_score = ?8");
-    if (!same(r->assignee, prev->assignee))
-        set_column(set, "assignee = ?9");
-    if (r->has_due_date != prev->has_due_date || r->due_date != prev->due_date)
-        set_column(set, "due_date = ?10");
-    if (!same(r->source, prev->source))
-        set_column(set, "source = ?11");
-    static const char where[] = " WHERE id = ?12 AND stream_id = ?13 AND account_id = ?14"
-                                " AND kind = ?15";
-    char sql[1024];
-    if (set[0])
-        snprintf(sql, sizeof sql, "UPDATE records SET%s%s RETURNING version, rowid", set + 1,
-                 where);
-    else
-        snprintf(sql, sizeof sql, "SELECT version, rowid FROM records%s", where);
-    sqlite3_stmt *st = query_stmt(c, sql);
-    if (!st)
-        return STORE_ERROR;
+    struct ridhint *rids = ((struct sqlite_store *)t->store)->rids;
+    int64_t rid = ridhint_get(rids, id, strlen(id));
+    sqlite3_stmt *st = rid ? at : by;
+    int rc;
+    for (;;) {
+        bind_text(st, 1, id);
+        sqlite3_bind_int(st, 2, (int)kind);
+        bind_text(st, 3, stream_id);
+        bind_text(st, 4, account_id);
+        if (rid)
+            sqlite3_bind_int64(st, 5, rid);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE || !rid)
+            break;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        rid = 0;
+        st = by;
+    }
+    *stepped = st;
+    return rc;
+}
+
+/* Keeps the rowid a look-up by id found (step_by_id). */
+static void hint_rid(struct store_txn *t, const char *id, int64_t rid)
+{
+    ridhint_put(((struct sqlite_store *)t->store)->rids, id, strlen(id), rid);
+}
+
+/* Binds an update's columns (?3-?11, those its SET list names) and its record (?12-?15). */
+static void bind_update(sqlite3_stmt *st, const struct store_record *r)
+{
     if (sqlite3_bind_parameter_index(st, "?3"))
         sqlite3_bind_int(st, 3, r->breached ? 1 : 0);
     if (sqlite3_bind_parameter_index(st, "?4"))
@@ -2591,12 +2599,68 @@ static int sqlite_record_update(struct store_txn *t, struct store_record *r,
     bind_text(st, 13, r->stream_id);
     bind_text(st, 14, r->account_id);
     sqlite3_bind_int(st, 15, (int)r->kind);
-    int rc = sqlite3_step(st);
+}
+
+static int sqlite_record_update(struct store_txn *t, struct store_record *r,
+                                const struct store_record *prev)
+{
+    struct sqlite_conn *c = txn_conn(t);
+    /* The records row is written only when a column list queries read changes (migration 20);
+     * else it is only read, for its rowid and its part of the version. prev holds the columns as
+     * stored (they are made from the stored document, as the row was). Parameter numbers are
+     * fixed; only the SET list varies (a few shapes, cached). */
+    char set[512] = "";
+    if (r->breached != prev->breached)
+        set_column(set, "breached = ?3");
+    if (!same(r->name_lower, prev->name_lower))
+        set_column(set, "name_lower = ?4");
+    if (!same(r->status_name, prev->status_name) ||
+        !same(r->status_category, prev->status_category))
+        set_column(set, "status_name = ?5, status_category = ?6");
+    if (!same(r->priority_name, prev->priority_name) ||
+        r->priority_score != prev->priority_score)
+        set_column(set, "priority_name = ?7, priority_score = ?8");
+    if (!same(r->assignee, prev->assignee))
+        set_column(set, "assignee = ?9");
+    if (r->has_due_date != prev->has_due_date || r->due_date != prev->due_date)
+        set_column(set, "due_date = ?10");
+    if (!same(r->source, prev->source))
+        set_column(set, "source = ?11");
+    /* at the rowid the id was last seen at first (?16, as step_by_id does) */
+    static const char where[] = " WHERE id = ?12 AND stream_id = ?13 AND account_id = ?14"
+                                " AND kind = ?15";
+    static const char where_at[] = " WHERE rowid = ?16 AND id = ?12 AND stream_id = ?13"
+                                   " AND account_id = ?14 AND kind = ?15";
+    int64_t at = ridhint_get(((struct sqlite_store *)t->store)->rids, r->id, strlen(r->id));
+    sqlite3_stmt *st;
+    int rc;
+    for (;;) {
+        char sql[1024];
+        if (set[0])
+            snprintf(sql, sizeof sql, "UPDATE records SET%s%s RETURNING version, rowid", set + 1,
+                     at ? where_at : where);
+        else
+            snprintf(sql, sizeof sql, "SELECT version, rowid FROM records%s",
+                     at ? where_at : where);
+        st = query_stmt(c, sql);
+        if (!st)
+            return STORE_ERROR;
+        bind_update(st, r);
+        if (at)
+            sqlite3_bind_int64(st, 16, at);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE || !at)
+            break;
+        sqlite3_reset(st); /* no row there: nothing was changed */
+        sqlite3_clear_bindings(st);
+        at = 0;
+    }
     int status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
     int64_t row_version = 0, rid = 0;
     if (rc == SQLITE_ROW) {
         row_version = sqlite3_column_int64(st, 0);
         rid = sqlite3_column_int64(st, 1);
+        hint_rid(t, r->id, rid);
     } else if (rc != SQLITE_DONE) {
         log_error("sqlite: record update: %s", sqlite3_errmsg(c->db));
     }
@@ -2629,28 +2693,9 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
                              const char *account_id, const char *id, struct store_record *r)
 {
     struct sqlite_conn *c = txn_conn(t);
-    struct ridhint *rids = ((struct sqlite_store *)t->store)->rids;
-    size_t id_len = strlen(id);
-    /* at the hinted row first; no row there (no hint, a wrong one, or no such record of this
-     * tenant and kind): by the id index, which decides */
-    int64_t at = ridhint_get(rids, id, id_len);
-    sqlite3_stmt *st = c->stmt[at ? ST_RECORD_GET_AT : ST_RECORD_GET];
-    int rc;
-    for (;;) {
-        bind_text(st, 1, id);
-        sqlite3_bind_int(st, 2, (int)kind);
-        bind_text(st, 3, stream_id);
-        bind_text(st, 4, account_id);
-        if (at)
-            sqlite3_bind_int64(st, 5, at);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE || !at)
-            break;
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        at = 0;
-        st = c->stmt[ST_RECORD_GET];
-    }
+    sqlite3_stmt *st;
+    int rc = step_by_id(t, c->stmt[ST_RECORD_GET_AT], c->stmt[ST_RECORD_GET], kind, stream_id,
+                        account_id, id, &st);
     int status;
     int64_t rid = 0;
     if (rc == SQLITE_ROW) {
@@ -2661,7 +2706,7 @@ static int sqlite_record_get(struct store_txn *t, enum store_kind kind, const ch
         r->doc_len = (size_t)n;
         r->version = sqlite3_column_int64(st, 1);
         rid = sqlite3_column_int64(st, 2);
-        ridhint_put(rids, id, id_len, rid);
+        hint_rid(t, id, rid);
         status = STORE_OK;
     } else if (rc == SQLITE_DONE) {
         status = STORE_NOT_FOUND;
@@ -2689,14 +2734,12 @@ static int sqlite_record_head(struct store_txn *t, enum store_kind kind, const c
                               struct store_record_head *h)
 {
     struct sqlite_conn *c = txn_conn(t);
-    sqlite3_stmt *st = c->stmt[ST_RECORD_HEAD];
-    bind_text(st, 1, id);
-    sqlite3_bind_int(st, 2, (int)kind);
-    bind_text(st, 3, stream_id);
-    bind_text(st, 4, account_id);
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st;
+    int rc = step_by_id(t, c->stmt[ST_RECORD_HEAD_AT], c->stmt[ST_RECORD_HEAD], kind, stream_id,
+                        account_id, id, &st);
     int status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
     if (rc == SQLITE_ROW) {
+        hint_rid(t, id, sqlite3_column_int64(st, 2));
         const unsigned char *ref = sqlite3_column_text(st, 0);
         const unsigned char *cat = sqlite3_column_text(st, 1);
         snprintf(h->ref_id, sizeof h->ref_id, "%s", ref ? (const char *)ref : "");

@@ -567,6 +567,11 @@ Test(store_sqlite, record_get_is_not_misled_by_a_wrong_rowid_hint)
     expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
     plant("ci-nope", ra);
     expect_absent(STORE_CASE, "st-1", "acc-1", "ci-nope");
+    /* hinted at the same tenant's and kind's other record */
+    struct store_record d = record(STORE_CASE, "ci-2", "st-1", "acc-1", "CS000002", "{\"d\":1}");
+    cr_assert_eq(store_write(st, put_cb, &d), STORE_OK);
+    plant("ci-1", query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-2'"));
+    expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
 }
 
 Test(store_sqlite, rowid_hints_are_filled_when_a_store_opens)
@@ -3907,6 +3912,90 @@ static int update_expecting_cb(struct store_txn *t, void *arg)
     if (u->old_name)
         prev.name_lower = u->old_name;
     return store_record_update(t, &u->r, &prev);
+}
+
+struct head_arg {
+    enum store_kind kind;
+    const char *stream, *account, *id;
+    struct store_record_head h;
+};
+
+static int head_cb(struct store_txn *t, void *arg)
+{
+    struct head_arg *a = arg;
+    return store_record_head(t, a->kind, a->stream, a->account, a->id, &a->h);
+}
+
+/* The writer's look-ups by id go to the hinted rowid first as reads do: an update (of the
+ * document alone, and of the records row too) and a record's head, with each id hinted at
+ * another tenant's or kind's row or at none, change and read their own record only. */
+Test(store_sqlite, updates_and_heads_are_not_misled_by_a_wrong_rowid_hint)
+{
+    struct store_record a = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":1}");
+    struct store_record b = record(STORE_TASK, "ti-9", "st-2", "acc-2", "TS000001", "{\"b\":1}");
+    struct store_record c = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"c\":1}");
+    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
+    cr_assert_eq(store_write(st, put_cb, &c), STORE_OK);
+    int64_t ra = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-1'");
+    int64_t rb = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-9'");
+    int64_t rc = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-1'");
+
+    plant("ti-1", rb);
+    struct expect_update u = {
+        .r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":2}"), .expect = 1};
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    cr_expect_eq(hint_of("ti-1"), ra, "the update put the right rowid back");
+    plant("ti-1", rc); /* a case's row: another kind */
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":3}");
+    u.old_name = u.r.name_lower;
+    u.r.name_lower = "renamed";
+    u.expect = 2;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    plant("ti-1", 1000000);
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":4}");
+    u.old_name = NULL;
+    u.expect = 3;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    /* the same tenant's and kind's other task */
+    struct store_record d = record(STORE_TASK, "ti-2", "st-1", "acc-1", "TS000002", "{\"d\":1}");
+    cr_assert_eq(store_write(st, put_cb, &d), STORE_OK);
+    plant("ti-1", query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-2'"));
+    u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":5}");
+    u.expect = 4;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":5}", 5);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-2", "{\"d\":1}", 1);
+    expect_doc(STORE_TASK, "st-2", "acc-2", "ti-9", "{\"b\":1}", 1);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM records WHERE name_lower = 'renamed'"),
+                 1);
+    cr_expect_eq(query_int(db_path, "SELECT count(*) FROM records WHERE id = 'ti-1' AND"
+                                    " name_lower = 'renamed'"),
+                 1);
+
+    /* another tenant's update of an id hinted at its own row: not found, nothing changed */
+    plant("ti-1", ra);
+    u.r = record(STORE_TASK, "ti-1", "st-2", "acc-2", "TS000001", "{\"hijack\":1}");
+    u.expect = 0;
+    cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_NOT_FOUND);
+    expect_doc(STORE_TASK, "st-1", "acc-1", "ti-1", "{\"a\":5}", 5);
+
+    plant("ci-1", ra);
+    struct head_arg h = {.kind = STORE_CASE, .stream = "st-1", .account = "acc-1", .id = "ci-1"};
+    cr_assert_eq(store_read(st, head_cb, &h), STORE_OK);
+    cr_expect_str_eq(h.h.ref_id, "CS000001");
+    cr_expect_eq(hint_of("ci-1"), rc);
+    plant("ti-9", rc);
+    h = (struct head_arg){.kind = STORE_TASK, .stream = "st-2", .account = "acc-2", .id = "ti-9"};
+    cr_assert_eq(store_read(st, head_cb, &h), STORE_OK);
+    cr_expect_str_eq(h.h.ref_id, "TS000001");
+    plant("ti-9", rb);
+    h = (struct head_arg){.kind = STORE_TASK, .stream = "st-1", .account = "acc-1", .id = "ti-9"};
+    cr_expect_eq(store_read(st, head_cb, &h), STORE_NOT_FOUND);
+    plant("ti-1", query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-2'"));
+    h = (struct head_arg){.kind = STORE_TASK, .stream = "st-1", .account = "acc-1", .id = "ti-1"};
+    cr_assert_eq(store_read(st, head_cb, &h), STORE_OK);
+    cr_expect_str_eq(h.h.ref_id, "TS000001");
 }
 
 /* An update that names the version it read writes only while the record still has it, and its
