@@ -522,6 +522,15 @@ Test(store_sqlite, record_tenant_isolation_on_get)
     expect_absent(STORE_CASE, "st-1", "acc-1", "CI-1");
 }
 
+/* Puts r and gives the rowid it was stored at. */
+static int64_t put_rowid(struct store_record r)
+{
+    cr_assert_eq(store_write(st, put_cb, &r), STORE_OK, "%s", r.id);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT rowid FROM records WHERE id = '%s'", r.id);
+    return query_int(db_path, sql);
+}
+
 static void plant(const char *id, int64_t rid)
 {
     ridhint_put(store_sqlite_rids(st), id, strlen(id), rid);
@@ -536,15 +545,9 @@ static int64_t hint_of(const char *id)
  * that tenant's and that kind's: a wrong hint (planted here) reads what no hint would. */
 Test(store_sqlite, record_get_is_not_misled_by_a_wrong_rowid_hint)
 {
-    struct store_record a = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"a\":1}");
-    struct store_record b = record(STORE_CASE, "ci-9", "st-2", "acc-2", "CS000001", "{\"b\":1}");
-    struct store_record c = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"c\":1}");
-    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
-    cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
-    cr_assert_eq(store_write(st, put_cb, &c), STORE_OK);
-    int64_t ra = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-1'");
-    int64_t rb = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-9'");
-    int64_t rc = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-1'");
+    int64_t ra = put_rowid(record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"a\":1}"));
+    int64_t rb = put_rowid(record(STORE_CASE, "ci-9", "st-2", "acc-2", "CS000001", "{\"b\":1}"));
+    int64_t rc = put_rowid(record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"c\":1}"));
     /* each id hinted at another tenant's or kind's row */
     plant("ci-9", ra);
     plant("ci-1", rb);
@@ -568,16 +571,13 @@ Test(store_sqlite, record_get_is_not_misled_by_a_wrong_rowid_hint)
     plant("ci-nope", ra);
     expect_absent(STORE_CASE, "st-1", "acc-1", "ci-nope");
     /* hinted at the same tenant's and kind's other record */
-    struct store_record d = record(STORE_CASE, "ci-2", "st-1", "acc-1", "CS000002", "{\"d\":1}");
-    cr_assert_eq(store_write(st, put_cb, &d), STORE_OK);
-    plant("ci-1", query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-2'"));
+    plant("ci-1", put_rowid(record(STORE_CASE, "ci-2", "st-1", "acc-1", "CS000002", "{\"d\":1}")));
     expect_doc(STORE_CASE, "st-1", "acc-1", "ci-1", "{\"a\":1}", 1);
 }
 
 Test(store_sqlite, rowid_hints_are_filled_when_a_store_opens)
 {
-    struct store_record a = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}");
-    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
+    int64_t rid = put_rowid(record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{}"));
     cr_expect_eq(hint_of("ci-1"), 0, "a write alone leaves no hint");
     store_close(st);
     char url[160];
@@ -585,7 +585,6 @@ Test(store_sqlite, rowid_hints_are_filled_when_a_store_opens)
     char *err = NULL;
     st = store_open(url, &fast_opts, &err);
     cr_assert_not_null(st, "%s", err ? err : "");
-    int64_t rid = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-1'");
     cr_expect_eq(hint_of("ci-1"), rid);
     cr_expect_eq(hint_of("ci-2"), 0);
 }
@@ -3931,15 +3930,9 @@ static int head_cb(struct store_txn *t, void *arg)
  * another tenant's or kind's row or at none, change and read their own record only. */
 Test(store_sqlite, updates_and_heads_are_not_misled_by_a_wrong_rowid_hint)
 {
-    struct store_record a = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":1}");
-    struct store_record b = record(STORE_TASK, "ti-9", "st-2", "acc-2", "TS000001", "{\"b\":1}");
-    struct store_record c = record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"c\":1}");
-    cr_assert_eq(store_write(st, put_cb, &a), STORE_OK);
-    cr_assert_eq(store_write(st, put_cb, &b), STORE_OK);
-    cr_assert_eq(store_write(st, put_cb, &c), STORE_OK);
-    int64_t ra = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-1'");
-    int64_t rb = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-9'");
-    int64_t rc = query_int(db_path, "SELECT rowid FROM records WHERE id = 'ci-1'");
+    int64_t ra = put_rowid(record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":1}"));
+    int64_t rb = put_rowid(record(STORE_TASK, "ti-9", "st-2", "acc-2", "TS000001", "{\"b\":1}"));
+    int64_t rc = put_rowid(record(STORE_CASE, "ci-1", "st-1", "acc-1", "CS000001", "{\"c\":1}"));
 
     plant("ti-1", rb);
     struct expect_update u = {
@@ -3958,9 +3951,8 @@ Test(store_sqlite, updates_and_heads_are_not_misled_by_a_wrong_rowid_hint)
     u.expect = 3;
     cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
     /* the same tenant's and kind's other task */
-    struct store_record d = record(STORE_TASK, "ti-2", "st-1", "acc-1", "TS000002", "{\"d\":1}");
-    cr_assert_eq(store_write(st, put_cb, &d), STORE_OK);
-    plant("ti-1", query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-2'"));
+    int64_t rd = put_rowid(record(STORE_TASK, "ti-2", "st-1", "acc-1", "TS000002", "{\"d\":1}"));
+    plant("ti-1", rd);
     u.r = record(STORE_TASK, "ti-1", "st-1", "acc-1", "TS000001", "{\"a\":5}");
     u.expect = 4;
     cr_assert_eq(store_write(st, update_expecting_cb, &u), STORE_OK);
@@ -3992,7 +3984,7 @@ Test(store_sqlite, updates_and_heads_are_not_misled_by_a_wrong_rowid_hint)
     plant("ti-9", rb);
     h = (struct head_arg){.kind = STORE_TASK, .stream = "st-1", .account = "acc-1", .id = "ti-9"};
     cr_expect_eq(store_read(st, head_cb, &h), STORE_NOT_FOUND);
-    plant("ti-1", query_int(db_path, "SELECT rowid FROM records WHERE id = 'ti-2'"));
+    plant("ti-1", rd);
     h = (struct head_arg){.kind = STORE_TASK, .stream = "st-1", .account = "acc-1", .id = "ti-1"};
     cr_assert_eq(store_read(st, head_cb, &h), STORE_OK);
     cr_expect_str_eq(h.h.ref_id, "TS000001");
