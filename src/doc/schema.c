@@ -2,6 +2,7 @@
  * API.md §5; validation, null handling and the tests are all driven by it. */
 #include "doc/schema.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,14 +80,51 @@ const struct doc_member *doc_members(size_t *n)
     return members;
 }
 
+/* doc_member_find's index: each member's position + 1 at a hash of its name, open addressing
+ * (0: an empty slot). Every body member and every stored member is looked up here, ~40 times a
+ * small update: the scan of the table it replaces (first letters compared before strcmp) was
+ * 2.1 % of that update's instructions, the index is 1.0 % (callgrind). */
+#define INDEX_SLOTS 128
+#define NAME_MAX_LEN 32 /* longer than any member's name: such a name is none */
+#define MEMBER_COUNT (sizeof members / sizeof members[0])
+_Static_assert(MEMBER_COUNT <= INDEX_SLOTS / 2, "the index stays at most half full");
+static unsigned char member_index[INDEX_SLOTS];
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+/* FNV-1a of name's first NAME_MAX_LEN + 1 bytes at most, and their number at *len. */
+static unsigned name_hash(const char *name, size_t *len)
+{
+    unsigned h = 2166136261u;
+    size_t n = 0;
+    while (n <= NAME_MAX_LEN && name[n])
+        h = (h ^ (unsigned char)name[n++]) * 16777619u;
+    *len = n;
+    return h;
+}
+
+static void index_build(void)
+{
+    for (size_t i = 0; i < MEMBER_COUNT; i++) {
+        size_t len;
+        unsigned slot = name_hash(members[i].name, &len) & (INDEX_SLOTS - 1);
+        while (member_index[slot])
+            slot = (slot + 1) & (INDEX_SLOTS - 1);
+        member_index[slot] = (unsigned char)(i + 1);
+    }
+}
+
 const struct doc_member *doc_member_find(const char *name, enum doc_kind kind)
 {
-    /* every body member and every stored member comes through here: the first letters are
-     * compared before strcmp is called */
-    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
-        if (members[i].name[0] == name[0] && (members[i].kinds & kind) &&
-            strcmp(members[i].name, name) == 0)
-            return &members[i];
+    pthread_once(&index_once, index_build);
+    size_t len;
+    unsigned slot = name_hash(name, &len) & (INDEX_SLOTS - 1);
+    if (len > NAME_MAX_LEN)
+        return NULL;
+    for (unsigned i; (i = member_index[slot]) != 0; slot = (slot + 1) & (INDEX_SLOTS - 1)) {
+        const struct doc_member *m = &members[i - 1];
+        if (strcmp(m->name, name) == 0) /* names are unique */
+            return (m->kinds & kind) ? m : NULL;
+    }
     return NULL;
 }
 

@@ -188,6 +188,26 @@ Test(doc_schema, find_returns_members_only_for_their_kinds)
     cr_assert_null(doc_member_find("Name", DOC_CASE), "member names are case-sensitive");
 }
 
+Test(doc_schema, find_refuses_long_names_and_prefixes)
+{
+    /* the index hashes a name's first 33 bytes at most: a member's name with more after it,
+     * however long, is no member; nor is a member's name cut short */
+    char name[70000];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    cr_assert_null(doc_member_find(name, DOC_TASK));
+    memcpy(name, "supportCustomTasks", 18);
+    cr_assert_null(doc_member_find(name, DOC_CASE));
+    name[40] = '\0';
+    cr_assert_null(doc_member_find(name, DOC_CASE));
+    name[18] = '\0';
+    cr_assert_not_null(doc_member_find(name, DOC_CASE));
+    name[17] = '\0';
+    cr_assert_null(doc_member_find(name, DOC_CASE));
+    cr_assert_null(doc_member_find("_i", DOC_TASK));
+    cr_assert_null(doc_member_find("_idx", DOC_TASK));
+}
+
 Test(doc_schema, seed_table_types)
 {
     /* The seed's Update Task request table: every member a task update accepts, with its type. */
