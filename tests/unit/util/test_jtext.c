@@ -324,7 +324,11 @@ Test(jtext, parse_edge_cases)
  * (and a multi-byte character) at every position of strings around that width, both ways. */
 Test(jtext, special_bytes_at_every_position)
 {
-    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+    /* the bytes that stop a plain run, and plain ones next to them in the byte order (" "
+     * and "!" above the controls, "#" above the quote, "[" and "]" beside the backslash),
+     * which must not stop it */
+    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", " ", "!",
+                                           "#", "[", "]", "\x7f\x20\x1f\"",
                                            "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
                                            "\xc3", "\xff"};
     char buf[64];
