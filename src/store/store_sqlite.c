@@ -2274,6 +2274,11 @@ static int write_doc(struct sqlite_conn *c, int64_t rid, const struct store_reco
 #define ACT_LZ4 1
 #define ACT_HEAD 5
 #define ACT_TEXT_MAX (64 << 20) /* past this a stored length is damage, not an activity */
+/* LZ4's acceleration: on the last 20,000 activities of the update bench (desc changes, 3,059
+ * bytes of text each), 1 made 984 bytes in 2.33 us, 2 makes 1,021 in 1.61 us, 3 1,081 in 1.30,
+ * 8 1,470 in 1.15. The writer compresses every activity, and every write waits for the writer:
+ * 2 takes 0.7 us off each for 4 % more bytes. */
+#define ACT_ACCELERATION 2
 
 /* The stored form of an activity's text: a BLOB (malloc'd, *n bytes), or NULL to store the text.
  * Compressed with c's LZ4 state, made once and reset for each text (LZ4_resetStream_fast), so
@@ -2295,7 +2300,8 @@ static unsigned char *activity_pack(struct sqlite_conn *c, const char *text, siz
     }
     unsigned char *out = xmalloc(ACT_HEAD + (size_t)bound);
     LZ4_resetStream_fast(c->lz4);
-    int z = LZ4_compress_fast_continue(c->lz4, text, (char *)out + ACT_HEAD, (int)len, bound, 1);
+    int z = LZ4_compress_fast_continue(c->lz4, text, (char *)out + ACT_HEAD, (int)len, bound,
+                                       ACT_ACCELERATION);
     if (z <= 0 || (size_t)z + ACT_HEAD >= len) {
         free(out);
         return NULL;
