@@ -34,23 +34,40 @@ static int check_read_only(const json_t *doc, enum doc_kind kind, const json_t *
     return 0;
 }
 
-/* Changes of every non-managed member, in the document's order, then members removed. */
+/* Changes of every non-managed member, in the document's order, then members removed. before
+ * is the document's shallow copy (doc_update): its members in the same order, with values
+ * replaced in place and members added after them. So the two are walked in step, each member's
+ * old value the other walk's while their keys agree, instead of a look-up by key either way: ~80
+ * look-ups of ~170 instructions each a small update. Where the keys part (a member added or
+ * removed) the look-ups take over, and members removed are looked for only then. */
 static json_t *diff(const json_t *before, const json_t *after, enum doc_kind kind)
 {
     json_t *changes = json_array();
+    void *in_step = json_object_iter((json_t *)before);
+    size_t walked = 0; /* members of before met in step */
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)after, k, v)
     {
+        json_t *old;
+        if (in_step && strcmp(json_object_iter_key(in_step), k) == 0) {
+            old = json_object_iter_value(in_step);
+            in_step = json_object_iter_next((json_t *)before, in_step);
+            walked++;
+        } else {
+            in_step = NULL;
+            old = json_object_get(before, k);
+        }
         const struct doc_member *m = doc_member_find(k, kind);
         if (m && m->access == DOC_MANAGED)
             continue;
-        json_t *old = json_object_get(before, k);
         if (old && doc_same_value(old, v))
             continue;
         json_array_append_new(changes, json_pack("{s:s, s:O, s:O}", "field", k, "old",
                                                  old ? old : json_null(), "new", v));
     }
+    if (walked == json_object_size(before))
+        return changes; /* every member of before is in after */
     json_object_foreach((json_t *)before, k, v)
     {
         if (!json_object_get(after, k))

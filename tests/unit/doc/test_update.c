@@ -494,6 +494,69 @@ Test(doc_update, the_document_before_keeps_the_old_field_values)
     }
 }
 
+/* The changes list as a look-up of every member in the other document finds it (doc_update's
+ * diff walks the two in step while their keys agree): after's members in order, managed ones
+ * left out, then members before has and after lacks. */
+static json_t *changes_by_lookup(const json_t *before, const json_t *after)
+{
+    json_t *changes = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)after, k, v)
+    {
+        const struct doc_member *m = doc_member_find(k, DOC_CASE);
+        json_t *old = json_object_get(before, k);
+        if ((m && m->access == DOC_MANAGED) || (old && doc_same_value(old, v)))
+            continue;
+        json_array_append_new(changes, json_pack("{s:s, s:O, s:O}", "field", k, "old",
+                                                 old ? old : json_null(), "new", v));
+    }
+    json_object_foreach((json_t *)before, k, v)
+    {
+        if (!json_object_get(after, k))
+            json_array_append_new(changes, json_pack("{s:s, s:O, s:n}", "field", k, "old", v,
+                                                     "new"));
+    }
+    return changes;
+}
+
+Test(doc_update, changes_pair_members_added_removed_and_replaced)
+{
+    /* members replaced in place, removed (dueDate cleared) before others change, and added
+     * (members a created case lacks) after the document's own */
+    static const char *const patches[] = {
+        "{\"desc\":\"Toner\"}",
+        "{\"priority\":{\"name\":\"high\"},\"desc\":\"Toner\"}",
+        "{\"dueDate\":null}",
+        "{\"dueDate\":null,\"desc\":\"x\",\"tags\":[\"a\",\"b\"],\"name\":\"Scanner\"}",
+        "{\"currAssignee\":{\"_id\":\"u-9\",\"name\":\"Bo\"}}",
+        "{\"queues\":[\"q-1\"],\"channel\":[\"voice\"],\"desc\":\"y\"}",
+        "{\"queues\":[\"q-1\"],\"dueDate\":null,\"source\":\"chat\"}",
+        "{\"status\":{\"name\":\"Resolved\"},\"tags\":[]}",
+        "{}",
+    };
+    for (size_t k = 0; k < sizeof patches / sizeof patches[0]; k++) {
+        json_t *doc = stored_case();
+        json_t *patch = obj(patches[k]), *changes = NULL, *before = NULL;
+        struct err e = {0};
+        cr_assert_eq(doc_update(doc, DOC_CASE, patch, &ctx, &changes, &before, &e), 0, "%s: %s",
+                     patches[k], e.msg);
+        json_t *want = changes_by_lookup(before, doc);
+        char *got_text = json_dumps(changes, JSON_COMPACT);
+        char *want_text = json_dumps(want, JSON_COMPACT);
+        cr_expect_str_eq(got_text, want_text, "%s", patches[k]);
+        cr_expect_eq(json_array_size(changes) == 0, k == sizeof patches / sizeof patches[0] - 1,
+                     "%s", patches[k]);
+        free(got_text);
+        free(want_text);
+        json_decref(want);
+        json_decref(before);
+        json_decref(changes);
+        json_decref(patch);
+        json_decref(doc);
+    }
+}
+
 /* The mirrors are synced once an update (doc_update, before its diff; doc_stamp_write after),
  * and lname and ETA are replaced only when their text changes: an unchanged one stays the very
  * value the document before holds, whose stored text an update copies (jtext_dump_known). */
