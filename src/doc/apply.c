@@ -493,21 +493,36 @@ int doc_apply_body(json_t *doc, enum doc_kind kind, const json_t *body, const st
     return rc;
 }
 
-static void set_field_value(json_t *doc, const char *field, json_t *value)
+/* The mirrors' fields (doc_sync_mirrors): the first system field of each name gets its value,
+ * unless it holds an equal one. One walk of the fields for the three: a walk for each looked up
+ * ~30 members a small update. The array is fetched again at each step: own_field may replace
+ * it with the document's own copy, whose elements are at the same places. Takes the values. */
+struct mirror {
+    const char *field;
+    json_t *value;
+};
+
+static void set_field_values(json_t *doc, struct mirror *m, size_t n)
 {
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(doc, "fields"), i, f)
-    {
+    size_t left = n;
+    for (size_t i = 0; left > 0 && i < json_array_size(json_object_get(doc, "fields")); i++) {
+        json_t *f = json_array_get(json_object_get(doc, "fields"), i);
         const char *fname = json_string_value(json_object_get(json_object_get(f, "metaData"), "name"));
-        if (fname && strcmp(fname, field) == 0 && json_object_get(f, "type") &&
-            strcmp(json_string_value(json_object_get(f, "type")), "system") == 0) {
-            if (!json_equal(json_object_get(f, "selectedValue"), value))
-                json_object_set(own_field(doc, f), "selectedValue", value);
+        const char *type = json_string_value(json_object_get(f, "type"));
+        if (!fname || !type || strcmp(type, "system") != 0)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (!m[j].field || strcmp(fname, m[j].field) != 0)
+                continue;
+            if (!json_equal(json_object_get(f, "selectedValue"), m[j].value))
+                json_object_set(own_field(doc, f), "selectedValue", m[j].value);
+            m[j].field = NULL; /* the first of its name only */
+            left--;
             break;
         }
     }
-    json_decref(value);
+    for (size_t j = 0; j < n; j++)
+        json_decref(m[j].value);
 }
 
 /* Member key of doc set to the string s, unless it holds that string already (its value, and its
@@ -531,9 +546,12 @@ void doc_sync_mirrors(json_t *doc)
     if (json_is_integer(due))
         time_format_iso(json_integer_value(due), eta);
     set_string(doc, "ETA", eta);
-    set_field_value(doc, "title", json_incref(json_object_get(doc, "name")));
-    set_field_value(doc, "description", json_incref(json_object_get(doc, "desc")));
-    set_field_value(doc, "dueDate", json_string(eta));
+    struct mirror m[] = {
+        {"title", json_incref(json_object_get(doc, "name"))},
+        {"description", json_incref(json_object_get(doc, "desc"))},
+        {"dueDate", json_string(eta)},
+    };
+    set_field_values(doc, m, sizeof m / sizeof m[0]);
 }
 
 void doc_finish_write(json_t *doc, const struct doc_ctx *ctx)

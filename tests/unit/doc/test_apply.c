@@ -634,3 +634,26 @@ Test(doc_apply, same_value_compares_numbers_by_value_and_exactly)
     json_decref(a);
     json_decref(b);
 }
+
+Test(doc_apply, mirrors_go_to_the_first_system_field_of_each_name)
+{
+    /* a custom field of a mirror's name, and a field whose type is no string, are passed by;
+     * a second system field of the name keeps its value */
+    json_t *doc = obj("{\"name\":\"Printer\",\"desc\":\"Jams\",\"dueDate\":1749032280725,"
+                      "\"fields\":["
+                      "{\"metaData\":{\"name\":\"title\"},\"type\":\"custom\",\"selectedValue\":\"c\"},"
+                      "{\"metaData\":{\"name\":\"description\"},\"type\":7,\"selectedValue\":\"t\"},"
+                      "{\"metaData\":{\"name\":\"dueDate\"},\"type\":\"system\",\"selectedValue\":\"\"},"
+                      "{\"metaData\":{\"name\":\"title\"},\"type\":\"system\",\"selectedValue\":\"\"},"
+                      "{\"metaData\":{\"name\":\"title\"},\"type\":\"system\",\"selectedValue\":\"2\"},"
+                      "{\"metaData\":{\"name\":\"description\"},\"type\":\"system\"}]}");
+    doc_sync_mirrors(doc);
+    const json_t *fields = json_object_get(doc, "fields");
+    const char *want[] = {"c", "t", "2025-06-04T10:18:00.725Z", "Printer", "2", "Jams"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_expect_str_eq(str_of(json_array_get(fields, i), "selectedValue"), want[i], "field %zu",
+                         i);
+    cr_expect_str_eq(str_of(doc, "lname"), "printer");
+    cr_expect_str_eq(str_of(doc, "ETA"), "2025-06-04T10:18:00.725Z");
+    json_decref(doc);
+}
