@@ -103,7 +103,7 @@ static inline __attribute__((always_inline)) size_t plain_run(const unsigned cha
 
 /* A JSON string: the escapes jansson writes (\" \\ \b \f \n \r \t, \u00XX in upper case for
  * the other control characters), everything else as it is, UTF-8 checked. */
-static void put_string(struct out *o, const char *str, size_t n)
+static __attribute__((noinline)) void put_string_any(struct out *o, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str, *end = s + n, *run = s;
@@ -147,6 +147,22 @@ static void put_string(struct out *o, const char *str, size_t n)
     }
     put(o, (const char *)run, (size_t)(s - run));
     put_char(o, '"');
+}
+
+/* put_string_any for a string of plain bytes only, inlined (~110 a small update): one reserve
+ * and one copy. */
+static inline __attribute__((always_inline)) void put_string(struct out *o, const char *str,
+                                                             size_t n)
+{
+    if (plain_run((const unsigned char *)str, (const unsigned char *)str + n) != n) {
+        put_string_any(o, str, n);
+        return;
+    }
+    reserve(o, n + 2);
+    o->p[o->len] = '"';
+    memcpy(o->p + o->len + 1, str, n);
+    o->p[o->len + 1 + n] = '"';
+    o->len += n + 2;
 }
 
 static void put_integer(struct out *o, json_int_t v)
