@@ -566,9 +566,12 @@ void doc_stamp_write(json_t *doc, const struct doc_ctx *ctx)
     time_format_iso(ctx->now_ms, iso);
     json_object_set_new(doc, "updatedAt", json_string(iso));
     json_object_set_new(doc, "timestampValue", json_integer(ctx->now_ms));
-    json_object_set_new(doc, "updatedBy",
-                        json_pack("{s:s, s:s, s:s}", "_id", ctx->actor.id, "name",
-                                  ctx->actor.name ? ctx->actor.name : "", "profImage",
-                                  ctx->actor.prof_image ? ctx->actor.prof_image : ""));
+    /* as json_pack("{s:s, s:s, s:s}") made it, without reading a format at every write */
+    json_t *by = json_object();
+    json_object_set_new_nocheck(by, "_id", json_string(ctx->actor.id));
+    json_object_set_new_nocheck(by, "name", json_string(ctx->actor.name ? ctx->actor.name : ""));
+    json_object_set_new_nocheck(by, "profImage",
+                                json_string(ctx->actor.prof_image ? ctx->actor.prof_image : ""));
+    json_object_set_new(doc, "updatedBy", by);
     doc_refresh_breach(doc, doc_ctx_clock(ctx));
 }

@@ -609,6 +609,21 @@ Test(doc_update, activity_records_the_change)
     cr_expect_str_eq(str_of(json_object_get(a, "actor"), "name"), "Editor");
     cr_expect_str_eq(str_of(a, "createdAt"), T1_ISO);
     cr_expect(json_equal(json_object_get(a, "changes"), changes));
+    /* the members in the order clients have seen them (their text is stored as it is made) */
+    json_t *want = json_pack("{s:s, s:O, s:O, s:s, s:{s:s, s:s, s:s}, s:s, s:I, s:O}", "_id", id,
+                             "recordId", json_object_get(doc, "_id"), "refId",
+                             json_object_get(doc, "refId"), "kind", "case", "actor", "_id",
+                             "u-editor", "name", "Editor", "profImage", "", "createdAt", T1_ISO,
+                             "timestampValue", (json_int_t)T1, "changes", changes);
+    char *got_text = json_dumps(a, JSON_COMPACT), *want_text = json_dumps(want, JSON_COMPACT);
+    cr_expect_str_eq(got_text, want_text);
+    free(got_text);
+    free(want_text);
+    json_decref(want);
+    /* and a change's members: field, old, new */
+    char *change_text = json_dumps(json_array_get(changes, 0), JSON_COMPACT);
+    cr_expect_str_eq(change_text, "{\"field\":\"desc\",\"old\":\"It jams\",\"new\":\"Toner\"}");
+    free(change_text);
 
     json_t *b = doc_activity(doc, DOC_CASE, changes, &ctx);
     cr_expect_str_neq(str_of(b, "_id"), id, "activity ids are fresh");
