@@ -69,10 +69,10 @@ static json_t *diff(const json_t *before, const json_t *after, enum doc_kind kin
             in_step = NULL;
             old = json_object_get(before, k);
         }
+        if (old && doc_same_value(old, v))
+            continue; /* most members, the very value: asked first, before the member table */
         const struct doc_member *m = doc_member_find(k, kind);
         if (m && m->access == DOC_MANAGED)
-            continue;
-        if (old && doc_same_value(old, v))
             continue;
         json_array_append_new(changes, change_entry(k, old ? old : json_null(), v));
     }
