@@ -20,7 +20,7 @@ struct update_job {
     struct doc_ctx ctx;
     const char *if_match;
     /* what prepare decided */
-    json_t *doc, *before, *changes, *activity;
+    json_t *doc, *changes, *activity;
     struct store_record rec, prev; /* with their own copies of the columns (detached) */
     char *activity_text, *activity_id;
     /* the answer */
@@ -40,7 +40,6 @@ static int fail(struct update_job *job)
 static void job_reset(struct update_job *job)
 {
     json_decref(job->doc);
-    json_decref(job->before);
     json_decref(job->changes);
     json_decref(job->activity);
     doc_record_cleanup(&job->rec);
@@ -48,7 +47,7 @@ static void job_reset(struct update_job *job)
     free(job->activity_text);
     free(job->activity_id);
     free(job->text);
-    job->doc = job->before = job->changes = job->activity = NULL;
+    job->doc = job->changes = job->activity = NULL;
     job->activity_text = job->activity_id = job->text = NULL;
     job->failed = false;
 }
@@ -137,8 +136,11 @@ static int prepare_docs(struct store_txn *t, struct update_job *job, bool seed_c
     if (rc != STORE_OK)
         return rc;
     job->ctx.config = cfg;
-    rc = doc_update(job->doc, job->kind, job->patch, &job->ctx, &job->changes, &job->before,
-                    &job->e);
+    /* the stored columns, from the document as it is stored (doc_update changes it in place),
+     * detached from it: the write compares the new ones with them */
+    doc_record_columns(job->doc, job->kind, &job->prev);
+    doc_record_detach(&job->prev);
+    rc = doc_update(job->doc, job->kind, job->patch, &job->ctx, &job->changes, NULL, &job->e);
     job->ctx.config = NULL;
     json_decref(cfg);
     if (rc != 0)
@@ -157,9 +159,7 @@ static int prepare_docs(struct store_txn *t, struct update_job *job, bool seed_c
     if (!job->activity_text)
         mem_oom();
     job->activity_id = xstrdup(json_string_value(json_object_get(job->activity, "_id")));
-    doc_record_columns(job->before, job->kind, &job->prev);
     doc_record_detach(&job->rec);
-    doc_record_detach(&job->prev);
     return STORE_OK;
 }
 
@@ -177,10 +177,9 @@ static int prepare(struct store_txn *t, struct update_job *job, bool seed_config
     int rc = prepare_docs(t, job, seed_config, &r, &known);
     doc_record_cleanup(&r);
     json_decref(job->doc);
-    json_decref(job->before);
     json_decref(job->changes);
     json_decref(job->activity);
-    job->doc = job->before = job->changes = job->activity = NULL;
+    job->doc = job->changes = job->activity = NULL;
     jarena_end();
     return rc;
 }
