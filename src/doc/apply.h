@@ -56,7 +56,7 @@ int doc_check_required_fields(const json_t *doc, struct err *e);
  * Title/Description/Due Date fields' selectedValues from name, desc, dueDate. */
 void doc_sync_mirrors(json_t *doc);
 /* Member key of obj, made obj's own before it is changed in place: a value something else holds
- * too (doc_update's copy of the document before the patch shares every member's value) is
+ * too (doc_update's snapshot of the document before the patch holds every member's value) is
  * replaced by a shallow copy. The member's value, or NULL when obj has none. */
 json_t *doc_own_member(json_t *obj, const char *key);
 /* Recomputes the managed members after a write: doc_sync_mirrors, then doc_stamp_write. */

@@ -57,8 +57,9 @@ json_t *jtext_parse_fast(const char *text, size_t len);
  * top-level members of what it writes.
  *
  * A value is known by its address: while noted it must neither change nor be freed. (A
- * document's members are replaced, never changed in place, while a copy shares them; an update
- * keeps such a copy, the document before, until its texts are written: doc/update.c.) */
+ * document's members are replaced, never changed in place, while something else holds them: an
+ * update holds every member it read in a snapshot while it applies the patch, so what it changes
+ * in place is copied first, and then replaces activityIds whole: doc/update.c.) */
 #define JTEXT_KNOWN_MAX 128
 struct jtext_known {
     size_t n;
