@@ -497,14 +497,14 @@ Test(doc_update, the_document_before_keeps_the_old_field_values)
 /* The changes list as a look-up of every member in the other document finds it (doc_update's
  * diff walks the two in step while their keys agree): after's members in order, managed ones
  * left out, then members before has and after lacks. */
-static json_t *changes_by_lookup(const json_t *before, const json_t *after)
+static json_t *changes_by_lookup(const json_t *before, const json_t *after, enum doc_kind kind)
 {
     json_t *changes = json_array();
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)after, k, v)
     {
-        const struct doc_member *m = doc_member_find(k, DOC_CASE);
+        const struct doc_member *m = doc_member_find(k, kind);
         json_t *old = json_object_get(before, k);
         if ((m && m->access == DOC_MANAGED) || (old && doc_same_value(old, v)))
             continue;
@@ -541,7 +541,7 @@ Test(doc_update, changes_pair_members_added_removed_and_replaced)
         struct err e = {0};
         cr_assert_eq(doc_update(doc, DOC_CASE, patch, &ctx, &changes, &before, &e), 0, "%s: %s",
                      patches[k], e.msg);
-        json_t *want = changes_by_lookup(before, doc);
+        json_t *want = changes_by_lookup(before, doc, DOC_CASE);
         char *got_text = json_dumps(changes, JSON_COMPACT);
         char *want_text = json_dumps(want, JSON_COMPACT);
         cr_expect_str_eq(got_text, want_text, "%s", patches[k]);
@@ -555,6 +555,47 @@ Test(doc_update, changes_pair_members_added_removed_and_replaced)
         json_decref(patch);
         json_decref(doc);
     }
+}
+
+Test(doc_update, changes_pair_a_member_removed_and_added_again)
+{
+    /* a task's Due Date field is optional: the first entry empties it, which removes dueDate,
+     * and the second sets it again, which adds dueDate after every other member */
+    json_t *c = stored_case();
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"caseId\":\"%s\",\"caseRefId\":\"CS000001\",\"taskTmp\":\"%s\","
+             "\"userInfo\":{\"name\":\"Ann\",\"_id\":\"u-1\"},\"source\":\"email\","
+             "\"dueDate\":%lld}",
+             str_of(c, "_id"),
+             str_of(json_array_get(json_object_get(cfg, "taskTemplates"), 0), "_id"),
+             T0 + 86400000LL);
+    json_t *body = obj(text);
+    struct err e = {0};
+    json_t *task = doc_create_task(body, c, &ctx, &e);
+    cr_assert_not_null(task, "%s", e.msg);
+    json_t *patch = obj("{\"fields\":[{\"metaData\":{\"name\":\"dueDate\"},"
+                        "\"selectedValue\":\"\"},{\"metaData\":{\"name\":\"dueDate\"},"
+                        "\"selectedValue\":\"2025-07-01T00:00:00.000Z\"}],\"desc\":\"z\"}");
+    json_t *changes = NULL, *before = NULL;
+    cr_assert_eq(doc_update(task, DOC_TASK, patch, &ctx, &changes, &before, &e), 0, "%s", e.msg);
+    const char *last = NULL, *k;
+    json_t *v;
+    json_object_foreach(task, k, v) last = k;
+    cr_assert_str_eq(last, "dueDate", "the case this test is for: dueDate added again, last");
+    json_t *want = changes_by_lookup(before, task, DOC_TASK);
+    char *got_text = json_dumps(changes, JSON_COMPACT), *want_text = json_dumps(want, JSON_COMPACT);
+    cr_expect_str_eq(got_text, want_text);
+    cr_expect_not_null(change_of(changes, "dueDate"));
+    free(got_text);
+    free(want_text);
+    json_decref(want);
+    json_decref(before);
+    json_decref(changes);
+    json_decref(patch);
+    json_decref(body);
+    json_decref(task);
+    json_decref(c);
 }
 
 /* The mirrors are synced once an update (doc_update, before its diff; doc_stamp_write after),
